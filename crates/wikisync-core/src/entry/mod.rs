@@ -1,0 +1,159 @@
+//! Pages as Atom entries: the wikisync entry profile (see `docs/protocol.md`).
+//!
+//! An [`Entry`] is what travels between sites: a saved page revision, a draft (the
+//! edit-cycle lock), a lock release, or a deletion. [`encode`] turns it into an Atom entry
+//! document (RFC 4287 with RFC 5023 `app:draft` and RFC 6721 `at:deleted-entry`); [`decode`]
+//! parses one back, refusing anything unsafe or inconsistent with a typed [`DecodeError`].
+
+mod decode;
+mod encode;
+mod error;
+
+pub use decode::{DecodeOptions, decode};
+pub use encode::encode;
+pub use error::DecodeError;
+
+use serde::{Deserialize, Serialize};
+
+use crate::id::PageId;
+use crate::time::Timestamp;
+
+/// XML namespace of Atom (RFC 4287).
+pub const ATOM_NS: &str = "http://www.w3.org/2005/Atom";
+/// XML namespace of the Atom Publishing Protocol (RFC 5023), for `app:control/app:draft`.
+pub const APP_NS: &str = "http://www.w3.org/2007/app";
+/// XML namespace of Atom tombstones (RFC 6721), for `at:deleted-entry`.
+pub const TOMBSTONE_NS: &str = "http://purl.org/atompub/tombstones/1.0";
+/// XML namespace of the wikisync extension elements.
+pub const WIKISYNC_NS: &str = "urn:x-wikisync:entry:1";
+/// Media type of DokuWiki markup, the default page format.
+pub const DOKUWIKI_MEDIA_TYPE: &str = "text/x-dokuwiki";
+
+/// Identifies a site taking part in sync (in practice its base URL, e.g.
+/// `https://wiki-a.example.org/`). Compared byte for byte; used for echo suppression and as the
+/// deterministic tie-break between sites.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SiteId(pub String);
+
+impl SiteId {
+    /// Makes a site id from anything string-like.
+    pub fn new(id: impl Into<String>) -> Self {
+        SiteId(id.into())
+    }
+
+    /// The id as a string slice.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for SiteId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One revision of one page at one site: the site's own revision number (DokuWiki uses the
+/// save time in Unix seconds) qualified by the site that made it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct RevisionRef {
+    /// The revision number at `site`. Strictly increasing per page at that site.
+    pub revision: u64,
+    /// The site that made the revision.
+    pub site: SiteId,
+}
+
+/// A wikisync Atom entry, decoded. Field by field it maps to the elements listed in
+/// `docs/protocol.md`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// `atom:id`: stable per page and independent of the site, so it survives a source move
+    /// (see [`page_atom_id`]).
+    pub atom_id: String,
+    /// `ws:page`: the DokuWiki page id, already cleaned (see [`crate::id`]).
+    pub page: PageId,
+    /// `atom:title`: the page title (DokuWiki: first heading, or the page id).
+    pub title: String,
+    /// `atom:updated`: when this revision was made.
+    pub updated: Timestamp,
+    /// `atom:author/atom:name`: who made the change (user name), if known.
+    pub author: Option<String>,
+    /// `atom:summary`: the edit summary, if any.
+    pub summary: Option<String>,
+    /// `atom:link rel="alternate"`: the page URL on its origin site, if known.
+    pub link: Option<String>,
+    /// `ws:revision` (with its `site` attribute, the origin): this revision and the site that
+    /// made it.
+    pub revision: RevisionRef,
+    /// `ws:base`: the revision this edit started from (its parent); `None` for a page creation.
+    pub base: Option<RevisionRef>,
+    /// `ws:clock`: the version vector, i.e. for each site the newest of its revisions that
+    /// this text includes (sorted by site). Lets a receiver tell "newer" from "concurrent"
+    /// without keeping history.
+    pub clock: Vec<RevisionRef>,
+    /// `ws:minor`: a minor edit (DokuWiki's "minor changes" box).
+    pub minor: bool,
+    /// `ws:source`: the site that is authoritative for this page's namespace, when the
+    /// publisher declares one (mirrors follow it; a changed value announces a source move).
+    pub source: Option<SiteId>,
+    /// What kind of entry this is, with the data of that kind.
+    pub kind: EntryKind,
+}
+
+/// The kinds of wikisync entries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EntryKind {
+    /// A saved revision. `atom:content type="<media_type>"` carries `text` byte for byte;
+    /// `ws:sha256` is the hex SHA-256 of the UTF-8 text, checked on decode.
+    Page {
+        /// The raw page text (DokuWiki markup), exact to the byte.
+        text: String,
+        /// The markup dialect, e.g. [`DOKUWIKI_MEDIA_TYPE`] or `text/markdown`.
+        media_type: String,
+    },
+    /// A draft (`app:control/app:draft` = `yes`): an editor at the origin site opened the page;
+    /// receivers lock it for that editor (`author`) until `lock_expires`.
+    Draft {
+        /// `ws:lock-expires`: when the lock lapses unless renewed by a newer draft.
+        lock_expires: Timestamp,
+        /// `ws:conflict`: for a conflict report ("send back a newer draft"), the revision
+        /// this site could not merge; `None` for a plain lock.
+        conflict_with: Option<RevisionRef>,
+    },
+    /// The editor at the origin site closed the page without saving: release the lock
+    /// (`ws:unlock`, sent as a draft so that clients that do not know it ignore it).
+    Unlock,
+    /// The page was deleted at the origin (RFC 6721 `at:deleted-entry`).
+    Deleted {
+        /// `at:deleted-entry/@when`: when it was deleted.
+        when: Timestamp,
+        /// `at:by/atom:name`: who deleted it, if known.
+        by: Option<String>,
+        /// `at:comment`: why, if given.
+        comment: Option<String>,
+    },
+}
+
+impl Entry {
+    /// The page text, for [`EntryKind::Page`] entries.
+    pub fn text(&self) -> Option<&str> {
+        match &self.kind {
+            EntryKind::Page { text, .. } => Some(text),
+            _ => None,
+        }
+    }
+}
+
+/// The `atom:id` of a page within a wiki namespace shared by several sites: a URN built from the
+/// cleaned page id, so that every site (and a new source after a move) agrees on it.
+///
+/// ```
+/// use wikisync_core::{entry::page_atom_id, id::PageId};
+/// let id = PageId::clean("Wiki:Start Page").unwrap();
+/// assert_eq!(page_atom_id(&id), "urn:x-wikisync:page:wiki:start_page");
+/// ```
+pub fn page_atom_id(page: &PageId) -> String {
+    format!("urn:x-wikisync:page:{}", page.as_str())
+}

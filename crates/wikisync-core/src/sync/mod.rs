@@ -1,0 +1,1 @@
+//! What an incoming notification does, roles per namespace, and the draft-lock protocol.

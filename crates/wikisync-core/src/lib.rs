@@ -5,6 +5,7 @@
 //! all I/O and passes time in as `now`.
 
 pub mod entry;
+pub mod hash;
 pub mod id;
 pub mod merge;
 pub mod sync;

@@ -149,16 +149,16 @@ impl Merge {
 pub fn merge3(base: &str, ours: &str, theirs: &str, options: &MergeOptions) -> Merge {
     let _ = options;
     let m = TextMerge::from_lines(base, ours, theirs);
-    let join = |lines: &dyn Fn(usize) -> Option<&'_ str>, range: std::ops::Range<usize>| {
-        range.filter_map(lines).collect::<String>()
-    };
+    fn join<'a>(line: impl Fn(usize) -> Option<&'a str>, range: std::ops::Range<usize>) -> String {
+        range.filter_map(line).collect()
+    }
     let regions = m
         .regions()
         .iter()
         .map(|r| {
-            let b = join(&|i| m.base_line(i), r.base_range());
-            let o = join(&|i| m.ours_line(i), r.ours_range());
-            let t = join(&|i| m.theirs_line(i), r.theirs_range());
+            let b = join(|i| m.base_line(i), r.base_range());
+            let o = join(|i| m.ours_line(i), r.ours_range());
+            let t = join(|i| m.theirs_line(i), r.theirs_range());
             match r.resolution() {
                 MergeResolution::Unchanged => Region::Resolved {
                     text: o,

@@ -1,0 +1,5 @@
+//! One module per subcommand.
+
+pub(crate) mod entry;
+pub(crate) mod merge;
+pub(crate) mod page;

@@ -14,8 +14,12 @@ pub struct PageId(String);
 impl PageId {
     /// Cleans `raw` by DokuWiki's `cleanID` rules and refuses ids that would escape.
     pub fn clean(raw: &str) -> Result<PageId, PageIdError> {
-        let _ = raw;
-        unimplemented!("id cleaning")
+        // PLACEHOLDER until the full cleanID rules land: trim and lowercase only.
+        let id = raw.trim().to_lowercase();
+        if id.is_empty() {
+            return Err(PageIdError::Empty);
+        }
+        Ok(PageId(id))
     }
 
     /// The id as a string slice.

@@ -81,6 +81,15 @@ pub fn handle_editor_opened(
             opened,
             ..
         } if until > now => (since, opened),
+        LockState::AwaitingLocalSave {
+            editor: holder,
+            opened,
+            ..
+        } if holder == editor => {
+            // The same editor refreshes after its lock lapsed: a new session for the
+            // tie-break, but its text still stems from the page as it was first opened.
+            (fresh_session_start(config, &state, now), opened)
+        }
         LockState::AwaitingLocalSave { .. } | LockState::Free => (
             fresh_session_start(config, &state, now),
             state.clock.clone(),

@@ -314,3 +314,174 @@ fn three_peers_converge_without_losing_edits() {
         run_peers(seed);
     }
 }
+
+fn mirror_world(seed: u64) -> World {
+    let s = SiteId::new("https://source.example/");
+    let keep = SiteConfig::new(SiteId::new("https://keep.example/")).rule(
+        "wiki",
+        Role::Mirror {
+            source: s.clone(),
+            when_gone: GonePolicy::Keep,
+        },
+    );
+    let delete = SiteConfig::new(SiteId::new("https://delete.example/")).rule(
+        "wiki",
+        Role::Mirror {
+            source: s.clone(),
+            when_gone: GonePolicy::Delete,
+        },
+    );
+    let source = SiteConfig::new(s).rule("wiki", Role::Source);
+    World::new(
+        vec![
+            Site::new(source, &page()),
+            Site::new(keep, &page()),
+            Site::new(delete, &page()),
+        ],
+        seed,
+    )
+}
+
+fn source_save(world: &mut World, at: usize, change: Change) -> Outcome {
+    let site = &world.sites[at];
+    let edit = LocalEdit {
+        change: change.clone(),
+        author: Some("editor".into()),
+        summary: None,
+        minor: false,
+        revision: u64::try_from(world.now).unwrap_or(0),
+    };
+    let d = handle_local_save(&site.config, site.state.clone(), edit, world.ts());
+    let outcome = d.outcome.clone();
+    if outcome == Outcome::Publish {
+        world.sites[at].text = match change {
+            Change::Text { text } => Some(text),
+            Change::Deleted => None,
+        };
+    }
+    world.carry_out(at, d);
+    outcome
+}
+
+fn run_mirrors(seed: u64) {
+    let mut world = mirror_world(seed);
+    let mut n = 0;
+    for _ in 0..60 {
+        world.now += 7;
+        match world.rng.below(10) {
+            0..=4 => world.deliver_some(),
+            5..=7 => {
+                n += 1;
+                let text = format!("version {n}\n");
+                assert_eq!(
+                    source_save(&mut world, 0, Change::Text { text }),
+                    Outcome::Publish
+                );
+            }
+            8 => {
+                assert_eq!(
+                    source_save(&mut world, 0, Change::Deleted),
+                    Outcome::Publish
+                );
+            }
+            _ => {
+                let at = 1 + usize::try_from(world.rng.below(2)).unwrap_or(0);
+                let outcome = source_save(
+                    &mut world,
+                    at,
+                    Change::Text {
+                        text: "mine\n".into(),
+                    },
+                );
+                assert_eq!(
+                    outcome,
+                    Outcome::Refuse {
+                        reason: RefuseReason::Mirror
+                    },
+                    "seed {seed}: a mirror accepted a local edit"
+                );
+            }
+        }
+    }
+    world.drain();
+    for at in 1..3 {
+        assert_eq!(
+            world.sites[at].text, world.sites[0].text,
+            "seed {seed}: mirror {at} differs from the source"
+        );
+    }
+
+    // The source moves to the keep-mirror: the old source announces it, the new one edits.
+    let new_source = world.sites[1].id().clone();
+    let site = &world.sites[0];
+    let d = announce_source_move(&site.config, site.state.clone(), &new_source, world.ts());
+    world.carry_out(0, d);
+    world.sites[1].config = SiteConfig::new(new_source.clone()).rule("wiki", Role::Source);
+    world.drain();
+    assert_eq!(
+        world.sites[2].state.followed_source.as_ref(),
+        Some(&new_source),
+        "seed {seed}: the mirror did not follow the move"
+    );
+    world.now += 10;
+    assert_eq!(
+        source_save(
+            &mut world,
+            1,
+            Change::Text {
+                text: "after the move\n".into()
+            }
+        ),
+        Outcome::Publish
+    );
+    world.drain();
+    assert_eq!(
+        world.sites[2].text.as_deref(),
+        Some("after the move\n"),
+        "seed {seed}"
+    );
+    // Entries from the old source are no longer applied.
+    let site = &world.sites[0];
+    let stray = handle_notification(
+        &world.sites[2].config,
+        world.sites[2].state.clone(),
+        world.sites[2].text.as_deref(),
+        site.published.last().expect("the old source published"),
+        world.ts(),
+    );
+    assert!(matches!(
+        stray.outcome,
+        Outcome::Ignore {
+            reason: IgnoreReason::NotFromSource
+        }
+    ));
+
+    // The new source goes away: the delete-mirror deletes, a keep-mirror would keep.
+    let site = &world.sites[2];
+    let d = handle_source_gone(&site.config, site.state.clone(), None, world.ts());
+    assert_eq!(d.outcome, Outcome::Delete, "seed {seed}");
+    world.carry_out(2, d);
+    assert_eq!(world.sites[2].text, None);
+    let mut keeper = mirror_world(seed).sites.swap_remove(1);
+    keeper.state = world.sites[2].state.clone();
+    keeper.state.source_gone = None;
+    keeper.state.text = Some("kept\n".into());
+    let d = handle_source_gone(&keeper.config, keeper.state.clone(), None, world.ts());
+    assert_eq!(d.outcome, Outcome::Keep);
+    assert_eq!(d.state.text.as_deref(), Some("kept\n"));
+    // A redirect instead makes the mirror follow.
+    let d = handle_source_gone(
+        &keeper.config,
+        keeper.state,
+        Some(SiteId::new("https://new.example/")),
+        world.ts(),
+    );
+    assert_eq!(d.outcome, Outcome::Follow);
+}
+
+#[test]
+fn mirrors_follow_their_source_through_deletes_moves_and_loss() {
+    for seed in 0..50 {
+        run_mirrors(seed);
+    }
+}

@@ -43,6 +43,7 @@ mod action;
 mod clock;
 mod config;
 mod engine;
+mod input;
 mod lock;
 mod publish;
 mod state;
@@ -56,5 +57,6 @@ pub use engine::{
     announce_source_move, handle_local_save, handle_notification, handle_source_gone,
     render_conflict,
 };
+pub use input::{Input, handle};
 pub use lock::{handle_editor_closed, handle_editor_opened, handle_tick};
 pub use state::{HISTORY_LEN, LockState, PageState, PendingConflict, Snapshot};

@@ -42,8 +42,8 @@ pub enum Input {
     Notification {
         /// The page's current local text (`None`: no page).
         local_text: Option<String>,
-        /// The entry received.
-        entry: Entry,
+        /// The entry received (boxed: it is much larger than the other inputs).
+        entry: Box<Entry>,
         /// The current time.
         now: Timestamp,
     },

@@ -104,7 +104,6 @@ fn save(world: &mut World, run: &mut Run, at: usize, text: String, gone: Vec<Str
     if conflict_now {
         // The editor sees the conflict and resolves it by keeping both texts.
         let resolved = union(world.sites[at].text.as_deref().unwrap_or(""), &text);
-        world.sites[at].text = world.sites[at].text.clone();
         save(world, run, at, resolved, Vec::new());
     }
 }

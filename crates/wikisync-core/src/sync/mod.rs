@@ -1,1 +1,62 @@
-//! What an incoming notification does, roles per namespace, and the draft-lock protocol.
+//! The sync engine: what a local save, an editor opening or closing, an incoming
+//! notification, a tick or a vanished source does to one page. Sans-IO: every input is a pure
+//! function `handle_*(config, state, ..., now) -> Decision`; the host stores the new
+//! [`PageState`] and carries out the [`Action`]s in order. See `docs/sync.md` for the state
+//! machine, the decision table, the lock protocol and the convergence argument.
+//!
+//! The whole loop, site A saves and site B applies:
+//!
+//! ```
+//! use wikisync_core::entry::SiteId;
+//! use wikisync_core::id::PageId;
+//! use wikisync_core::sync::*;
+//! use wikisync_core::time::Timestamp;
+//!
+//! let a = SiteConfig::new(SiteId::new("https://a.example/")).rule("", Role::Peer);
+//! let b = SiteConfig::new(SiteId::new("https://b.example/")).rule("", Role::Peer);
+//! let page = PageId::clean("wiki:start").unwrap();
+//!
+//! // Site A: a user saves the page.
+//! let edit = LocalEdit {
+//!     change: Change::Text { text: "Hello\n".into() },
+//!     author: Some("alice".into()),
+//!     summary: Some("first".into()),
+//!     minor: false,
+//!     revision: 1_700_000_000,
+//! };
+//! let saved = handle_local_save(&a, PageState::new(page.clone()), edit, Timestamp(1_700_000_000));
+//! assert_eq!(saved.outcome, Outcome::Publish);
+//! let Some(Action::Publish { entry }) = saved.actions.first() else { panic!() };
+//!
+//! // Site B: the notification arrives; B writes the page.
+//! let applied = handle_notification(&b, PageState::new(page), None, entry, Timestamp(1_700_000_005));
+//! assert_eq!(applied.outcome, Outcome::Create);
+//! assert!(matches!(&applied.actions[0], Action::WritePage { text, .. } if text == "Hello\n"));
+//!
+//! // The same notification again changes nothing.
+//! let again = handle_notification(&b, applied.state.clone(), Some("Hello\n"), entry, Timestamp(1_700_000_006));
+//! assert_eq!(again.outcome, Outcome::Ignore { reason: IgnoreReason::Duplicate });
+//! assert_eq!(again.state, applied.state);
+//! ```
+
+mod action;
+mod clock;
+mod config;
+mod engine;
+mod input;
+mod lock;
+mod publish;
+mod state;
+
+pub use action::{
+    Action, Change, Decision, IgnoreReason, LocalEdit, Notice, Outcome, RefuseReason,
+};
+pub use clock::{Causality, Clock};
+pub use config::{DEFAULT_LOCK_SECONDS, GonePolicy, NamespaceRule, Role, SiteConfig};
+pub use engine::{
+    announce_source_move, handle_local_save, handle_notification, handle_source_gone,
+    render_conflict,
+};
+pub use input::{Input, handle};
+pub use lock::{handle_editor_closed, handle_editor_opened, handle_tick};
+pub use state::{HISTORY_LEN, LockState, PageState, PendingConflict, Snapshot};

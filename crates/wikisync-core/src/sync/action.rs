@@ -1,0 +1,237 @@
+//! What the host gets back from every `handle_*` input: a [`Decision`] with the summary
+//! [`Outcome`], the new [`PageState`] and the [`Action`]s to carry out, in order.
+
+use serde::{Deserialize, Serialize};
+
+use super::state::{PageState, PendingConflict};
+use crate::entry::{Entry, RevisionRef, SiteId};
+use crate::time::Timestamp;
+
+/// The result of one input: store `state`, then carry out `actions` in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    /// What happened, in one word.
+    pub outcome: Outcome,
+    /// The page's new sync state (the host stores it, replacing the old one).
+    pub state: PageState,
+    /// What the host must do.
+    pub actions: Vec<Action>,
+}
+
+/// The summary of a decision: exactly one per input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Outcome {
+    /// A remote revision created the page here.
+    Create,
+    /// A remote revision replaced the page text here.
+    Update,
+    /// The page was deleted here (remote deletion, or a mirror's source went away).
+    Delete,
+    /// The page is now locked: for a remote editor, or (local input) for the local editor.
+    Lock,
+    /// A lock was released (remote unlock or save, local cancel, or expiry).
+    Unlock,
+    /// A concurrent remote revision was merged cleanly with the local text.
+    Merge,
+    /// A concurrent revision could not be merged (or a remote site reported a conflict).
+    Conflict,
+    /// The input changed nothing.
+    Ignore {
+        /// Why.
+        reason: IgnoreReason,
+    },
+    /// A local save was accepted and is published.
+    Publish,
+    /// A local action was refused.
+    Refuse {
+        /// Why.
+        reason: RefuseReason,
+    },
+    /// A mirror now follows a new source.
+    Follow,
+    /// A mirror's source went away and the policy keeps the page.
+    Keep,
+}
+
+/// Why an input changed nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IgnoreReason {
+    /// The entry was published by this site (an echo).
+    OwnEcho,
+    /// The entry is for another page than the state.
+    OtherPage,
+    /// The page is in no synced namespace here.
+    NotSynced,
+    /// The entry is already applied (same revision as the page or the pending conflict, or
+    /// a lock renewal that changes nothing).
+    Duplicate,
+    /// The entry is older than what is applied (its clock is included in the page's).
+    Stale,
+    /// This site is a mirror and the entry does not come from its source.
+    NotFromSource,
+    /// This site is the source of the page: incoming changes are not applied.
+    SourceIsAuthoritative,
+    /// A mirror has no editors: drafts and unlocks do not concern it.
+    ReadOnly,
+    /// A competing draft lost the tie-break (earlier session start, then smaller site id, wins).
+    LostTieBreak,
+    /// The draft belongs to an edit session that already ended (saved or closed).
+    SessionEnded,
+    /// The draft's lock had already expired when it arrived.
+    Expired,
+    /// An unlock or close for a lock that is not held.
+    NothingLocked,
+    /// A tick found no lapsed lock.
+    NothingExpired,
+    /// A source-gone signal for a page this site does not mirror.
+    NotAMirror,
+}
+
+/// Why a local action was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefuseReason {
+    /// The page is a read-only mirror here.
+    Mirror,
+    /// An editor at another site holds the lock.
+    RemotelyLocked,
+    /// The page changed while the editor was open and the save does not merge; the conflict
+    /// is recorded and the editor must resolve it and save again.
+    Conflict,
+    /// The page is in no synced namespace here (the host saves it without sync).
+    NotSynced,
+}
+
+/// Something the host must do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Action {
+    /// Publish this entry to the page's node.
+    Publish {
+        /// The entry.
+        entry: Entry,
+    },
+    /// Save this text as a new local revision of the page.
+    WritePage {
+        /// The new text.
+        text: String,
+        /// The author to record, if known.
+        author: Option<String>,
+        /// The edit summary.
+        summary: Option<String>,
+        /// Whether it is a minor edit.
+        minor: bool,
+    },
+    /// Delete the page locally.
+    DeletePage {
+        /// Who deleted it, if known.
+        author: Option<String>,
+        /// Why, if given.
+        summary: Option<String>,
+    },
+    /// Lock the page for an editor at another site (DokuWiki: the lock file).
+    LockPage {
+        /// The site of the editor.
+        site: SiteId,
+        /// The editor, if known.
+        editor: Option<String>,
+        /// Until when.
+        until: Timestamp,
+    },
+    /// Remove the remote editor's lock.
+    UnlockPage,
+    /// Show this notice to local users of the page.
+    ShowNotice {
+        /// The notice.
+        notice: Notice,
+    },
+    /// Store this conflict for the local editor (shown with the remote text and the regions).
+    RecordConflict {
+        /// The conflict.
+        conflict: PendingConflict,
+    },
+    /// The recorded conflict is resolved or superseded: stop showing it.
+    ClearConflict,
+    /// Refuse the local edit (keep the user's text in the editor, show why).
+    RefuseLocalEdit {
+        /// Why.
+        reason: RefuseReason,
+    },
+}
+
+/// A message for the local users of a page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Notice {
+    /// The page is being edited at `site` by `editor` until `until`.
+    EditedElsewhere {
+        /// The site.
+        site: SiteId,
+        /// The editor, if known.
+        editor: Option<String>,
+        /// Until when the lock holds.
+        until: Timestamp,
+    },
+    /// The local editor lost a simultaneous start to an editor at `site` and must stop.
+    LockLost {
+        /// The winning site.
+        site: SiteId,
+        /// The winning editor, if known.
+        editor: Option<String>,
+        /// Until when the winner's lock holds.
+        until: Timestamp,
+    },
+    /// The page is a read-only copy of `source`.
+    MirroredFrom {
+        /// The source.
+        source: SiteId,
+    },
+    /// The page's source went away; the page was kept or deleted as configured.
+    SourceGone {
+        /// The source that went away.
+        source: SiteId,
+    },
+    /// A remote revision could not be merged with the local text.
+    Conflict {
+        /// The remote revision.
+        revision: RevisionRef,
+    },
+    /// Another site could not merge `revision` (made here or seen here) with its own text.
+    ConflictReported {
+        /// The site reporting.
+        site: SiteId,
+        /// The revision it could not merge.
+        revision: RevisionRef,
+    },
+}
+
+/// A local save, as the host reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocalEdit {
+    /// The new text, or the deletion.
+    pub change: Change,
+    /// The user who saved.
+    pub author: Option<String>,
+    /// The edit summary.
+    pub summary: Option<String>,
+    /// The "minor changes" box.
+    pub minor: bool,
+    /// The host's revision number (DokuWiki: the save time). The published revision number
+    /// is this, raised when needed so that it grows strictly per page and site.
+    pub revision: u64,
+}
+
+/// What a local save did to the page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Change {
+    /// The page now has this text.
+    Text {
+        /// The text.
+        text: String,
+    },
+    /// The page was deleted.
+    Deleted,
+}

@@ -1,0 +1,539 @@
+//! Saves and notifications: local saves, incoming revisions (fast-forward, merge, conflict),
+//! mirrors and source moves.
+
+use super::action::{
+    Action, Change, Decision, IgnoreReason, LocalEdit, Notice, Outcome, RefuseReason,
+};
+use super::clock::{Causality, Clock};
+use super::config::{GonePolicy, Role, SiteConfig};
+use super::lock;
+use super::publish;
+use super::state::{LockState, PageState, PendingConflict};
+use crate::entry::{Entry, EntryKind, RevisionRef, SiteId};
+use crate::merge::{Markers, MergeOptions, merge3};
+use crate::time::Timestamp;
+
+fn decision(outcome: Outcome, state: PageState, actions: Vec<Action>) -> Decision {
+    Decision {
+        outcome,
+        state,
+        actions,
+    }
+}
+
+fn ignore(state: PageState, reason: IgnoreReason) -> Decision {
+    decision(Outcome::Ignore { reason }, state, Vec::new())
+}
+
+fn refuse(state: PageState, reason: RefuseReason, mut actions: Vec<Action>) -> Decision {
+    actions.insert(0, Action::RefuseLocalEdit { reason });
+    decision(Outcome::Refuse { reason }, state, actions)
+}
+
+/// A local user saved (or deleted) the page: publish the revision (with `base`, `clock` and,
+/// on a source, `source` filled in) and release the local lock.
+///
+/// Refused on a mirror, while an editor at another site holds the lock, and when the page
+/// changed under the open editor in a way that does not merge (the conflict is recorded; the
+/// editor resolves it and saves again). A save while a conflict is pending resolves it: the
+/// new revision includes the remote one.
+pub fn handle_local_save(
+    config: &SiteConfig,
+    mut state: PageState,
+    edit: LocalEdit,
+    now: Timestamp,
+) -> Decision {
+    match config.role_for(&state.page) {
+        None => return refuse(state, RefuseReason::NotSynced, Vec::new()),
+        Some(Role::Mirror { source, .. }) => {
+            let source = state.followed_source.clone().unwrap_or(source.clone());
+            let notice = Action::ShowNotice {
+                notice: Notice::MirroredFrom { source },
+            };
+            return refuse(state, RefuseReason::Mirror, vec![notice]);
+        }
+        Some(Role::Source | Role::Peer) => {}
+    }
+    let mut actions = Vec::new();
+    match &state.lock {
+        LockState::AwaitingRemoteSave {
+            site,
+            editor,
+            expires,
+            ..
+        } => {
+            if *expires > now {
+                let notice = Notice::EditedElsewhere {
+                    site: site.clone(),
+                    editor: editor.clone(),
+                    until: *expires,
+                };
+                return refuse(
+                    state,
+                    RefuseReason::RemotelyLocked,
+                    vec![Action::ShowNotice { notice }],
+                );
+            }
+            actions.push(Action::UnlockPage);
+        }
+        LockState::Free | LockState::AwaitingLocalSave { .. } => {}
+    }
+    let mut text = match edit.change {
+        Change::Text { text } => Some(text),
+        Change::Deleted => None,
+    };
+    let mut clock = state.clock.clone();
+    if let Some(conflict) = state.conflict.take() {
+        clock = clock.join(&conflict.clock);
+        actions.push(Action::ClearConflict);
+    } else if let LockState::AwaitingLocalSave { opened, .. } = &state.lock
+        && *opened != state.clock
+    {
+        // The page changed while the editor was open: merge the editor's text into it.
+        let base = state.common_base(opened, opened).to_owned();
+        let current = state.text.clone().unwrap_or_default();
+        let saved = text.clone().unwrap_or_default();
+        let merged = merge3(&base, &current, &saved, &MergeOptions::default());
+        match merged.clean_text() {
+            Some(m) => {
+                if m != saved {
+                    actions.push(write_action(
+                        Some(&m),
+                        edit.author.clone(),
+                        edit.summary.clone(),
+                        edit.minor,
+                    ));
+                }
+                text = (!m.is_empty()).then_some(m);
+            }
+            None => {
+                let conflict = PendingConflict {
+                    revision: state.head.clone().unwrap_or_else(|| RevisionRef {
+                        revision: 0,
+                        site: config.site.clone(),
+                    }),
+                    clock: state.clock.clone(),
+                    text: current,
+                    regions: merged.regions,
+                    left: publish::label(state.head.as_ref()),
+                    right: "editor".to_owned(),
+                };
+                state.conflict = Some(conflict.clone());
+                return refuse(
+                    state,
+                    RefuseReason::Conflict,
+                    vec![Action::RecordConflict { conflict }],
+                );
+            }
+        }
+    }
+    let revision = publish::next_revision(config, &clock, edit.revision);
+    let clock = clock.with(&config.site, revision);
+    let old_head = state.head.clone();
+    state.head = Some(RevisionRef {
+        revision,
+        site: config.site.clone(),
+    });
+    state.clock = clock;
+    state.text = text;
+    let snapshot_text = state.text.clone().unwrap_or_default();
+    state.push_history(state.clock.clone(), &snapshot_text);
+    let kind = publish::revision_kind(
+        config,
+        state.text.as_deref(),
+        edit.author.clone(),
+        edit.summary.clone(),
+        now,
+    );
+    let mut entry = publish::entry(config, &state, kind, now);
+    entry.base = old_head;
+    entry.author = edit.author.clone();
+    entry.summary = edit.summary;
+    entry.minor = edit.minor;
+    actions.push(Action::Publish { entry });
+    if let LockState::AwaitingLocalSave { since, .. } = std::mem::take(&mut state.lock) {
+        // Saving ends the edit session: say so explicitly (a merge publish must not).
+        let at = now.max(since);
+        state.release(&config.site, at);
+        let mut unlock = publish::entry(config, &state, EntryKind::Unlock, at);
+        unlock.author = edit.author;
+        actions.push(Action::Publish { entry: unlock });
+    }
+    decision(Outcome::Publish, state, actions)
+}
+
+fn write_action(
+    text: Option<&str>,
+    author: Option<String>,
+    summary: Option<String>,
+    minor: bool,
+) -> Action {
+    match text {
+        Some(text) => Action::WritePage {
+            text: text.to_owned(),
+            author,
+            summary,
+            minor,
+        },
+        None => Action::DeletePage { author, summary },
+    }
+}
+
+/// A notification arrived: `entry`, for this page. `local_text` is the page's current text
+/// here (`None`: the page does not exist); if it differs from the synced text, the local
+/// change is merged rather than overwritten.
+pub fn handle_notification(
+    config: &SiteConfig,
+    state: PageState,
+    local_text: Option<&str>,
+    entry: &Entry,
+    now: Timestamp,
+) -> Decision {
+    if entry.page != state.page {
+        return ignore(state, IgnoreReason::OtherPage);
+    }
+    if entry.revision.site == config.site {
+        return ignore(state, IgnoreReason::OwnEcho);
+    }
+    match config.role_for(&state.page) {
+        None => ignore(state, IgnoreReason::NotSynced),
+        Some(Role::Source) => ignore(state, IgnoreReason::SourceIsAuthoritative),
+        Some(Role::Mirror { source, .. }) => mirror_notification(state, entry, source),
+        Some(Role::Peer) => match &entry.kind {
+            EntryKind::Draft {
+                lock_expires,
+                conflict_with,
+            } => lock::remote_draft(
+                config,
+                state,
+                entry,
+                *lock_expires,
+                conflict_with.as_ref(),
+                now,
+            ),
+            EntryKind::Unlock => lock::remote_unlock(state, entry),
+            EntryKind::Page { .. } | EntryKind::Deleted { .. } => {
+                peer_revision(config, state, local_text, entry, now)
+            }
+        },
+    }
+}
+
+fn deleted_by(entry: &Entry) -> (Option<String>, Option<String>) {
+    match &entry.kind {
+        EntryKind::Deleted { by, comment, .. } => (
+            by.clone().or_else(|| entry.author.clone()),
+            comment.clone().or_else(|| entry.summary.clone()),
+        ),
+        _ => (entry.author.clone(), entry.summary.clone()),
+    }
+}
+
+/// Applies `entry` as the page's new synced version (fast-forward), returning the outcome
+/// and the write action.
+fn apply(state: &mut PageState, entry: &Entry, clock: Clock, actions: &mut Vec<Action>) -> Outcome {
+    let existed = state.text.is_some();
+    let text = entry.text().map(str::to_owned);
+    let outcome = match (&text, existed) {
+        (Some(_), false) => Outcome::Create,
+        (Some(_), true) => Outcome::Update,
+        (None, _) => Outcome::Delete,
+    };
+    if text.is_some() || existed {
+        let (author, summary) = deleted_by(entry);
+        actions.push(write_action(text.as_deref(), author, summary, entry.minor));
+    }
+    state.head = Some(entry.revision.clone());
+    state.clock = clock;
+    state.text = text;
+    let snapshot_text = state.text.clone().unwrap_or_default();
+    state.push_history(state.clock.clone(), &snapshot_text);
+    outcome
+}
+
+fn clear_included_conflict(state: &mut PageState, actions: &mut Vec<Action>) {
+    if state
+        .conflict
+        .as_ref()
+        .is_some_and(|c| c.clock.le(&state.clock))
+    {
+        state.conflict = None;
+        actions.push(Action::ClearConflict);
+    }
+}
+
+fn peer_revision(
+    config: &SiteConfig,
+    mut state: PageState,
+    local_text: Option<&str>,
+    entry: &Entry,
+    now: Timestamp,
+) -> Decision {
+    let theirs_clock = Clock::from_entry(&entry.clock, &entry.revision);
+    let dirty = local_text != state.text.as_deref();
+    if state.head.as_ref() == Some(&entry.revision)
+        || state
+            .conflict
+            .as_ref()
+            .is_some_and(|c| c.revision == entry.revision)
+    {
+        return ignore(state, IgnoreReason::Duplicate);
+    }
+    if state
+        .conflict
+        .as_ref()
+        .is_some_and(|c| theirs_clock.le(&c.clock))
+    {
+        return ignore(state, IgnoreReason::Stale);
+    }
+    let mut actions = Vec::new();
+    match theirs_clock.compare(&state.clock) {
+        Causality::Same => return ignore(state, IgnoreReason::Duplicate),
+        Causality::Older => return ignore(state, IgnoreReason::Stale),
+        Causality::Newer if !dirty => {
+            let outcome = apply(&mut state, entry, theirs_clock, &mut actions);
+            clear_included_conflict(&mut state, &mut actions);
+            return decision(outcome, state, actions);
+        }
+        Causality::Newer | Causality::Concurrent => {}
+    }
+    merge_revision(config, state, local_text, entry, theirs_clock, now)
+}
+
+fn merge_revision(
+    config: &SiteConfig,
+    mut state: PageState,
+    local_text: Option<&str>,
+    entry: &Entry,
+    theirs_clock: Clock,
+    now: Timestamp,
+) -> Decision {
+    let mut actions = Vec::new();
+    let ours = local_text.unwrap_or("");
+    let theirs = entry.text().unwrap_or("");
+    let joined = state.clock.join(&theirs_clock);
+    // Order the sides by revision so that every site computes the same merge.
+    let theirs_first = Some(&entry.revision) < state.head.as_ref();
+    let head = if theirs_first {
+        state.head.clone()
+    } else {
+        Some(entry.revision.clone())
+    };
+    if ours == theirs {
+        state.clock = joined;
+        state.head = head;
+        state.push_history(state.clock.clone(), ours);
+        clear_included_conflict(&mut state, &mut actions);
+        return decision(Outcome::Merge, state, actions);
+    }
+    let base = state.common_base(&state.clock, &theirs_clock).to_owned();
+    let (left, right, left_ref, right_ref) = if theirs_first {
+        (theirs, ours, Some(&entry.revision), state.head.as_ref())
+    } else {
+        (ours, theirs, state.head.as_ref(), Some(&entry.revision))
+    };
+    let merged = merge3(&base, left, right, &MergeOptions::default());
+    let Some(text) = merged.clean_text() else {
+        let conflict_clock = match &state.conflict {
+            Some(old) => old.clock.join(&theirs_clock),
+            None => theirs_clock.clone(),
+        };
+        let conflict = PendingConflict {
+            revision: entry.revision.clone(),
+            clock: conflict_clock,
+            text: theirs.to_owned(),
+            regions: merged.regions,
+            left: publish::label(left_ref),
+            right: publish::label(right_ref),
+        };
+        state.push_history(theirs_clock, theirs);
+        state.conflict = Some(conflict.clone());
+        let report = publish::entry(
+            config,
+            &state,
+            EntryKind::Draft {
+                lock_expires: now,
+                conflict_with: Some(entry.revision.clone()),
+            },
+            now,
+        );
+        actions.push(Action::RecordConflict { conflict });
+        actions.push(Action::ShowNotice {
+            notice: Notice::Conflict {
+                revision: entry.revision.clone(),
+            },
+        });
+        actions.push(Action::Publish { entry: report });
+        return decision(Outcome::Conflict, state, actions);
+    };
+    let summary = Some(format!(
+        "wikisync: merged {} and {}",
+        publish::label(left_ref),
+        publish::label(right_ref)
+    ));
+    let new_text = (!text.is_empty()).then_some(text);
+    if new_text.as_deref().unwrap_or("") != ours {
+        actions.push(write_action(
+            new_text.as_deref(),
+            None,
+            summary.clone(),
+            false,
+        ));
+    }
+    let merged_text = new_text.clone().unwrap_or_default();
+    if merged_text == ours || merged_text == theirs {
+        // One side already holds the merge: the other side computes the same and adopts it
+        // too, so nothing new needs publishing.
+        state.clock = joined;
+        state.head = head;
+        state.text = new_text;
+        state.push_history(state.clock.clone(), &merged_text);
+    } else {
+        let revision = publish::next_revision(config, &joined, publish::time_revision(now));
+        let old_head = state.head.clone();
+        state.clock = joined.with(&config.site, revision);
+        state.head = Some(RevisionRef {
+            revision,
+            site: config.site.clone(),
+        });
+        state.text = new_text;
+        state.push_history(state.clock.clone(), &merged_text);
+        let kind =
+            publish::revision_kind(config, state.text.as_deref(), None, summary.clone(), now);
+        let mut out = publish::entry(config, &state, kind, now);
+        out.base = old_head;
+        out.summary = summary;
+        actions.push(Action::Publish { entry: out });
+    }
+    clear_included_conflict(&mut state, &mut actions);
+    decision(Outcome::Merge, state, actions)
+}
+
+fn mirror_notification(mut state: PageState, entry: &Entry, configured: &SiteId) -> Decision {
+    let source = state
+        .followed_source
+        .clone()
+        .unwrap_or_else(|| configured.clone());
+    if entry.revision.site != source {
+        return ignore(state, IgnoreReason::NotFromSource);
+    }
+    let mut actions = Vec::new();
+    let mut outcome = None;
+    if let Some(new) = &entry.source
+        && *new != source
+    {
+        state.followed_source = Some(new.clone());
+        state.source_gone = None;
+        actions.push(Action::ShowNotice {
+            notice: Notice::MirroredFrom {
+                source: new.clone(),
+            },
+        });
+        outcome = Some(Outcome::Follow);
+    }
+    if matches!(entry.kind, EntryKind::Draft { .. } | EntryKind::Unlock) {
+        return match outcome {
+            Some(outcome) => decision(outcome, state, actions),
+            None => ignore(state, IgnoreReason::ReadOnly),
+        };
+    }
+    let theirs_clock = Clock::from_entry(&entry.clock, &entry.revision);
+    let applied = match theirs_clock.compare(&state.clock) {
+        Causality::Same => Err(IgnoreReason::Duplicate),
+        Causality::Older => Err(IgnoreReason::Stale),
+        Causality::Newer | Causality::Concurrent => {
+            // The source is authoritative: a mirror never merges.
+            let clock = state.clock.join(&theirs_clock);
+            let created = state.text.is_none();
+            let o = apply(&mut state, entry, clock, &mut actions);
+            if created && o == Outcome::Create {
+                actions.push(Action::ShowNotice {
+                    notice: Notice::MirroredFrom {
+                        source: state.followed_source.clone().unwrap_or(source),
+                    },
+                });
+            }
+            Ok(o)
+        }
+    };
+    match (outcome, applied) {
+        (Some(follow), _) => decision(follow, state, actions),
+        (None, Ok(o)) => decision(o, state, actions),
+        (None, Err(reason)) => ignore(state, reason),
+    }
+}
+
+/// The source of a mirrored page went away (DokuWiki: the node was deleted). With a
+/// `redirect` (the new source, e.g. from the deletion's redirect URI) the mirror follows it;
+/// without one it applies its keep/delete policy.
+pub fn handle_source_gone(
+    config: &SiteConfig,
+    mut state: PageState,
+    redirect: Option<SiteId>,
+    now: Timestamp,
+) -> Decision {
+    let Some(Role::Mirror { source, when_gone }) = config.role_for(&state.page) else {
+        return ignore(state, IgnoreReason::NotAMirror);
+    };
+    let current = state.followed_source.clone().unwrap_or(source.clone());
+    if let Some(new) = redirect {
+        if new == current {
+            return ignore(state, IgnoreReason::Duplicate);
+        }
+        state.followed_source = Some(new.clone());
+        state.source_gone = None;
+        let notice = Notice::MirroredFrom { source: new };
+        return decision(Outcome::Follow, state, vec![Action::ShowNotice { notice }]);
+    }
+    if state.source_gone.is_some() {
+        return ignore(state, IgnoreReason::Duplicate);
+    }
+    state.source_gone = Some(now);
+    let mut actions = vec![Action::ShowNotice {
+        notice: Notice::SourceGone { source: current },
+    }];
+    match when_gone {
+        GonePolicy::Keep => decision(Outcome::Keep, state, actions),
+        GonePolicy::Delete => {
+            if state.text.take().is_some() {
+                actions.push(Action::DeletePage {
+                    author: None,
+                    summary: Some("wikisync: source gone".to_owned()),
+                });
+            }
+            decision(Outcome::Delete, state, actions)
+        }
+    }
+}
+
+/// On the source of a page: announce that `new_source` is now authoritative for it, by
+/// republishing the current revision naming it in `ws:source`. Mirrors that follow this site
+/// switch to `new_source`. Refused (as not synced) unless this site is the page's source.
+pub fn announce_source_move(
+    config: &SiteConfig,
+    state: PageState,
+    new_source: &SiteId,
+    now: Timestamp,
+) -> Decision {
+    if !matches!(config.role_for(&state.page), Some(Role::Source)) {
+        return refuse(state, RefuseReason::NotSynced, Vec::new());
+    }
+    let kind = publish::revision_kind(config, state.text.as_deref(), None, None, now);
+    let mut entry = publish::entry(config, &state, kind, now);
+    entry.source = Some(new_source.clone());
+    decision(Outcome::Follow, state, vec![Action::Publish { entry }])
+}
+
+/// Renders a pending conflict as git-style markers labelled with the two revisions; the
+/// result is the same at every site that recorded the conflict.
+pub fn render_conflict(conflict: &PendingConflict) -> String {
+    let markers = Markers {
+        ours: conflict.left.clone(),
+        theirs: conflict.right.clone(),
+        ..Markers::default()
+    };
+    crate::merge::Merge {
+        regions: conflict.regions.clone(),
+    }
+    .render(&markers)
+}

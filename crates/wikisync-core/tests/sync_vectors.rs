@@ -1,0 +1,140 @@
+//! Runs the conformance vectors `tests/vectors/decisions.json` and `tests/vectors/locks.json`.
+//!
+//! Outcomes and lock states in the files are written by hand; actions and new-state
+//! essentials are pinned snapshots. `WIKISYNC_BLESS=1` rewrites the snapshots (after checking
+//! the hand-written parts) when a deliberate change alters them.
+
+use std::path::PathBuf;
+
+use serde_json::{Value, json};
+use wikisync_core::entry::Entry;
+use wikisync_core::sync::*;
+use wikisync_core::time::Timestamp;
+
+fn vector_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/vectors")
+        .join(name)
+}
+
+fn load(name: &str) -> Value {
+    let text = std::fs::read_to_string(vector_path(name)).expect("vector file is readable");
+    serde_json::from_str(&text).expect("vector file is JSON")
+}
+
+fn bless() -> bool {
+    std::env::var_os("WIKISYNC_BLESS").is_some()
+}
+
+fn save(name: &str, value: &Value) {
+    let text = serde_json::to_string_pretty(value).expect("JSON serializes");
+    std::fs::write(vector_path(name), text + "\n").expect("vector file is writable");
+}
+
+fn from<T: serde::de::DeserializeOwned>(value: &Value, what: &str, case: &str) -> T {
+    serde_json::from_value(value.clone()).unwrap_or_else(|e| panic!("{case}: bad {what}: {e}"))
+}
+
+fn lock_type(lock: &LockState) -> Value {
+    serde_json::to_value(lock).expect("lock serializes")["type"].clone()
+}
+
+/// Checks a pinned snapshot field, or fills it in when blessing.
+fn pinned(expected: &mut Value, key: &str, actual: Value, case: &str) {
+    match expected.get(key) {
+        Some(want) if !bless() => assert_eq!(&actual, want, "{case}: {key}"),
+        None if !bless() => panic!("{case}: no expected {key} (run with WIKISYNC_BLESS=1)"),
+        _ => expected[key] = actual,
+    }
+}
+
+#[test]
+fn decisions() {
+    let mut file = load("decisions.json");
+    let cases = file["cases"].as_array_mut().expect("cases is a list");
+    assert!(!cases.is_empty());
+    for case in cases.iter_mut() {
+        let name = case["name"].as_str().expect("name").to_owned();
+        let config: SiteConfig = from(&case["config"], "config", &name);
+        let state: PageState = from(&case["state"], "state", &name);
+        let local_text: Option<String> = from(&case["local_text"], "local_text", &name);
+        let entry: Entry = from(&case["entry"], "entry", &name);
+        let now: Timestamp = from(&case["now"], "now", &name);
+        let d = handle_notification(&config, state.clone(), local_text.as_deref(), &entry, now);
+        let want: Outcome = from(&case["expected"]["outcome"], "outcome", &name);
+        assert_eq!(d.outcome, want, "{name}: outcome");
+        // Idempotence: the same notification again, on the new state and text, changes nothing.
+        let text_after = d.actions.iter().fold(local_text.clone(), |t, a| match a {
+            Action::WritePage { text, .. } => Some(text.clone()),
+            Action::DeletePage { .. } => None,
+            _ => t,
+        });
+        let again =
+            handle_notification(&config, d.state.clone(), text_after.as_deref(), &entry, now);
+        if !matches!(
+            entry.kind,
+            wikisync_core::entry::EntryKind::Draft {
+                conflict_with: Some(_),
+                ..
+            }
+        ) {
+            assert!(
+                matches!(again.outcome, Outcome::Ignore { .. }),
+                "{name}: not idempotent: {:?}",
+                again.outcome
+            );
+            assert_eq!(
+                again.state, d.state,
+                "{name}: second application changed the state"
+            );
+        }
+        let expected = &mut case["expected"];
+        pinned(
+            expected,
+            "actions",
+            serde_json::to_value(&d.actions).expect("actions serialize"),
+            &name,
+        );
+        let essentials = json!({
+            "clock": d.state.clock,
+            "text": d.state.text,
+            "lock": d.state.lock,
+            "conflict": d.state.conflict.is_some(),
+        });
+        pinned(expected, "state", essentials, &name);
+    }
+    if bless() {
+        save("decisions.json", &file);
+    }
+}
+
+#[test]
+fn locks() {
+    let mut file = load("locks.json");
+    let cases = file["cases"].as_array_mut().expect("cases is a list");
+    assert!(!cases.is_empty());
+    for case in cases.iter_mut() {
+        let name = case["name"].as_str().expect("name").to_owned();
+        let config: SiteConfig = from(&case["config"], "config", &name);
+        let mut state: PageState = from(&case["state"], "state", &name);
+        let steps = case["steps"].as_array_mut().expect("steps is a list");
+        for (i, step) in steps.iter_mut().enumerate() {
+            let label = format!("{name} step {i}");
+            let input: Input = from(&step["input"], "input", &label);
+            let d = handle(&config, state, input);
+            let want: Outcome = from(&step["expected"]["outcome"], "outcome", &label);
+            assert_eq!(d.outcome, want, "{label}: outcome");
+            assert_eq!(
+                lock_type(&d.state.lock),
+                step["expected"]["lock"],
+                "{label}: lock"
+            );
+            let actions = serde_json::to_value(&d.actions).expect("actions serialize");
+            pinned(&mut step["expected"], "actions", actions, &label);
+            state = d.state;
+        }
+    }
+    if bless() {
+        save("locks.json", &file);
+    }
+}

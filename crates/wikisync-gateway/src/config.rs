@@ -1,0 +1,374 @@
+//! Configuration: command-line flags, environment variables and a TOML file, in that order of
+//! precedence, over documented defaults.
+//!
+//! | setting | flag | environment | TOML key | default |
+//! |---|---|---|---|---|
+//! | listen address | `--listen` | `WIKISYNC_GATEWAY_LISTEN` | `listen` | `127.0.0.1:8086` |
+//! | data directory (SQLite file `gateway.sqlite3`) | `--data-dir` | `WIKISYNC_GATEWAY_DATA_DIR` | `data_dir` | `./wikisync-gateway-data` |
+//! | pubsub service JID used in node URIs | `--service` | `WIKISYNC_GATEWAY_SERVICE` | `service` | `pubsub.localhost` |
+//! | skip verification of intent | `--no-verify` | `WIKISYNC_GATEWAY_NO_VERIFY=true` | `no_verify` | `false` (verify) |
+//! | publisher tokens (comma-separated in env) | `--token` (repeatable) | `WIKISYNC_GATEWAY_TOKENS` | `tokens` | none (open publishing) |
+//! | largest request body, bytes | `--max-body-bytes` | `WIKISYNC_GATEWAY_MAX_BODY_BYTES` | `max_body_bytes` | 1 MiB |
+//! | items kept per node (oldest dropped) | `--max-items-per-node` | `WIKISYNC_GATEWAY_MAX_ITEMS_PER_NODE` | `max_items_per_node` | 256 |
+//! | subscriptions per node | `--max-subscriptions-per-node` | `WIKISYNC_GATEWAY_MAX_SUBSCRIPTIONS_PER_NODE` | `max_subscriptions_per_node` | 1000 |
+//! | callback time limit (delivery and verification), ms | `--callback-timeout-ms` | `WIKISYNC_GATEWAY_CALLBACK_TIMEOUT_MS` | `callback_timeout_ms` | 10000 |
+//! | first retry delay, ms | `--retry-base-ms` | `WIKISYNC_GATEWAY_RETRY_BASE_MS` | `retry_base_ms` | 1000 |
+//! | longest retry delay, ms | `--retry-max-ms` | `WIKISYNC_GATEWAY_RETRY_MAX_MS` | `retry_max_ms` | 600000 (10 min) |
+//! | failure budget: a subscription failing this long is removed, s | `--failure-budget-secs` | `WIKISYNC_GATEWAY_FAILURE_BUDGET_SECS` | `failure_budget_secs` | 86400 (24 h) |
+//! | deliveries in flight at once | `--max-concurrent-deliveries` | `WIKISYNC_GATEWAY_MAX_CONCURRENT_DELIVERIES` | `max_concurrent_deliveries` | 256 |
+//! | shutdown grace for in-flight deliveries, ms | `--shutdown-grace-ms` | `WIKISYNC_GATEWAY_SHUTDOWN_GRACE_MS` | `shutdown_grace_ms` | 10000 |
+//!
+//! The TOML file is given with `--config FILE` (or `WIKISYNC_GATEWAY_CONFIG`); unknown keys in it
+//! are an error, so typos do not pass silently.
+//!
+//! ```
+//! use wikisync_gateway::config::Config;
+//!
+//! let config = Config::from_toml_str("listen = \"127.0.0.1:9000\"\nno_verify = true\n")
+//!     .expect("valid TOML");
+//! assert_eq!(config.listen.port(), 9000);
+//! assert!(!config.verify);
+//! assert_eq!(config.max_items_per_node, 256); // default
+//! ```
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use serde::Deserialize;
+
+/// The resolved configuration of a gateway.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    pub listen: SocketAddr,
+    /// Directory of the SQLite database.
+    pub data_dir: PathBuf,
+    /// The pubsub service JID that appears in node URIs.
+    pub service: String,
+    /// Whether subscribe/unsubscribe requests are verified with a `hub.challenge` GET.
+    pub verify: bool,
+    /// Publisher tokens; empty means publishing is open to anyone (Idavoll behaviour).
+    pub tokens: Vec<String>,
+    /// Largest accepted request body in bytes (larger: 413).
+    pub max_body_bytes: usize,
+    /// Items kept per node; publishing more drops the oldest.
+    pub max_items_per_node: u32,
+    /// Subscriptions accepted per node (more: 403 `subscription_limit`).
+    pub max_subscriptions_per_node: u32,
+    /// Time limit of one callback request (delivery or verification).
+    pub callback_timeout: Duration,
+    /// Delay before the first retry; each further retry doubles it.
+    pub retry_base: Duration,
+    /// Longest delay between two retries.
+    pub retry_max: Duration,
+    /// A subscription whose deliveries keep failing for this long is removed.
+    pub failure_budget: Duration,
+    /// Deliveries in flight at once, over all subscribers.
+    pub max_concurrent_deliveries: usize,
+    /// How long shutdown waits for in-flight deliveries.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8086)),
+            data_dir: PathBuf::from("wikisync-gateway-data"),
+            service: "pubsub.localhost".to_owned(),
+            verify: true,
+            tokens: Vec::new(),
+            max_body_bytes: 1024 * 1024,
+            max_items_per_node: 256,
+            max_subscriptions_per_node: 1000,
+            callback_timeout: Duration::from_secs(10),
+            retry_base: Duration::from_secs(1),
+            retry_max: Duration::from_secs(600),
+            failure_budget: Duration::from_secs(86_400),
+            max_concurrent_deliveries: 256,
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Why the configuration could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The configuration file could not be read.
+    #[error("cannot read the configuration file {path}: {source}")]
+    ReadFile {
+        /// The file given with `--config`.
+        path: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// The configuration file is not valid TOML or has an unknown key or a wrong type.
+    #[error("invalid configuration file: {0}")]
+    Parse(String),
+    /// A value is out of range (the message names it).
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// Command-line flags of `wikisync-gateway` (each also settable by environment variable).
+#[derive(Debug, Default, Parser)]
+#[command(
+    name = "wikisync-gateway",
+    version,
+    about = "HTTP publish-subscribe gateway for wikisync: Idavoll's HTTP interface with durable, verified and signed delivery.",
+    long_about = "HTTP publish-subscribe gateway for wikisync.\n\nIt speaks Idavoll's HTTP interface (POST /create, /publish, /delete, /subscribe, /unsubscribe; GET /list, /items) and is itself the pubsub service, keeping nodes, items, subscriptions and the delivery outbox in SQLite under --data-dir. Deliveries are durable, retried with backoff and ordered per subscriber. Flags override environment variables, which override the --config TOML file."
+)]
+pub struct Args {
+    /// TOML configuration file (keys as in the documentation, e.g. `listen = "127.0.0.1:8086"`).
+    #[arg(long, env = "WIKISYNC_GATEWAY_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8086].
+    #[arg(long, env = "WIKISYNC_GATEWAY_LISTEN", value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Directory for the SQLite database [default: ./wikisync-gateway-data].
+    #[arg(long, env = "WIKISYNC_GATEWAY_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Pubsub service JID used in node URIs [default: pubsub.localhost].
+    #[arg(long, env = "WIKISYNC_GATEWAY_SERVICE", value_name = "JID")]
+    pub service: Option<String>,
+    /// Do not verify subscriptions with a hub.challenge GET (trusted networks only).
+    #[arg(long, env = "WIKISYNC_GATEWAY_NO_VERIFY")]
+    pub no_verify: bool,
+    /// A publisher token (repeatable). Without any, publishing is open to anyone.
+    #[arg(
+        long = "token",
+        env = "WIKISYNC_GATEWAY_TOKENS",
+        value_delimiter = ',',
+        value_name = "TOKEN"
+    )]
+    pub tokens: Vec<String>,
+    /// Largest request body in bytes [default: 1048576].
+    #[arg(long, env = "WIKISYNC_GATEWAY_MAX_BODY_BYTES", value_name = "BYTES")]
+    pub max_body_bytes: Option<usize>,
+    /// Items kept per node, oldest dropped first [default: 256].
+    #[arg(long, env = "WIKISYNC_GATEWAY_MAX_ITEMS_PER_NODE", value_name = "N")]
+    pub max_items_per_node: Option<u32>,
+    /// Subscriptions accepted per node [default: 1000].
+    #[arg(
+        long,
+        env = "WIKISYNC_GATEWAY_MAX_SUBSCRIPTIONS_PER_NODE",
+        value_name = "N"
+    )]
+    pub max_subscriptions_per_node: Option<u32>,
+    /// Time limit of one callback request in milliseconds [default: 10000].
+    #[arg(long, env = "WIKISYNC_GATEWAY_CALLBACK_TIMEOUT_MS", value_name = "MS")]
+    pub callback_timeout_ms: Option<u64>,
+    /// First retry delay in milliseconds, doubled on each retry [default: 1000].
+    #[arg(long, env = "WIKISYNC_GATEWAY_RETRY_BASE_MS", value_name = "MS")]
+    pub retry_base_ms: Option<u64>,
+    /// Longest retry delay in milliseconds [default: 600000].
+    #[arg(long, env = "WIKISYNC_GATEWAY_RETRY_MAX_MS", value_name = "MS")]
+    pub retry_max_ms: Option<u64>,
+    /// Remove a subscription whose deliveries fail for this many seconds [default: 86400].
+    #[arg(
+        long,
+        env = "WIKISYNC_GATEWAY_FAILURE_BUDGET_SECS",
+        value_name = "SECS"
+    )]
+    pub failure_budget_secs: Option<u64>,
+    /// Deliveries in flight at once [default: 256].
+    #[arg(
+        long,
+        env = "WIKISYNC_GATEWAY_MAX_CONCURRENT_DELIVERIES",
+        value_name = "N"
+    )]
+    pub max_concurrent_deliveries: Option<usize>,
+    /// How long shutdown waits for in-flight deliveries, in milliseconds [default: 10000].
+    #[arg(long, env = "WIKISYNC_GATEWAY_SHUTDOWN_GRACE_MS", value_name = "MS")]
+    pub shutdown_grace_ms: Option<u64>,
+}
+
+/// The TOML file: every key optional, unknown keys rejected.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    service: Option<String>,
+    no_verify: Option<bool>,
+    tokens: Option<Vec<String>>,
+    max_body_bytes: Option<usize>,
+    max_items_per_node: Option<u32>,
+    max_subscriptions_per_node: Option<u32>,
+    callback_timeout_ms: Option<u64>,
+    retry_base_ms: Option<u64>,
+    retry_max_ms: Option<u64>,
+    failure_budget_secs: Option<u64>,
+    max_concurrent_deliveries: Option<usize>,
+    shutdown_grace_ms: Option<u64>,
+}
+
+impl Config {
+    /// Builds the configuration from parsed flags (and the environment, which clap reads), reading
+    /// the TOML file they name, if any.
+    pub fn from_args(args: Args) -> Result<Self, ConfigError> {
+        let file = match &args.config {
+            Some(path) => {
+                let text =
+                    std::fs::read_to_string(path).map_err(|source| ConfigError::ReadFile {
+                        path: path.clone(),
+                        source,
+                    })?;
+                parse_file(&text)?
+            }
+            None => FileConfig::default(),
+        };
+        merge(args, file)
+    }
+
+    /// Builds the configuration from TOML text alone (defaults for what it leaves out).
+    pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
+        merge(Args::default(), parse_file(text)?)
+    }
+}
+
+fn parse_file(text: &str) -> Result<FileConfig, ConfigError> {
+    toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))
+}
+
+fn merge(args: Args, file: FileConfig) -> Result<Config, ConfigError> {
+    let d = Config::default();
+    let ms = Duration::from_millis;
+    let config = Config {
+        listen: args.listen.or(file.listen).unwrap_or(d.listen),
+        data_dir: args.data_dir.or(file.data_dir).unwrap_or(d.data_dir),
+        service: args.service.or(file.service).unwrap_or(d.service),
+        verify: !(args.no_verify || file.no_verify.unwrap_or(false)),
+        tokens: if args.tokens.is_empty() {
+            file.tokens.unwrap_or_default()
+        } else {
+            args.tokens
+        },
+        max_body_bytes: args
+            .max_body_bytes
+            .or(file.max_body_bytes)
+            .unwrap_or(d.max_body_bytes),
+        max_items_per_node: args
+            .max_items_per_node
+            .or(file.max_items_per_node)
+            .unwrap_or(d.max_items_per_node),
+        max_subscriptions_per_node: args
+            .max_subscriptions_per_node
+            .or(file.max_subscriptions_per_node)
+            .unwrap_or(d.max_subscriptions_per_node),
+        callback_timeout: args
+            .callback_timeout_ms
+            .or(file.callback_timeout_ms)
+            .map_or(d.callback_timeout, ms),
+        retry_base: args
+            .retry_base_ms
+            .or(file.retry_base_ms)
+            .map_or(d.retry_base, ms),
+        retry_max: args
+            .retry_max_ms
+            .or(file.retry_max_ms)
+            .map_or(d.retry_max, ms),
+        failure_budget: args
+            .failure_budget_secs
+            .or(file.failure_budget_secs)
+            .map_or(d.failure_budget, Duration::from_secs),
+        max_concurrent_deliveries: args
+            .max_concurrent_deliveries
+            .or(file.max_concurrent_deliveries)
+            .unwrap_or(d.max_concurrent_deliveries),
+        shutdown_grace: args
+            .shutdown_grace_ms
+            .or(file.shutdown_grace_ms)
+            .map_or(d.shutdown_grace, ms),
+    };
+    config.validate()?;
+    Ok(config)
+}
+
+impl Config {
+    /// Checks the ranges: non-zero limits, a valid service JID, non-empty tokens.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |m: &str| Err(ConfigError::Invalid(m.to_owned()));
+        if crate::uri::NodeUri::parse(&format!("xmpp:{}", self.service)).is_err() {
+            return invalid("service must be a valid JID such as pubsub.example.org");
+        }
+        if self.tokens.iter().any(|t| t.trim().is_empty()) {
+            return invalid("tokens must not be empty");
+        }
+        if self.max_body_bytes == 0
+            || self.max_items_per_node == 0
+            || self.max_subscriptions_per_node == 0
+            || self.max_concurrent_deliveries == 0
+        {
+            return invalid("limits (max_*) must be at least 1");
+        }
+        if self.callback_timeout.is_zero() || self.retry_base.is_zero() {
+            return invalid("callback_timeout_ms and retry_base_ms must be at least 1");
+        }
+        if self.retry_max < self.retry_base {
+            return invalid("retry_max_ms must be at least retry_base_ms");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_file_which_overrides_defaults() {
+        let args = Args::try_parse_from([
+            "wikisync-gateway",
+            "--listen",
+            "127.0.0.1:1234",
+            "--token",
+            "a,b",
+        ])
+        .expect("valid flags");
+        let file = parse_file(
+            "listen = \"127.0.0.1:9999\"\nservice = \"ps.example.org\"\nretry_max_ms = 5000\n",
+        )
+        .expect("valid file");
+        let config = merge(args, file).expect("valid");
+        assert_eq!(config.listen, "127.0.0.1:1234".parse().expect("addr"));
+        assert_eq!(config.service, "ps.example.org");
+        assert_eq!(config.retry_max, Duration::from_millis(5000));
+        assert_eq!(config.tokens, vec!["a".to_owned(), "b".to_owned()]);
+        assert_eq!(config.max_body_bytes, 1024 * 1024);
+        assert!(config.verify);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_errors() {
+        assert!(matches!(
+            Config::from_toml_str("lisen = \"x\""),
+            Err(ConfigError::Parse(_))
+        ));
+        assert!(matches!(
+            Config::from_toml_str("listen = 5"),
+            Err(ConfigError::Parse(_))
+        ));
+        assert!(matches!(
+            Config::from_toml_str("service = \"@@bad\""),
+            Err(ConfigError::Invalid(_))
+        ));
+        assert!(matches!(
+            Config::from_toml_str("max_items_per_node = 0"),
+            Err(ConfigError::Invalid(_))
+        ));
+        assert!(matches!(
+            Config::from_toml_str("retry_base_ms = 10\nretry_max_ms = 5"),
+            Err(ConfigError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let config = Config::from_toml_str("").expect("empty file is valid");
+        assert_eq!(config, Config::default());
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8086");
+    }
+}

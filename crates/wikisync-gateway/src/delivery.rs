@@ -1,0 +1,606 @@
+//! Delivery: the outbox worker that POSTs events to subscriber callbacks, and the callback
+//! requests that go with it (verification of intent, signatures).
+//!
+//! # Guarantees
+//!
+//! - **At least once**: a delivery leaves the outbox only after the callback answered 2xx. A crash
+//!   between the answer and the bookkeeping re-sends it after restart, so subscribers must be
+//!   idempotent (wikisync entries are: the same revision applied twice changes nothing).
+//! - **Ordered per subscriber**: each subscriber's queue is worked by at most one task at a time,
+//!   head first; a failing head blocks only its own queue.
+//! - **Independent**: queues run concurrently (up to `max_concurrent_deliveries` requests in
+//!   flight); a slow or dead subscriber never delays another one or the publisher.
+//!
+//! # Failure policy
+//!
+//! | callback answer | what happens |
+//! |---|---|
+//! | 2xx | delivered, next in queue |
+//! | 410 Gone | the subscription and its queue are removed at once |
+//! | anything else, timeout, connection error | retried after `min(retry_max, retry_base × 2^(attempts−1))` with jitter (a random delay between half and all of it), or after `Retry-After` (seconds or HTTP date, at most 24 h) when that is longer |
+//! | failing continuously for `failure_budget` (default 24 h) | the subscription and its queue are removed |
+//!
+//! # Callback requests
+//!
+//! Every delivery is a `POST` with `Referer: <canonical xmpp node URI>` and
+//! `PubSub-Service: <service JID>`, and, when the subscription has a secret,
+//! `X-Hub-Signature: sha256=<hex HMAC-SHA256 of the body keyed with the secret>`.
+//!
+//! - item published: `Content-Type: application/atom+xml;type=entry;charset=utf-8`, body = entry;
+//! - item retracted: `Event: RETRACTED`, same content type, body = an RFC 6721 tombstone
+//!   `<at:deleted-entry xmlns:at="http://purl.org/atompub/tombstones/1.0" ref="<item id>" when="<RFC 3339>"/>`;
+//! - node deleted: `Event: DELETED`, empty body, and `Link: <redirect uri>; rel=alternate` when the
+//!   deletion carried a redirect.
+//!
+//! Verification of intent ([`verify_intent`]) is a `GET` of the callback with `hub.mode`
+//! (`subscribe` or `unsubscribe`), `hub.topic` (the node URI) and `hub.challenge` (random) added to
+//! its query; the callback confirms by answering 2xx with exactly the challenge as body.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::body::Bytes;
+use axum::http::{HeaderValue, Method, Request, StatusCode, Uri, header};
+use hmac::{Hmac, KeyInit, Mac};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use sha2::Sha256;
+use tokio::sync::{Notify, Semaphore, watch};
+use tokio::task::JoinSet;
+
+use crate::store::{Delivery, EventKind, Store};
+use crate::uri::NodeUri;
+
+/// The content type of entries sent to callbacks.
+pub const ENTRY_CONTENT_TYPE: &str = "application/atom+xml;type=entry;charset=utf-8";
+
+/// Largest callback response body read (the rest is ignored).
+const MAX_RESPONSE_BYTES: usize = 64 * 1024;
+
+/// Longest `Retry-After` honoured.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(86_400);
+
+/// The HTTP client used for callbacks.
+pub type HttpClient = Client<HttpConnector, Full<Bytes>>;
+
+/// A new callback client.
+pub fn http_client() -> HttpClient {
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    connector.set_connect_timeout(Some(Duration::from_secs(10)));
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(30))
+        .build(connector)
+}
+
+/// Now, in Unix milliseconds (the gateway is not sans-IO: it reads the clock).
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Settings of the delivery worker.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeliveryConfig {
+    /// The service JID (for `Referer` and `PubSub-Service`).
+    pub service: String,
+    /// Time limit of one callback request.
+    pub callback_timeout: Duration,
+    /// First retry delay.
+    pub retry_base: Duration,
+    /// Longest retry delay.
+    pub retry_max: Duration,
+    /// How long a subscription may keep failing before it is removed.
+    pub failure_budget: Duration,
+    /// Requests in flight at once.
+    pub max_concurrent: usize,
+}
+
+/// Counters for `/metrics`.
+#[derive(Debug, Default)]
+pub struct DeliveryMetrics {
+    /// Callbacks answered 2xx.
+    pub delivered: AtomicU64,
+    /// Failed attempts (non-2xx, timeouts, connection errors).
+    pub failed_attempts: AtomicU64,
+    /// Subscriptions removed because the callback answered 410.
+    pub unsubscribed_gone: AtomicU64,
+    /// Subscriptions removed because their failure budget was spent.
+    pub unsubscribed_budget: AtomicU64,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    client: HttpClient,
+    config: DeliveryConfig,
+    wake: Arc<Notify>,
+    in_flight: Mutex<HashSet<i64>>,
+    permits: Semaphore,
+    metrics: Arc<DeliveryMetrics>,
+}
+
+/// A running delivery worker; [`DeliveryHandle::shutdown`] stops it.
+#[derive(Debug)]
+pub struct DeliveryHandle {
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl DeliveryHandle {
+    /// Stops starting new deliveries and waits up to `grace` for those in flight; what is left
+    /// stays in the outbox for the next start.
+    pub async fn shutdown(self, grace: Duration) {
+        let _ = self.stop.send(true);
+        let abort = self.task.abort_handle();
+        if tokio::time::timeout(grace, self.task).await.is_err() {
+            tracing::warn!(
+                ?grace,
+                "deliveries still in flight after the shutdown grace; they stay queued"
+            );
+            abort.abort();
+        }
+    }
+}
+
+/// Starts the delivery worker. `wake` must be the notifier the store signals after commits.
+pub fn spawn(
+    store: Arc<dyn Store>,
+    client: HttpClient,
+    config: DeliveryConfig,
+    wake: Arc<Notify>,
+    metrics: Arc<DeliveryMetrics>,
+) -> DeliveryHandle {
+    let (stop, stop_rx) = watch::channel(false);
+    let inner = Arc::new(Inner {
+        store,
+        client,
+        permits: Semaphore::new(config.max_concurrent),
+        config,
+        wake,
+        in_flight: Mutex::new(HashSet::new()),
+        metrics,
+    });
+    let task = tokio::spawn(dispatch(inner, stop_rx));
+    DeliveryHandle { stop, task }
+}
+
+/// Finds due queues and starts one worker per queue that is not already being worked.
+async fn dispatch(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) {
+    let mut workers = JoinSet::new();
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        let now = now_ms();
+        let mut next_due: Option<i64> = None;
+        match inner.store.queue_heads().await {
+            Ok(heads) => {
+                for head in heads {
+                    if head.next_attempt_ms > now {
+                        next_due = Some(
+                            next_due.map_or(head.next_attempt_ms, |t| t.min(head.next_attempt_ms)),
+                        );
+                        continue;
+                    }
+                    let started = lock(&inner.in_flight).insert(head.sub_key);
+                    if started {
+                        workers.spawn(work_queue(inner.clone(), head.sub_key, stop.clone()));
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the outbox; retrying in 1 s");
+                next_due = Some(now + 1000);
+            }
+        }
+        while workers.try_join_next().is_some() {}
+        let wait = next_due.map_or(Duration::from_secs(60), |t| {
+            Duration::from_millis(u64::try_from((t - now).clamp(1, 60_000)).unwrap_or(1))
+        });
+        tokio::select! {
+            () = inner.wake.notified() => {}
+            () = tokio::time::sleep(wait) => {}
+            _ = stop.changed() => {}
+        }
+    }
+    while workers.join_next().await.is_some() {}
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A poisoned set only means a worker panicked mid-update; the set itself stays usable.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+enum Outcome {
+    Delivered,
+    Gone,
+    Failed {
+        retry_after: Option<Duration>,
+        reason: String,
+    },
+}
+
+/// Works one subscriber's queue, head first, until it is empty, not yet due, or failing.
+async fn work_queue(inner: Arc<Inner>, sub_key: i64, stop: watch::Receiver<bool>) {
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        let head = match inner.store.head(sub_key).await {
+            Ok(Some(head)) => head,
+            Ok(None) => break,
+            Err(e) => {
+                tracing::error!(error = %e, sub_key, "cannot read the queue");
+                break;
+            }
+        };
+        if head.next_attempt_ms > now_ms() {
+            break;
+        }
+        let outcome = match inner.permits.acquire().await {
+            Ok(_permit) => attempt(&inner, &head).await,
+            Err(_) => break,
+        };
+        if !settle(&inner, &head, outcome).await {
+            break;
+        }
+    }
+    lock(&inner.in_flight).remove(&sub_key);
+    inner.wake.notify_one();
+}
+
+/// Records the outcome; returns whether the queue may continue.
+async fn settle(inner: &Inner, head: &Delivery, outcome: Outcome) -> bool {
+    let store = &inner.store;
+    let result = match outcome {
+        Outcome::Delivered => {
+            inner.metrics.delivered.fetch_add(1, Ordering::Relaxed);
+            store.delivered(head.id).await.map(|()| true)
+        }
+        Outcome::Gone => {
+            inner
+                .metrics
+                .unsubscribed_gone
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::info!(callback = %head.callback, node = %head.node, "callback answered 410 Gone: unsubscribed");
+            store.drop_subscriber(head.sub_key).await.map(|()| false)
+        }
+        Outcome::Failed {
+            retry_after,
+            reason,
+        } => {
+            inner
+                .metrics
+                .failed_attempts
+                .fetch_add(1, Ordering::Relaxed);
+            let now = now_ms();
+            let streak = now - head.first_failure_ms.unwrap_or(now);
+            if Duration::from_millis(u64::try_from(streak).unwrap_or(0))
+                >= inner.config.failure_budget
+            {
+                inner
+                    .metrics
+                    .unsubscribed_budget
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(callback = %head.callback, node = %head.node, %reason,
+                    "callback failing longer than the failure budget: unsubscribed");
+                store.drop_subscriber(head.sub_key).await.map(|()| false)
+            } else {
+                let mut delay = backoff(
+                    head.attempts + 1,
+                    inner.config.retry_base,
+                    inner.config.retry_max,
+                );
+                if let Some(after) = retry_after {
+                    delay = delay.max(after.min(MAX_RETRY_AFTER));
+                }
+                tracing::debug!(callback = %head.callback, %reason, ?delay, attempts = head.attempts + 1, "delivery failed; will retry");
+                let next = now + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2);
+                store
+                    .delivery_failed(head.id, next, now)
+                    .await
+                    .map(|()| false)
+            }
+        }
+    };
+    result.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "cannot record a delivery outcome");
+        false
+    })
+}
+
+/// The delay before retry number `attempt` (1-based): exponential, capped, with jitter between
+/// half and all of it.
+pub fn backoff(attempt: u32, base: Duration, max: Duration) -> Duration {
+    let exp = attempt.saturating_sub(1).min(30);
+    let full = base.saturating_mul(1u32 << exp).min(max);
+    let half = full / 2;
+    let spread = u64::try_from(half.as_millis())
+        .unwrap_or(u64::MAX)
+        .saturating_add(1);
+    half + Duration::from_millis(random_u64() % spread)
+}
+
+fn random_u64() -> u64 {
+    let mut b = [0u8; 8];
+    // Without randomness the jitter is zero, which only weakens spreading, never correctness.
+    let _ = getrandom::fill(&mut b);
+    u64::from_le_bytes(b)
+}
+
+/// Parses `Retry-After`: delta seconds or an HTTP date.
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(when.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// `sha256=<hex>` for `X-Hub-Signature`.
+pub fn signature(secret: &str, body: &[u8]) -> String {
+    // HMAC accepts keys of any length, so `new_from_slice` cannot fail here.
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes())
+        .expect("HMAC takes keys of any length");
+    mac.update(body);
+    format!("sha256={}", crate::hex(&mac.finalize().into_bytes()))
+}
+
+fn build_request(service: &str, d: &Delivery) -> Result<Request<Full<Bytes>>, String> {
+    let uri: Uri = d
+        .callback
+        .parse()
+        .map_err(|e| format!("bad callback URL: {e}"))?;
+    let node_uri = NodeUri::new(service, d.node.as_str()).to_string();
+    let mut builder = Request::builder()
+        .method(Method::POST)
+        .uri(uri)
+        .header(header::REFERER, &node_uri)
+        .header("PubSub-Service", service)
+        .header(
+            header::USER_AGENT,
+            concat!("wikisync-gateway/", env!("CARGO_PKG_VERSION")),
+        );
+    let body = match d.kind {
+        EventKind::Item => {
+            builder = builder.header(header::CONTENT_TYPE, ENTRY_CONTENT_TYPE);
+            Bytes::from(d.payload.clone())
+        }
+        EventKind::Retracted => {
+            builder = builder
+                .header("Event", "RETRACTED")
+                .header(header::CONTENT_TYPE, ENTRY_CONTENT_TYPE);
+            Bytes::from(d.payload.clone())
+        }
+        EventKind::Deleted => {
+            builder = builder.header("Event", "DELETED");
+            if let Some(redirect) = &d.redirect {
+                builder = builder.header(header::LINK, format!("<{redirect}>; rel=alternate"));
+            }
+            Bytes::new()
+        }
+    };
+    if let Some(secret) = &d.secret {
+        builder = builder.header("X-Hub-Signature", signature(secret, &body));
+    }
+    builder
+        .body(Full::new(body))
+        .map_err(|e| format!("cannot build the request: {e}"))
+}
+
+async fn attempt(inner: &Inner, d: &Delivery) -> Outcome {
+    let request = match build_request(&inner.config.service, d) {
+        Ok(r) => r,
+        Err(reason) => {
+            return Outcome::Failed {
+                retry_after: None,
+                reason,
+            };
+        }
+    };
+    let send = async {
+        let response = inner
+            .client
+            .request(request)
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, SystemTime::now()));
+        // Read (a bounded part of) the body so the connection can be reused.
+        let _ = Limited::new(response.into_body(), MAX_RESPONSE_BYTES)
+            .collect()
+            .await;
+        Ok::<_, String>((status, retry_after))
+    };
+    match tokio::time::timeout(inner.config.callback_timeout, send).await {
+        Err(_) => Outcome::Failed {
+            retry_after: None,
+            reason: "timed out".to_owned(),
+        },
+        Ok(Err(reason)) => Outcome::Failed {
+            retry_after: None,
+            reason,
+        },
+        Ok(Ok((status, _))) if status.is_success() => Outcome::Delivered,
+        Ok(Ok((StatusCode::GONE, _))) => Outcome::Gone,
+        Ok(Ok((status, retry_after))) => Outcome::Failed {
+            retry_after,
+            reason: format!("callback answered {status}"),
+        },
+    }
+}
+
+/// Why a callback did not confirm a subscription.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// The callback answered a non-2xx status (404 means "I did not ask for this").
+    #[error("the callback refused the verification with status {0}")]
+    Refused(u16),
+    /// The callback answered 2xx but did not echo the challenge.
+    #[error("the callback did not echo hub.challenge")]
+    WrongChallenge,
+    /// The callback could not be reached or did not answer in time.
+    #[error("the callback could not be reached: {0}")]
+    Unreachable(String),
+}
+
+/// Verification of intent: GETs `callback` with `hub.mode`, `hub.topic` and a fresh
+/// `hub.challenge`, and checks that the body echoes the challenge.
+pub async fn verify_intent(
+    client: &HttpClient,
+    callback: &str,
+    mode: &str,
+    topic: &str,
+    timeout: Duration,
+) -> Result<(), VerifyError> {
+    let mut challenge = [0u8; 16];
+    getrandom::fill(&mut challenge)
+        .map_err(|e| VerifyError::Unreachable(format!("no randomness: {e}")))?;
+    let challenge = crate::hex(&challenge);
+    let query: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("hub.mode", mode)
+        .append_pair("hub.topic", topic)
+        .append_pair("hub.challenge", &challenge)
+        .finish();
+    let separator = if callback.contains('?') { '&' } else { '?' };
+    let url = format!("{callback}{separator}{query}");
+    let uri: Uri = url
+        .parse()
+        .map_err(|e| VerifyError::Unreachable(format!("bad callback URL: {e}")))?;
+    let request = Request::builder()
+        .method(Method::GET)
+        .uri(uri)
+        .header(
+            header::USER_AGENT,
+            HeaderValue::from_static("wikisync-gateway"),
+        )
+        .body(Full::new(Bytes::new()))
+        .map_err(|e| VerifyError::Unreachable(e.to_string()))?;
+    let exchange = async {
+        let response = client
+            .request(request)
+            .await
+            .map_err(|e| VerifyError::Unreachable(e.to_string()))?;
+        let status = response.status();
+        let body = Limited::new(response.into_body(), MAX_RESPONSE_BYTES)
+            .collect()
+            .await
+            .map_err(|e| VerifyError::Unreachable(e.to_string()))?
+            .to_bytes();
+        Ok::<_, VerifyError>((status, body))
+    };
+    let (status, body) = tokio::time::timeout(timeout, exchange)
+        .await
+        .map_err(|_| VerifyError::Unreachable("timed out".to_owned()))??;
+    if !status.is_success() {
+        return Err(VerifyError::Refused(status.as_u16()));
+    }
+    if body.trim_ascii() != challenge.as_bytes() {
+        return Err(VerifyError::WrongChallenge);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_within_jitter_and_caps() {
+        let base = Duration::from_millis(100);
+        let max = Duration::from_millis(1000);
+        for _ in 0..50 {
+            let first = backoff(1, base, max);
+            assert!(
+                first >= Duration::from_millis(50) && first <= base,
+                "{first:?}"
+            );
+            let third = backoff(3, base, max);
+            assert!(
+                third >= Duration::from_millis(200) && third <= Duration::from_millis(400),
+                "{third:?}"
+            );
+            let late = backoff(40, base, max);
+            assert!(
+                late >= Duration::from_millis(500) && late <= max,
+                "{late:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn retry_after_seconds_and_dates() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_000_000_000);
+        assert_eq!(
+            parse_retry_after("120", now),
+            Some(Duration::from_secs(120))
+        );
+        let later = httpdate::fmt_http_date(now + Duration::from_secs(30));
+        assert_eq!(
+            parse_retry_after(&later, now),
+            Some(Duration::from_secs(30))
+        );
+        let earlier = httpdate::fmt_http_date(now - Duration::from_secs(30));
+        assert_eq!(parse_retry_after(&earlier, now), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn signature_matches_rfc_4231_case_2() {
+        // RFC 4231 test case 2: key "Jefe", data "what do ya want for nothing?".
+        assert_eq!(
+            signature("Jefe", b"what do ya want for nothing?"),
+            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    fn delivery(kind: EventKind) -> Delivery {
+        Delivery {
+            id: 1,
+            sub_key: 1,
+            node: "n;1".to_owned(),
+            kind,
+            item_id: Some("urn:x".to_owned()),
+            payload: "<entry xmlns=\"http://www.w3.org/2005/Atom\"/>".to_owned(),
+            redirect: Some("xmpp:svc?;node=other".to_owned()),
+            callback: "http://127.0.0.1:9/cb".to_owned(),
+            secret: Some("s3cret".to_owned()),
+            attempts: 0,
+            next_attempt_ms: 0,
+            first_failure_ms: None,
+        }
+    }
+
+    #[test]
+    fn requests_carry_the_documented_headers() {
+        let item = build_request("svc", &delivery(EventKind::Item)).expect("request");
+        assert_eq!(item.headers()["referer"], "xmpp:svc?;node=n%3B1");
+        assert_eq!(item.headers()["pubsub-service"], "svc");
+        assert_eq!(item.headers()["content-type"], ENTRY_CONTENT_TYPE);
+        assert!(item.headers().get("event").is_none());
+        assert_eq!(
+            item.headers()["x-hub-signature"],
+            signature("s3cret", b"<entry xmlns=\"http://www.w3.org/2005/Atom\"/>").as_str()
+        );
+        let deleted = build_request("svc", &delivery(EventKind::Deleted)).expect("request");
+        assert_eq!(deleted.headers()["event"], "DELETED");
+        assert_eq!(
+            deleted.headers()["link"],
+            "<xmpp:svc?;node=other>; rel=alternate"
+        );
+        assert!(deleted.headers().get("content-type").is_none());
+        let retracted = build_request("svc", &delivery(EventKind::Retracted)).expect("request");
+        assert_eq!(retracted.headers()["event"], "RETRACTED");
+    }
+}

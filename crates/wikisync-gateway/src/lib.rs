@@ -1,0 +1,142 @@
+//! The wikisync gateway: Idavoll's HTTP publish–subscribe interface, done right.
+//!
+//! In embedded mode (the only mode so far) the gateway *is* the pubsub service: it keeps nodes,
+//! items, subscriptions and its delivery outbox in SQLite and POSTs every published Atom entry to
+//! the subscribers' callbacks. Old Idavoll clients (dokupubsub-style wikis) work unchanged; on
+//! top of that, delivery is durable, ordered per subscriber and retried, subscriptions are
+//! verified, callbacks can be signed, and publishing can require a token.
+//!
+//! The gateway holds no wiki logic: it moves entries; the wikisync core decides what they mean.
+//!
+//! # Layout
+//!
+//! | module | concern |
+//! |---|---|
+//! | [`config`] | flags, environment and TOML file, with documented defaults |
+//! | [`error`] | [`error::ApiError`]: status + JSON `{"error", "message"}`, never leaking internals |
+//! | [`uri`] | XMPP node URIs: every variant old clients send, one canonical form |
+//! | [`atom`] | the little Atom the gateway reads (an entry's `atom:id`) and writes (feeds, tombstones) |
+//! | [`store`] | the [`store::Store`] trait and its SQLite implementation (WAL, group commit) |
+//! | [`http`] | the axum routes: [`http::app`] builds the router from an [`http::AppState`] |
+//! | [`delivery`] | the outbox worker: ordered, at-least-once, backoff, failure budget; verification and signatures |
+//!
+//! [`run`] ties them together on a listener until a shutdown future resolves; `main.rs` only
+//! parses the configuration, binds the socket and waits for Ctrl-C or SIGTERM.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use wikisync_gateway::{config::Config, run};
+//!
+//! let config = Config::default(); // 127.0.0.1:8086, ./wikisync-gateway-data
+//! let listener = tokio::net::TcpListener::bind(config.listen).await?;
+//! run(listener, config, async {
+//!     let _ = tokio::signal::ctrl_c().await;
+//! })
+//! .await?;
+//! # Ok(()) }
+//! ```
+
+pub mod atom;
+pub mod config;
+pub mod delivery;
+pub mod error;
+pub mod http;
+pub mod store;
+pub mod uri;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+
+use crate::config::Config;
+use crate::delivery::{DeliveryConfig, DeliveryMetrics};
+use crate::store::{SqliteStore, StoreError, StoreLimits};
+
+/// Name of the SQLite database file inside the data directory.
+pub const DATABASE_FILE: &str = "gateway.sqlite3";
+
+/// Why the gateway could not run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// The data directory could not be created.
+    #[error("cannot create the data directory: {0}")]
+    DataDir(std::io::Error),
+    /// The database could not be opened or migrated.
+    #[error("cannot open the database: {0}")]
+    Store(StoreError),
+    /// The HTTP server failed.
+    #[error("the HTTP server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Runs the gateway on `listener` until `shutdown` resolves, then stops accepting requests,
+/// finishes those in progress and waits up to `config.shutdown_grace` for in-flight deliveries
+/// (what remains stays in the outbox for the next start).
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RunError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(RunError::DataDir)?;
+    let wake = Arc::new(Notify::new());
+    let store = SqliteStore::open(
+        &config.data_dir.join(DATABASE_FILE),
+        StoreLimits {
+            max_items_per_node: config.max_items_per_node,
+            max_subscriptions_per_node: config.max_subscriptions_per_node,
+        },
+        Some(wake.clone()),
+    )
+    .map_err(RunError::Store)?;
+    let store: Arc<dyn store::Store> = Arc::new(store);
+    let client = delivery::http_client();
+    let metrics = Arc::new(DeliveryMetrics::default());
+    if !config.verify {
+        tracing::warn!(
+            "verification of intent is OFF (--no-verify): anyone can make this gateway POST to any URL; use only on trusted networks"
+        );
+    }
+    if config.tokens.is_empty() {
+        tracing::warn!(
+            "no publisher tokens configured: publishing, creating and deleting nodes is open to anyone (Idavoll behaviour)"
+        );
+    }
+    let deliveries = delivery::spawn(
+        store.clone(),
+        client.clone(),
+        DeliveryConfig {
+            service: config.service.clone(),
+            callback_timeout: config.callback_timeout,
+            retry_base: config.retry_base,
+            retry_max: config.retry_max,
+            failure_budget: config.failure_budget,
+            max_concurrent: config.max_concurrent_deliveries,
+        },
+        wake,
+        metrics.clone(),
+    );
+    let grace = config.shutdown_grace;
+    let local = listener.local_addr().map_err(RunError::Serve)?;
+    tracing::info!(listen = %local, service = %config.service, data_dir = %config.data_dir.display(), "wikisync-gateway started");
+    let app = http::app(http::AppState::new(store, config, client, metrics));
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
+    tracing::info!("stopped accepting requests; draining deliveries");
+    deliveries.shutdown(grace).await;
+    served.map_err(RunError::Serve)
+}
+
+/// Lower-case hexadecimal.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}

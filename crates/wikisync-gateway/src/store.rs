@@ -1,0 +1,898 @@
+//! Storage: the [`Store`] trait and its SQLite implementation, [`SqliteStore`].
+//!
+//! The store keeps nodes, items, subscriptions and the delivery outbox. Every operation that
+//! changes what subscribers must receive writes the matching outbox rows **in the same
+//! transaction**, so an acknowledged publish can never lose its deliveries, even to `kill -9`.
+//!
+//! # Schema
+//!
+//! - `nodes(id, owner, created_ms)`: `owner` identifies the publisher token that created the node
+//!   (a hash, never the token), `NULL` when publishing is open.
+//! - `items(node, item_id, seq, payload, published_ms)`: the latest payload per item id; `seq`
+//!   orders items (newest = highest); at most `max_items_per_node` per node, oldest dropped.
+//! - `subscriptions(id, node, callback, secret, created_ms)`: `node = ''` is the root collection
+//!   (every node). `id` is never reused (AUTOINCREMENT) and names the subscriber's delivery queue.
+//! - `events(id, node, kind, item_id, payload, redirect, created_ms)`: one row per thing to tell
+//!   subscribers (`item`, `retracted`, `deleted`), shared by all its deliveries.
+//! - `outbox(id, sub_key, event_id, callback, secret, attempts, next_attempt_ms,
+//!   first_failure_ms)`: one row per (subscriber, event); a subscriber's queue is its rows in `id`
+//!   order. The callback and secret are copied so a node deletion can still be delivered after
+//!   its subscriptions are gone. An event row is removed with its last delivery.
+//!
+//! # Threading and group commit
+//!
+//! rusqlite is blocking, so [`SqliteStore`] owns one connection on a dedicated thread and takes
+//! jobs over a channel. The thread takes every job waiting in the channel (up to 512), runs them
+//! in **one** transaction, each inside its own savepoint (a failing job rolls back alone), commits
+//! once (WAL, `synchronous=FULL`), and only then answers each caller. Under load this is group
+//! commit: one fsync covers many publishes.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! use wikisync_gateway::store::{PublishRequest, SqliteStore, Store, StoreLimits};
+//!
+//! let dir = tempfile::tempdir().expect("temp dir");
+//! let store = SqliteStore::open(&dir.path().join("g.sqlite3"), StoreLimits::default(), None)
+//!     .expect("open");
+//! let node = store.create_node(None, 0).await.expect("created");
+//! let entry = r#"<entry xmlns="http://www.w3.org/2005/Atom"><id>urn:x</id></entry>"#;
+//! store
+//!     .publish(PublishRequest { node: Some(node.clone()), item_id: "urn:x".into(),
+//!         payload: entry.into(), owner: None, now_ms: 1 })
+//!     .await
+//!     .expect("published");
+//! assert_eq!(store.items(&node, 10).await.expect("items")[0].payload, entry);
+//! # }
+//! ```
+
+use std::future::Future;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::mpsc;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use tokio::sync::{Notify, oneshot};
+
+/// A boxed future, so [`Store`] can be used as `dyn Store`.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Why a store operation failed.
+///
+/// One enum for the whole store: each variant says which operations return it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The node does not exist (publish, retract, delete, items, subscribe, unsubscribe).
+    #[error("node '{0}' not found")]
+    NodeNotFound(String),
+    /// The item does not exist in the node (retract).
+    #[error("item '{0}' not found")]
+    ItemNotFound(String),
+    /// The node was created with another publisher token (publish, retract, delete).
+    #[error("the node belongs to another publisher")]
+    NotOwner,
+    /// The callback is already subscribed to the node (subscribe).
+    #[error("subscription already exists")]
+    SubscriptionExists,
+    /// The callback is not subscribed to the node (unsubscribe).
+    #[error("no such subscription")]
+    NoSubscription,
+    /// The node already has the configured maximum of subscriptions (subscribe).
+    #[error("subscription limit of {0} reached")]
+    SubscriptionLimit(u32),
+    /// The store thread has stopped (any operation during or after shutdown).
+    #[error("the store is not running")]
+    Unavailable,
+    /// SQLite failed (any operation); the text is for the log, never for clients.
+    #[error("database error: {0}")]
+    Database(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Database(e.to_string())
+    }
+}
+
+/// Limits the store enforces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StoreLimits {
+    /// Items kept per node.
+    pub max_items_per_node: u32,
+    /// Subscriptions per node.
+    pub max_subscriptions_per_node: u32,
+}
+
+impl Default for StoreLimits {
+    fn default() -> Self {
+        Self {
+            max_items_per_node: 256,
+            max_subscriptions_per_node: 1000,
+        }
+    }
+}
+
+/// A publish: an Atom entry stored as item `item_id` of `node`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublishRequest {
+    /// The node; `None` creates a new instant node first (owned by `owner`).
+    pub node: Option<String>,
+    /// The item id (the entry's `atom:id`, an explicit id, or `current`).
+    pub item_id: String,
+    /// The Atom entry as received.
+    pub payload: String,
+    /// The publisher (token hash), or `None` when publishing is open.
+    pub owner: Option<String>,
+    /// Now, in Unix milliseconds.
+    pub now_ms: i64,
+}
+
+/// A subscription request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubscribeRequest {
+    /// The node, `""` for the root collection.
+    pub node: String,
+    /// The callback URL.
+    pub callback: String,
+    /// The HMAC secret for `X-Hub-Signature`, if any.
+    pub secret: Option<String>,
+    /// Now, in Unix milliseconds.
+    pub now_ms: i64,
+}
+
+/// A stored item.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Item {
+    /// The item id.
+    pub id: String,
+    /// The Atom entry.
+    pub payload: String,
+}
+
+/// What a delivery tells the subscriber.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EventKind {
+    /// An item was published: the body is the entry.
+    Item,
+    /// An item was retracted: `Event: RETRACTED`, the body is an `at:deleted-entry`.
+    Retracted,
+    /// The node was deleted: `Event: DELETED`, empty body, maybe a redirect.
+    Deleted,
+}
+
+impl EventKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Item => "item",
+            Self::Retracted => "retracted",
+            Self::Deleted => "deleted",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Self, StoreError> {
+        match s {
+            "item" => Ok(Self::Item),
+            "retracted" => Ok(Self::Retracted),
+            "deleted" => Ok(Self::Deleted),
+            other => Err(StoreError::Database(format!(
+                "unknown event kind {other:?}"
+            ))),
+        }
+    }
+}
+
+/// One pending delivery: the head of a subscriber's queue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    /// The outbox row id.
+    pub id: i64,
+    /// The subscriber's queue key (its subscription id).
+    pub sub_key: i64,
+    /// The node the event happened on.
+    pub node: String,
+    /// What happened.
+    pub kind: EventKind,
+    /// The item id (items and retractions).
+    pub item_id: Option<String>,
+    /// The body to POST (entry, tombstone, or empty).
+    pub payload: String,
+    /// The redirect URI of a node deletion.
+    pub redirect: Option<String>,
+    /// The callback URL.
+    pub callback: String,
+    /// The HMAC secret, if any.
+    pub secret: Option<String>,
+    /// Failed attempts so far.
+    pub attempts: u32,
+    /// When the delivery is due, Unix ms.
+    pub next_attempt_ms: i64,
+    /// When the current failure streak began, Unix ms.
+    pub first_failure_ms: Option<i64>,
+}
+
+/// The head of one subscriber's queue, for the delivery scheduler.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QueueHead {
+    /// The subscriber's queue key.
+    pub sub_key: i64,
+    /// When its head delivery is due, Unix ms.
+    pub next_attempt_ms: i64,
+}
+
+/// Storage of nodes, items, subscriptions and the outbox.
+///
+/// Every method's work is committed (durably) before its future resolves with `Ok`.
+pub trait Store: Send + Sync + 'static {
+    /// Creates an instant node (`generic/<random uuid>`) owned by `owner`; returns its id.
+    fn create_node(
+        &self,
+        owner: Option<String>,
+        now_ms: i64,
+    ) -> BoxFuture<'_, Result<String, StoreError>>;
+    /// Stores an item and queues it for every subscriber of the node and of the root; returns
+    /// the node id (new if `req.node` was `None`).
+    fn publish(&self, req: PublishRequest) -> BoxFuture<'_, Result<String, StoreError>>;
+    /// Removes an item and queues a retraction for every subscriber.
+    fn retract(
+        &self,
+        node: String,
+        item_id: String,
+        owner: Option<String>,
+        now_ms: i64,
+    ) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// Deletes a node with its items and subscriptions, queueing `deleted` for its subscribers
+    /// (and root subscribers), after whatever they still have pending.
+    fn delete_node(
+        &self,
+        node: String,
+        redirect: Option<String>,
+        owner: Option<String>,
+        now_ms: i64,
+    ) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// The ids of all nodes, sorted.
+    fn list_nodes(&self) -> BoxFuture<'_, Result<Vec<String>, StoreError>>;
+    /// Whether a node exists (`""`, the root, always does).
+    fn node_exists(&self, node: String) -> BoxFuture<'_, Result<bool, StoreError>>;
+    /// The newest `max` items of a node, newest first.
+    fn items(&self, node: &str, max: u32) -> BoxFuture<'_, Result<Vec<Item>, StoreError>>;
+    /// Whether `callback` is subscribed to `node`.
+    fn is_subscribed(
+        &self,
+        node: String,
+        callback: String,
+    ) -> BoxFuture<'_, Result<bool, StoreError>>;
+    /// Adds a subscription and queues the node's newest item for it (not for the root).
+    fn subscribe(&self, req: SubscribeRequest) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// Removes a subscription and its pending deliveries.
+    fn unsubscribe(&self, node: String, callback: String) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// The head of every non-empty subscriber queue.
+    fn queue_heads(&self) -> BoxFuture<'_, Result<Vec<QueueHead>, StoreError>>;
+    /// The head delivery of one queue.
+    fn head(&self, sub_key: i64) -> BoxFuture<'_, Result<Option<Delivery>, StoreError>>;
+    /// Records a successful delivery: removes it from the queue.
+    fn delivered(&self, delivery_id: i64) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// Records a failed attempt; the delivery is due again at `next_attempt_ms`.
+    fn delivery_failed(
+        &self,
+        delivery_id: i64,
+        next_attempt_ms: i64,
+        now_ms: i64,
+    ) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// Removes a subscriber (410 Gone or failure budget spent): its subscription and its queue.
+    fn drop_subscriber(&self, sub_key: i64) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// The number of pending deliveries.
+    fn outbox_len(&self) -> BoxFuture<'_, Result<u64, StoreError>>;
+}
+
+/// Per-job context: set `wake` when the job queued deliveries.
+struct Ctx {
+    wake: bool,
+}
+
+type Finisher = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+type Job = Box<dyn FnOnce(&Connection, &mut Ctx) -> Finisher + Send>;
+
+/// The most jobs one transaction takes.
+const MAX_BATCH: usize = 512;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS nodes (
+    id TEXT PRIMARY KEY NOT NULL,
+    owner TEXT,
+    created_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS items (
+    node TEXT NOT NULL REFERENCES nodes(id) ON DELETE CASCADE,
+    item_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    payload TEXT NOT NULL,
+    published_ms INTEGER NOT NULL,
+    PRIMARY KEY (node, item_id)
+);
+CREATE INDEX IF NOT EXISTS items_by_seq ON items(node, seq);
+CREATE TABLE IF NOT EXISTS subscriptions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    node TEXT NOT NULL,
+    callback TEXT NOT NULL,
+    secret TEXT,
+    created_ms INTEGER NOT NULL,
+    UNIQUE (node, callback)
+);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    node TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    item_id TEXT,
+    payload TEXT NOT NULL,
+    redirect TEXT,
+    created_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    sub_key INTEGER NOT NULL,
+    event_id INTEGER NOT NULL REFERENCES events(id),
+    callback TEXT NOT NULL,
+    secret TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_ms INTEGER NOT NULL,
+    first_failure_ms INTEGER
+);
+CREATE INDEX IF NOT EXISTS outbox_by_queue ON outbox(sub_key, id);
+CREATE INDEX IF NOT EXISTS outbox_by_event ON outbox(event_id);
+PRAGMA user_version = 1;
+";
+
+/// The SQLite store: one connection on a dedicated thread, group commit (see the module docs).
+#[derive(Clone, Debug)]
+pub struct SqliteStore {
+    jobs: mpsc::Sender<Job>,
+    limits: StoreLimits,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` in WAL mode and starts its thread.
+    /// After each commit that queued deliveries, `wake` is notified.
+    pub fn open(
+        path: &Path,
+        limits: StoreLimits,
+        wake: Option<Arc<Notify>>,
+    ) -> Result<Self, StoreError> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version > 1 {
+            return Err(StoreError::Database(format!(
+                "database schema version {version} is newer than this gateway understands (1)"
+            )));
+        }
+        conn.execute_batch(SCHEMA)?;
+        let (jobs, rx) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("wikisync-store".to_owned())
+            .spawn(move || run_thread(&conn, &rx, wake.as_deref()))
+            .map_err(|e| StoreError::Database(format!("cannot start the store thread: {e}")))?;
+        Ok(Self { jobs, limits })
+    }
+
+    /// Runs `f` on the store thread inside a savepoint of the current batch; resolves after the
+    /// batch committed.
+    fn call<T, F>(&self, f: F) -> BoxFuture<'static, Result<T, StoreError>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, &mut Ctx) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job: Job = Box::new(move |conn, ctx| {
+            let result = in_savepoint(conn, ctx, f);
+            Box::new(move |committed| {
+                let _ = reply.send(committed.and(result));
+            })
+        });
+        let sent = self.jobs.send(job).map_err(|_| StoreError::Unavailable);
+        Box::pin(async move {
+            sent?;
+            answer.await.map_err(|_| StoreError::Unavailable)?
+        })
+    }
+}
+
+fn in_savepoint<T>(
+    conn: &Connection,
+    ctx: &mut Ctx,
+    f: impl FnOnce(&Connection, &mut Ctx) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    conn.execute_batch("SAVEPOINT job")?;
+    let mut job_ctx = Ctx { wake: false };
+    let result = f(conn, &mut job_ctx);
+    match &result {
+        Ok(_) => {
+            conn.execute_batch("RELEASE job")?;
+            ctx.wake |= job_ctx.wake;
+        }
+        Err(_) => conn.execute_batch("ROLLBACK TO job; RELEASE job")?,
+    }
+    result
+}
+
+fn run_thread(conn: &Connection, rx: &mpsc::Receiver<Job>, wake: Option<&Notify>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let mut ctx = Ctx { wake: false };
+        let begun = conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(StoreError::from);
+        let mut finishers = Vec::with_capacity(batch.len());
+        if begun.is_ok() {
+            for job in batch {
+                finishers.push(job(conn, &mut ctx));
+            }
+        }
+        let committed = begun.and_then(|()| {
+            conn.execute_batch("COMMIT").map_err(|e| {
+                let _ = conn.execute_batch("ROLLBACK");
+                StoreError::from(e)
+            })
+        });
+        if let Err(e) = &committed {
+            tracing::error!(error = %e, "store transaction failed");
+        }
+        for finish in finishers {
+            finish(committed.clone());
+        }
+        if committed.is_ok()
+            && ctx.wake
+            && let Some(wake) = wake
+        {
+            wake.notify_one();
+        }
+    }
+}
+
+/// A random version-4 UUID, formatted.
+pub(crate) fn random_uuid() -> Result<String, StoreError> {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).map_err(|e| StoreError::Database(format!("no randomness: {e}")))?;
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = crate::hex(&b);
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    ))
+}
+
+fn check_owner(conn: &Connection, node: &str, owner: Option<&str>) -> Result<(), StoreError> {
+    let found: Option<Option<String>> = conn
+        .prepare_cached("SELECT owner FROM nodes WHERE id = ?1")?
+        .query_row([node], |r| r.get(0))
+        .optional()?;
+    match found {
+        None => Err(StoreError::NodeNotFound(node.to_owned())),
+        Some(Some(o)) if Some(o.as_str()) != owner => Err(StoreError::NotOwner),
+        Some(_) => Ok(()),
+    }
+}
+
+fn new_node(conn: &Connection, owner: Option<&str>, now_ms: i64) -> Result<String, StoreError> {
+    let id = format!("generic/{}", random_uuid()?);
+    conn.prepare_cached("INSERT INTO nodes (id, owner, created_ms) VALUES (?1, ?2, ?3)")?
+        .execute(params![id, owner, now_ms])?;
+    Ok(id)
+}
+
+/// Inserts an event and one outbox row per subscriber of `node` and of the root.
+#[derive(Clone, Copy)]
+struct NewEvent<'a> {
+    node: &'a str,
+    kind: EventKind,
+    item_id: Option<&'a str>,
+    payload: &'a str,
+    redirect: Option<&'a str>,
+    now_ms: i64,
+}
+
+fn fan_out(conn: &Connection, ctx: &mut Ctx, event: &NewEvent<'_>) -> Result<(), StoreError> {
+    let NewEvent {
+        node,
+        kind,
+        item_id,
+        payload,
+        redirect,
+        now_ms,
+    } = *event;
+    let any: Option<i64> = conn
+        .prepare_cached("SELECT 1 FROM subscriptions WHERE node = ?1 OR node = '' LIMIT 1")?
+        .query_row([node], |r| r.get(0))
+        .optional()?;
+    if any.is_none() {
+        return Ok(());
+    }
+    conn.prepare_cached(
+        "INSERT INTO events (node, kind, item_id, payload, redirect, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![node, kind.as_str(), item_id, payload, redirect, now_ms])?;
+    let event = conn.last_insert_rowid();
+    conn.prepare_cached(
+        "INSERT INTO outbox (sub_key, event_id, callback, secret, next_attempt_ms)
+         SELECT id, ?1, callback, secret, ?2 FROM subscriptions WHERE node = ?3 OR node = '' ORDER BY id",
+    )?
+    .execute(params![event, now_ms, node])?;
+    ctx.wake = true;
+    Ok(())
+}
+
+fn gc_event(conn: &Connection, event: i64) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "DELETE FROM events WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM outbox WHERE event_id = ?1)",
+    )?
+    .execute([event])?;
+    Ok(())
+}
+
+fn gc_events_of_queue(conn: &Connection, sub_key: i64) -> Result<(), StoreError> {
+    let events: Vec<i64> = conn
+        .prepare_cached("SELECT DISTINCT event_id FROM outbox WHERE sub_key = ?1")?
+        .query_map([sub_key], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    conn.prepare_cached("DELETE FROM outbox WHERE sub_key = ?1")?
+        .execute([sub_key])?;
+    for event in events {
+        gc_event(conn, event)?;
+    }
+    Ok(())
+}
+
+impl Store for SqliteStore {
+    fn create_node(
+        &self,
+        owner: Option<String>,
+        now_ms: i64,
+    ) -> BoxFuture<'_, Result<String, StoreError>> {
+        self.call(move |conn, _| new_node(conn, owner.as_deref(), now_ms))
+    }
+
+    fn publish(&self, req: PublishRequest) -> BoxFuture<'_, Result<String, StoreError>> {
+        let limits = self.limits;
+        self.call(move |conn, ctx| {
+            let node = match req.node {
+                Some(node) => {
+                    check_owner(conn, &node, req.owner.as_deref())?;
+                    node
+                }
+                None => new_node(conn, req.owner.as_deref(), req.now_ms)?,
+            };
+            let seq: i64 = conn
+                .prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM items WHERE node = ?1")?
+                .query_row([&node], |r| r.get(0))?;
+            conn.prepare_cached(
+                "INSERT INTO items (node, item_id, seq, payload, published_ms) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (node, item_id) DO UPDATE SET seq = excluded.seq, payload = excluded.payload,
+                 published_ms = excluded.published_ms",
+            )?
+            .execute(params![node, req.item_id, seq, req.payload, req.now_ms])?;
+            let max = i64::from(limits.max_items_per_node);
+            if seq > max {
+                conn.prepare_cached("DELETE FROM items WHERE node = ?1 AND seq <= ?2")?
+                    .execute(params![node, seq - max])?;
+            }
+            fan_out(
+                conn,
+                ctx,
+                &NewEvent {
+                    node: &node,
+                    kind: EventKind::Item,
+                    item_id: Some(&req.item_id),
+                    payload: &req.payload,
+                    redirect: None,
+                    now_ms: req.now_ms,
+                },
+            )?;
+            Ok(node)
+        })
+    }
+
+    fn retract(
+        &self,
+        node: String,
+        item_id: String,
+        owner: Option<String>,
+        now_ms: i64,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.call(move |conn, ctx| {
+            check_owner(conn, &node, owner.as_deref())?;
+            let removed = conn
+                .prepare_cached("DELETE FROM items WHERE node = ?1 AND item_id = ?2")?
+                .execute(params![node, item_id])?;
+            if removed == 0 {
+                return Err(StoreError::ItemNotFound(item_id));
+            }
+            let tombstone = crate::atom::deleted_entry(&item_id, &crate::atom::rfc3339(now_ms));
+            fan_out(
+                conn,
+                ctx,
+                &NewEvent {
+                    node: &node,
+                    kind: EventKind::Retracted,
+                    item_id: Some(&item_id),
+                    payload: &tombstone,
+                    redirect: None,
+                    now_ms,
+                },
+            )
+        })
+    }
+
+    fn delete_node(
+        &self,
+        node: String,
+        redirect: Option<String>,
+        owner: Option<String>,
+        now_ms: i64,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.call(move |conn, ctx| {
+            check_owner(conn, &node, owner.as_deref())?;
+            fan_out(
+                conn,
+                ctx,
+                &NewEvent {
+                    node: &node,
+                    kind: EventKind::Deleted,
+                    item_id: None,
+                    payload: "",
+                    redirect: redirect.as_deref(),
+                    now_ms,
+                },
+            )?;
+            conn.prepare_cached("DELETE FROM items WHERE node = ?1")?
+                .execute([&node])?;
+            conn.prepare_cached("DELETE FROM subscriptions WHERE node = ?1")?
+                .execute([&node])?;
+            conn.prepare_cached("DELETE FROM nodes WHERE id = ?1")?
+                .execute([&node])?;
+            Ok(())
+        })
+    }
+
+    fn list_nodes(&self) -> BoxFuture<'_, Result<Vec<String>, StoreError>> {
+        self.call(|conn, _| {
+            let nodes = conn
+                .prepare_cached("SELECT id FROM nodes ORDER BY id")?
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            Ok(nodes)
+        })
+    }
+
+    fn node_exists(&self, node: String) -> BoxFuture<'_, Result<bool, StoreError>> {
+        self.call(move |conn, _| {
+            if node.is_empty() {
+                return Ok(true);
+            }
+            Ok(conn
+                .prepare_cached("SELECT 1 FROM nodes WHERE id = ?1")?
+                .query_row([&node], |_| Ok(()))
+                .optional()?
+                .is_some())
+        })
+    }
+
+    fn items(&self, node: &str, max: u32) -> BoxFuture<'_, Result<Vec<Item>, StoreError>> {
+        let node = node.to_owned();
+        self.call(move |conn, _| {
+            check_owner(conn, &node, None).or_else(|e| match e {
+                StoreError::NotOwner => Ok(()),
+                other => Err(other),
+            })?;
+            let items = conn
+                .prepare_cached(
+                    "SELECT item_id, payload FROM items WHERE node = ?1 ORDER BY seq DESC LIMIT ?2",
+                )?
+                .query_map(params![node, max], |r| {
+                    Ok(Item {
+                        id: r.get(0)?,
+                        payload: r.get(1)?,
+                    })
+                })?
+                .collect::<Result<_, _>>()?;
+            Ok(items)
+        })
+    }
+
+    fn is_subscribed(
+        &self,
+        node: String,
+        callback: String,
+    ) -> BoxFuture<'_, Result<bool, StoreError>> {
+        self.call(move |conn, _| {
+            Ok(conn
+                .prepare_cached("SELECT 1 FROM subscriptions WHERE node = ?1 AND callback = ?2")?
+                .query_row(params![node, callback], |_| Ok(()))
+                .optional()?
+                .is_some())
+        })
+    }
+
+    fn subscribe(&self, req: SubscribeRequest) -> BoxFuture<'_, Result<(), StoreError>> {
+        let max = self.limits.max_subscriptions_per_node;
+        self.call(move |conn, ctx| {
+            if !req.node.is_empty() {
+                check_owner(conn, &req.node, None).or_else(|e| match e {
+                    StoreError::NotOwner => Ok(()),
+                    other => Err(other),
+                })?;
+            }
+            let count: u32 = conn
+                .prepare_cached("SELECT COUNT(*) FROM subscriptions WHERE node = ?1")?
+                .query_row([&req.node], |r| r.get(0))?;
+            let inserted = conn
+                .prepare_cached(
+                    "INSERT INTO subscriptions (node, callback, secret, created_ms) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (node, callback) DO NOTHING",
+                )?
+                .execute(params![req.node, req.callback, req.secret, req.now_ms])?;
+            if inserted == 0 {
+                return Err(StoreError::SubscriptionExists);
+            }
+            if count >= max {
+                return Err(StoreError::SubscriptionLimit(max));
+            }
+            let sub_key = conn.last_insert_rowid();
+            if req.node.is_empty() {
+                return Ok(());
+            }
+            let last: Option<(String, String)> = conn
+                .prepare_cached("SELECT item_id, payload FROM items WHERE node = ?1 ORDER BY seq DESC LIMIT 1")?
+                .query_row([&req.node], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            if let Some((item_id, payload)) = last {
+                conn.prepare_cached(
+                    "INSERT INTO events (node, kind, item_id, payload, redirect, created_ms) VALUES (?1, 'item', ?2, ?3, NULL, ?4)",
+                )?
+                .execute(params![req.node, item_id, payload, req.now_ms])?;
+                let event = conn.last_insert_rowid();
+                conn.prepare_cached(
+                    "INSERT INTO outbox (sub_key, event_id, callback, secret, next_attempt_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![sub_key, event, req.callback, req.secret, req.now_ms])?;
+                ctx.wake = true;
+            }
+            Ok(())
+        })
+    }
+
+    fn unsubscribe(&self, node: String, callback: String) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.call(move |conn, _| {
+            if !node.is_empty() {
+                check_owner(conn, &node, None).or_else(|e| match e {
+                    StoreError::NotOwner => Ok(()),
+                    other => Err(other),
+                })?;
+            }
+            let sub_key: Option<i64> = conn
+                .prepare_cached("SELECT id FROM subscriptions WHERE node = ?1 AND callback = ?2")?
+                .query_row(params![node, callback], |r| r.get(0))
+                .optional()?;
+            let sub_key = sub_key.ok_or(StoreError::NoSubscription)?;
+            conn.prepare_cached("DELETE FROM subscriptions WHERE id = ?1")?
+                .execute([sub_key])?;
+            gc_events_of_queue(conn, sub_key)
+        })
+    }
+
+    fn queue_heads(&self) -> BoxFuture<'_, Result<Vec<QueueHead>, StoreError>> {
+        self.call(|conn, _| {
+            let heads = conn
+                .prepare_cached(
+                    "SELECT o.sub_key, o.next_attempt_ms FROM outbox o
+                     JOIN (SELECT MIN(id) AS id FROM outbox GROUP BY sub_key) h ON h.id = o.id",
+                )?
+                .query_map([], |r| {
+                    Ok(QueueHead {
+                        sub_key: r.get(0)?,
+                        next_attempt_ms: r.get(1)?,
+                    })
+                })?
+                .collect::<Result<_, _>>()?;
+            Ok(heads)
+        })
+    }
+
+    fn head(&self, sub_key: i64) -> BoxFuture<'_, Result<Option<Delivery>, StoreError>> {
+        self.call(move |conn, _| {
+            let row = conn
+                .prepare_cached(
+                    "SELECT o.id, o.sub_key, e.node, e.kind, e.item_id, e.payload, e.redirect, o.callback, o.secret,
+                            o.attempts, o.next_attempt_ms, o.first_failure_ms
+                     FROM outbox o JOIN events e ON e.id = o.event_id
+                     WHERE o.sub_key = ?1 ORDER BY o.id LIMIT 1",
+                )?
+                .query_row([sub_key], |r| {
+                    Ok((
+                        Delivery {
+                            id: r.get(0)?,
+                            sub_key: r.get(1)?,
+                            node: r.get(2)?,
+                            kind: EventKind::Item,
+                            item_id: r.get(4)?,
+                            payload: r.get(5)?,
+                            redirect: r.get(6)?,
+                            callback: r.get(7)?,
+                            secret: r.get(8)?,
+                            attempts: r.get(9)?,
+                            next_attempt_ms: r.get(10)?,
+                            first_failure_ms: r.get(11)?,
+                        },
+                        r.get::<_, String>(3)?,
+                    ))
+                })
+                .optional()?;
+            match row {
+                None => Ok(None),
+                Some((mut delivery, kind)) => {
+                    delivery.kind = EventKind::parse(&kind)?;
+                    Ok(Some(delivery))
+                }
+            }
+        })
+    }
+
+    fn delivered(&self, delivery_id: i64) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.call(move |conn, _| {
+            let event: Option<i64> = conn
+                .prepare_cached("DELETE FROM outbox WHERE id = ?1 RETURNING event_id")?
+                .query_row([delivery_id], |r| r.get(0))
+                .optional()?;
+            if let Some(event) = event {
+                gc_event(conn, event)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn delivery_failed(
+        &self,
+        delivery_id: i64,
+        next_attempt_ms: i64,
+        now_ms: i64,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.call(move |conn, _| {
+            conn.prepare_cached(
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt_ms = ?2,
+                 first_failure_ms = COALESCE(first_failure_ms, ?3) WHERE id = ?1",
+            )?
+            .execute(params![delivery_id, next_attempt_ms, now_ms])?;
+            Ok(())
+        })
+    }
+
+    fn drop_subscriber(&self, sub_key: i64) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.call(move |conn, _| {
+            conn.prepare_cached("DELETE FROM subscriptions WHERE id = ?1")?
+                .execute([sub_key])?;
+            gc_events_of_queue(conn, sub_key)
+        })
+    }
+
+    fn outbox_len(&self) -> BoxFuture<'_, Result<u64, StoreError>> {
+        self.call(|conn, _| {
+            Ok(conn
+                .prepare_cached("SELECT COUNT(*) FROM outbox")?
+                .query_row([], |r| r.get(0))?)
+        })
+    }
+}

@@ -1,0 +1,394 @@
+//! Helpers shared by the gateway's integration tests.
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, Response};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+use wikisync_gateway::config::Config;
+use wikisync_gateway::delivery::{self, DeliveryMetrics};
+use wikisync_gateway::http::{AppState, app};
+use wikisync_gateway::store::{SqliteStore, Store, StoreLimits};
+
+pub const SERVICE: &str = "pubsub.example.org";
+
+pub fn entry(id: &str, text: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<entry xmlns=\"http://www.w3.org/2005/Atom\"><id>{id}</id><title>{text}</title><updated>2026-01-01T00:00:00Z</updated><author><name>a</name></author><content>{text}</content></entry>"
+    )
+}
+
+pub struct Api {
+    pub router: Router,
+    pub store: Arc<dyn Store>,
+    _dir: tempfile::TempDir,
+}
+
+pub fn config() -> Config {
+    Config {
+        service: SERVICE.to_owned(),
+        verify: false,
+        ..Config::default()
+    }
+}
+
+pub fn api_with(config: Config) -> Api {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(
+        &dir.path().join("g.sqlite3"),
+        StoreLimits {
+            max_items_per_node: config.max_items_per_node,
+            max_subscriptions_per_node: config.max_subscriptions_per_node,
+        },
+        None,
+    )
+    .unwrap();
+    let store: Arc<dyn Store> = Arc::new(store);
+    let state = AppState::new(
+        store.clone(),
+        config,
+        delivery::http_client(),
+        Arc::new(DeliveryMetrics::default()),
+    );
+    Api {
+        router: app(state),
+        store,
+        _dir: dir,
+    }
+}
+
+pub fn api() -> Api {
+    api_with(config())
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub headers: axum::http::HeaderMap,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    /// Asserts an error reply: status and code.
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(self.status, status, "body: {}", self.body);
+        assert_eq!(self.json()["error"], code, "body: {}", self.body);
+        assert!(
+            self.json()["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty())
+        );
+    }
+
+    pub fn uri(&self) -> String {
+        assert_eq!(self.status, 200, "body: {}", self.body);
+        self.json()["uri"].as_str().unwrap().to_owned()
+    }
+}
+
+pub async fn send(router: &Router, request: Request<Body>) -> Reply {
+    let response: Response<Body> = router.clone().oneshot(request).await.unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    Reply {
+        status,
+        headers,
+        body: String::from_utf8(bytes.to_vec()).unwrap(),
+    }
+}
+
+pub fn enc(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+pub fn post(path: &str, content_type: Option<&str>, body: impl Into<Body>) -> Request<Body> {
+    let mut b = Request::post(path);
+    if let Some(ct) = content_type {
+        b = b.header("content-type", ct);
+    }
+    b.body(body.into()).unwrap()
+}
+
+pub fn get(path: &str) -> Request<Body> {
+    Request::get(path).body(Body::empty()).unwrap()
+}
+
+pub const ENTRY_TYPE: &str = "application/atom+xml;type=entry;charset=utf-8";
+
+// ---------------------------------------------------------------------------------------------
+// Real sockets: a callback receiver and a running gateway.
+
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::IntoResponse;
+
+/// One request the receiver got.
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub method: Method,
+    pub query: Option<String>,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+#[derive(Default)]
+pub struct ReceiverState {
+    pub got: Mutex<Vec<Received>>,
+    /// Status answered to POSTs (0 = 204).
+    pub post_status: AtomicU16,
+    /// Status answered to verification GETs (0 = 200 with the challenge echoed).
+    pub get_status: AtomicU16,
+    /// Echo a wrong challenge.
+    pub wrong_challenge: std::sync::atomic::AtomicBool,
+    /// Milliseconds to wait before answering a POST.
+    pub delay_ms: AtomicU64,
+    /// Retry-After header value in seconds for failing POSTs (0 = none).
+    pub retry_after: AtomicU64,
+}
+
+pub struct Receiver {
+    pub addr: SocketAddr,
+    pub state: Arc<ReceiverState>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+async fn receive(
+    State(state): State<Arc<ReceiverState>>,
+    method: Method,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: String,
+) -> axum::response::Response {
+    let is_get = method == Method::GET;
+    state.got.lock().unwrap().push(Received {
+        method,
+        query: query.clone(),
+        headers,
+        body,
+    });
+    if is_get {
+        let status = state.get_status.load(Ordering::SeqCst);
+        if status != 0 {
+            return StatusCode::from_u16(status).unwrap().into_response();
+        }
+        let challenge = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+            .find(|(k, _)| k == "hub.challenge")
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default();
+        if state.wrong_challenge.load(Ordering::SeqCst) {
+            return "not the challenge".into_response();
+        }
+        return challenge.into_response();
+    }
+    let delay = state.delay_ms.load(Ordering::SeqCst);
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
+    let status = match state.post_status.load(Ordering::SeqCst) {
+        0 => StatusCode::NO_CONTENT,
+        s => StatusCode::from_u16(s).unwrap(),
+    };
+    let retry_after = state.retry_after.load(Ordering::SeqCst);
+    if !status.is_success() && retry_after > 0 {
+        return (status, [("retry-after", retry_after.to_string())]).into_response();
+    }
+    status.into_response()
+}
+
+impl Receiver {
+    pub async fn start() -> Self {
+        Self::start_on(
+            tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+            Arc::default(),
+        )
+        .await
+    }
+
+    pub async fn start_on(listener: tokio::net::TcpListener, state: Arc<ReceiverState>) -> Self {
+        let addr = listener.local_addr().unwrap();
+        let router = Router::new().fallback(receive).with_state(state.clone());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
+        });
+        Self {
+            addr,
+            state,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// POSTs received so far.
+    pub fn posts(&self) -> Vec<Received> {
+        self.state
+            .got
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.method == Method::POST)
+            .cloned()
+            .collect()
+    }
+
+    /// POSTs answered successfully so far (when the status is switched, only those after).
+    pub fn gets(&self) -> Vec<Received> {
+        self.state
+            .got
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.method == Method::GET)
+            .cloned()
+            .collect()
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Polls `cond` every 10 ms until it holds or `timeout` passes; returns whether it held.
+pub async fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if cond() {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+pub struct Gateway {
+    pub addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<Result<(), wikisync_gateway::RunError>>>,
+}
+
+/// A config for socket tests: fast retries, data in `dir`.
+pub fn socket_config(dir: &std::path::Path) -> Config {
+    Config {
+        service: SERVICE.to_owned(),
+        data_dir: dir.to_owned(),
+        verify: true,
+        callback_timeout: Duration::from_secs(2),
+        retry_base: Duration::from_millis(20),
+        retry_max: Duration::from_millis(100),
+        shutdown_grace: Duration::from_secs(2),
+        ..Config::default()
+    }
+}
+
+impl Gateway {
+    pub async fn start(config: Config) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(wikisync_gateway::run(listener, config, async {
+            let _ = stopped.await;
+        }));
+        Self {
+            addr,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap().unwrap();
+        }
+    }
+}
+
+/// A plain HTTP call to `addr`.
+pub async fn call(
+    addr: SocketAddr,
+    method: Method,
+    path: &str,
+    content_type: Option<&str>,
+    body: String,
+) -> Reply {
+    let client = delivery::http_client();
+    let mut b = Request::builder()
+        .method(method)
+        .uri(format!("http://{addr}{path}"));
+    if let Some(ct) = content_type {
+        b = b.header("content-type", ct);
+    }
+    let response = client
+        .request(
+            b.body(http_body_util::Full::new(axum::body::Bytes::from(body)))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    Reply {
+        status,
+        headers,
+        body: String::from_utf8(bytes.to_vec()).unwrap(),
+    }
+}
+
+pub async fn http_publish(addr: SocketAddr, uri: Option<&str>, body: String) -> Reply {
+    let path = uri.map_or("/publish".to_owned(), |u| {
+        format!("/publish?uri={}", enc(u))
+    });
+    call(addr, Method::POST, &path, Some(ENTRY_TYPE), body).await
+}
+
+pub async fn http_subscribe(
+    addr: SocketAddr,
+    uri: &str,
+    callback: &str,
+    secret: Option<&str>,
+) -> Reply {
+    let mut body = serde_json::json!({ "uri": uri, "callback": callback });
+    if let Some(secret) = secret {
+        body["secret"] = secret.into();
+    }
+    call(
+        addr,
+        Method::POST,
+        "/subscribe",
+        Some("application/json"),
+        body.to_string(),
+    )
+    .await
+}

@@ -217,6 +217,32 @@ impl Markers {
     }
 }
 
+/// A fast non-cryptographic hasher for interning lines (FxHash-style: multiply-rotate over
+/// 8-byte words). Inputs are not adversarial enough for hash flooding to matter here: a
+/// collision costs a string comparison, not correctness.
+#[derive(Default, Clone, Copy)]
+struct LineHasher(u64);
+
+impl std::hash::Hasher for LineHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type LineIds<'a> = HashMap<&'a str, u32, std::hash::BuildHasherDefault<LineHasher>>;
+
 /// One input split into lines (each with its line break, the last one possibly without).
 struct Lines<'a> {
     text: &'a str,
@@ -226,15 +252,36 @@ struct Lines<'a> {
 }
 
 impl<'a> Lines<'a> {
-    fn new(text: &'a str, ids: &mut HashMap<&'a str, u32>) -> Self {
+    fn new(text: &'a str, ids: &mut LineIds<'a>) -> Self {
+        Self::aligned(text, ids, None)
+    }
+
+    /// Splits and interns `text`. With `base`, lines are first compared with the base line
+    /// where the two texts are aligned so far (most lines of a descendant are unchanged), and
+    /// only other lines go through the hash table; `base_pos` maps a base id to its last line.
+    fn aligned(text: &'a str, ids: &mut LineIds<'a>, base: Option<(&Lines<'a>, &[u32])>) -> Self {
         let mut starts = Vec::with_capacity(text.len() / 40 + 2);
         let mut line_ids = Vec::with_capacity(text.len() / 40 + 1);
         let mut pos = 0;
+        let mut j = 0;
         for line in text.split_inclusive('\n') {
             starts.push(pos);
             pos += line.len();
+            if let Some((b, _)) = base
+                && j < b.ids.len()
+                && b.slice(j, 1) == line
+            {
+                line_ids.push(b.ids[j]);
+                j += 1;
+                continue;
+            }
             let next = ids.len() as u32;
-            line_ids.push(*ids.entry(line).or_insert(next));
+            let id = *ids.entry(line).or_insert(next);
+            line_ids.push(id);
+            if let Some((_, base_pos)) = base {
+                // Re-align after the base line this one matches, if any.
+                j = base_pos.get(id as usize).map_or(j + 1, |&p| p as usize + 1);
+            }
         }
         starts.push(text.len());
         Lines {
@@ -254,10 +301,16 @@ impl<'a> Lines<'a> {
 ///
 /// Never fails: conflicts are part of the result ([`Region::Conflict`]).
 pub fn merge3(base: &str, ours: &str, theirs: &str, options: &MergeOptions) -> Merge {
-    let mut ids = HashMap::with_capacity((base.len() + ours.len()) / 40 + 16);
+    let mut ids =
+        LineIds::with_capacity_and_hasher((base.len() + ours.len()) / 40 + 16, Default::default());
     let b = Lines::new(base, &mut ids);
-    let o = Lines::new(ours, &mut ids);
-    let t = Lines::new(theirs, &mut ids);
+    // The last base line of each base id, to re-align the descendants after an edit.
+    let mut base_pos = vec![0u32; ids.len()];
+    for (i, &id) in b.ids.iter().enumerate() {
+        base_pos[id as usize] = i as u32;
+    }
+    let o = Lines::aligned(ours, &mut ids, Some((&b, &base_pos)));
+    let t = Lines::aligned(theirs, &mut ids, Some((&b, &base_pos)));
     let nids = ids.len();
     drop(ids);
 

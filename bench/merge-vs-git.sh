@@ -110,7 +110,7 @@ ms_per_run() { # command... → mean milliseconds over a timing loop
 if command -v hyperfine >/dev/null 2>&1; then
     hyperfine -N --warmup 5 --runs 50 -i --export-json "$work/h.json" \
         "$wikisync merge $big/ours $big/base $big/theirs" \
-        "git merge-file -p $big/ours $big/base $big/theirs" >/dev/null
+        "git merge-file -p $big/ours $big/base $big/theirs" >/dev/null 2>&1
     read -r w_ms g_ms < <(python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"]; print(r[0]["mean"]*1000, r[1]["mean"]*1000)' "$work/h.json")
     how="hyperfine, 50 runs"
 else

@@ -214,7 +214,11 @@ mod tests {
         ];
         for (secs, text) in cases {
             assert_eq!(Timestamp(secs).to_rfc3339(), text, "{secs}");
-            assert_eq!(Timestamp::parse_rfc3339(text), Ok(Timestamp(secs)), "{text}");
+            assert_eq!(
+                Timestamp::parse_rfc3339(text),
+                Ok(Timestamp(secs)),
+                "{text}"
+            );
         }
     }
 

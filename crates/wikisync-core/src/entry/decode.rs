@@ -409,11 +409,7 @@ impl<'a> Parser<'a> {
                 trim_xml(&self.text(&open)?).to_owned(),
                 "ws:sha256",
             ),
-            Tag::Source => set(
-                &mut f.source,
-                trim_xml(&self.text(&open)?).to_owned(),
-                "ws:source",
-            ),
+            Tag::Source => set(&mut f.source, self.text(&open)?, "ws:source"),
             Tag::LockExpires => {
                 let t = self.timestamp(&open, "ws:lock-expires")?;
                 set(&mut f.lock_expires, t, "ws:lock-expires")

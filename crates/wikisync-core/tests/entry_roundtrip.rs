@@ -106,7 +106,8 @@ fn hash_is_checked_and_carried() {
     let xml = encode(&e);
     assert!(xml.contains(&sha256_hex("hello")));
     let tampered = xml.replace(">hello<", ">hellO<");
-    let err = decode(tampered.as_bytes(), &DecodeOptions::default()).unwrap_err();
+    let err = decode(tampered.as_bytes(), &DecodeOptions::default())
+        .expect_err("a tampered text must be refused");
     assert_eq!(err.code(), "hash_mismatch");
 }
 

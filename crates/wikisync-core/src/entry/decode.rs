@@ -64,8 +64,11 @@ pub fn decode(input: &[u8], options: &DecodeOptions) -> Result<Entry, DecodeErro
     let text = std::str::from_utf8(input).map_err(|e| {
         DecodeError::Malformed(format!("invalid UTF-8 at byte {}", e.valid_up_to()))
     })?;
+    // Drop a byte order mark here so that reader positions index `text` directly.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut parser = Parser {
         reader: NsReader::from_str(text),
+        input: text,
     };
     let entry = parser.document()?;
     Ok(entry)
@@ -206,6 +209,8 @@ fn trim_xml(s: &str) -> &str {
 
 struct Parser<'a> {
     reader: NsReader<&'a [u8]>,
+    /// The whole input, for slicing element spans.
+    input: &'a str,
 }
 
 impl<'a> Parser<'a> {
@@ -715,39 +720,27 @@ impl<'a> Parser<'a> {
     /// The character content of an element and all its descendants (markup dropped), exact:
     /// references resolved, line ends normalised as XML requires (so a CR must arrive as
     /// `&#13;`). Consumes the element's end tag.
+    ///
+    /// The element is first skipped as a whole by quick-xml (which checks that the markup
+    /// inside is well-formed) and its raw span is then unescaped in one pass into one
+    /// allocation; only a span holding markup (CDATA, comments, child elements) goes through
+    /// events again.
     fn text(&mut self, open: &Open<'a>) -> Result<String, DecodeError> {
         if open.empty {
             return Ok(String::new());
         }
-        // The common case is one text event: take it without a second copy.
-        let mut out = String::new();
-        let mut depth = 0usize;
-        loop {
-            match self.event()? {
-                Event::Text(t) => {
-                    let raw: &str = t.as_ref();
-                    let raw = raw.as_bytes();
-                    check_chars(raw)?;
-                    let s = t.xml10_content();
-                    if out.is_empty() {
-                        out = s.into_owned();
-                    } else {
-                        out.push_str(&s);
-                    }
-                }
-                Event::CData(t) => {
-                    let raw: &str = t.as_ref();
-                    let raw = raw.as_bytes();
-                    check_chars(raw)?;
-                    out.push_str(&t.xml10_content());
-                }
-                Event::GeneralRef(r) => out.push(resolve_ref(&r)?),
-                Event::Start(_) => depth += 1,
-                Event::End(_) if depth == 0 => return Ok(out),
-                Event::End(_) => depth -= 1,
-                Event::Eof => return Err(eof()),
-                _ => {}
-            }
+        let span = self
+            .reader
+            .read_to_end(open.start.name())
+            .map_err(xml_error)?;
+        let raw = usize::try_from(span.start)
+            .ok()
+            .zip(usize::try_from(span.end).ok())
+            .and_then(|(start, end)| self.input.get(start..end))
+            .ok_or_else(|| DecodeError::Malformed("an element span out of bounds".to_owned()))?;
+        match unescape(raw)? {
+            Some(text) => Ok(text),
+            None => mixed_text(raw),
         }
     }
 
@@ -776,33 +769,149 @@ fn eof() -> DecodeError {
     DecodeError::Malformed("unexpected end of input".to_owned())
 }
 
-/// Refuses raw C0 control characters (other than tab, LF, CR) in character data.
-fn check_chars(raw: &[u8]) -> Result<(), DecodeError> {
-    let bad = raw.iter().fold(false, |acc, &b| {
-        acc | (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))
-    });
-    if bad {
-        return Err(DecodeError::Malformed(
-            "a control character that XML does not allow".to_owned(),
-        ));
+/// Eight bytes at a time: is any of them below 0x20, `&` or `<`? (Exact, by the usual
+/// "has a zero byte" / "has a byte less than n" bit tricks.)
+fn has_special(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
+    let amp = word ^ (ONES * u64::from(b'&'));
+    let is_amp = amp.wrapping_sub(ONES) & !amp & HIGH;
+    let lt = word ^ (ONES * u64::from(b'<'));
+    let is_lt = lt.wrapping_sub(ONES) & !lt & HIGH;
+    (below_space | is_amp | is_lt) != 0
+}
+
+/// Unescapes character data without markup: resolves references, normalises CR and CRLF to
+/// LF, and refuses control characters XML does not allow. `None` if the span holds markup
+/// (a `<`), which [`mixed_text`] handles.
+fn unescape(raw: &str) -> Result<Option<String>, DecodeError> {
+    let bytes = raw.as_bytes();
+    let mut out = String::with_capacity(raw.len());
+    let mut start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        if let Some(chunk) = bytes.get(i..i + 8) {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            if !has_special(u64::from_le_bytes(word)) {
+                i += 8;
+                continue;
+            }
+        }
+        let b = bytes[i];
+        if b >= 0x20 && b != b'&' && b != b'<' {
+            i += 1;
+            continue;
+        }
+        out.push_str(&raw[start..i]);
+        match b {
+            b'&' => {
+                // Names are short; a plain loop beats a general substring search here.
+                let len = bytes[i..]
+                    .iter()
+                    .position(|&c| c == b';')
+                    .ok_or_else(|| DecodeError::Malformed("a '&' without ';'".to_owned()))?;
+                out.push(resolve_name(&raw[i + 1..i + len])?);
+                i += len + 1;
+            }
+            b'<' => return Ok(None),
+            b'\r' => {
+                out.push('\n');
+                i += 1;
+                if bytes.get(i) == Some(&b'\n') {
+                    i += 1;
+                }
+            }
+            b'\t' | b'\n' => {
+                out.push(char::from(b));
+                i += 1;
+            }
+            _ => {
+                return Err(DecodeError::Malformed(
+                    "a control character that XML does not allow".to_owned(),
+                ));
+            }
+        }
+        start = i;
     }
-    Ok(())
+    out.push_str(&raw[start..]);
+    Ok(Some(out))
+}
+
+/// [`unescape`] of a span known to hold no markup.
+fn unescape_text(raw: &str) -> Result<String, DecodeError> {
+    unescape(raw)?.ok_or_else(|| DecodeError::Malformed("unexpected '<'".to_owned()))
+}
+
+/// The character data of a span that holds markup (CDATA sections, comments, processing
+/// instructions, child elements), which is dropped.
+fn mixed_text(raw: &str) -> Result<String, DecodeError> {
+    let mut reader = quick_xml::Reader::from_str(raw);
+    let mut out = String::with_capacity(raw.len());
+    loop {
+        match reader.read_event().map_err(xml_error)? {
+            Event::Text(t) => {
+                let t: &str = t.as_ref();
+                out.push_str(&unescape_text(t)?);
+            }
+            Event::CData(t) => {
+                let t: &str = t.as_ref();
+                if t.contains('&') {
+                    // Inside CDATA `&` is literal: escape it for the shared unescaper.
+                    out.push_str(&unescape_text(
+                        &t.replace('&', "&amp;").replace('<', "&lt;"),
+                    )?);
+                } else {
+                    out.push_str(&unescape_text(t)?);
+                }
+            }
+            Event::GeneralRef(r) => out.push(resolve_ref(&r)?),
+            Event::DocType(_) => return Err(DecodeError::Doctype),
+            Event::Eof => return Ok(out),
+            _ => {}
+        }
+    }
+}
+
+/// Resolves a reference event (see [`resolve_name`]).
+fn resolve_ref(r: &BytesRef<'_>) -> Result<char, DecodeError> {
+    resolve_name(r)
 }
 
 /// Resolves `&name;`: the five predefined entities and character references only.
-fn resolve_ref(r: &BytesRef<'_>) -> Result<char, DecodeError> {
-    let name: &str = r;
-    let c = match name {
-        "lt" => '<',
-        "gt" => '>',
-        "amp" => '&',
-        "apos" => '\'',
-        "quot" => '"',
-        _ => match r.resolve_char_ref() {
-            Ok(Some(c)) => c,
-            Ok(None) => return Err(DecodeError::UnknownEntity(name.to_owned())),
-            Err(e) => return Err(DecodeError::Malformed(e.to_string())),
-        },
+fn resolve_name(name: &str) -> Result<char, DecodeError> {
+    // Slice patterns compare bytes inline (a `match` on `&str` calls memcmp per arm).
+    let c = match name.as_bytes() {
+        [b'l', b't'] => '<',
+        [b'g', b't'] => '>',
+        [b'a', b'm', b'p'] => '&',
+        [b'a', b'p', b'o', b's'] => '\'',
+        [b'q', b'u', b'o', b't'] => '"',
+        [b'#', b'1', b'3'] => '\r',
+        [b'#', number @ ..] => {
+            let (digits, radix) = match number {
+                [b'x', hex @ ..] => (hex, 16),
+                _ => (number, 10),
+            };
+            let mut code: Option<u32> = (!digits.is_empty()).then_some(0);
+            for &d in digits {
+                let digit = char::from(d).to_digit(radix);
+                code = code
+                    .zip(digit)
+                    .and_then(|(n, d)| n.checked_mul(radix)?.checked_add(d));
+            }
+            match code.and_then(char::from_u32) {
+                Some(c) => c,
+                None => {
+                    return Err(DecodeError::Malformed(format!(
+                        "an invalid character reference &{name};"
+                    )));
+                }
+            }
+        }
+        [] => return Err(DecodeError::Malformed("an empty reference '&;'".to_owned())),
+        _ => return Err(DecodeError::UnknownEntity(name.to_owned())),
     };
     if !is_xml_char(c) {
         return Err(DecodeError::Malformed(format!(
@@ -904,4 +1013,59 @@ fn build(f: Fields) -> Result<Entry, DecodeError> {
         source: f.source.map(SiteId),
         kind,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn has_special_is_exact() {
+        for b in 0..=255u8 {
+            let special = b < 0x20 || b == b'&' || b == b'<';
+            for k in 0..8 {
+                let mut word = [b'a'; 8];
+                word[k] = b;
+                assert_eq!(has_special(u64::from_le_bytes(word)), special, "{b} at {k}");
+            }
+            // Neighbours of a special byte must not hide or fake one.
+            let mut word = [0x7f; 8];
+            word[3] = b;
+            assert_eq!(
+                has_special(u64::from_le_bytes(word)),
+                special,
+                "{b} among 0x7f"
+            );
+        }
+    }
+
+    #[test]
+    fn unescape_handles_references_and_line_ends() {
+        let cases = [
+            ("plain", "plain"),
+            ("a&amp;b&lt;c&gt;d&apos;e&quot;f", "a&b<c>d'e\"f"),
+            ("x&#13;&#10;&#x9;&#x1F600;", "x\r\n\t\u{1f600}"),
+            ("a\r\nb\rc\n\r", "a\nb\nc\n\n"),
+            (
+                "0123456789abcdef&amp;0123456789",
+                "0123456789abcdef&0123456789",
+            ),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(unescape(raw), Ok(Some(want.to_owned())), "{raw}");
+        }
+        assert_eq!(unescape("has <markup/>"), Ok(None));
+        for (raw, code) in [
+            ("&nbsp;", "unknown_entity"),
+            ("&#0;", "malformed_xml"),
+            ("&#xD800;", "malformed_xml"),
+            ("&#99999999999;", "malformed_xml"),
+            ("&#x;", "malformed_xml"),
+            ("&;", "malformed_xml"),
+            ("a & b", "malformed_xml"),
+            ("bell \u{7}", "malformed_xml"),
+        ] {
+            assert_eq!(unescape(raw).map_err(|e| e.code()), Err(code), "{raw}");
+        }
+    }
 }

@@ -5,6 +5,7 @@
 //! document (RFC 4287 with RFC 5023 `app:draft` and RFC 6721 `at:deleted-entry`); [`decode`]
 //! parses one back, refusing anything unsafe or inconsistent with a typed [`DecodeError`].
 
+mod base64;
 mod decode;
 mod encode;
 mod error;

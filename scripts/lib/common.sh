@@ -6,6 +6,11 @@ die() {
   exit 1
 }
 
+# Prints a script's header comment (its usage text), without the leading "# ".
+print_usage() {
+  awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$1"
+}
+
 # Prints a visible step header.
 step() {
   printf '\n==> %s\n' "$*"
@@ -63,4 +68,11 @@ summarize_cargo_tests() {
          }
        }
        END { printf "\nrust: %d passed, %d failed, %d skipped\n", p, f, s }' "$1"
+}
+
+# What building the PHP extension (bindings-php, part of the workspace) needs: php-config and
+# the PHP 8.2 headers for ext-php-rs, libclang + clang for its bindgen; php8.2-xml/mbstring
+# and phpunit to run its tests.
+ensure_php_build_deps() {
+  ensure_packages php8.2-cli php8.2-dev php8.2-xml php8.2-mbstring libclang-dev clang phpunit
 }

@@ -517,7 +517,9 @@ pub fn announce_source_move(
     now: Timestamp,
 ) -> Decision {
     if !matches!(config.role_for(&state.page), Some(Role::Source)) {
-        return refuse(state, RefuseReason::NotSource, Vec::new());
+        // Nothing was edited, so there is no local edit to refuse: only the outcome says no.
+        let reason = RefuseReason::NotSource;
+        return decision(Outcome::Refuse { reason }, state, Vec::new());
     }
     let kind = publish::revision_kind(config, state.text.as_deref(), None, None, now);
     let mut entry = publish::entry(config, &state, kind, now);

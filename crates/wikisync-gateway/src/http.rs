@@ -107,25 +107,55 @@ pub fn owner_id(token: &str) -> String {
     format!("token:{}", &crate::hex(&digest)[..16])
 }
 
+/// The OpenAPI 3.1 document of the whole HTTP API, served at `/openapi.json`.
+///
+/// It is checked in as `openapi.json` beside the crate's `Cargo.toml`; a test keeps its paths
+/// and methods equal to [`routes`], and `scripts/test-gateway-openapi` runs schemathesis with it
+/// against a running gateway.
+pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
+
+/// Every endpoint: path, its one method, and its handler (the router is built from this list).
+pub fn routes() -> Vec<(&'static str, axum::http::Method, MethodRouter<AppState>)> {
+    use axum::http::Method;
+    vec![
+        ("/create", Method::POST, only_post(post(create))),
+        ("/publish", Method::POST, only_post(post(publish))),
+        ("/delete", Method::POST, only_post(post(delete))),
+        ("/subscribe", Method::POST, only_post(post(subscribe))),
+        ("/unsubscribe", Method::POST, only_post(post(unsubscribe))),
+        ("/hub", Method::POST, only_post(post(crate::hub::hub))),
+        ("/list", Method::GET, only_get(get(list))),
+        ("/items", Method::GET, only_get(get(items))),
+        ("/healthz", Method::GET, only_get(get(healthz))),
+        ("/metrics", Method::GET, only_get(get(metrics))),
+        ("/openapi.json", Method::GET, only_get(get(openapi))),
+    ]
+}
+
 /// The router with every endpoint.
 pub fn app(state: AppState) -> Router {
     let limit = state.inner.config.max_body_bytes;
-    Router::new()
-        .route("/create", only_post(post(create)))
-        .route("/publish", only_post(post(publish)))
-        .route("/delete", only_post(post(delete)))
-        .route("/subscribe", only_post(post(subscribe)))
-        .route("/unsubscribe", only_post(post(unsubscribe)))
-        .route("/hub", only_post(post(crate::hub::hub)))
-        .route("/list", only_get(get(list)))
-        .route("/items", only_get(get(items)))
-        .route("/healthz", only_get(get(healthz)))
-        .route("/metrics", only_get(get(metrics)))
+    routes()
+        .into_iter()
+        .fold(Router::new(), |router, (path, _, route)| {
+            router.route(path, route)
+        })
         .fallback(|| async {
             ApiError::not_found("no_such_endpoint", "no such endpoint; see /openapi.json")
         })
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
+}
+
+async fn openapi() -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        OPENAPI_JSON,
+    )
+        .into_response()
 }
 
 fn only_post(route: MethodRouter<AppState>) -> MethodRouter<AppState> {

@@ -32,6 +32,19 @@
 //! - node deleted: `Event: DELETED`, empty body, and `Link: <redirect uri>; rel=alternate` when the
 //!   deletion carried a redirect.
 //!
+//! WebSub subscriptions (made through `POST /hub`, see [`crate::hub`]) get fat pings instead: an
+//! Atom feed holding the entry or tombstone, `Content-Type:` [`FEED_CONTENT_TYPE`], and
+//! `Link: <hub>; rel="hub", <topic>; rel="self"`; a node deletion is a `hub.mode=denied` GET.
+//!
+//! # Scheduling
+//!
+//! After each commit the store marks the queues it added deliveries to; the dispatcher keeps the
+//! state of every non-empty queue in memory (worked, or waiting until its head is due), starts at
+//! most one worker per queue, and scans the outbox only once, at start. A worker fetches up to 64
+//! deliveries at a time and acknowledges the delivered ones while fetching the next batch (one
+//! store round trip per batch); a crash before the acknowledgement re-sends them, which
+//! at-least-once allows.
+//!
 //! Verification of intent ([`verify_intent`]) is a `GET` of the callback with `hub.mode`
 //! (`subscribe` or `unsubscribe`), `hub.topic` (the node URI) and `hub.challenge` (random) added to
 //! its query; the callback confirms by answering 2xx with exactly the challenge as body.

@@ -362,7 +362,14 @@ struct Ctx {
 }
 
 type Finisher = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
-type Job = Box<dyn FnOnce(&Connection, &mut Ctx) -> Finisher + Send>;
+type Work = Box<dyn FnOnce(&Connection, &mut Ctx) -> Finisher + Send>;
+
+/// One unit of work for the store thread.
+struct Job {
+    /// Whether its writes must reach the disk before it is answered (see [`run_thread`]).
+    durable: bool,
+    work: Work,
+}
 
 /// The most jobs one transaction takes.
 const MAX_BATCH: usize = 512;
@@ -464,19 +471,41 @@ impl SqliteStore {
     }
 
     /// Runs `f` on the store thread inside a savepoint of the current batch; resolves after the
-    /// batch committed.
+    /// batch committed durably (fsync).
     fn call<T, F>(&self, f: F) -> BoxFuture<'static, Result<T, StoreError>>
     where
         T: Send + 'static,
         F: FnOnce(&Connection, &mut Ctx) -> Result<T, StoreError> + Send + 'static,
     {
+        self.submit(true, f)
+    }
+
+    /// Like [`Self::call`] for work whose writes may be lost in a power failure without breaking
+    /// a guarantee (delivery acknowledgements: a lost one only means a repeated delivery, which
+    /// at-least-once allows) and for reads. It still commits in order before resolving.
+    fn call_lazy<T, F>(&self, f: F) -> BoxFuture<'static, Result<T, StoreError>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, &mut Ctx) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.submit(false, f)
+    }
+
+    fn submit<T, F>(&self, durable: bool, f: F) -> BoxFuture<'static, Result<T, StoreError>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, &mut Ctx) -> Result<T, StoreError> + Send + 'static,
+    {
         let (reply, answer) = oneshot::channel();
-        let job: Job = Box::new(move |conn, ctx| {
-            let result = in_savepoint(conn, ctx, f);
-            Box::new(move |committed| {
-                let _ = reply.send(committed.and(result));
-            })
-        });
+        let job = Job {
+            durable,
+            work: Box::new(move |conn, ctx| {
+                let result = in_savepoint(conn, ctx, f);
+                Box::new(move |committed| {
+                    let _ = reply.send(committed.and(result));
+                })
+            }),
+        };
         let sent = self.jobs.send(job).map_err(|_| StoreError::Unavailable);
         Box::pin(async move {
             sent?;
@@ -503,7 +532,15 @@ fn in_savepoint<T>(
     result
 }
 
+/// The store thread: one transaction per batch of waiting jobs (group commit).
+///
+/// A batch with at least one durable job commits with `synchronous=FULL` (the WAL is fsynced
+/// before anyone is answered); a batch of only lazy jobs (acknowledgements, reads) commits with
+/// `synchronous=OFF`. That is safe: the WAL is appended in order, so the next FULL commit's fsync
+/// also covers the lazy frames before it, and a power failure can only lose lazy work, never a
+/// durable commit that was answered.
 fn run_thread(conn: &Connection, rx: &mpsc::Receiver<Job>, signal: Option<&QueueSignal>) {
+    let mut synchronous_full = true;
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -512,14 +549,28 @@ fn run_thread(conn: &Connection, rx: &mpsc::Receiver<Job>, signal: Option<&Queue
                 Err(_) => break,
             }
         }
+        let durable = batch.iter().any(|job| job.durable);
+        if durable != synchronous_full {
+            let mode = if durable { "FULL" } else { "OFF" };
+            match conn.pragma_update(None, "synchronous", mode) {
+                Ok(()) => synchronous_full = durable,
+                Err(e) => tracing::error!(error = %e, "cannot switch synchronous mode"),
+            }
+        }
         let mut ctx = Ctx { dirty: Vec::new() };
-        let begun = conn
-            .execute_batch("BEGIN IMMEDIATE")
-            .map_err(StoreError::from);
+        let begun = if durable && !synchronous_full {
+            // Never answer durable work from a commit that would not be fsynced.
+            Err(StoreError::Database(
+                "cannot switch to synchronous=FULL".to_owned(),
+            ))
+        } else {
+            conn.execute_batch("BEGIN IMMEDIATE")
+                .map_err(StoreError::from)
+        };
         let mut finishers = Vec::with_capacity(batch.len());
         if begun.is_ok() {
             for job in batch {
-                finishers.push(job(conn, &mut ctx));
+                finishers.push((job.work)(conn, &mut ctx));
             }
         }
         let committed = begun.and_then(|()| {
@@ -760,7 +811,7 @@ impl Store for SqliteStore {
     }
 
     fn list_nodes(&self) -> BoxFuture<'_, Result<Vec<String>, StoreError>> {
-        self.call(|conn, _| {
+        self.call_lazy(|conn, _| {
             let nodes = conn
                 .prepare_cached("SELECT id FROM nodes ORDER BY id")?
                 .query_map([], |r| r.get(0))?
@@ -770,7 +821,7 @@ impl Store for SqliteStore {
     }
 
     fn node_exists(&self, node: String) -> BoxFuture<'_, Result<bool, StoreError>> {
-        self.call(move |conn, _| {
+        self.call_lazy(move |conn, _| {
             if node.is_empty() {
                 return Ok(true);
             }
@@ -784,7 +835,7 @@ impl Store for SqliteStore {
 
     fn items(&self, node: &str, max: u32) -> BoxFuture<'_, Result<Vec<Item>, StoreError>> {
         let node = node.to_owned();
-        self.call(move |conn, _| {
+        self.call_lazy(move |conn, _| {
             check_owner(conn, &node, None).or_else(|e| match e {
                 StoreError::NotOwner => Ok(()),
                 other => Err(other),
@@ -809,7 +860,7 @@ impl Store for SqliteStore {
         node: String,
         callback: String,
     ) -> BoxFuture<'_, Result<bool, StoreError>> {
-        self.call(move |conn, _| {
+        self.call_lazy(move |conn, _| {
             Ok(conn
                 .prepare_cached("SELECT 1 FROM subscriptions WHERE node = ?1 AND callback = ?2")?
                 .query_row(params![node, callback], |_| Ok(()))
@@ -981,7 +1032,7 @@ impl Store for SqliteStore {
     }
 
     fn queue_heads(&self) -> BoxFuture<'_, Result<Vec<QueueHead>, StoreError>> {
-        self.call(|conn, _| {
+        self.call_lazy(|conn, _| {
             let heads = conn
                 .prepare_cached(
                     "SELECT o.sub_key, o.next_attempt_ms FROM outbox o
@@ -1004,7 +1055,7 @@ impl Store for SqliteStore {
         delivered: Vec<i64>,
         limit: u32,
     ) -> BoxFuture<'_, Result<Vec<Delivery>, StoreError>> {
-        self.call(move |conn, _| {
+        self.call_lazy(move |conn, _| {
             for id in delivered {
                 let event: Option<i64> = conn
                     .prepare_cached("DELETE FROM outbox WHERE id = ?1 RETURNING event_id")?
@@ -1079,7 +1130,7 @@ impl Store for SqliteStore {
     }
 
     fn outbox_len(&self) -> BoxFuture<'_, Result<u64, StoreError>> {
-        self.call(|conn, _| {
+        self.call_lazy(|conn, _| {
             Ok(conn
                 .prepare_cached("SELECT COUNT(*) FROM outbox")?
                 .query_row([], |r| r.get(0))?)

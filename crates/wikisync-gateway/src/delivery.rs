@@ -207,7 +207,14 @@ async fn dispatch(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) {
     let mut queues: HashMap<i64, QueueState> = HashMap::new();
     let worker_stop = stop.clone();
     let start = |workers: &mut JoinSet<(i64, Option<i64>)>, sub_key: i64| {
-        workers.spawn(work_queue(inner.clone(), sub_key, worker_stop.clone()));
+        let worker = tokio::spawn(work_queue(inner.clone(), sub_key, worker_stop.clone()));
+        workers.spawn(async move {
+            // Should a worker ever panic, its queue is retried in a second instead of stalling.
+            worker.await.unwrap_or_else(|e| {
+                tracing::error!(error = %e, sub_key, "a delivery worker failed");
+                (sub_key, Some(now_ms() + 1000))
+            })
+        });
     };
     // Every queue left from the last run (or from a crash).
     loop {
@@ -290,9 +297,8 @@ fn finished(
     let (sub_key, due) = match joined {
         Ok(result) => result,
         Err(e) => {
-            // A worker panicked: its queue id is lost with it, so re-read the outbox heads on
-            // the next start; meanwhile log loudly. (Workers do not panic on input.)
-            tracing::error!(error = %e, "a delivery worker failed");
+            // Only when the wrapper task itself was cancelled (shutdown): nothing to book.
+            tracing::debug!(error = %e, "a delivery worker was cancelled");
             return;
         }
     };

@@ -16,6 +16,7 @@
 //! | longest retry delay, ms | `--retry-max-ms` | `WIKISYNC_GATEWAY_RETRY_MAX_MS` | `retry_max_ms` | 600000 (10 min) |
 //! | failure budget: a subscription failing this long is removed, s | `--failure-budget-secs` | `WIKISYNC_GATEWAY_FAILURE_BUDGET_SECS` | `failure_budget_secs` | 86400 (24 h) |
 //! | deliveries in flight at once | `--max-concurrent-deliveries` | `WIKISYNC_GATEWAY_MAX_CONCURRENT_DELIVERIES` | `max_concurrent_deliveries` | 256 |
+//! | public base URL of the gateway, for the WebSub `Link: <…/hub>; rel="hub"` | `--public-url` | `WIKISYNC_GATEWAY_PUBLIC_URL` | `public_url` | `http://<listen address>` |
 //! | shutdown grace for in-flight deliveries, ms | `--shutdown-grace-ms` | `WIKISYNC_GATEWAY_SHUTDOWN_GRACE_MS` | `shutdown_grace_ms` | 10000 |
 //!
 //! The TOML file is given with `--config FILE` (or `WIKISYNC_GATEWAY_CONFIG`); unknown keys in it
@@ -69,6 +70,8 @@ pub struct Config {
     pub max_concurrent_deliveries: usize,
     /// How long shutdown waits for in-flight deliveries.
     pub shutdown_grace: Duration,
+    /// The base URL clients reach the gateway at (no trailing `/`); `None` = `http://<listen>`.
+    pub public_url: Option<String>,
 }
 
 impl Default for Config {
@@ -88,6 +91,7 @@ impl Default for Config {
             failure_budget: Duration::from_secs(86_400),
             max_concurrent_deliveries: 256,
             shutdown_grace: Duration::from_secs(10),
+            public_url: None,
         }
     }
 }
@@ -183,6 +187,9 @@ pub struct Args {
     /// How long shutdown waits for in-flight deliveries, in milliseconds [default: 10000].
     #[arg(long, env = "WIKISYNC_GATEWAY_SHUTDOWN_GRACE_MS", value_name = "MS")]
     pub shutdown_grace_ms: Option<u64>,
+    /// Base URL clients reach the gateway at, for WebSub `Link` headers [default: http://<listen>].
+    #[arg(long, env = "WIKISYNC_GATEWAY_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
 }
 
 /// The TOML file: every key optional, unknown keys rejected.
@@ -203,6 +210,7 @@ struct FileConfig {
     failure_budget_secs: Option<u64>,
     max_concurrent_deliveries: Option<usize>,
     shutdown_grace_ms: Option<u64>,
+    public_url: Option<String>,
 }
 
 impl Config {
@@ -282,12 +290,24 @@ fn merge(args: Args, file: FileConfig) -> Result<Config, ConfigError> {
             .shutdown_grace_ms
             .or(file.shutdown_grace_ms)
             .map_or(d.shutdown_grace, ms),
+        public_url: args
+            .public_url
+            .or(file.public_url)
+            .map(|u| u.trim_end_matches('/').to_owned()),
     };
     config.validate()?;
     Ok(config)
 }
 
 impl Config {
+    /// The WebSub hub URL: `<public_url>/hub`, or `http://<listen>/hub`.
+    pub fn hub_url(&self) -> String {
+        match &self.public_url {
+            Some(base) => format!("{base}/hub"),
+            None => format!("http://{}/hub", self.listen),
+        }
+    }
+
     /// Checks the ranges: non-zero limits, a valid service JID, non-empty tokens.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |m: &str| Err(ConfigError::Invalid(m.to_owned()));
@@ -309,6 +329,11 @@ impl Config {
         }
         if self.retry_max < self.retry_base {
             return invalid("retry_max_ms must be at least retry_base_ms");
+        }
+        if let Some(url) = &self.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return invalid("public_url must start with http:// or https://");
         }
         Ok(())
     }

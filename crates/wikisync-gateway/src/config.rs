@@ -17,6 +17,7 @@
 //! | failure budget: a subscription failing this long is removed, s | `--failure-budget-secs` | `WIKISYNC_GATEWAY_FAILURE_BUDGET_SECS` | `failure_budget_secs` | 86400 (24 h) |
 //! | deliveries in flight at once | `--max-concurrent-deliveries` | `WIKISYNC_GATEWAY_MAX_CONCURRENT_DELIVERIES` | `max_concurrent_deliveries` | 256 |
 //! | public base URL of the gateway, for the WebSub `Link: <…/hub>; rel="hub"` | `--public-url` | `WIKISYNC_GATEWAY_PUBLIC_URL` | `public_url` | `http://<listen address>` |
+//! | extra trusted certificates for `https://` callbacks (PEM file: a private CA, or a self-signed callback's own certificate), added to the system's roots | `--callback-ca` | `WIKISYNC_GATEWAY_CALLBACK_CA` | `callback_ca` | none (system roots only) |
 //! | shutdown grace for in-flight deliveries, ms | `--shutdown-grace-ms` | `WIKISYNC_GATEWAY_SHUTDOWN_GRACE_MS` | `shutdown_grace_ms` | 10000 |
 //!
 //! The TOML file is given with `--config FILE` (or `WIKISYNC_GATEWAY_CONFIG`); unknown keys in it
@@ -72,6 +73,8 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// The base URL clients reach the gateway at (no trailing `/`); `None` = `http://<listen>`.
     pub public_url: Option<String>,
+    /// A PEM file of certificates trusted for `https://` callbacks besides the system's roots.
+    pub callback_ca: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -92,6 +95,7 @@ impl Default for Config {
             max_concurrent_deliveries: 256,
             shutdown_grace: Duration::from_secs(10),
             public_url: None,
+            callback_ca: None,
         }
     }
 }
@@ -190,6 +194,10 @@ pub struct Args {
     /// Base URL clients reach the gateway at, for WebSub `Link` headers [default: http://<listen>].
     #[arg(long, env = "WIKISYNC_GATEWAY_PUBLIC_URL", value_name = "URL")]
     pub public_url: Option<String>,
+    /// PEM file of extra certificates trusted for https:// callbacks (a private CA, or a
+    /// self-signed callback's certificate), besides the system's root store.
+    #[arg(long, env = "WIKISYNC_GATEWAY_CALLBACK_CA", value_name = "FILE")]
+    pub callback_ca: Option<PathBuf>,
 }
 
 /// The TOML file: every key optional, unknown keys rejected.
@@ -211,6 +219,7 @@ struct FileConfig {
     max_concurrent_deliveries: Option<usize>,
     shutdown_grace_ms: Option<u64>,
     public_url: Option<String>,
+    callback_ca: Option<PathBuf>,
 }
 
 impl Config {
@@ -294,6 +303,7 @@ fn merge(args: Args, file: FileConfig) -> Result<Config, ConfigError> {
             .public_url
             .or(file.public_url)
             .map(|u| u.trim_end_matches('/').to_owned()),
+        callback_ca: args.callback_ca.or(file.callback_ca),
     };
     config.validate()?;
     Ok(config)
@@ -351,6 +361,8 @@ mod tests {
             "127.0.0.1:1234",
             "--token",
             "a,b",
+            "--callback-ca",
+            "ca.pem",
         ])
         .expect("valid flags");
         let file = parse_file(
@@ -363,6 +375,7 @@ mod tests {
         assert_eq!(config.retry_max, Duration::from_millis(5000));
         assert_eq!(config.tokens, vec!["a".to_owned(), "b".to_owned()]);
         assert_eq!(config.max_body_bytes, 1024 * 1024);
+        assert_eq!(config.callback_ca, Some(PathBuf::from("ca.pem")));
         assert!(config.verify);
     }
 

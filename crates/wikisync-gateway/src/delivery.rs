@@ -22,6 +22,10 @@
 //!
 //! # Callback requests
 //!
+//! Callbacks are `http://` or `https://` URLs; one client ([`HttpClient`], rustls) sends
+//! deliveries, verifications and denials, checking `https://` certificates against
+//! [`system_roots`] plus the `--callback-ca` certificates ([`http_client_trusting`]).
+//!
 //! Every delivery is a `POST` with `Referer: <canonical xmpp node URI>` and
 //! `PubSub-Service: <service JID>`, and, when the subscription has a secret,
 //! `X-Hub-Signature: sha256=<hex HMAC-SHA256 of the body keyed with the secret>`.
@@ -50,17 +54,22 @@
 //! its query; the callback confirms by answering 2xx with exactly the challenge as body.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
 use axum::http::{HeaderValue, Method, Request, StatusCode, Uri, header};
 use hmac::{Hmac, KeyInit, Mac};
 use http_body_util::{BodyExt, Full, Limited};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use rustls::RootCertStore;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
 use sha2::Sha256;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
@@ -77,17 +86,104 @@ const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 /// Longest `Retry-After` honoured.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(86_400);
 
-/// The HTTP client used for callbacks.
-pub type HttpClient = Client<HttpConnector, Full<Bytes>>;
+/// The HTTP client used for callbacks: `http://` and `https://` (rustls, TLS 1.2 and 1.3).
+pub type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
-/// A new callback client.
+/// A new callback client trusting the system's root certificates (see [`system_roots`]).
 pub fn http_client() -> HttpClient {
+    http_client_trusting(&[])
+}
+
+/// A new callback client trusting the system's root certificates plus `extra` (the
+/// `--callback-ca` certificates, e.g. a private CA or a self-signed callback's certificate).
+pub fn http_client_trusting(extra: &[CertificateDer<'static>]) -> HttpClient {
+    let mut roots = system_roots().clone();
+    let (_, ignored) = roots.add_parsable_certificates(extra.iter().cloned());
+    if ignored > 0 {
+        tracing::warn!(
+            ignored,
+            "callback CA certificates rustls cannot use were ignored"
+        );
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        // The ring provider supports the safe default versions, so this cannot fail.
+        .expect("the ring provider supports TLS 1.2 and 1.3")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
     connector.set_connect_timeout(Some(Duration::from_secs(10)));
+    connector.enforce_http(false);
+    let connector = HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(connector);
     Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(30))
         .build(connector)
+}
+
+/// The root certificates `https://` callbacks are checked against: the operating system's store
+/// (read once, through `rustls-native-certs`; `SSL_CERT_FILE` and `SSL_CERT_DIR` override it), or
+/// Mozilla's roots built into the gateway (`webpki-roots`) when the system store is empty or
+/// unreadable, as in minimal containers.
+pub fn system_roots() -> &'static RootCertStore {
+    static ROOTS: OnceLock<RootCertStore> = OnceLock::new();
+    ROOTS.get_or_init(|| {
+        let found = rustls_native_certs::load_native_certs();
+        for e in &found.errors {
+            tracing::debug!(error = %e, "while reading the system root certificates");
+        }
+        let mut roots = RootCertStore::empty();
+        let (added, ignored) = roots.add_parsable_certificates(found.certs);
+        if ignored > 0 {
+            tracing::debug!(ignored, "system root certificates rustls cannot use");
+        }
+        if added == 0 {
+            tracing::warn!(
+                "no usable root certificates in the system store; https callbacks are checked against the built-in Mozilla roots"
+            );
+            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        }
+        roots
+    })
+}
+
+/// Why `--callback-ca` could not be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CallbackCaError {
+    /// The file could not be opened or read, or a PEM section in it is malformed.
+    #[error("cannot read the callback CA file {path}: {reason}")]
+    Read {
+        /// The file given.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The file holds no `CERTIFICATE` PEM section.
+    #[error("the callback CA file {0} holds no PEM certificate")]
+    NoCertificate(PathBuf),
+}
+
+/// Reads the PEM certificates of a `--callback-ca` file (every `CERTIFICATE` section; other
+/// sections, such as keys, are skipped).
+pub fn load_callback_ca(path: &Path) -> Result<Vec<CertificateDer<'static>>, CallbackCaError> {
+    let read_error = |e: rustls::pki_types::pem::Error| CallbackCaError::Read {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    };
+    let certs = CertificateDer::pem_file_iter(path)
+        .map_err(read_error)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(read_error)?;
+    if certs.is_empty() {
+        return Err(CallbackCaError::NoCertificate(path.to_owned()));
+    }
+    Ok(certs)
 }
 
 /// Now, in Unix milliseconds (the gateway is not sans-IO: it reads the clock).

@@ -448,20 +448,11 @@ pub(crate) fn check_callback(callback: &str) -> ApiResult<()> {
     let uri: axum::http::Uri = callback.parse().map_err(|_| {
         ApiError::bad_request("bad_callback", "callback is not a valid absolute URL")
     })?;
-    match uri.scheme_str() {
-        Some("http") => {}
-        Some("https") => {
-            return Err(ApiError::bad_request(
-                "unsupported_callback",
-                "https callbacks are not supported by this version of the gateway yet; use http",
-            ));
-        }
-        _ => {
-            return Err(ApiError::bad_request(
-                "bad_callback",
-                "callback must be an http:// URL",
-            ));
-        }
+    if !matches!(uri.scheme_str(), Some("http" | "https")) {
+        return Err(ApiError::bad_request(
+            "bad_callback",
+            "callback must be an http:// or https:// URL",
+        ));
     }
     if uri.host().is_none_or(str::is_empty) {
         return Err(ApiError::bad_request(

@@ -68,6 +68,9 @@ pub enum RunError {
     /// The database could not be opened or migrated.
     #[error("cannot open the database: {0}")]
     Store(StoreError),
+    /// The `--callback-ca` file could not be used.
+    #[error("{0}")]
+    CallbackCa(delivery::CallbackCaError),
     /// The HTTP server failed.
     #[error("the HTTP server failed: {0}")]
     Serve(std::io::Error),
@@ -98,7 +101,11 @@ pub async fn run(
     )
     .map_err(RunError::Store)?;
     let store: Arc<dyn store::Store> = Arc::new(store);
-    let client = delivery::http_client();
+    let extra_roots = match &config.callback_ca {
+        Some(path) => delivery::load_callback_ca(path).map_err(RunError::CallbackCa)?,
+        None => Vec::new(),
+    };
+    let client = delivery::http_client_trusting(&extra_roots);
     let metrics = Arc::new(DeliveryMetrics::default());
     if !config.verify {
         tracing::warn!(

@@ -120,13 +120,40 @@ pub enum ConfigError {
     Invalid(String),
 }
 
+/// The examples at the end of `wikisync-gateway --help`.
+const HELP_EXAMPLES: &str = "Examples:
+  # Try it out: listen on 127.0.0.1:8086, data in ./wikisync-gateway-data
+  wikisync-gateway
+
+  # Drop-in for Idavoll on a trusted network: no verification of intent, open publishing
+  wikisync-gateway --no-verify --service pubsub.example.org
+
+  # Public gateway: publisher tokens, own data directory, reachable through a proxy
+  wikisync-gateway --listen 0.0.0.0:8086 --data-dir /var/lib/wikisync-gateway \\
+      --token \"$PUBLISHER_TOKEN\" --public-url https://hub.example.org
+
+  # Trust a private CA (or a self-signed callback's certificate) for https:// callbacks
+  wikisync-gateway --callback-ca /etc/wikisync/callback-ca.pem
+
+  # Tighter limits and faster retries
+  wikisync-gateway --max-body-bytes 262144 --max-items-per-node 64 \\
+      --callback-timeout-ms 3000 --retry-base-ms 500 --failure-budget-secs 3600
+
+  # The same settings from the environment or a TOML file (flags win over both)
+  WIKISYNC_GATEWAY_TOKENS=alpha,beta wikisync-gateway
+  wikisync-gateway --config /etc/wikisync/gateway.toml   # e.g. listen = \"0.0.0.0:8086\"
+
+Startup warnings: with --no-verify the log says verification of intent is off; without any
+--token it warns that publishing is open to anyone. Logging: RUST_LOG (default info), on stderr.";
+
 /// Command-line flags of `wikisync-gateway` (each also settable by environment variable).
 #[derive(Debug, Default, Parser)]
 #[command(
     name = "wikisync-gateway",
     version,
     about = "HTTP publish-subscribe gateway for wikisync: Idavoll's HTTP interface with durable, verified and signed delivery.",
-    long_about = "HTTP publish-subscribe gateway for wikisync.\n\nIt speaks Idavoll's HTTP interface (POST /create, /publish, /delete, /subscribe, /unsubscribe; GET /list, /items) and is itself the pubsub service, keeping nodes, items, subscriptions and the delivery outbox in SQLite under --data-dir. Deliveries are durable, retried with backoff and ordered per subscriber. Flags override environment variables, which override the --config TOML file."
+    long_about = "HTTP publish-subscribe gateway for wikisync.\n\nIt speaks Idavoll's HTTP interface (POST /create, /publish, /delete, /subscribe, /unsubscribe; GET /list, /items) and is itself the pubsub service, keeping nodes, items, subscriptions and the delivery outbox in SQLite under --data-dir. Deliveries are durable, retried with backoff and ordered per subscriber. Flags override environment variables, which override the --config TOML file.",
+    after_help = HELP_EXAMPLES
 )]
 pub struct Args {
     /// TOML configuration file (keys as in the documentation, e.g. `listen = "127.0.0.1:8086"`).
@@ -141,10 +168,13 @@ pub struct Args {
     /// Pubsub service JID used in node URIs [default: pubsub.localhost].
     #[arg(long, env = "WIKISYNC_GATEWAY_SERVICE", value_name = "JID")]
     pub service: Option<String>,
-    /// Do not verify subscriptions with a hub.challenge GET (trusted networks only).
+    /// Do not verify /subscribe and /unsubscribe with a hub.challenge GET (trusted networks only;
+    /// the startup log warns).
     #[arg(long, env = "WIKISYNC_GATEWAY_NO_VERIFY")]
     pub no_verify: bool,
-    /// A publisher token (repeatable). Without any, publishing is open to anyone.
+    /// A publisher token (repeatable; comma-separated in the environment). With tokens,
+    /// /create, /publish and /delete need `Authorization: Bearer <token>`; without any,
+    /// publishing is open to anyone (the startup log warns).
     #[arg(
         long = "token",
         env = "WIKISYNC_GATEWAY_TOKENS",
@@ -401,6 +431,54 @@ mod tests {
             Config::from_toml_str("retry_base_ms = 10\nretry_max_ms = 5"),
             Err(ConfigError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn help_documents_every_flag_and_gives_examples() {
+        use clap::CommandFactory;
+        let mut command = Args::command();
+        for arg in command.get_arguments() {
+            let id = arg.get_id().as_str();
+            if id == "help" || id == "version" {
+                continue;
+            }
+            assert!(
+                arg.get_help().is_some_and(|h| !h.to_string().is_empty()),
+                "--{id} has no help"
+            );
+            let long = arg.get_long().unwrap_or_default();
+            assert!(
+                HELP_EXAMPLES.contains(&format!("--{long}"))
+                    || ["config", "listen", "data_dir", "service", "public_url"].contains(&id)
+                    || arg
+                        .get_help()
+                        .is_some_and(|h| h.to_string().contains("default")),
+                "--{long}: neither an example nor a stated default"
+            );
+        }
+        let help = command.render_long_help().to_string();
+        assert!(help.contains("Examples:"));
+        assert!(help.contains("--callback-ca"));
+        assert!(help.contains("WIKISYNC_GATEWAY_CALLBACK_CA"));
+        // Every example parses (continued lines joined).
+        let joined = HELP_EXAMPLES.replace("\\\n", " ");
+        let mut parsed = 0;
+        for line in joined.lines() {
+            let line = line.trim();
+            if let Some(rest) = line.strip_prefix("wikisync-gateway") {
+                let mut argv = vec!["wikisync-gateway".to_owned()];
+                argv.extend(
+                    rest.split('#')
+                        .next()
+                        .unwrap_or_default()
+                        .split_whitespace()
+                        .map(|w| w.trim_matches('"').to_owned()),
+                );
+                Args::try_parse_from(&argv).unwrap_or_else(|e| panic!("{line}: {e}"));
+                parsed += 1;
+            }
+        }
+        assert!(parsed >= 6, "{parsed} examples parsed");
     }
 
     #[test]

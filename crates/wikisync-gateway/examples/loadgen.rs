@@ -12,7 +12,9 @@
 //!
 //! Run it with `scripts/bench-gateway` (builds both in release mode), or:
 //! `cargo build --release -p wikisync-gateway --bin wikisync-gateway --example loadgen &&
-//! target/release/examples/loadgen [--seconds 5] [--publishers 32]`.
+//! target/release/examples/loadgen [--seconds 5] [--publishers 32] [--quick]`.
+//!
+//! `--quick` measures only the baseline and the 1-subscriber throughput (for quick iterations).
 #![allow(missing_docs, clippy::unwrap_used)]
 
 use std::net::SocketAddr;
@@ -294,6 +296,7 @@ async fn main() {
     };
     let seconds = flag("--seconds", 5.0);
     let publishers = flag("--publishers", 32.0) as usize;
+    let quick = args.iter().any(|a| a == "--quick");
     let default_bin = std::env::current_exe()
         .unwrap()
         .parent()
@@ -329,7 +332,8 @@ async fn main() {
     let publish_url = |uri: &str| format!("http://{}/publish?uri={}", gw.addr, enc(uri));
 
     // 2. Throughput with 1, 10, 100 subscribers.
-    for subs in [1usize, 10, 100] {
+    let subscriber_counts: &[usize] = if quick { &[1] } else { &[1, 10, 100] };
+    for &subs in subscriber_counts {
         let uri = create(&client, gw.addr).await;
         subscribe_many(&client, gw.addr, &uri, rx, subs, &format!("t{subs}")).await;
         reset(&seen);
@@ -358,6 +362,10 @@ async fn main() {
             percentile(&l, 0.5),
             percentile(&l, 0.99),
         );
+    }
+
+    if quick {
+        return;
     }
 
     // 3. Latency at a light load: 1 publisher, 1 subscriber, 2,000 publishes paced at 500/s.

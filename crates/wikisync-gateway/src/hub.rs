@@ -36,8 +36,14 @@
 //! RETRACTED`), `Link: <hub>; rel="hub", <topic>; rel="self"`, and `X-Hub-Signature:
 //! sha256=<hex>` with a secret. A node deletion is a `hub.mode=denied` GET.
 //!
-//! Errors are 4xx with the gateway's JSON body `{"error", "message"}` (the WebSub text asks for
-//! a plain-text description; the JSON is one, and it keeps one error format for the whole API).
+//! Errors are 4xx with a plain-text body `<code>: <message>` (`text/plain; charset=utf-8`), as
+//! WebSub asks of hubs; a client whose `Accept` names `application/json` gets the gateway's JSON
+//! body `{"error", "message"}` instead, like every other endpoint. The codes are the same.
+//!
+//! A new WebSub subscriber does **not** get the node's newest item (unlike `POST /subscribe`,
+//! which keeps Idavoll's behaviour): WebSub subscribers fetch the topic themselves (the node's
+//! feed, `GET /items`), and a lease renewal, which is a subscribe request too, must not
+//! re-deliver. A `hub.mode=publish` ping re-sends the newest item to every subscriber.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -176,6 +182,32 @@ fn parse_subscription(
 /// `POST /hub`.
 pub(crate) async fn hub(
     State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let wants_json = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.to_ascii_lowercase().contains("application/json"));
+    match hub_request(state, headers, body).await {
+        Ok(response) => response,
+        Err(e) if wants_json => e.into_response(),
+        Err(e) => plain_text_error(&e),
+    }
+}
+
+/// An error as WebSub asks for it: a plain-text description (`<code>: <message>`).
+fn plain_text_error(e: &ApiError) -> Response {
+    (
+        e.status(),
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        format!("{}: {}\n", e.code(), e.message()),
+    )
+        .into_response()
+}
+
+async fn hub_request(
+    state: AppState,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {

@@ -37,8 +37,53 @@ fn param(r: &Received, name: &str) -> Option<String> {
         .map(|(_, v)| v)
 }
 
+/// A `POST /hub` asking for JSON errors (`Accept: application/json`), so replies can be checked
+/// with `assert_error`; the plain-text default has its own test.
+fn hub_post(content_type: Option<&str>, body: String) -> axum::http::Request<axum::body::Body> {
+    let mut request = post("/hub", content_type, body);
+    request
+        .headers_mut()
+        .insert("accept", "application/json".parse().unwrap());
+    request
+}
+
 async fn hub(api: &Api, body: &str) -> Reply {
-    send(&api.router, post("/hub", Some(FORM), body.to_owned())).await
+    send(&api.router, hub_post(Some(FORM), body.to_owned())).await
+}
+
+#[tokio::test]
+async fn hub_errors_are_plain_text_unless_json_is_asked_for() {
+    let api = api();
+    for accept in [None, Some("text/plain"), Some("*/*")] {
+        let mut request = post("/hub", Some(FORM), "hub.mode=watch".to_owned());
+        if let Some(accept) = accept {
+            request
+                .headers_mut()
+                .insert("accept", accept.parse().unwrap());
+        }
+        let reply = send(&api.router, request).await;
+        assert_eq!(reply.status, 400);
+        assert_eq!(
+            reply.headers["content-type"], "text/plain; charset=utf-8",
+            "Accept: {accept:?}"
+        );
+        assert!(reply.body.starts_with("bad_mode: "), "{}", reply.body);
+        assert!(reply.body.len() > "bad_mode: ".len() + 1);
+    }
+    let reply = send(
+        &api.router,
+        post("/hub", Some("application/json"), "{}".to_owned()),
+    )
+    .await;
+    assert_eq!(reply.status, 415);
+    assert!(
+        reply.body.starts_with("unsupported_media_type: "),
+        "{}",
+        reply.body
+    );
+    let json = hub(&api, "hub.mode=watch").await;
+    json.assert_error(400, "bad_mode");
+    assert_eq!(json.headers["content-type"], "application/json");
 }
 
 async fn hub_call(addr: std::net::SocketAddr, body: String) -> Reply {
@@ -127,16 +172,13 @@ async fn bad_hub_requests_are_4xx_with_a_code() {
     .assert_error(400, "bad_secret");
     send(
         &api.router,
-        post("/hub", Some("application/json"), "{}".to_owned()),
+        hub_post(Some("application/json"), "{}".to_owned()),
     )
     .await
     .assert_error(415, "unsupported_media_type");
-    send(
-        &api.router,
-        post("/hub", None, "hub.mode=publish".to_owned()),
-    )
-    .await
-    .assert_error(400, "missing_content_type");
+    send(&api.router, hub_post(None, "hub.mode=publish".to_owned()))
+        .await
+        .assert_error(400, "missing_content_type");
     hub(&api, &form(&[("hub.mode", "publish")]))
         .await
         .assert_error(400, "missing_topic");

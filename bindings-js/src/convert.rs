@@ -15,7 +15,7 @@
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use wikisync_core::id::PageId;
 
 use crate::error::Failure;
@@ -28,9 +28,22 @@ const DATA_KEYED: &[&str] = &["clock", "released", "opened"];
 /// `lock_expires` → `lockExpires`.
 pub fn snake_to_camel(key: &str) -> String {
     let mut out = String::with_capacity(key.len());
+    snake_to_camel_into(key, &mut out);
+    out
+}
+
+/// `lockExpires` → `lock_expires`; snake_case keys are returned unchanged.
+pub fn camel_to_snake(key: &str) -> String {
+    let mut out = String::with_capacity(key.len() + 4);
+    camel_to_snake_into(key, &mut out);
+    out
+}
+
+/// [`snake_to_camel`], appending to `out`.
+fn snake_to_camel_into(key: &str, out: &mut String) {
     let mut upper = false;
-    for c in key.chars() {
-        if c == '_' && !out.is_empty() {
+    for (n, c) in key.chars().enumerate() {
+        if c == '_' && n > 0 {
             upper = true;
         } else if upper {
             out.push(c.to_ascii_uppercase());
@@ -42,12 +55,10 @@ pub fn snake_to_camel(key: &str) -> String {
     if upper {
         out.push('_');
     }
-    out
 }
 
-/// `lockExpires` → `lock_expires`; snake_case keys are returned unchanged.
-pub fn camel_to_snake(key: &str) -> String {
-    let mut out = String::with_capacity(key.len() + 4);
+/// [`camel_to_snake`], appending to `out`.
+fn camel_to_snake_into(key: &str, out: &mut String) {
     for c in key.chars() {
         if c.is_ascii_uppercase() {
             out.push('_');
@@ -56,29 +67,95 @@ pub fn camel_to_snake(key: &str) -> String {
             out.push(c);
         }
     }
+}
+
+/// Rewrites the object keys of the JSON text `json` with `rename`, except inside the
+/// data-keyed maps, in one pass over the text (no tree is built: strings and numbers are copied
+/// as they are, so a 100 KB page text costs a copy). Malformed JSON is copied through for the
+/// parser to reject.
+fn rename_keys(json: &str, rename: fn(&str, &mut String)) -> String {
+    /// The containers the scanner is inside of.
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    enum Frame {
+        /// An object whose keys are field names (renamed).
+        Fields,
+        /// An object whose keys are data (kept).
+        Data,
+        /// An array.
+        List,
+    }
+    let bytes = json.as_bytes();
+    let mut out = String::with_capacity(json.len() + json.len() / 16);
+    let mut stack: Vec<Frame> = Vec::with_capacity(16);
+    let mut expect_key = false; // the next string is an object key
+    let mut data_value = false; // the value being read belongs to a data-keyed field
+    let mut copied = 0; // bytes of `json` already in `out`; always at an ASCII position
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                let Some(close) = closing_quote(bytes, i + 1) else {
+                    break;
+                };
+                if expect_key && stack.last() == Some(&Frame::Fields) {
+                    let key = &json[i + 1..close];
+                    data_value = DATA_KEYED.contains(&key);
+                    out.push_str(&json[copied..=i]);
+                    if key.contains('\\') {
+                        out.push_str(key);
+                    } else {
+                        rename(key, &mut out);
+                    }
+                    copied = close;
+                } else {
+                    data_value = false;
+                }
+                expect_key = false;
+                i = close;
+            }
+            b'{' => {
+                stack.push(if data_value {
+                    Frame::Data
+                } else {
+                    Frame::Fields
+                });
+                data_value = false;
+                expect_key = true;
+            }
+            b'[' => {
+                stack.push(Frame::List);
+                data_value = false;
+                expect_key = false;
+            }
+            b'}' | b']' => {
+                stack.pop();
+                data_value = false;
+                expect_key = false;
+            }
+            b',' => {
+                data_value = false;
+                expect_key = matches!(stack.last(), Some(Frame::Fields | Frame::Data));
+            }
+            b':' | b' ' | b'\t' | b'\n' | b'\r' => {}
+            _ => data_value = false,
+        }
+        i += 1;
+    }
+    out.push_str(&json[copied..]);
     out
 }
 
-/// Renames every object key with `rename`, except inside the data-keyed maps.
-fn rename_keys(value: Value, rename: fn(&str) -> String) -> Value {
-    match value {
-        Value::Object(map) => {
-            let mut out = Map::with_capacity(map.len());
-            for (key, v) in map {
-                let v = if DATA_KEYED.contains(&key.as_str()) && v.is_object() {
-                    v
-                } else {
-                    rename_keys(v, rename)
-                };
-                out.insert(rename(&key), v);
-            }
-            Value::Object(out)
+/// The index of the quote closing the JSON string whose body starts at `i`, if any. Page texts
+/// are long strings: the scan jumps from one quote or backslash to the next (memchr).
+fn closing_quote(bytes: &[u8], mut i: usize) -> Option<usize> {
+    while i < bytes.len() {
+        i += memchr::memchr2(b'"', b'\\', &bytes[i..])?;
+        if bytes[i] == b'"' {
+            return Some(i);
         }
-        Value::Array(items) => {
-            Value::Array(items.into_iter().map(|v| rename_keys(v, rename)).collect())
-        }
-        other => other,
+        i += 2;
     }
+    None
 }
 
 /// The first page id in `value` (a `page` field holding a string) that the core refuses.
@@ -97,16 +174,13 @@ fn bad_page_id(value: &Value) -> Option<Failure> {
 /// value is an `invalid_argument` failure naming `what`; a page id the core refuses inside it
 /// is a page id failure with the core's code.
 pub fn parse<T: DeserializeOwned>(what: &str, json: &str) -> Result<T, Failure> {
-    let value: Value = serde_json::from_str(json)
-        .map_err(|e| Failure::invalid_argument(format!("{what}: not JSON data: {e}")))?;
-    from_value(what, value)
-}
-
-/// Like [`parse`], for a value already parsed.
-pub fn from_value<T: DeserializeOwned>(what: &str, value: Value) -> Result<T, Failure> {
-    let value = rename_keys(value, camel_to_snake);
-    T::deserialize(&value).map_err(|e| {
-        bad_page_id(&value).unwrap_or_else(|| Failure::invalid_argument(format!("{what}: {e}")))
+    let json = rename_keys(json, camel_to_snake_into);
+    serde_json::from_str(&json).map_err(|e| {
+        // The slow path, for the error only: find a refused page id inside the value.
+        serde_json::from_str::<Value>(&json)
+            .ok()
+            .and_then(|v| bad_page_id(&v))
+            .unwrap_or_else(|| Failure::invalid_argument(format!("{what}: {e}")))
     })
 }
 
@@ -125,9 +199,9 @@ pub fn size(what: &str, n: f64) -> Result<usize, Failure> {
 
 /// The JSON text of a core value, with camelCase keys.
 pub fn render<T: Serialize>(value: &T) -> String {
-    let value = serde_json::to_value(value)
+    let json = serde_json::to_string(value)
         .expect("the core's types serialize to JSON: every map key is a string");
-    rename_keys(value, snake_to_camel).to_string()
+    rename_keys(&json, snake_to_camel_into)
 }
 
 #[cfg(test)]
@@ -151,15 +225,55 @@ mod tests {
         assert_eq!(snake_to_camel("followed_source"), "followedSource");
     }
 
+    /// Both directions through the text rewriter, compared as values.
+    fn both_ways(snake: &Value) -> Value {
+        let camel = rename_keys(&snake.to_string(), snake_to_camel_into);
+        let back = rename_keys(&camel, camel_to_snake_into);
+        assert_eq!(&serde_json::from_str::<Value>(&back).expect("JSON"), snake);
+        serde_json::from_str(&camel).expect("JSON")
+    }
+
     #[test]
     fn site_keyed_maps_keep_their_keys() {
         let v = json!({"followed_source": null, "clock": {"https://a_b.example/": 3},
-                       "history": [{"clock": {"x_y": 1}, "text": ""}]});
-        let camel = rename_keys(v.clone(), snake_to_camel);
+                       "history": [{"clock": {"x_y": 1}, "text": ""}],
+                       "lock": {"type": "awaiting_local_save", "opened": {"s_t": 2}, "since": 1},
+                       "released": {"u_v": 4}, "after_map": {"k_k": [1, {"z_z": 0}]}});
+        let camel = both_ways(&v);
         assert_eq!(camel["followedSource"], Value::Null);
         assert_eq!(camel["clock"]["https://a_b.example/"], 3);
         assert_eq!(camel["history"][0]["clock"]["x_y"], 1);
-        assert_eq!(rename_keys(camel, camel_to_snake), v);
+        assert_eq!(camel["lock"]["opened"]["s_t"], 2);
+        assert_eq!(camel["released"]["u_v"], 4);
+        assert_eq!(camel["afterMap"]["kK"][1]["zZ"], 0);
+    }
+
+    #[test]
+    fn strings_are_copied_untouched() {
+        // Values that look like keys, escapes, quotes, non-ASCII, and an entry's clock list.
+        let v = json!({"page_text": "a_b\\\"c_d\": {\"x_y\": 1}\u{e9}",
+                       "clock": [{"revision": 1, "site": "s_t"}], "media_type": "text/x_y",
+                       "e_f": ["g_h", {"i_j": "k_l"}], "n_one": 1.5e3, "t_f": [true, false, null]});
+        let camel = both_ways(&v);
+        assert_eq!(camel["pageText"], v["page_text"]);
+        assert_eq!(camel["clock"][0]["site"], "s_t");
+        assert_eq!(camel["mediaType"], "text/x_y");
+        assert_eq!(camel["eF"][1]["iJ"], "k_l");
+        assert_eq!(camel["eF"][0], "g_h");
+    }
+
+    #[test]
+    fn malformed_text_is_copied_through_without_panicking() {
+        for bad in [
+            "{\"a_b\": \"unterminated é",
+            "{\"a_b",
+            "]]}}",
+            "\"\\",
+            "{\"é_x\":1,\"\\u00e9\":2}",
+        ] {
+            let out = rename_keys(bad, snake_to_camel_into);
+            assert!(!out.is_empty());
+        }
     }
 
     #[test]

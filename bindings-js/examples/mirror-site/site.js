@@ -286,6 +286,12 @@ export class MirrorSite {
       await this.sourceGone(namespace, redirect);
       return send(res, 204);
     }
+    if (req.headers.event === 'RETRACTED') {
+      // An item was withdrawn from the node. Deletions travel as tombstone entries (RFC 6721)
+      // that name the page; a bare retraction names only the item, so it changes nothing here.
+      this.log(`callback for ${topic}: item retracted`);
+      return send(res, 204);
+    }
     let entry;
     try {
       entry = decodeEntry(body);

@@ -66,14 +66,17 @@ test('mirror-site against the real gateway and a command-line publisher', async 
     return text ? JSON.parse(text) : null;
   };
 
-  // The other site (not DokuWiki) owns a node for its `handbook` namespace.
+  // The other site (not DokuWiki) owns a node for its `handbook` namespace (which this site
+  // mirrors) and one for `team` (which both sites edit).
   const handbook = (await api('POST', '/create')).uri;
+  const team = (await api('POST', '/create')).uri;
 
   site = new MirrorSite({
     dir: join(tmp, 'site'), site: 'http://js-site.example/', gateway, token: TOKEN,
     namespaces: [
       { namespace: 'handbook', node: handbook, role: { type: 'mirror', source: SOURCE, whenGone: 'keep' } },
       { namespace: 'blog', role: { type: 'source' } },
+      { namespace: 'team', node: team, role: { type: 'peer' } },
     ],
     log: () => {},
   });
@@ -81,11 +84,11 @@ test('mirror-site against the real gateway and a command-line publisher', async 
   const file = (id) => join(tmp, 'site', 'pages', ...id.split(':')) + '.txt';
 
   // The publisher: `wikisync entry` makes the entry, an HTTP POST publishes it.
-  const publish = async (args, text) => {
+  const publish = async (args, text, node = handbook) => {
     const input = join(tmp, 'page.txt');
-    writeFileSync(input, text);
-    const xml = execFileSync(cliBin, ['entry', '--site', SOURCE, ...args, input], { encoding: 'utf8' });
-    await api('POST', `/publish?uri=${encodeURIComponent(handbook)}`, xml, 'application/atom+xml;type=entry');
+    writeFileSync(input, text ?? '');
+    const xml = execFileSync(cliBin, ['entry', '--site', SOURCE, ...args, ...(text === null ? [] : [input])], { encoding: 'utf8' });
+    await api('POST', `/publish?uri=${encodeURIComponent(node)}`, xml, 'application/atom+xml;type=entry');
     return xml;
   };
 
@@ -126,7 +129,22 @@ test('mirror-site against the real gateway and a command-line publisher', async 
   await api('POST', `/publish?uri=${encodeURIComponent(handbook)}`, encodeEntry(gone), 'application/atom+xml;type=entry');
   await until('the deletion', () => !existsSync(file('handbook:start')));
 
-  // 6. The site's own edits are published: a subscriber of its blog node receives them.
+  // 6. Shared namespace: an editor at the other site opens the page (a draft, the lock); the
+  //    page is locked here for that editor, and a local save is refused until the lock ends.
+  const t0 = Math.floor(Date.now() / 1000);
+  await publish(['--id', 'team:notes', '--rev', String(t0 - 10), '--updated', String(t0 - 10), '--author', 'bob'], 'notes\n', team);
+  await until('the shared page', () => existsSync(file('team:notes')));
+  await publish(['--id', 'team:notes', '--draft', '--updated', String(t0), '--lock-expires', String(t0 + 900), '--author', 'bob'], null, team);
+  const meta = async () => (await fetch(`${siteUrl}/pages/team:notes`, { headers: { accept: 'application/json' } })).json();
+  const locked = await until('the remote lock', async () => (await meta()).lock);
+  assert.deepEqual(locked, { site: SOURCE, editor: 'bob', until: t0 + 900 });
+  assert.ok((await meta()).notices.some((n) => n.type === 'edited_elsewhere' && n.editor === 'bob'));
+  const blocked = await fetch(`${siteUrl}/pages/team:notes?user=carol`, { method: 'PUT', body: 'mine\n' });
+  assert.equal(blocked.status, 409);
+  assert.deepEqual((await blocked.json()).outcome, { type: 'refuse', reason: 'remotely_locked' });
+  assert.equal(readFileSync(file('team:notes'), 'utf8'), 'notes\n');
+
+  // 7. The site's own edits are published: a subscriber of its blog node receives them.
   const blog = site.nodes.blog.publish;
   assert.ok(blog, 'the site created a node for its blog namespace');
   receiver.server = createServer((req, res) => {

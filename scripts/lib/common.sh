@@ -31,13 +31,14 @@ apt_update_once() {
   [ "$_apt_updated" = 1 ] && return 0
   local i
   for i in 1 2 3 4 5; do
-    if apt-get update -qq >/dev/null 2>&1; then _apt_updated=1; return 0; fi
-    sleep 3
+    if apt-get -o DPkg::Lock::Timeout=600 update -qq >/dev/null 2>&1; then _apt_updated=1; return 0; fi
+    sleep 5
   done
   die "apt-get update failed five times"
 }
 
-# Installs Debian packages that are missing. Usage: ensure_packages pkg...
+# Installs Debian packages that are missing, waiting up to 10 minutes for another apt run to
+# release its lock. Usage: ensure_packages pkg...
 ensure_packages() {
   local missing=() p
   for p in "$@"; do
@@ -47,7 +48,8 @@ ensure_packages() {
   [ "$(id -u)" = 0 ] || die "missing packages ${missing[*]}: run as root or install them with apt-get"
   apt_update_once
   echo "installing ${missing[*]}" >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
+    --no-install-recommends "${missing[@]}" >/dev/null
 }
 
 # Makes sure commands exist, installing the Debian package of the same name when missing.

@@ -19,6 +19,11 @@
 //! | public base URL of the gateway, for the WebSub `Link: <…/hub>; rel="hub"` | `--public-url` | `WIKISYNC_GATEWAY_PUBLIC_URL` | `public_url` | `http://<listen address>` |
 //! | shutdown grace for in-flight deliveries, ms | `--shutdown-grace-ms` | `WIKISYNC_GATEWAY_SHUTDOWN_GRACE_MS` | `shutdown_grace_ms` | 10000 |
 //!
+//! XMPP mode is selected with `--xmpp-component JID --xmpp-server HOST:PORT --xmpp-secret S`
+//! (`WIKISYNC_GATEWAY_XMPP_COMPONENT`, `…_SERVER`, `…_SECRET`) or an `[xmpp]` table with
+//! `component`, `server`, `secret` and optionally `ping_interval_secs` (30), `iq_timeout_ms`
+//! (10000) and `reconnect_max_ms` (30000); see [`crate::xmpp`] and `docs/deploy.md`.
+//!
 //! The TOML file is given with `--config FILE` (or `WIKISYNC_GATEWAY_CONFIG`); unknown keys in it
 //! are an error, so typos do not pass silently.
 //!
@@ -72,6 +77,8 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// The base URL clients reach the gateway at (no trailing `/`); `None` = `http://<listen>`.
     pub public_url: Option<String>,
+    /// XMPP mode settings; `None` = embedded mode (see [`crate::xmpp`]).
+    pub xmpp: Option<crate::xmpp::XmppConfig>,
 }
 
 impl Default for Config {
@@ -92,6 +99,7 @@ impl Default for Config {
             max_concurrent_deliveries: 256,
             shutdown_grace: Duration::from_secs(10),
             public_url: None,
+            xmpp: None,
         }
     }
 }
@@ -190,6 +198,9 @@ pub struct Args {
     /// Base URL clients reach the gateway at, for WebSub `Link` headers [default: http://<listen>].
     #[arg(long, env = "WIKISYNC_GATEWAY_PUBLIC_URL", value_name = "URL")]
     pub public_url: Option<String>,
+    /// XMPP mode (see `docs/deploy.md`).
+    #[command(flatten)]
+    pub xmpp: crate::xmpp::XmppArgs,
 }
 
 /// The TOML file: every key optional, unknown keys rejected.
@@ -211,6 +222,7 @@ struct FileConfig {
     max_concurrent_deliveries: Option<usize>,
     shutdown_grace_ms: Option<u64>,
     public_url: Option<String>,
+    xmpp: Option<crate::xmpp::XmppFileConfig>,
 }
 
 impl Config {
@@ -294,6 +306,8 @@ fn merge(args: Args, file: FileConfig) -> Result<Config, ConfigError> {
             .public_url
             .or(file.public_url)
             .map(|u| u.trim_end_matches('/').to_owned()),
+        xmpp: crate::xmpp::XmppConfig::merge(args.xmpp, file.xmpp)
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?,
     };
     config.validate()?;
     Ok(config)

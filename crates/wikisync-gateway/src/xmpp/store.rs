@@ -852,6 +852,19 @@ fn apply_one(
             if !known {
                 return Ok(());
             }
+            // The service may leave out the redirect (Prosody 0.12 does); when the deletion is
+            // ours, the queued operation still holds it (it is removed only after the answer,
+            // and the event comes first).
+            let redirect = match redirect {
+                Some(r) => Some(r),
+                None => conn
+                    .prepare_cached(
+                        "SELECT redirect FROM xmpp_ops WHERE kind = 'delete' AND node = ?1
+                         AND redirect IS NOT NULL ORDER BY id LIMIT 1",
+                    )?
+                    .query_row([&node], |r| r.get(0))
+                    .optional()?,
+            };
             job.fan_out(
                 conn,
                 &node,

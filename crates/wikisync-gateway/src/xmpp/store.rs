@@ -713,28 +713,43 @@ async fn resync(s: &Shared) -> Result<(), IqError> {
 // ---- the event intake: XMPP -> HTTP ----
 
 async fn intake(shared: std::sync::Weak<Shared>, mut events: mpsc::UnboundedReceiver<Stanza>) {
-    while let Some(stanza) = events.recv().await {
-        let Stanza::Message(message) = stanza else {
-            continue;
-        };
+    while let Some(first) = events.recv().await {
         let Some(s) = shared.upgrade() else { return };
-        let from_service = message
-            .from
-            .as_ref()
-            .is_some_and(|f| f.to_string() == s.service);
-        if !from_service {
-            tracing::debug!(from = ?message.from, "message not from the pubsub service ignored");
-            continue;
+        // Everything already waiting goes into one transaction (one fsync for many events).
+        let mut parsed = Vec::new();
+        let mut next = Some(first);
+        let mut taken = 0;
+        while let Some(stanza) = next.take() {
+            parsed.extend(events_of(&s, stanza));
+            taken += 1;
+            if taken < 512 {
+                next = events.try_recv().ok();
+            }
         }
-        let parsed: Vec<PubsubEvent> = message
-            .payloads
-            .iter()
-            .flat_map(stanza::parse_event)
-            .collect();
         if !parsed.is_empty() {
             apply(&s, parsed).await;
         }
     }
+}
+
+/// The pubsub events in a stanza from the pubsub service (anything else gives none).
+fn events_of(s: &Shared, stanza: Stanza) -> Vec<PubsubEvent> {
+    let Stanza::Message(message) = stanza else {
+        return Vec::new();
+    };
+    let from_service = message
+        .from
+        .as_ref()
+        .is_some_and(|f| f.to_string() == s.service);
+    if !from_service {
+        tracing::debug!(from = ?message.from, "message not from the pubsub service ignored");
+        return Vec::new();
+    }
+    message
+        .payloads
+        .iter()
+        .flat_map(stanza::parse_event)
+        .collect()
 }
 
 /// Applies events to the item cache and queues their deliveries, in one durable transaction.

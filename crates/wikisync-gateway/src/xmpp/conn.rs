@@ -309,6 +309,10 @@ fn next_delay(delay: Option<Duration>, config: &ConnectionConfig) -> Duration {
 }
 
 /// One session: reads, writes and pings until the stream ends; returns why it ended.
+///
+/// Reading and writing run in separate tasks: a server that stops reading from us while its
+/// own output to us is backed up (Prosody does, to bound its buffers) would otherwise deadlock
+/// a loop that does not read while it writes.
 async fn session(
     inner: &Arc<Inner>,
     component: Component<tokio_xmpp::connect::TcpServerConnector>,
@@ -317,54 +321,61 @@ async fn session(
 ) -> &'static str {
     let (mut sink, mut stream) = component.split();
     let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Stanza>();
-    *lock(&inner.out) = Some(out_tx);
+    *lock(&inner.out) = Some(out_tx.clone());
     inner.online.send_replace(Some(epoch));
+    let mut writer = tokio::spawn(async move {
+        while let Some(stanza) = out_rx.recv().await {
+            if let Err(e) = sink.feed(stanza).await {
+                tracing::warn!(error = %e, "XMPP write failed");
+                return "write failed";
+            }
+            // Coalesce: flush once the queue is empty, not after every stanza.
+            if out_rx.is_empty()
+                && let Err(e) = sink.flush().await
+            {
+                tracing::warn!(error = %e, "XMPP write failed");
+                return "write failed";
+            }
+        }
+        let _ = sink.close().await;
+        "writer closed"
+    });
     let (dead_tx, mut dead_rx) = mpsc::channel::<()>(1);
     let pinger = tokio::spawn(ping_loop(
         Connection {
             inner: inner.clone(),
         },
-        inner.config.server.clone(),
         dead_tx,
     ));
     let reason = loop {
         tokio::select! {
-            out = out_rx.recv() => {
-                let Some(stanza) = out else { break "writer closed" };
-                if let Err(e) = sink.send(stanza).await {
-                    tracing::warn!(error = %e, "XMPP write failed");
-                    break "write failed";
-                }
-            }
             incoming = stream.next() => {
                 let Some(stanza) = incoming else { break "stream ended" };
-                if let Some(reply) = handle_incoming(inner, stanza, events)
-                    && sink.send(reply).await.is_err()
-                {
-                    break "write failed";
+                if let Some(reply) = handle_incoming(inner, stanza, events) {
+                    let _ = out_tx.send(reply);
                 }
             }
+            ended = &mut writer => break ended.unwrap_or("writer panicked"),
             _ = dead_rx.recv() => break "keepalive ping unanswered",
         }
     };
     pinger.abort();
+    writer.abort();
     *lock(&inner.out) = None;
     inner.online.send_replace(None);
     let failed: Vec<_> = lock(&inner.pending).drain().collect();
     for (_, tx) in failed {
         let _ = tx.send(Err(IqError::Disconnected));
     }
-    let _ = sink.close().await;
     reason
 }
 
-async fn ping_loop(conn: Connection, server: String, dead: mpsc::Sender<()>) {
+async fn ping_loop(conn: Connection, dead: mpsc::Sender<()>) {
     // The server's own domain: the component JID's parent (gw.example.org -> example.org).
     let domain = conn
         .jid()
         .split_once('.')
         .map_or_else(|| conn.jid().to_owned(), |(_, parent)| parent.to_owned());
-    let _ = server;
     let mut tick = tokio::time::interval(conn.inner.config.ping_interval);
     tick.tick().await;
     loop {

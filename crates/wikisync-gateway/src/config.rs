@@ -20,6 +20,11 @@
 //! | extra trusted certificates for `https://` callbacks (PEM file: a private CA, or a self-signed callback's own certificate), added to the system's roots | `--callback-ca` | `WIKISYNC_GATEWAY_CALLBACK_CA` | `callback_ca` | none (system roots only) |
 //! | shutdown grace for in-flight deliveries, ms | `--shutdown-grace-ms` | `WIKISYNC_GATEWAY_SHUTDOWN_GRACE_MS` | `shutdown_grace_ms` | 10000 |
 //!
+//! XMPP mode is selected with `--xmpp-component JID --xmpp-server HOST:PORT --xmpp-secret S`
+//! (`WIKISYNC_GATEWAY_XMPP_COMPONENT`, `…_SERVER`, `…_SECRET`) or an `[xmpp]` table with
+//! `component`, `server`, `secret` and optionally `ping_interval_secs` (30), `iq_timeout_ms`
+//! (10000) and `reconnect_max_ms` (30000); see [`crate::xmpp`] and `docs/deploy.md`.
+//!
 //! The TOML file is given with `--config FILE` (or `WIKISYNC_GATEWAY_CONFIG`); unknown keys in it
 //! are an error, so typos do not pass silently.
 //!
@@ -75,6 +80,8 @@ pub struct Config {
     pub public_url: Option<String>,
     /// A PEM file of certificates trusted for `https://` callbacks besides the system's roots.
     pub callback_ca: Option<PathBuf>,
+    /// XMPP mode settings; `None` = embedded mode (see [`crate::xmpp`]).
+    pub xmpp: Option<crate::xmpp::XmppConfig>,
 }
 
 impl Default for Config {
@@ -96,6 +103,7 @@ impl Default for Config {
             shutdown_grace: Duration::from_secs(10),
             public_url: None,
             callback_ca: None,
+            xmpp: None,
         }
     }
 }
@@ -134,6 +142,10 @@ const HELP_EXAMPLES: &str = "Examples:
 
   # Trust a private CA (or a self-signed callback's certificate) for https:// callbacks
   wikisync-gateway --callback-ca /etc/wikisync/callback-ca.pem
+
+  # XMPP mode: nodes live on a Prosody/ejabberd pubsub service, the gateway is its component
+  wikisync-gateway --service pubsub.example.org --xmpp-component gw.example.org \\
+      --xmpp-server 127.0.0.1:5347 --xmpp-secret \"$COMPONENT_SECRET\"
 
   # Tighter limits and faster retries
   wikisync-gateway --max-body-bytes 262144 --max-items-per-node 64 \\
@@ -228,6 +240,9 @@ pub struct Args {
     /// self-signed callback's certificate), besides the system's root store.
     #[arg(long, env = "WIKISYNC_GATEWAY_CALLBACK_CA", value_name = "FILE")]
     pub callback_ca: Option<PathBuf>,
+    /// XMPP mode (see `docs/deploy.md`).
+    #[command(flatten)]
+    pub xmpp: crate::xmpp::XmppArgs,
 }
 
 /// The TOML file: every key optional, unknown keys rejected.
@@ -250,6 +265,7 @@ struct FileConfig {
     shutdown_grace_ms: Option<u64>,
     public_url: Option<String>,
     callback_ca: Option<PathBuf>,
+    xmpp: Option<crate::xmpp::XmppFileConfig>,
 }
 
 impl Config {
@@ -334,6 +350,8 @@ fn merge(args: Args, file: FileConfig) -> Result<Config, ConfigError> {
             .or(file.public_url)
             .map(|u| u.trim_end_matches('/').to_owned()),
         callback_ca: args.callback_ca.or(file.callback_ca),
+        xmpp: crate::xmpp::XmppConfig::merge(args.xmpp, file.xmpp)
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?,
     };
     config.validate()?;
     Ok(config)

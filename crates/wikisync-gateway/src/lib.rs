@@ -20,6 +20,7 @@
 //! | [`http`] | the axum routes: [`http::app`] builds the router from an [`http::AppState`] |
 //! | [`hub`] | the WebSub hub endpoint `POST /hub` and how topics map to nodes |
 //! | [`delivery`] | the outbox worker: ordered, at-least-once, backoff, failure budget; verification and signatures |
+//! | [`xmpp`] | XMPP mode: the nodes live on an XEP-0060 service, the gateway is an XEP-0114 component |
 //!
 //! [`run`] ties them together on a listener until a shutdown future resolves; `main.rs` only
 //! parses the configuration, binds the socket and waits for Ctrl-C or SIGTERM.
@@ -45,6 +46,7 @@ pub mod http;
 pub mod hub;
 pub mod store;
 pub mod uri;
+pub mod xmpp;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -100,7 +102,15 @@ pub async fn run(
         Some(signal.clone()),
     )
     .map_err(RunError::Store)?;
-    let store: Arc<dyn store::Store> = Arc::new(store);
+    let store: Arc<dyn store::Store> = match &config.xmpp {
+        // XMPP mode: nodes live on the XMPP pubsub service (see `xmpp`).
+        Some(xmpp) => Arc::new(
+            xmpp::XmppStore::start(store, xmpp, &config.service)
+                .await
+                .map_err(RunError::Store)?,
+        ),
+        None => Arc::new(store),
+    };
     let extra_roots = match &config.callback_ca {
         Some(path) => delivery::load_callback_ca(path).map_err(RunError::CallbackCa)?,
         None => Vec::new(),

@@ -1224,3 +1224,61 @@ impl Store for SqliteStore {
         })
     }
 }
+
+// ---- Hooks for the XMPP mode (`crate::xmpp`): kept in one block to ease merging. ----
+
+/// A job of the XMPP mode running inside the store's batch transaction (see
+/// [`SqliteStore::xmpp_job`]): it may queue deliveries, which are signalled after the commit.
+pub(crate) struct XmppJob<'a> {
+    ctx: &'a mut Ctx,
+}
+
+impl XmppJob<'_> {
+    /// Queues an event for every subscriber of `node` and of the root (like a local publish).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn fan_out(
+        &mut self,
+        conn: &Connection,
+        node: &str,
+        kind: EventKind,
+        item_id: Option<&str>,
+        payload: &str,
+        redirect: Option<&str>,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        fan_out(
+            conn,
+            self.ctx,
+            &NewEvent {
+                node,
+                kind,
+                item_id,
+                payload,
+                redirect,
+                now_ms,
+            },
+        )
+    }
+}
+
+impl SqliteStore {
+    /// Runs `f` on the store thread inside the current batch transaction, in its own savepoint;
+    /// resolves after the commit (fsynced when `durable`). The XMPP mode keeps its own tables in
+    /// the same database, so its outbox shares the group commit and the atomicity of the store.
+    pub(crate) fn xmpp_job<T, F>(
+        &self,
+        durable: bool,
+        f: F,
+    ) -> BoxFuture<'static, Result<T, StoreError>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, &mut XmppJob<'_>) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.submit(durable, move |conn, ctx| f(conn, &mut XmppJob { ctx }))
+    }
+
+    /// The limits the store was opened with.
+    pub(crate) fn limits(&self) -> StoreLimits {
+        self.limits
+    }
+}

@@ -1,0 +1,522 @@
+//! XEP-0060 requests the gateway sends and the events it reads, as plain XML elements.
+//!
+//! Built by hand on `minidom` rather than with xmpp-parsers' typed pubsub structs: the few
+//! requests are short, some (unsubscribe, a node configuration form) cannot be built with the
+//! typed API, and the Atom payload must pass through as an untouched element anyway.
+//!
+//! ```
+//! use wikisync_gateway::xmpp::stanza::{PubsubRequest, parse_event, PubsubEvent};
+//! use tokio_xmpp::minidom::Element;
+//!
+//! let request = PubsubRequest::Retract { node: "wiki".into(), item: "urn:x".into() };
+//! let xml = String::from(&request.to_element().expect("valid"));
+//! assert!(xml.contains("notify=\"true\"") || xml.contains("notify='true'"));
+//!
+//! let event: Element = "<event xmlns='http://jabber.org/protocol/pubsub#event'>\
+//!     <delete node='wiki'><redirect uri='xmpp:other?;node=wiki'/></delete></event>"
+//!     .parse().expect("xml");
+//! assert_eq!(
+//!     parse_event(&event),
+//!     vec![PubsubEvent::Deleted { node: "wiki".into(), redirect: Some("xmpp:other?;node=wiki".into()) }]
+//! );
+//! ```
+
+use tokio_xmpp::minidom::Element;
+use tokio_xmpp::minidom::rxml::NcName;
+
+/// `http://jabber.org/protocol/pubsub`
+pub const NS_PUBSUB: &str = "http://jabber.org/protocol/pubsub";
+/// `http://jabber.org/protocol/pubsub#owner`
+pub const NS_OWNER: &str = "http://jabber.org/protocol/pubsub#owner";
+/// `http://jabber.org/protocol/pubsub#event`
+pub const NS_EVENT: &str = "http://jabber.org/protocol/pubsub#event";
+/// `jabber:x:data` (XEP-0004 data forms)
+pub const NS_DATA: &str = "jabber:x:data";
+/// `urn:xmpp:ping` (XEP-0199)
+pub const NS_PING: &str = "urn:xmpp:ping";
+/// `http://jabber.org/protocol/disco#info` (XEP-0030)
+pub const NS_DISCO_INFO: &str = "http://jabber.org/protocol/disco#info";
+/// `urn:ietf:params:xml:ns:xmpp-stanzas` (stanza error conditions)
+pub const NS_STANZAS: &str = "urn:ietf:params:xml:ns:xmpp-stanzas";
+
+/// The node configuration the gateway asserts on every node it creates or adopts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeConfig {
+    /// `pubsub#max_items`: items kept per node.
+    pub max_items: u32,
+}
+
+impl NodeConfig {
+    /// The `jabber:x:data` form of `type` (`submit`): persist items, keep `max_items`, notify
+    /// retractions and deletions, send the last published item on subscription, deliver payloads.
+    pub fn form(&self) -> Result<Element, StanzaBuildError> {
+        let fields = [
+            (
+                "FORM_TYPE",
+                "http://jabber.org/protocol/pubsub#node_config".to_owned(),
+            ),
+            ("pubsub#persist_items", "1".to_owned()),
+            ("pubsub#max_items", self.max_items.to_string()),
+            ("pubsub#notify_retract", "1".to_owned()),
+            ("pubsub#notify_delete", "1".to_owned()),
+            ("pubsub#deliver_payloads", "1".to_owned()),
+            ("pubsub#send_last_published_item", "on_sub".to_owned()),
+        ];
+        let mut x = el("x", NS_DATA, &[("type", "submit")])?;
+        for (var, value) in fields {
+            let mut field = el("field", NS_DATA, &[("var", var)])?;
+            if var == "FORM_TYPE" {
+                set(&mut field, "type", "hidden")?;
+            }
+            let mut v = Element::bare("value", NS_DATA);
+            v.append_text(value);
+            field.append_child(v);
+            x.append_child(field);
+        }
+        Ok(x)
+    }
+}
+
+/// A pubsub request to the service (the payload of an IQ).
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum PubsubRequest {
+    /// `set`: create `node` with `config` (`<create/><configure>form</configure>`).
+    Create {
+        /// The node id.
+        node: String,
+        /// The configuration to create it with.
+        config: NodeConfig,
+    },
+    /// `set` (owner): configure an existing node.
+    Configure {
+        /// The node id.
+        node: String,
+        /// The configuration.
+        config: NodeConfig,
+    },
+    /// `set`: subscribe `jid` to `node`.
+    Subscribe {
+        /// The node id.
+        node: String,
+        /// The subscriber (the gateway's component JID).
+        jid: String,
+    },
+    /// `set`: unsubscribe `jid` from `node`.
+    Unsubscribe {
+        /// The node id.
+        node: String,
+        /// The subscriber.
+        jid: String,
+    },
+    /// `set`: publish one item.
+    Publish {
+        /// The node id.
+        node: String,
+        /// The item id.
+        item: String,
+        /// The payload (an Atom entry).
+        payload: Element,
+    },
+    /// `set`: retract one item, with `notify='true'` (Prosody notifies only then).
+    Retract {
+        /// The node id.
+        node: String,
+        /// The item id.
+        item: String,
+    },
+    /// `set` (owner): delete a node, optionally redirecting subscribers.
+    Delete {
+        /// The node id.
+        node: String,
+        /// The `xmpp:` URI subscribers should follow.
+        redirect: Option<String>,
+    },
+    /// `get`: the newest `max` items of a node.
+    Items {
+        /// The node id.
+        node: String,
+        /// How many items at most.
+        max: u32,
+    },
+    /// `get`: XEP-0199 ping (to the server).
+    Ping,
+}
+
+/// Why a request could not be turned into XML.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StanzaBuildError {
+    /// An attribute name was not a valid XML name (a bug: every name is a constant).
+    #[error("invalid attribute name {0:?}")]
+    AttributeName(String),
+}
+
+impl PubsubRequest {
+    /// Whether the request is an IQ `get` (else `set`).
+    pub fn is_get(&self) -> bool {
+        matches!(self, Self::Items { .. } | Self::Ping)
+    }
+
+    /// The IQ payload element.
+    pub fn to_element(&self) -> Result<Element, StanzaBuildError> {
+        let pubsub = |ns: &str, children: Vec<Element>| {
+            let mut p = Element::bare("pubsub", ns);
+            for c in children {
+                p.append_child(c);
+            }
+            p
+        };
+        Ok(match self {
+            Self::Create { node, config } => {
+                let mut configure = Element::bare("configure", NS_PUBSUB);
+                configure.append_child(config.form()?);
+                pubsub(
+                    NS_PUBSUB,
+                    vec![el("create", NS_PUBSUB, &[("node", node)])?, configure],
+                )
+            }
+            Self::Configure { node, config } => {
+                let mut configure = el("configure", NS_OWNER, &[("node", node)])?;
+                configure.append_child(config.form()?);
+                pubsub(NS_OWNER, vec![configure])
+            }
+            Self::Subscribe { node, jid } => pubsub(
+                NS_PUBSUB,
+                vec![el("subscribe", NS_PUBSUB, &[("node", node), ("jid", jid)])?],
+            ),
+            Self::Unsubscribe { node, jid } => pubsub(
+                NS_PUBSUB,
+                vec![el(
+                    "unsubscribe",
+                    NS_PUBSUB,
+                    &[("node", node), ("jid", jid)],
+                )?],
+            ),
+            Self::Publish {
+                node,
+                item,
+                payload,
+            } => {
+                let mut it = el("item", NS_PUBSUB, &[("id", item)])?;
+                it.append_child(payload.clone());
+                let mut publish = el("publish", NS_PUBSUB, &[("node", node)])?;
+                publish.append_child(it);
+                pubsub(NS_PUBSUB, vec![publish])
+            }
+            Self::Retract { node, item } => {
+                let mut retract = el("retract", NS_PUBSUB, &[("node", node), ("notify", "true")])?;
+                retract.append_child(el("item", NS_PUBSUB, &[("id", item)])?);
+                pubsub(NS_PUBSUB, vec![retract])
+            }
+            Self::Delete { node, redirect } => {
+                let mut delete = el("delete", NS_OWNER, &[("node", node)])?;
+                if let Some(uri) = redirect {
+                    delete.append_child(el("redirect", NS_OWNER, &[("uri", uri)])?);
+                }
+                pubsub(NS_OWNER, vec![delete])
+            }
+            Self::Items { node, max } => pubsub(
+                NS_PUBSUB,
+                vec![el(
+                    "items",
+                    NS_PUBSUB,
+                    &[("node", node), ("max_items", &max.to_string())],
+                )?],
+            ),
+            Self::Ping => Element::bare("ping", NS_PING),
+        })
+    }
+
+    /// A short name for logs and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Create { .. } => "create",
+            Self::Configure { .. } => "configure",
+            Self::Subscribe { .. } => "subscribe",
+            Self::Unsubscribe { .. } => "unsubscribe",
+            Self::Publish { .. } => "publish",
+            Self::Retract { .. } => "retract",
+            Self::Delete { .. } => "delete",
+            Self::Items { .. } => "items",
+            Self::Ping => "ping",
+        }
+    }
+}
+
+fn set(e: &mut Element, name: &str, value: &str) -> Result<(), StanzaBuildError> {
+    let name =
+        NcName::try_from(name).map_err(|_| StanzaBuildError::AttributeName(name.to_owned()))?;
+    e.set_attr(
+        tokio_xmpp::minidom::rxml::Namespace::NONE,
+        name,
+        value.to_owned(),
+    );
+    Ok(())
+}
+
+fn el(name: &str, ns: &str, attrs: &[(&str, &str)]) -> Result<Element, StanzaBuildError> {
+    let mut e = Element::bare(name, ns);
+    for (k, v) in attrs {
+        set(&mut e, k, v)?;
+    }
+    Ok(e)
+}
+
+/// One thing that happened on a node, read from a `pubsub#event` message payload.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum PubsubEvent {
+    /// An item was published (`payload` is its first child element, if any).
+    Published {
+        /// The node id.
+        node: String,
+        /// The item id (`None` when the service sent none, which a persistent node never does).
+        item: Option<String>,
+        /// The payload element.
+        payload: Option<Element>,
+    },
+    /// An item was retracted.
+    Retracted {
+        /// The node id.
+        node: String,
+        /// The item id.
+        item: String,
+    },
+    /// The node was deleted.
+    Deleted {
+        /// The node id.
+        node: String,
+        /// The redirect URI, if the owner gave one.
+        redirect: Option<String>,
+    },
+    /// All items of the node were purged.
+    Purged {
+        /// The node id.
+        node: String,
+    },
+}
+
+/// The events in one `<event xmlns='…pubsub#event'>` element, in document order; anything else
+/// (configuration, subscription notices, an element in another namespace) gives none.
+pub fn parse_event(event: &Element) -> Vec<PubsubEvent> {
+    let mut out = Vec::new();
+    if !event.is("event", NS_EVENT) {
+        return out;
+    }
+    for child in event.children() {
+        let Some(node) = child.attr("node").map(str::to_owned) else {
+            continue;
+        };
+        if child.is("items", NS_EVENT) {
+            for entry in child.children() {
+                if entry.is("item", NS_EVENT) {
+                    out.push(PubsubEvent::Published {
+                        node: node.clone(),
+                        item: entry.attr("id").map(str::to_owned),
+                        payload: entry.children().next().cloned(),
+                    });
+                } else if entry.is("retract", NS_EVENT)
+                    && let Some(id) = entry.attr("id")
+                {
+                    out.push(PubsubEvent::Retracted {
+                        node: node.clone(),
+                        item: id.to_owned(),
+                    });
+                }
+            }
+        } else if child.is("delete", NS_EVENT) {
+            let redirect = child
+                .get_child("redirect", NS_EVENT)
+                .and_then(|r| r.attr("uri"))
+                .map(str::to_owned);
+            out.push(PubsubEvent::Deleted { node, redirect });
+        } else if child.is("purge", NS_EVENT) {
+            out.push(PubsubEvent::Purged { node });
+        }
+    }
+    out
+}
+
+/// The items of an `items` result (`<pubsub><items><item id>payload</item>…`), in the order the
+/// service sent them, as (id, payload) pairs; items without id or payload are left out.
+pub fn parse_items(result: &Element) -> Vec<(String, Element)> {
+    result
+        .get_child("items", NS_PUBSUB)
+        .map(|items| {
+            items
+                .children()
+                .filter(|i| i.is("item", NS_PUBSUB))
+                .filter_map(|i| Some((i.attr("id")?.to_owned(), i.children().next()?.clone())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Serializes an element (a payload) to text.
+pub fn to_text(e: &Element) -> Result<String, String> {
+    let mut out = Vec::new();
+    e.write_to(&mut out).map_err(|err| err.to_string())?;
+    String::from_utf8(out).map_err(|err| err.to_string())
+}
+
+/// Parses text (an Atom entry as received over HTTP) into an element.
+pub fn from_text(text: &str) -> Result<Element, String> {
+    text.parse::<Element>().map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Element {
+        s.parse().expect("test XML is well-formed")
+    }
+
+    #[test]
+    fn create_carries_the_full_configuration_form() {
+        let e = PubsubRequest::Create {
+            node: "n1".into(),
+            config: NodeConfig { max_items: 42 },
+        }
+        .to_element()
+        .expect("builds");
+        let create = e.get_child("create", NS_PUBSUB).expect("create");
+        assert_eq!(create.attr("node"), Some("n1"));
+        let form = e
+            .get_child("configure", NS_PUBSUB)
+            .and_then(|c| c.get_child("x", NS_DATA))
+            .expect("form");
+        let value = |var: &str| {
+            form.children()
+                .find(|f| f.attr("var") == Some(var))
+                .and_then(|f| f.get_child("value", NS_DATA))
+                .map(Element::text)
+        };
+        assert_eq!(value("pubsub#max_items").as_deref(), Some("42"));
+        assert_eq!(value("pubsub#notify_retract").as_deref(), Some("1"));
+        assert_eq!(value("pubsub#notify_delete").as_deref(), Some("1"));
+        assert_eq!(value("pubsub#persist_items").as_deref(), Some("1"));
+        assert_eq!(
+            value("pubsub#send_last_published_item").as_deref(),
+            Some("on_sub")
+        );
+    }
+
+    #[test]
+    fn owner_requests_use_the_owner_namespace() {
+        let d = PubsubRequest::Delete {
+            node: "n".into(),
+            redirect: Some("xmpp:x?;node=m".into()),
+        }
+        .to_element()
+        .expect("builds");
+        assert!(d.is("pubsub", NS_OWNER));
+        let delete = d.get_child("delete", NS_OWNER).expect("delete");
+        assert_eq!(
+            delete
+                .get_child("redirect", NS_OWNER)
+                .and_then(|r| r.attr("uri")),
+            Some("xmpp:x?;node=m")
+        );
+        let c = PubsubRequest::Configure {
+            node: "n".into(),
+            config: NodeConfig { max_items: 1 },
+        }
+        .to_element()
+        .expect("builds");
+        assert!(c.get_child("configure", NS_OWNER).is_some());
+        assert!(
+            PubsubRequest::Items {
+                node: "n".into(),
+                max: 3
+            }
+            .is_get()
+        );
+        assert!(
+            !PubsubRequest::Retract {
+                node: "n".into(),
+                item: "i".into()
+            }
+            .is_get()
+        );
+    }
+
+    #[test]
+    fn publish_wraps_the_payload_unchanged() {
+        let entry = parse("<entry xmlns='http://www.w3.org/2005/Atom'><id>urn:a</id></entry>");
+        let p = PubsubRequest::Publish {
+            node: "n".into(),
+            item: "urn:a".into(),
+            payload: entry.clone(),
+        }
+        .to_element()
+        .expect("builds");
+        let item = p
+            .get_child("publish", NS_PUBSUB)
+            .and_then(|x| x.get_child("item", NS_PUBSUB))
+            .expect("item");
+        assert_eq!(item.attr("id"), Some("urn:a"));
+        assert_eq!(item.children().next(), Some(&entry));
+    }
+
+    #[test]
+    fn events_of_every_kind_are_read_in_order() {
+        let e = parse(
+            "<event xmlns='http://jabber.org/protocol/pubsub#event'>\
+             <items node='n'><item id='a'><entry xmlns='http://www.w3.org/2005/Atom'/></item>\
+             <retract id='b'/></items><purge node='m'/><delete node='k'/>\
+             <configuration node='n'/></event>",
+        );
+        let events = parse_event(&e);
+        assert_eq!(events.len(), 4);
+        assert!(
+            matches!(&events[0], PubsubEvent::Published { node, item: Some(i), payload: Some(p) }
+            if node == "n" && i == "a" && p.name() == "entry")
+        );
+        assert_eq!(
+            events[1],
+            PubsubEvent::Retracted {
+                node: "n".into(),
+                item: "b".into()
+            }
+        );
+        assert_eq!(events[2], PubsubEvent::Purged { node: "m".into() });
+        assert_eq!(
+            events[3],
+            PubsubEvent::Deleted {
+                node: "k".into(),
+                redirect: None
+            }
+        );
+        assert!(
+            parse_event(&parse("<event xmlns='urn:other'><purge node='x'/></event>")).is_empty()
+        );
+    }
+
+    #[test]
+    fn items_results_give_id_and_payload() {
+        let r = parse(
+            "<pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='n'>\
+             <item id='1'><entry xmlns='http://www.w3.org/2005/Atom'/></item><item id='2'/>\
+             </items></pubsub>",
+        );
+        let items = parse_items(&r);
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].0, "1");
+    }
+
+    #[test]
+    fn text_round_trip_keeps_carriage_returns_and_markup() {
+        let text = "<entry xmlns=\"http://www.w3.org/2005/Atom\"><content type=\"text/x-dokuwiki\">a&#13;\nb &amp; &lt;c&gt; ]]&gt;</content></entry>";
+        let e = from_text(text).expect("parses");
+        let content = e
+            .get_child("content", "http://www.w3.org/2005/Atom")
+            .expect("content")
+            .text();
+        assert_eq!(content, "a\r\nb & <c> ]]>");
+        let again = from_text(&to_text(&e).expect("writes")).expect("parses again");
+        assert_eq!(again, e);
+        assert!(from_text("<entry").is_err());
+    }
+}

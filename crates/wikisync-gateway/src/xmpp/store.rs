@@ -1,0 +1,901 @@
+//! [`XmppStore`]: the [`Store`] of the XMPP mode, its durable XMPP outbox and event intake.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use tokio::sync::{Notify, mpsc};
+use tokio_xmpp::Stanza;
+use tokio_xmpp::minidom::Element;
+
+use super::XmppConfig;
+use super::conn::{Connection as XmppConnection, IqError};
+use super::stanza::{self, NodeConfig, PubsubEvent, PubsubRequest};
+use crate::store::{
+    BoxFuture, Delivery, EventKind, Item, PublishRequest, QueueHead, SqliteStore, Store,
+    StoreError, SubscribeRequest, XmppJob,
+};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS xmpp_ops (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    node TEXT NOT NULL,
+    item_id TEXT,
+    payload TEXT,
+    redirect TEXT,
+    created_ms INTEGER NOT NULL
+);
+";
+
+/// Operations sent to the pubsub service per pipelined batch.
+const BATCH: u32 = 64;
+
+/// Counters of the XMPP side.
+#[derive(Debug, Default)]
+pub struct XmppMetrics {
+    /// Operations the service accepted.
+    pub sent: AtomicU64,
+    /// Operations the service refused (dropped, logged).
+    pub refused: AtomicU64,
+    /// Pubsub events received and applied.
+    pub events: AtomicU64,
+}
+
+/// One queued operation.
+#[derive(Clone, Debug)]
+struct Op {
+    id: i64,
+    kind: String,
+    node: String,
+    item_id: Option<String>,
+    payload: Option<String>,
+    redirect: Option<String>,
+}
+
+/// The store of the XMPP mode: nodes and items live on the pubsub service; this store keeps
+/// subscriptions, the delivery outbox, a cache of the items (filled from pubsub events) and
+/// the durable outbox of operations for the service.
+#[derive(Clone)]
+pub struct XmppStore {
+    inner: Arc<Shared>,
+}
+
+struct Shared {
+    sqlite: SqliteStore,
+    conn: XmppConnection,
+    service: String,
+    node_config: NodeConfig,
+    wake: Arc<Notify>,
+    metrics: XmppMetrics,
+}
+
+impl std::fmt::Debug for XmppStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("XmppStore")
+            .field("service", &self.inner.service)
+            .finish_non_exhaustive()
+    }
+}
+
+fn now_ms() -> i64 {
+    crate::delivery::now_ms()
+}
+
+impl XmppStore {
+    /// Creates the XMPP tables in `sqlite`'s database, connects the component and starts the
+    /// outbox worker and the event intake. `service` is the pubsub service JID.
+    pub async fn start(
+        sqlite: SqliteStore,
+        config: &XmppConfig,
+        service: &str,
+    ) -> Result<Self, StoreError> {
+        sqlite
+            .xmpp_job(true, |conn, _| Ok(conn.execute_batch(SCHEMA)?))
+            .await?;
+        let (conn, events) = XmppConnection::spawn(config.connection());
+        let max_items = sqlite.limits().max_items_per_node;
+        let store = Self {
+            inner: Arc::new(Shared {
+                sqlite,
+                conn,
+                service: service.to_owned(),
+                node_config: NodeConfig { max_items },
+                wake: Arc::new(Notify::new()),
+                metrics: XmppMetrics::default(),
+            }),
+        };
+        tokio::spawn(intake(Arc::downgrade(&store.inner), events));
+        tokio::spawn(worker(Arc::downgrade(&store.inner)));
+        Ok(store)
+    }
+
+    /// The XMPP counters.
+    pub fn metrics(&self) -> &XmppMetrics {
+        &self.inner.metrics
+    }
+
+    /// Whether the component is connected.
+    pub fn is_online(&self) -> bool {
+        self.inner.conn.online().borrow().is_some()
+    }
+
+    /// The number of operations waiting for the XMPP service.
+    pub async fn pending_ops(&self) -> Result<u64, StoreError> {
+        self.inner
+            .sqlite
+            .xmpp_job(false, |conn, _| {
+                Ok(conn.query_row("SELECT COUNT(*) FROM xmpp_ops", [], |r| r.get(0))?)
+            })
+            .await
+    }
+
+    /// Adopts a node that exists on the service but not here (created by an XMPP client or
+    /// another gateway): records it and queues its configuration and subscription.
+    async fn adopt(&self, node: &str) -> Result<bool, StoreError> {
+        let shared = &self.inner;
+        if shared.conn.online().borrow().is_none() {
+            return Ok(false);
+        }
+        let probe = PubsubRequest::Items {
+            node: node.to_owned(),
+            max: 1,
+        };
+        match shared.conn.iq(&shared.service, &probe).await {
+            Ok(_) => {}
+            Err(IqError::Refused(r)) => {
+                tracing::debug!(node, refusal = %r, "node not adoptable");
+                return Ok(false);
+            }
+            Err(_) => return Ok(false),
+        }
+        let node = node.to_owned();
+        let now = now_ms();
+        shared
+            .sqlite
+            .xmpp_job(true, move |conn, _| {
+                conn.execute(
+                    "INSERT OR IGNORE INTO nodes (id, owner, created_ms) VALUES (?1, NULL, ?2)",
+                    params![node, now],
+                )?;
+                queue(conn, "ensure", &node, None, None, None, now)
+            })
+            .await?;
+        shared.wake.notify_one();
+        Ok(true)
+    }
+}
+
+fn queue(
+    conn: &Connection,
+    kind: &str,
+    node: &str,
+    item_id: Option<&str>,
+    payload: Option<&str>,
+    redirect: Option<&str>,
+    now: i64,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO xmpp_ops (kind, node, item_id, payload, redirect, created_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![kind, node, item_id, payload, redirect, now])?;
+    Ok(())
+}
+
+fn check_owner(conn: &Connection, node: &str, owner: Option<&str>) -> Result<(), StoreError> {
+    let found: Option<Option<String>> = conn
+        .prepare_cached("SELECT owner FROM nodes WHERE id = ?1")?
+        .query_row([node], |r| r.get(0))
+        .optional()?;
+    match found {
+        None => Err(StoreError::NodeNotFound(node.to_owned())),
+        Some(Some(o)) if Some(o.as_str()) != owner => Err(StoreError::NotOwner),
+        Some(_) => Ok(()),
+    }
+}
+
+fn new_node(conn: &Connection, owner: Option<&str>, now: i64) -> Result<String, StoreError> {
+    let id = format!("generic/{}", crate::store::random_uuid()?);
+    conn.prepare_cached("INSERT INTO nodes (id, owner, created_ms) VALUES (?1, ?2, ?3)")?
+        .execute(params![id, owner, now])?;
+    queue(conn, "ensure", &id, None, None, None, now)?;
+    Ok(id)
+}
+
+impl Store for XmppStore {
+    fn create_node(
+        &self,
+        owner: Option<String>,
+        now_ms: i64,
+    ) -> BoxFuture<'_, Result<String, StoreError>> {
+        Box::pin(async move {
+            let id = self
+                .inner
+                .sqlite
+                .xmpp_job(true, move |conn, _| {
+                    new_node(conn, owner.as_deref(), now_ms)
+                })
+                .await?;
+            self.inner.wake.notify_one();
+            Ok(id)
+        })
+    }
+
+    fn publish(&self, req: PublishRequest) -> BoxFuture<'_, Result<String, StoreError>> {
+        Box::pin(async move {
+            // Fail now, not in the worker, if the service could not take the payload.
+            stanza::from_text(&req.payload)
+                .map_err(|e| StoreError::Database(format!("entry not usable as XML: {e}")))?;
+            let attempt = |req: PublishRequest| {
+                self.inner.sqlite.xmpp_job(true, move |conn, _| {
+                    let node = match &req.node {
+                        Some(node) => {
+                            check_owner(conn, node, req.owner.as_deref())?;
+                            node.clone()
+                        }
+                        None => new_node(conn, req.owner.as_deref(), req.now_ms)?,
+                    };
+                    queue(
+                        conn,
+                        "publish",
+                        &node,
+                        Some(&req.item_id),
+                        Some(&req.payload),
+                        None,
+                        req.now_ms,
+                    )?;
+                    Ok(node)
+                })
+            };
+            let result = match attempt(req.clone()).await {
+                Err(StoreError::NodeNotFound(node)) if self.adopt(&node).await? => {
+                    attempt(req).await
+                }
+                other => other,
+            };
+            if result.is_ok() {
+                self.inner.wake.notify_one();
+            }
+            result
+        })
+    }
+
+    fn retract(
+        &self,
+        node: String,
+        item_id: String,
+        owner: Option<String>,
+        now_ms: i64,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move {
+            self.inner
+                .sqlite
+                .xmpp_job(true, move |conn, _| {
+                    check_owner(conn, &node, owner.as_deref())?;
+                    let known: bool = conn
+                        .prepare_cached(
+                            "SELECT EXISTS (SELECT 1 FROM items WHERE node = ?1 AND item_id = ?2)
+                             OR EXISTS (SELECT 1 FROM xmpp_ops WHERE kind = 'publish' AND node = ?1 AND item_id = ?2)",
+                        )?
+                        .query_row(params![node, item_id], |r| r.get(0))?;
+                    if !known {
+                        return Err(StoreError::ItemNotFound(item_id));
+                    }
+                    queue(conn, "retract", &node, Some(&item_id), None, None, now_ms)
+                })
+                .await?;
+            self.inner.wake.notify_one();
+            Ok(())
+        })
+    }
+
+    fn delete_node(
+        &self,
+        node: String,
+        redirect: Option<String>,
+        owner: Option<String>,
+        now_ms: i64,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move {
+            self.inner
+                .sqlite
+                .xmpp_job(true, move |conn, _| {
+                    check_owner(conn, &node, owner.as_deref())?;
+                    queue(
+                        conn,
+                        "delete",
+                        &node,
+                        None,
+                        None,
+                        redirect.as_deref(),
+                        now_ms,
+                    )
+                })
+                .await?;
+            self.inner.wake.notify_one();
+            Ok(())
+        })
+    }
+
+    fn list_nodes(&self) -> BoxFuture<'_, Result<Vec<String>, StoreError>> {
+        self.inner.sqlite.list_nodes()
+    }
+
+    fn node_exists(&self, node: String) -> BoxFuture<'_, Result<bool, StoreError>> {
+        Box::pin(async move {
+            if self.inner.sqlite.node_exists(node.clone()).await? {
+                return Ok(true);
+            }
+            self.adopt(&node).await
+        })
+    }
+
+    fn items(&self, node: &str, max: u32) -> BoxFuture<'_, Result<Vec<Item>, StoreError>> {
+        self.inner.sqlite.items(node, max)
+    }
+
+    fn is_subscribed(
+        &self,
+        node: String,
+        callback: String,
+    ) -> BoxFuture<'_, Result<bool, StoreError>> {
+        self.inner.sqlite.is_subscribed(node, callback)
+    }
+
+    fn subscribe(&self, req: SubscribeRequest) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.inner.sqlite.subscribe(req)
+    }
+
+    fn websub_subscribe(&self, req: SubscribeRequest) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.inner.sqlite.websub_subscribe(req)
+    }
+
+    fn republish(
+        &self,
+        node: String,
+        owner: Option<String>,
+        now_ms: i64,
+    ) -> BoxFuture<'_, Result<bool, StoreError>> {
+        self.inner.sqlite.republish(node, owner, now_ms)
+    }
+
+    fn expire_leases(&self, now_ms: i64) -> BoxFuture<'_, Result<u64, StoreError>> {
+        self.inner.sqlite.expire_leases(now_ms)
+    }
+
+    fn unsubscribe(&self, node: String, callback: String) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.inner.sqlite.unsubscribe(node, callback)
+    }
+
+    fn queue_heads(&self) -> BoxFuture<'_, Result<Vec<QueueHead>, StoreError>> {
+        self.inner.sqlite.queue_heads()
+    }
+
+    fn advance(
+        &self,
+        sub_key: i64,
+        delivered: Vec<i64>,
+        limit: u32,
+    ) -> BoxFuture<'_, Result<Vec<Delivery>, StoreError>> {
+        self.inner.sqlite.advance(sub_key, delivered, limit)
+    }
+
+    fn delivery_failed(
+        &self,
+        delivery_id: i64,
+        next_attempt_ms: i64,
+        now_ms: i64,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.inner
+            .sqlite
+            .delivery_failed(delivery_id, next_attempt_ms, now_ms)
+    }
+
+    fn drop_subscriber(&self, sub_key: i64) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.inner.sqlite.drop_subscriber(sub_key)
+    }
+
+    fn outbox_len(&self) -> BoxFuture<'_, Result<u64, StoreError>> {
+        self.inner.sqlite.outbox_len()
+    }
+}
+
+// ---- the outbox worker: HTTP -> XMPP ----
+
+/// What became of one operation.
+enum Outcome {
+    /// Done (or definitely refused, which was logged): remove it.
+    Finished,
+    /// Not done now (disconnected, timeout, transient refusal): keep it and retry later.
+    Retry,
+}
+
+async fn worker(shared: std::sync::Weak<Shared>) {
+    let mut synced_epoch = None;
+    let mut pause = Duration::from_millis(100);
+    loop {
+        let Some(s) = shared.upgrade() else { return };
+        let conn = s.conn.clone();
+        drop(s);
+        let epoch = conn.wait_online().await;
+        let Some(s) = shared.upgrade() else { return };
+        if synced_epoch != Some(epoch) {
+            match resync(&s).await {
+                Ok(()) => synced_epoch = Some(epoch),
+                Err(e) => {
+                    tracing::warn!(error = %e, "resynchronisation with the pubsub service failed; retrying");
+                    drop(s);
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(10));
+                    continue;
+                }
+            }
+        }
+        let ops = match s
+            .sqlite
+            .xmpp_job(false, |conn, _| pending(conn, BATCH))
+            .await
+        {
+            Ok(ops) => ops,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the XMPP outbox");
+                drop(s);
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if ops.is_empty() {
+            let wake = s.wake.clone();
+            let mut online = conn.online();
+            drop(s);
+            tokio::select! {
+                () = wake.notified() => {}
+                _ = online.changed() => {}
+                () = tokio::time::sleep(Duration::from_secs(5)) => {}
+            }
+            continue;
+        }
+        let outcomes = futures_util::future::join_all(ops.iter().map(|op| perform(&s, op))).await;
+        let mut done = Vec::new();
+        let mut retry = false;
+        for (op, outcome) in ops.iter().zip(outcomes) {
+            match outcome {
+                Outcome::Finished => done.push(op.id),
+                Outcome::Retry => retry = true,
+            }
+        }
+        if !done.is_empty() {
+            let result = s
+                .sqlite
+                .xmpp_job(false, move |conn, _| {
+                    let mut stmt = conn.prepare_cached("DELETE FROM xmpp_ops WHERE id = ?1")?;
+                    for id in done {
+                        stmt.execute([id])?;
+                    }
+                    Ok(())
+                })
+                .await;
+            if let Err(e) = result {
+                tracing::error!(error = %e, "cannot acknowledge XMPP operations");
+            }
+        }
+        drop(s);
+        if retry {
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(10));
+        } else {
+            pause = Duration::from_millis(100);
+        }
+    }
+}
+
+fn pending(conn: &Connection, limit: u32) -> Result<Vec<Op>, StoreError> {
+    let ops = conn
+        .prepare_cached(
+            "SELECT id, kind, node, item_id, payload, redirect FROM xmpp_ops ORDER BY id LIMIT ?1",
+        )?
+        .query_map([limit], |r| {
+            Ok(Op {
+                id: r.get(0)?,
+                kind: r.get(1)?,
+                node: r.get(2)?,
+                item_id: r.get(3)?,
+                payload: r.get(4)?,
+                redirect: r.get(5)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(ops)
+}
+
+/// Sends one operation (an `ensure` is create-or-configure, then subscribe).
+async fn perform(s: &Shared, op: &Op) -> Outcome {
+    let request = match op.kind.as_str() {
+        "ensure" => return ensure(s, &op.node).await,
+        "publish" => {
+            let payload = match op.payload.as_deref().map(stanza::from_text) {
+                Some(Ok(p)) => p,
+                _ => {
+                    tracing::error!(node = %op.node, "queued publish has no usable payload; dropped");
+                    return Outcome::Finished;
+                }
+            };
+            PubsubRequest::Publish {
+                node: op.node.clone(),
+                item: op.item_id.clone().unwrap_or_else(|| "current".to_owned()),
+                payload,
+            }
+        }
+        "retract" => PubsubRequest::Retract {
+            node: op.node.clone(),
+            item: op.item_id.clone().unwrap_or_default(),
+        },
+        "delete" => PubsubRequest::Delete {
+            node: op.node.clone(),
+            redirect: op.redirect.clone(),
+        },
+        other => {
+            tracing::error!(kind = other, "unknown queued XMPP operation; dropped");
+            return Outcome::Finished;
+        }
+    };
+    let result = s.conn.iq(&s.service, &request).await;
+    let confirmed = result.is_ok();
+    let outcome = outcome(s, &op.node, &request, result);
+    if confirmed {
+        // Apply our own retraction or deletion at once: the service may not notify its
+        // originator, and the event, if it comes, then finds nothing left to deliver.
+        let event = match request {
+            PubsubRequest::Retract { node, item } => Some(PubsubEvent::Retracted { node, item }),
+            PubsubRequest::Delete { node, redirect } => {
+                Some(PubsubEvent::Deleted { node, redirect })
+            }
+            _ => None,
+        };
+        if let Some(event) = event {
+            apply(s, vec![event]).await;
+        }
+    }
+    outcome
+}
+
+fn outcome(
+    s: &Shared,
+    node: &str,
+    request: &PubsubRequest,
+    result: Result<Option<Element>, IqError>,
+) -> Outcome {
+    match result {
+        Ok(_) => {
+            s.metrics.sent.fetch_add(1, Ordering::Relaxed);
+            Outcome::Finished
+        }
+        Err(IqError::Refused(r)) if !r.is_transient() => {
+            s.metrics.refused.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(
+                node,
+                operation = request.kind(),
+                service = %s.service,
+                condition = %r.condition,
+                text = r.text.as_deref().unwrap_or(""),
+                "the XMPP pubsub service refused the operation; it is dropped"
+            );
+            Outcome::Finished
+        }
+        Err(e) => {
+            tracing::debug!(node, operation = request.kind(), error = %e, "XMPP operation will be retried");
+            Outcome::Retry
+        }
+    }
+}
+
+/// Creates the node with the gateway's configuration, or (it exists) reconfigures it, then
+/// subscribes the component. Idempotent.
+async fn ensure(s: &Shared, node: &str) -> Outcome {
+    let create = PubsubRequest::Create {
+        node: node.to_owned(),
+        config: s.node_config.clone(),
+    };
+    match s.conn.iq(&s.service, &create).await {
+        Ok(_) => {}
+        Err(IqError::Refused(r)) if r.condition == "conflict" => {
+            let configure = PubsubRequest::Configure {
+                node: node.to_owned(),
+                config: s.node_config.clone(),
+            };
+            match s.conn.iq(&s.service, &configure).await {
+                Ok(_) => {}
+                Err(IqError::Refused(r)) if !r.is_transient() => {
+                    tracing::error!(
+                        node,
+                        service = %s.service,
+                        condition = %r.condition,
+                        text = r.text.as_deref().unwrap_or(""),
+                        "the XMPP pubsub service refused the node configuration (persist items, max items, notify retract/delete, send last item); the node works but may not behave as wikisync expects"
+                    );
+                }
+                Err(_) => return Outcome::Retry,
+            }
+        }
+        Err(IqError::Refused(r)) if !r.is_transient() => {
+            s.metrics.refused.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(
+                node,
+                service = %s.service,
+                condition = %r.condition,
+                text = r.text.as_deref().unwrap_or(""),
+                "the XMPP pubsub service refused to create the node; allow the component to create nodes (Prosody: list its JID in `admins`; ejabberd: `access_createnode`)"
+            );
+            return Outcome::Finished;
+        }
+        Err(_) => return Outcome::Retry,
+    }
+    let subscribe = PubsubRequest::Subscribe {
+        node: node.to_owned(),
+        jid: s.conn.jid().to_owned(),
+    };
+    let result = s.conn.iq(&s.service, &subscribe).await;
+    outcome(s, node, &subscribe, result)
+}
+
+/// After a (re)connection: resubscribe to every known node and deliver what changed meanwhile.
+async fn resync(s: &Shared) -> Result<(), IqError> {
+    let nodes = s
+        .sqlite
+        .list_nodes()
+        .await
+        .map_err(|e| IqError::Build(e.to_string()))?;
+    let queued: Vec<String> = s
+        .sqlite
+        .xmpp_job(false, |conn, _| {
+            let v = conn
+                .prepare_cached("SELECT DISTINCT node FROM xmpp_ops WHERE kind = 'ensure'")?
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            Ok(v)
+        })
+        .await
+        .map_err(|e| IqError::Build(e.to_string()))?;
+    let max = s.node_config.max_items;
+    for node in nodes.into_iter().filter(|n| !queued.contains(n)) {
+        let items = PubsubRequest::Items {
+            node: node.clone(),
+            max,
+        };
+        let found = match s.conn.iq(&s.service, &items).await {
+            Ok(result) => Some(result.map(|r| stanza::parse_items(&r)).unwrap_or_default()),
+            Err(IqError::Refused(r)) if r.condition == "item-not-found" => None,
+            Err(IqError::Refused(r)) if !r.is_transient() => {
+                tracing::warn!(node, condition = %r.condition, "cannot read the node's items");
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let Some(found) = found else {
+            apply(
+                s,
+                vec![PubsubEvent::Deleted {
+                    node: node.clone(),
+                    redirect: None,
+                }],
+            )
+            .await;
+            continue;
+        };
+        let subscribe = PubsubRequest::Subscribe {
+            node: node.clone(),
+            jid: s.conn.jid().to_owned(),
+        };
+        match s.conn.iq(&s.service, &subscribe).await {
+            Ok(_) => {}
+            Err(IqError::Refused(r)) if !r.is_transient() => {
+                tracing::error!(node, condition = %r.condition, "the pubsub service refused the gateway's subscription; events of this node will not reach HTTP subscribers");
+            }
+            Err(e) => return Err(e),
+        }
+        // Oldest first, so the newest ends up newest in the cache too.
+        let events = found
+            .into_iter()
+            .rev()
+            .map(|(id, payload)| PubsubEvent::Published {
+                node: node.clone(),
+                item: Some(id),
+                payload: Some(payload),
+            })
+            .collect();
+        apply(s, events).await;
+    }
+    Ok(())
+}
+
+// ---- the event intake: XMPP -> HTTP ----
+
+async fn intake(shared: std::sync::Weak<Shared>, mut events: mpsc::UnboundedReceiver<Stanza>) {
+    while let Some(first) = events.recv().await {
+        let Some(s) = shared.upgrade() else { return };
+        // Everything already waiting goes into one transaction (one fsync for many events).
+        let mut parsed = Vec::new();
+        let mut next = Some(first);
+        let mut taken = 0;
+        while let Some(stanza) = next.take() {
+            parsed.extend(events_of(&s, stanza));
+            taken += 1;
+            if taken < 512 {
+                next = events.try_recv().ok();
+            }
+        }
+        if !parsed.is_empty() {
+            apply(&s, parsed).await;
+        }
+    }
+}
+
+/// The pubsub events in a stanza from the pubsub service (anything else gives none).
+fn events_of(s: &Shared, stanza: Stanza) -> Vec<PubsubEvent> {
+    let Stanza::Message(message) = stanza else {
+        return Vec::new();
+    };
+    let from_service = message
+        .from
+        .as_ref()
+        .is_some_and(|f| f.to_string() == s.service);
+    if !from_service {
+        tracing::debug!(from = ?message.from, "message not from the pubsub service ignored");
+        return Vec::new();
+    }
+    message
+        .payloads
+        .iter()
+        .flat_map(stanza::parse_event)
+        .collect()
+}
+
+/// Applies events to the item cache and queues their deliveries, in one durable transaction.
+async fn apply(s: &Shared, events: Vec<PubsubEvent>) {
+    let count = events.len() as u64;
+    let max = i64::from(s.node_config.max_items);
+    let result = s
+        .sqlite
+        .xmpp_job(true, move |conn, job| {
+            for event in events {
+                apply_one(conn, job, event, max, now_ms())?;
+            }
+            Ok(())
+        })
+        .await;
+    match result {
+        Ok(()) => {
+            s.metrics.events.fetch_add(count, Ordering::Relaxed);
+        }
+        Err(e) => tracing::error!(error = %e, "cannot record pubsub events"),
+    }
+}
+
+fn apply_one(
+    conn: &Connection,
+    job: &mut XmppJob<'_>,
+    event: PubsubEvent,
+    max_items: i64,
+    now: i64,
+) -> Result<(), StoreError> {
+    let ensure_node = |node: &str| -> Result<(), StoreError> {
+        conn.prepare_cached(
+            "INSERT OR IGNORE INTO nodes (id, owner, created_ms) VALUES (?1, NULL, ?2)",
+        )?
+        .execute(params![node, now])?;
+        Ok(())
+    };
+    match event {
+        PubsubEvent::Published {
+            node,
+            item,
+            payload,
+        } => {
+            let Some(payload) = payload else {
+                return Ok(());
+            };
+            let text = stanza::to_text(&payload).map_err(StoreError::Database)?;
+            let item = item.unwrap_or_else(|| "current".to_owned());
+            ensure_node(&node)?;
+            let cached: Option<String> = conn
+                .prepare_cached("SELECT payload FROM items WHERE node = ?1 AND item_id = ?2")?
+                .query_row(params![node, item], |r| r.get(0))
+                .optional()?;
+            if cached.as_deref() == Some(text.as_str()) {
+                return Ok(());
+            }
+            let seq: i64 = conn
+                .prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM items WHERE node = ?1")?
+                .query_row([&node], |r| r.get(0))?;
+            conn.prepare_cached(
+                "INSERT INTO items (node, item_id, seq, payload, published_ms) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (node, item_id) DO UPDATE SET seq = excluded.seq, payload = excluded.payload,
+                 published_ms = excluded.published_ms",
+            )?
+            .execute(params![node, item, seq, text, now])?;
+            if seq > max_items {
+                conn.prepare_cached("DELETE FROM items WHERE node = ?1 AND seq <= ?2")?
+                    .execute(params![node, seq - max_items])?;
+            }
+            job.fan_out(conn, &node, EventKind::Item, Some(&item), &text, None, now)
+        }
+        PubsubEvent::Retracted { node, item } => {
+            // Only what the cache held: the gateway applies its own retractions as soon as the
+            // service confirms them, and the echo of the event must not be delivered twice.
+            let removed = conn
+                .prepare_cached("DELETE FROM items WHERE node = ?1 AND item_id = ?2")?
+                .execute(params![node, item])?;
+            if removed == 0 {
+                return Ok(());
+            }
+            let tombstone = crate::atom::deleted_entry(&item, &crate::atom::rfc3339(now));
+            job.fan_out(
+                conn,
+                &node,
+                EventKind::Retracted,
+                Some(&item),
+                &tombstone,
+                None,
+                now,
+            )
+        }
+        PubsubEvent::Purged { node } => {
+            let items: Vec<String> = conn
+                .prepare_cached("SELECT item_id FROM items WHERE node = ?1 ORDER BY seq")?
+                .query_map([&node], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            for item in items {
+                apply_one(
+                    conn,
+                    job,
+                    PubsubEvent::Retracted {
+                        node: node.clone(),
+                        item,
+                    },
+                    max_items,
+                    now,
+                )?;
+            }
+            Ok(())
+        }
+        PubsubEvent::Deleted { node, redirect } => {
+            let known: bool = conn
+                .prepare_cached("SELECT EXISTS (SELECT 1 FROM nodes WHERE id = ?1)")?
+                .query_row([&node], |r| r.get(0))?;
+            if !known {
+                return Ok(());
+            }
+            // The service may leave out the redirect (Prosody 0.12 does); when the deletion is
+            // ours, the queued operation still holds it (it is removed only after the answer,
+            // and the event comes first).
+            let redirect = match redirect {
+                Some(r) => Some(r),
+                None => conn
+                    .prepare_cached(
+                        "SELECT redirect FROM xmpp_ops WHERE kind = 'delete' AND node = ?1
+                         AND redirect IS NOT NULL ORDER BY id LIMIT 1",
+                    )?
+                    .query_row([&node], |r| r.get(0))
+                    .optional()?,
+            };
+            job.fan_out(
+                conn,
+                &node,
+                EventKind::Deleted,
+                None,
+                "",
+                redirect.as_deref(),
+                now,
+            )?;
+            conn.prepare_cached("DELETE FROM items WHERE node = ?1")?
+                .execute([&node])?;
+            conn.prepare_cached("DELETE FROM subscriptions WHERE node = ?1")?
+                .execute([&node])?;
+            conn.prepare_cached("DELETE FROM nodes WHERE id = ?1")?
+                .execute([&node])?;
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,575 @@
+//! XMPP mode against a real XMPP server and an independent XMPP client.
+//!
+//! Each test starts its own server (Prosody or ejabberd, from a temp config on free loopback
+//! ports, through `scripts/lib/xmpp.sh`), a gateway in XMPP mode, an HTTP callback receiver,
+//! and drives slixmpp (`tests/xmpp/slix.py`) as the XMPP-side client.
+//!
+//! The tests are `#[ignore]`d so that plain `cargo test` passes on a machine without the servers;
+//! `scripts/test-xmpp` installs them and runs this file with `--ignored`, once per server, with
+//! `WIKISYNC_XMPP_SERVER=prosody|ejabberd` and `WIKISYNC_XMPP_PYTHON=<venv python with slixmpp>`.
+//! Run with `--ignored` but without those variables, the tests fail with a message saying so.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use tokio::sync::{mpsc, oneshot};
+use tokio_xmpp::minidom::Element;
+use wikisync_gateway::config::Config;
+use wikisync_gateway::xmpp::XmppConfig;
+
+const SERVICE: &str = "pubsub.localhost";
+const WAIT: Duration = Duration::from_secs(20);
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn required_env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: the XMPP tests need a server and slixmpp; run scripts/test-xmpp")
+    })
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A throw-away XMPP server.
+struct Server {
+    kind: String,
+    dir: tempfile::TempDir,
+    c2s: u16,
+    comp: u16,
+    dist: u16,
+}
+
+impl Server {
+    fn start() -> Self {
+        let kind = required_env("WIKISYNC_XMPP_SERVER");
+        assert!(
+            kind == "prosody" || kind == "ejabberd",
+            "WIKISYNC_XMPP_SERVER must be prosody or ejabberd"
+        );
+        let server = Self {
+            kind,
+            dir: tempfile::tempdir().unwrap(),
+            c2s: free_port(),
+            comp: free_port(),
+            dist: free_port(),
+        };
+        server.up();
+        server.helper(&[
+            &format!("{}-adduser", server.kind),
+            &server.dir(),
+            "admin",
+            "adminpw",
+        ]);
+        server
+    }
+
+    fn dir(&self) -> String {
+        self.dir.path().display().to_string()
+    }
+
+    fn helper(&self, args: &[&str]) {
+        let status = Command::new("bash")
+            .arg(repo_root().join("scripts/lib/xmpp.sh"))
+            .args(args)
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "scripts/lib/xmpp.sh {args:?} failed");
+    }
+
+    fn up(&self) {
+        let (c2s, comp, dist) = (
+            self.c2s.to_string(),
+            self.comp.to_string(),
+            self.dist.to_string(),
+        );
+        let start = format!("{}-start", self.kind);
+        let dir = self.dir();
+        let mut args = vec![start.as_str(), dir.as_str(), c2s.as_str(), comp.as_str()];
+        if self.kind == "ejabberd" {
+            args.push(&dist);
+        }
+        self.helper(&args);
+    }
+
+    fn stop(&self) {
+        self.helper(&[&format!("{}-stop", self.kind), &self.dir()]);
+    }
+
+    fn slix_cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(required_env("WIKISYNC_XMPP_PYTHON"));
+        cmd.arg(repo_root().join("crates/wikisync-gateway/tests/xmpp/slix.py"))
+            .args([
+                "127.0.0.1",
+                &self.c2s.to_string(),
+                "admin@localhost",
+                "adminpw",
+                SERVICE,
+            ])
+            .args(args);
+        cmd
+    }
+
+    /// Runs one slixmpp command (with `stdin` as input); panics unless it printed OK.
+    fn slix(&self, args: &[&str], stdin: &str) {
+        let mut child = self
+            .slix_cmd(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success() && String::from_utf8_lossy(&out.stdout).contains("OK"),
+            "slix.py {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Starts a slixmpp subscriber of `node`; returns once it is subscribed.
+    async fn listen(&self, node: &str) -> Listener {
+        let mut child = self
+            .slix_cmd(&["listen", node, "120"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        let ready = tokio::time::timeout(WAIT, rx.recv()).await;
+        assert_eq!(
+            ready.ok().flatten().as_deref(),
+            Some("READY"),
+            "slixmpp subscriber did not start"
+        );
+        Listener { child, lines: rx }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+struct Listener {
+    child: std::process::Child,
+    lines: mpsc::UnboundedReceiver<String>,
+}
+
+impl Listener {
+    /// The next event of `kind` (others are skipped).
+    async fn next(&mut self, kind: &str) -> serde_json::Value {
+        loop {
+            let line = tokio::time::timeout(WAIT, self.lines.recv())
+                .await
+                .unwrap_or_else(|_| panic!("no {kind} event reached the slixmpp subscriber"))
+                .expect("subscriber ended");
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+            if v["kind"] == kind {
+                return v;
+            }
+        }
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One callback request the gateway made.
+#[derive(Debug)]
+struct Callback {
+    headers: HeaderMap,
+    body: String,
+}
+
+struct Callbacks {
+    url: String,
+    rx: mpsc::UnboundedReceiver<Callback>,
+}
+
+impl Callbacks {
+    async fn start() -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let app = axum::Router::new().route(
+            "/cb",
+            axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+                let tx = tx.clone();
+                async move {
+                    let _ = tx.send(Callback {
+                        headers,
+                        body: String::from_utf8_lossy(&body).into_owned(),
+                    });
+                    StatusCode::NO_CONTENT
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/cb", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self { url, rx }
+    }
+
+    async fn next(&mut self) -> Callback {
+        tokio::time::timeout(WAIT, self.rx.recv())
+            .await
+            .expect("no callback in time")
+            .expect("callback server ended")
+    }
+
+    /// The next callback that is not an item with the given id (skips repeats of earlier items).
+    async fn next_not(&mut self, skip_ids: &[&str]) -> Callback {
+        loop {
+            let cb = self.next().await;
+            if cb.headers.get("event").is_none()
+                && skip_ids.iter().any(|id| atom_id(&cb.body) == *id)
+            {
+                continue;
+            }
+            return cb;
+        }
+    }
+}
+
+fn atom_id(entry: &str) -> String {
+    let e: Element = entry.parse().expect("an Atom entry");
+    e.get_child("id", "http://www.w3.org/2005/Atom")
+        .map(Element::text)
+        .unwrap_or_default()
+}
+
+struct Gateway {
+    url: String,
+    client: wikisync_gateway::delivery::HttpClient,
+    stop: Option<oneshot::Sender<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Gateway {
+    async fn start(server: &Server) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            data_dir: dir.path().to_path_buf(),
+            service: SERVICE.to_owned(),
+            verify: false,
+            retry_base: Duration::from_millis(50),
+            xmpp: Some(XmppConfig {
+                component: "gw.localhost".into(),
+                server: format!("127.0.0.1:{}", server.comp),
+                secret: "gwsecret".into(),
+                ping_interval: Duration::from_secs(2),
+                iq_timeout: Duration::from_secs(5),
+                reconnect_max: Duration::from_millis(500),
+            }),
+            ..Config::default()
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            wikisync_gateway::run(listener, config, async {
+                let _ = stopped.await;
+            })
+            .await
+            .expect("gateway runs");
+        });
+        Self {
+            url,
+            client: wikisync_gateway::delivery::http_client(),
+            stop: Some(stop),
+            _dir: dir,
+        }
+    }
+
+    async fn request(&self, method: &str, path: &str, ctype: &str, body: &str) -> (u16, String) {
+        let req = Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.url))
+            .header("content-type", ctype)
+            .body(Full::new(Bytes::from(body.to_owned())))
+            .unwrap();
+        let resp = self.client.request(req).await.unwrap();
+        let status = resp.status().as_u16();
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    async fn create(&self) -> (String, String) {
+        let (status, body) = self.request("POST", "/create", "text/plain", "").await;
+        assert_eq!(status, 200, "{body}");
+        let uri = serde_json::from_str::<serde_json::Value>(&body).unwrap()["uri"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let node = uri.split("node=").nth(1).unwrap().to_owned();
+        (uri, node)
+    }
+
+    async fn publish(&self, uri: &str, entry: &str) {
+        let (status, body) = self
+            .request(
+                "POST",
+                &format!("/publish?uri={}", encode(uri)),
+                "application/atom+xml;type=entry",
+                entry,
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+
+    async fn subscribe(&self, uri: &str, callback: &str) {
+        let body = serde_json::json!({ "uri": uri, "callback": callback }).to_string();
+        let (status, text) = self
+            .request("POST", "/subscribe", "application/json", &body)
+            .await;
+        assert_eq!(status, 204, "{text}");
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+fn encode(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+fn entry(id: &str, title: &str, text: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<entry xmlns=\"http://www.w3.org/2005/Atom\" xmlns:ws=\"https://example.invalid/ns/wikisync\"><id>{id}</id><title>{title}</title><updated>2026-11-21T12:00:00Z</updated><author><name>alice</name></author><summary>edit &amp; more</summary><ws:page>wiki:start</ws:page><content type=\"text/x-dokuwiki\">{text}</content></entry>"
+    )
+}
+
+fn same_entry(a: &str, b: &str) {
+    let a: Element = a.parse().expect("entry a parses");
+    let b: Element = b.parse().expect("entry b parses");
+    assert_eq!(a, b, "the entries differ");
+}
+
+/// Waits until the node exists on the service (the gateway creates it asynchronously).
+async fn node_on_service(server: &Server, node: &str) -> Listener {
+    server.listen(node).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Prosody or ejabberd and slixmpp: run scripts/test-xmpp"]
+async fn http_publish_reaches_slixmpp_and_slixmpp_publish_reaches_http() {
+    let server = Server::start();
+    let gateway = Gateway::start(&server).await;
+    let mut callbacks = Callbacks::start().await;
+    let (uri, node) = gateway.create().await;
+    let mut xmpp = node_on_service(&server, &node).await;
+    gateway.subscribe(&uri, &callbacks.url).await;
+
+    // HTTP -> XMPP: the slixmpp subscriber receives the same Atom entry.
+    let e1 = entry(
+        "urn:wikisync:page:start",
+        "Start",
+        "====== Hi ======\nText &amp; &lt;markup&gt; ]]&gt; ünïcödé",
+    );
+    gateway.publish(&uri, &e1).await;
+    let event = xmpp.next("publish").await;
+    assert_eq!(event["id"], "urn:wikisync:page:start", "item id = atom:id");
+    same_entry(event["entry"].as_str().unwrap(), &e1);
+    // ... and, through the XMPP service, the HTTP subscriber too.
+    let cb = callbacks.next().await;
+    assert_eq!(
+        cb.headers.get("referer").unwrap().to_str().unwrap(),
+        uri.as_str()
+    );
+    assert_eq!(
+        cb.headers.get("pubsub-service").unwrap().to_str().unwrap(),
+        SERVICE
+    );
+    same_entry(&cb.body, &e1);
+
+    // XMPP -> HTTP: a slixmpp publish reaches the HTTP subscriber as the same entry.
+    let e2 = entry("urn:wikisync:page:other", "Other", "from slixmpp");
+    server.slix(&["publish", &node, "urn:wikisync:page:other"], &e2);
+    let cb = callbacks.next_not(&["urn:wikisync:page:start"]).await;
+    assert!(cb.headers.get("event").is_none());
+    same_entry(&cb.body, &e2);
+
+    // The item cache (GET /items) holds both, newest first.
+    let (status, feed) = gateway
+        .request(
+            "GET",
+            &format!("/items?uri={}", encode(&uri)),
+            "text/plain",
+            "",
+        )
+        .await;
+    assert_eq!(status, 200);
+    let other = feed.find("urn:wikisync:page:other").expect("other in feed");
+    let start = feed.find("urn:wikisync:page:start").expect("start in feed");
+    assert!(other < start, "newest first: {feed}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Prosody or ejabberd and slixmpp: run scripts/test-xmpp"]
+async fn retractions_purges_and_node_deletions_reach_http_subscribers() {
+    let server = Server::start();
+    let gateway = Gateway::start(&server).await;
+    let mut callbacks = Callbacks::start().await;
+    let (uri, node) = gateway.create().await;
+    let mut xmpp = node_on_service(&server, &node).await;
+    gateway.subscribe(&uri, &callbacks.url).await;
+
+    // Retraction made over HTTP.
+    gateway.publish(&uri, &entry("urn:a", "A", "a")).await;
+    assert_eq!(atom_id(&callbacks.next().await.body), "urn:a");
+    let (status, body) = gateway
+        .request(
+            "POST",
+            &format!("/publish?uri={}&item=urn:a", encode(&uri)),
+            "application/atom+xml;type=entry",
+            "",
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let cb = callbacks.next().await;
+    assert_eq!(cb.headers.get("event").unwrap(), "RETRACTED");
+    assert!(cb.body.contains("ref=\"urn:a\""), "{}", cb.body);
+    assert_eq!(xmpp.next("retract").await["id"], "urn:a");
+
+    // Retraction made by an XMPP client.
+    server.slix(&["publish", &node, "urn:b"], &entry("urn:b", "B", "b"));
+    assert_eq!(atom_id(&callbacks.next().await.body), "urn:b");
+    server.slix(&["retract", &node, "urn:b"], "");
+    let cb = callbacks.next().await;
+    assert_eq!(cb.headers.get("event").unwrap(), "RETRACTED");
+    assert!(cb.body.contains("ref=\"urn:b\""), "{}", cb.body);
+
+    // Node deletion over HTTP, with a redirect.
+    let (status, body) = gateway
+        .request(
+            "POST",
+            &format!("/delete?uri={}", encode(&uri)),
+            "application/json",
+            "{\"redirect_uri\": \"xmpp:pubsub.localhost?;node=moved\"}",
+        )
+        .await;
+    assert_eq!(status, 204, "{body}");
+    let cb = callbacks.next().await;
+    assert_eq!(cb.headers.get("event").unwrap(), "DELETED");
+    assert_eq!(
+        cb.headers.get("link").unwrap().to_str().unwrap(),
+        "<xmpp:pubsub.localhost?;node=moved>; rel=alternate"
+    );
+    assert!(cb.body.is_empty());
+    xmpp.next("delete").await;
+
+    // A node made by an XMPP client is adopted on subscribe; its deletion reaches HTTP.
+    server.slix(&["create", "made-by-xmpp"], "");
+    let uri2 = "xmpp:pubsub.localhost?;node=made-by-xmpp";
+    gateway.subscribe(uri2, &callbacks.url).await;
+    server.slix(
+        &["publish", "made-by-xmpp", "urn:d"],
+        &entry("urn:d", "D", "d"),
+    );
+    let cb = callbacks.next().await;
+    assert_eq!(atom_id(&cb.body), "urn:d");
+    assert_eq!(cb.headers.get("referer").unwrap().to_str().unwrap(), uri2);
+
+    // Purge by the node's owner: every item the gateway knew is retracted.
+    server.slix(&["purge", "made-by-xmpp"], "");
+    let cb = callbacks.next().await;
+    assert_eq!(cb.headers.get("event").unwrap(), "RETRACTED");
+    assert!(cb.body.contains("ref=\"urn:d\""), "{}", cb.body);
+
+    server.slix(&["delete", "made-by-xmpp"], "");
+    let cb = callbacks.next_not(&["urn:d"]).await;
+    assert_eq!(cb.headers.get("event").unwrap(), "DELETED");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Prosody or ejabberd and slixmpp: run scripts/test-xmpp"]
+async fn server_restart_loses_nothing_acknowledged() {
+    let server = Server::start();
+    let gateway = Gateway::start(&server).await;
+    let mut callbacks = Callbacks::start().await;
+    let (uri, node) = gateway.create().await;
+    drop(node_on_service(&server, &node).await);
+    gateway.subscribe(&uri, &callbacks.url).await;
+    gateway
+        .publish(&uri, &entry("urn:before", "Before", "1"))
+        .await;
+    assert_eq!(atom_id(&callbacks.next().await.body), "urn:before");
+
+    server.stop();
+    // Acknowledged while the server is away: kept in the XMPP outbox.
+    for i in 0..5 {
+        let id = format!("urn:during-{i}");
+        gateway.publish(&uri, &entry(&id, "During", "2")).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    server.up();
+
+    let mut seen = Vec::new();
+    while seen.len() < 5 {
+        let cb = callbacks.next_not(&["urn:before"]).await;
+        let id = atom_id(&cb.body);
+        if !seen.contains(&id) {
+            seen.push(id);
+        }
+    }
+    let expected: Vec<String> = (0..5).map(|i| format!("urn:during-{i}")).collect();
+    assert_eq!(
+        seen, expected,
+        "every acknowledged publish arrives, in order"
+    );
+
+    // And the reconnected gateway still receives what XMPP clients publish.
+    server.slix(
+        &["publish", &node, "urn:after"],
+        &entry("urn:after", "After", "3"),
+    );
+    let cb = callbacks
+        .next_not(&[
+            "urn:before",
+            "urn:during-0",
+            "urn:during-1",
+            "urn:during-2",
+            "urn:during-3",
+            "urn:during-4",
+        ])
+        .await;
+    assert_eq!(atom_id(&cb.body), "urn:after");
+}

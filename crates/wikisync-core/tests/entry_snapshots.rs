@@ -43,7 +43,7 @@ fn base_entry(kind: EntryKind) -> Entry {
 fn fixtures() -> Vec<(&'static str, Entry)> {
     let page = base_entry(EntryKind::Page {
         text:
-            "====== Syntax ======\r\n\r\n**bold** & <del>gone</del> ]]> \tend  \n  no final newline"
+            "====== Syntax ======\n\n**bold** & <del>gone</del> ]]> \tend  \n  no final newline"
                 .to_owned(),
         media_type: DOKUWIKI_MEDIA_TYPE.to_owned(),
     });
@@ -59,7 +59,7 @@ fn fixtures() -> Vec<(&'static str, Entry)> {
     minimal.source = None;
     minimal.minor = true;
     let mut base64 = base_entry(EntryKind::Page {
-        text: "form feed \u{c} and bell \u{7} cannot be XML text".to_owned(),
+        text: "CR LF line ends\r\nand a form feed \u{c} travel as base64".to_owned(),
         media_type: DOKUWIKI_MEDIA_TYPE.to_owned(),
     });
     base64.summary = None;

@@ -13,8 +13,10 @@ pub(super) const BASE64_MEDIA_TYPE: &str = "application/octet-stream";
 
 /// Renders `entry` as a standalone Atom entry document (UTF-8).
 ///
-/// Page text is carried byte for byte (CR as `&#13;`); text XML 1.0 cannot carry at all
-/// travels as base64. In the other text fields (title, author, summary, comment, site ids,
+/// Page text is carried byte for byte: inline when it can be, as base64 when it holds a
+/// character XML 1.0 cannot carry at all, or a carriage return (a CR written as `&#13;`
+/// survives one parser, but servers that re-serialize the payload, such as Prosody, write it
+/// back raw and the next parser turns it into LF). In the other text fields (title, author, summary, comment, site ids,
 /// link), characters XML 1.0 cannot carry (C0 controls other than tab, LF and CR; U+FFFE;
 /// U+FFFF) are replaced by U+FFFD. See `docs/protocol.md`.
 ///
@@ -38,12 +40,12 @@ pub(super) const BASE64_MEDIA_TYPE: &str = "application/octet-stream";
 ///     minor: false,
 ///     source: None,
 ///     kind: EntryKind::Page {
-///         text: "line 1\r\nline 2 & <more>".into(),
+///         text: "line 1\nline 2 & <more>".into(),
 ///         media_type: DOKUWIKI_MEDIA_TYPE.into(),
 ///     },
 /// };
 /// let xml = encode(&entry);
-/// assert!(xml.contains("line 1&#13;\nline 2 &amp; &lt;more&gt;"));
+/// assert!(xml.contains("line 1\nline 2 &amp; &lt;more&gt;"));
 /// assert_eq!(decode(xml.as_bytes(), &DecodeOptions::default()), Ok(entry));
 /// ```
 pub fn encode(entry: &Entry) -> String {
@@ -217,7 +219,8 @@ fn person(out: &mut String, indent: &str, name: &str, who: Option<&str>) {
 fn needs_base64(entry: &Entry) -> bool {
     match &entry.kind {
         EntryKind::Page { text, media_type } => {
-            !is_text_media_type(media_type) || !text.chars().all(is_xml_char)
+            !is_text_media_type(media_type)
+                || !text.chars().all(|c| is_xml_char(c) && c != '\r')
         }
         _ => false,
     }
@@ -229,7 +232,8 @@ fn is_text_media_type(media_type: &str) -> bool {
         .is_some_and(|p| p.eq_ignore_ascii_case("text/"))
 }
 
-/// `atom:content`: inline text for `text/*` media types that XML can carry, base64 otherwise.
+/// `atom:content`: inline text for `text/*` media types that XML can carry without a CR,
+/// base64 otherwise.
 fn content(out: &mut String, text: &str, media_type: &str) {
     if is_text_media_type(media_type) {
         let start = out.len();
@@ -259,7 +263,7 @@ pub(super) fn is_xml_char(c: char) -> bool {
 }
 
 /// Escapes element text exactly, or returns `false` (leaving `out` partly written) if `text`
-/// holds a character XML 1.0 cannot carry.
+/// holds a character XML 1.0 cannot carry, or a CR (which intermediaries do not keep).
 fn escape_text_exact(out: &mut String, text: &str) -> bool {
     let bytes = text.as_bytes();
     let mut start = 0;
@@ -268,7 +272,6 @@ fn escape_text_exact(out: &mut String, text: &str) -> bool {
             b'&' => "&amp;",
             b'<' => "&lt;",
             b'>' => "&gt;",
-            b'\r' => "&#13;",
             b'\t' | b'\n' => continue,
             0..0x20 => return false,
             // U+FFFE and U+FFFF are EF BF BE / EF BF BF in UTF-8.

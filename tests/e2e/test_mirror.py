@@ -1,0 +1,224 @@
+"""End-to-end: a real gateway and two real DokuWiki instances (source and mirror of namespace
+`docs`), driven over HTTP the way users drive them (XML-RPC and the edit form)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+
+import pytest
+import requests
+
+from harness import Cluster, wait_until
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    c = Cluster().start("docs")
+    try:
+        yield c
+    finally:
+        c.stop()
+
+
+def mirrored(cluster, page, text_bytes, timeout=20):
+    """Waits until the mirror has exactly these bytes for the page (None: no page)."""
+    return wait_until(lambda: cluster.mirror.raw(page) == text_bytes or None, timeout,
+                      what=f"{page} on the mirror")
+
+
+# 1 ------------------------------------------------------------------------------------------
+
+def test_create_edit_minor_delete_reach_the_mirror_with_author_summary_and_history(cluster):
+    src, mir = cluster.source, cluster.mirror
+    page = "docs:guide"
+    text = "====== Guide ======\n\nGrüße – 日本語 – <tag> & ]]> **bold**\n"
+    assert src.put(page, text, "first version")
+    mirrored(cluster, page, text.encode())
+
+    time.sleep(1.1)  # DokuWiki revisions are whole seconds
+    edited = text + "\nA second paragraph.\n"
+    assert src.put(page, edited, "added a paragraph")
+    mirrored(cluster, page, edited.encode())
+
+    time.sleep(1.1)
+    minor = edited.replace("second", "2nd")
+    assert src.put(page, minor, "typo", minor=True)
+    mirrored(cluster, page, minor.encode())
+
+    time.sleep(1.1)
+    long_text = "".join(f"  * line {i}: Ünïcödé ✓ {'x' * (i % 50)}\n" for i in range(4000))
+    assert len(long_text.encode()) > 200_000
+    assert src.put(page, long_text, "long page")
+    mirrored(cluster, page, long_text.encode())
+
+    time.sleep(1.1)
+    assert src.put(page, "", "removed")
+    mirrored(cluster, page, None)
+
+    # the mirror's history: the same kinds of change, by the source's author, with its summaries
+    changes = [(c["type"], c["user"], c["sum"]) for c in mir.changes(page)]
+    assert changes == [
+        ("C", "admin", "first version"),
+        ("E", "admin", "added a paragraph"),
+        ("e", "admin", "typo"),
+        ("E", "admin", "long page"),
+        ("D", "admin", "removed"),
+    ]
+    # and the old revisions are readable on the mirror like any page history
+    versions = mir.rpc().wiki.getPageVersions(page, 0)
+    assert len(versions) >= 4
+    assert {v["sum"] for v in versions} >= {"first version", "added a paragraph", "long page"}
+
+
+def test_edit_form_save_is_mirrored(cluster):
+    src = cluster.source
+    s = src.login()
+    page = "docs:formpage"
+    assert src.form_edit(s, page, "Saved through the editor.\n", summary="via the form") is not None
+    mirrored(cluster, page, b"Saved through the editor.\n")
+    assert cluster.mirror.changes(page)[-1]["sum"] == "via the form"
+
+
+# 2 ------------------------------------------------------------------------------------------
+
+def test_mirror_refuses_local_edits_of_mirrored_pages(cluster):
+    src, mir = cluster.source, cluster.mirror
+    page = "docs:readonly"
+    assert src.put(page, "original\n", "v1")
+    mirrored(cluster, page, b"original\n")
+    before = mir.changes(page)
+
+    # XML-RPC: the admin has only read permission there
+    assert mir.rpc().wiki.aclCheck(page) == 1
+    with pytest.raises(Exception):
+        mir.put(page, "local change\n", "should be refused")
+    # the edit form: no editor, and a forged save changes nothing
+    s = mir.login()
+    assert mir.form_edit(s, page, "local change\n") is None
+    html = s.get(mir.url + "doku.php", params={"id": page}).text
+    assert "mirrored from" in html and src.url in html
+    s.post(mir.url + "doku.php", data={"id": page, "do[save]": "1", "wikitext": "forced\n", "summary": "x"})
+    # a new page in the mirrored namespace cannot be created locally either
+    with pytest.raises(Exception):
+        mir.put("docs:newlocal", "nope\n", "")
+
+    assert mir.raw(page) == b"original\n"
+    assert mir.raw("docs:newlocal") is None
+    assert mir.changes(page) == before
+    # pages outside the mirrored namespace stay editable
+    assert mir.put("local:notes", "mine\n", "local")
+    assert mir.raw("local:notes") == b"mine\n"
+
+
+# 3 ------------------------------------------------------------------------------------------
+
+def test_mirror_down_catches_up_without_loss_or_duplicates(cluster):
+    src, mir = cluster.source, cluster.mirror
+    assert src.put("docs:down-edit", "before\n", "before")
+    mirrored(cluster, "docs:down-edit", b"before\n")
+    assert src.put("docs:down-gone", "to be deleted\n", "before")
+    mirrored(cluster, "docs:down-gone", b"to be deleted\n")
+
+    mir.stop()
+    try:
+        for i in range(5):
+            assert src.put(f"docs:down{i}", f"page {i} written while the mirror was down\n", f"down {i}")
+        time.sleep(1.1)
+        assert src.put("docs:down-edit", "after, first\n", "edit 1")
+        time.sleep(1.1)
+        assert src.put("docs:down-edit", "after, second\n", "edit 2")
+        assert src.put("docs:down-gone", "", "gone")
+        time.sleep(1.0)
+    finally:
+        mir.start()
+
+    for i in range(5):
+        mirrored(cluster, f"docs:down{i}", f"page {i} written while the mirror was down\n".encode(), 30)
+    mirrored(cluster, "docs:down-edit", b"after, second\n", 30)
+    mirrored(cluster, "docs:down-gone", None, 30)
+
+    # nothing duplicated: every source revision exactly once, in order
+    sums = [c["sum"] for c in mir.changes("docs:down-edit")]
+    assert sums == ["before", "edit 1", "edit 2"]
+    assert [c["type"] for c in mir.changes("docs:down-gone")] == ["C", "D"]
+    # a catch-up pull of the whole node afterwards changes nothing either
+    before = {p: mir.changes(p) for p in ("docs:down-edit", "docs:down0", "docs:down-gone")}
+    out = mir.cli("sync", "docs").stderr + mir.cli("sync", "docs").stdout
+    assert "create" not in out and "update" not in out
+    assert {p: mir.changes(p) for p in before} == before
+
+
+# 4 ------------------------------------------------------------------------------------------
+
+def test_forged_unsigned_or_replayed_callbacks_are_refused(cluster):
+    src, mir = cluster.source, cluster.mirror
+    page = "docs:target"
+    assert src.put(page, "genuine\n", "genuine")
+    mirrored(cluster, page, b"genuine\n")
+    before_changes = mir.changes(page)
+
+    rule = mir.rules()["docs"]
+    callback = mir.url + "lib/exe/ajax.php?call=wikisync&ns=docs"
+    # the entry as the gateway delivered it (the node's item for the page)
+    feed = cluster.gateway.items(cluster.node)
+    start = feed.index("<entry", feed.index("</updated>"))
+    entry = feed[start:feed.index("</entry>", start) + len("</entry>")]
+    tampered = entry.replace("genuine", "tampered")
+    headers = {"Content-Type": "application/atom+xml;type=entry;charset=utf-8", "Referer": rule["node"]}
+
+    def post(body, signature=None, extra=None):
+        h = dict(headers, **(extra or {}))
+        if signature:
+            h["X-Hub-Signature"] = signature
+        return requests.post(callback, data=body.encode(), headers=h, timeout=20)
+
+    def sign(body, secret=rule["secret"]):
+        return "sha256=" + hmac.new(secret.encode(), body.encode(), hashlib.sha256).hexdigest()
+
+    r = post(tampered)
+    assert r.status_code == 403 and r.json()["reason"] == "unsigned"
+    r = post(tampered, sign(tampered, "not-the-secret"))
+    assert r.status_code == 403 and r.json()["reason"] == "bad_signature"
+    r = post(tampered, sign(entry))  # a real signature, for another body
+    assert r.status_code == 403
+    r = post(tampered, sign(tampered), {"Referer": "xmpp:pubsub.localhost?;node=someone-else"})
+    assert r.status_code == 403 and r.json()["reason"] == "wrong_node"
+    # the genuine delivery replayed byte for byte with its genuine signature
+    r = post(entry, sign(entry))
+    assert r.status_code == 200 and r.json() == {"status": "refused", "reason": "replay"}
+    # a verification GET for a subscription this site did not ask for is not answered
+    r = requests.get(callback.replace("ns=docs", "ns=other") + "&hub.mode=subscribe&hub.topic="
+                     + rule["node"] + "&hub.challenge=abc", timeout=20)
+    assert r.status_code == 404 and "abc" not in r.text
+
+    assert mir.raw(page) == b"genuine\n"
+    assert mir.changes(page) == before_changes
+    health = json.loads((mir.dir / "data/meta/_wikisync/health.json").read_text())
+    assert health["count"]["refused"] >= 5
+
+
+# 5 ------------------------------------------------------------------------------------------
+
+def test_bulk_first_sync_of_1000_pages_matches_byte_for_byte(cluster):
+    src, mir = cluster.source, cluster.mirror
+    src.seed("bulk", 1000)  # an existing namespace, not published yet
+    node = src.cli("source", "bulk").stdout.strip().splitlines()[-1]
+    src.cli("publish", "bulk")
+    assert src.queue_length() == 0
+
+    t = time.monotonic()
+    out = mir.cli("mirror", "bulk", node, src.url)
+    elapsed = time.monotonic() - t
+    assert "create: 1000" in out.stdout + out.stderr
+
+    src_pages = sorted((src.dir / "data/pages/bulk").glob("*.txt"))
+    mir_pages = sorted((mir.dir / "data/pages/bulk").glob("*.txt"))
+    assert len(src_pages) == 1000
+    assert [p.name for p in mir_pages] == [p.name for p in src_pages]
+    for a, b in zip(src_pages, mir_pages):
+        assert a.read_bytes() == b.read_bytes(), a.name
+    assert mir.changes("bulk:page0007")[-1]["user"] == "seeder"
+    print(f"\nfirst sync of 1000 pages: {elapsed:.2f} s ({1000 / elapsed:.0f} pages/s, incl. subscribe)")

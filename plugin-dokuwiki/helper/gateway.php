@@ -71,7 +71,7 @@ class helper_plugin_wikisync_gateway extends Plugin
                 ? $json['error'] . ': ' . ($json['message'] ?? '')
                 : trim($http->error . ' ' . substr((string)$http->resp_body, 0, 200));
             if ($status <= 0) $status = 0;
-            $error = "$method $path: HTTP $status $error";
+            $error = preg_replace('/\s+/', ' ', "$method $path: HTTP $status $error");
         }
         return ['ok' => $ok, 'status' => $status, 'body' => (string)$http->resp_body, 'error' => $error];
     }

@@ -189,7 +189,8 @@ class Wiki:
     def form_edit(self, s: requests.Session, page: str, text: str, summary="", minor=False):
         """Saves through the edit form; returns the edit page HTML (None: no edit form)."""
         html = s.get(self.url + "doku.php", params={"id": page, "do": "edit"}, timeout=20).text
-        if 'name="wikitext"' not in html:
+        area = re.search(r'<textarea[^>]*name="wikitext"[^>]*>', html)
+        if area is None or "readonly" in area.group(0):
             return None
         def field(name):
             m = re.search(r'name="%s" value="([^"]*)"' % re.escape(name), html)

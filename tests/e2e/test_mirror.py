@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import time
 
 import pytest
@@ -212,7 +213,9 @@ def test_bulk_first_sync_of_1000_pages_matches_byte_for_byte(cluster):
     t = time.monotonic()
     out = mir.cli("mirror", "bulk", node, src.url)
     elapsed = time.monotonic() - t
-    assert "create: 1000" in out.stdout + out.stderr
+    # the subscription also delivers the node's newest item, which may win the race for its page
+    created = int(re.search(r"create: (\d+)", out.stdout + out.stderr).group(1))
+    assert created in (999, 1000), out.stdout + out.stderr
 
     src_pages = sorted((src.dir / "data/pages/bulk").glob("*.txt"))
     mir_pages = sorted((mir.dir / "data/pages/bulk").glob("*.txt"))

@@ -3,7 +3,7 @@
  * English language file for the wikisync plugin
  */
 $lang['menu']             = 'wikisync: mirrors and subscriptions';
-$lang['noext']            = 'The wikisync PHP extension is not loaded (PHP %s, php.ini: %s), so pages are neither published nor received. Install wikisync.so and add "extension=/path/to/wikisync.so" to the php.ini of the web server\'s PHP, then restart it.';
+$lang['noext']            = 'The wikisync PHP extension is not loaded (PHP %s, php.ini: %s), so pages are neither published nor received. Build it (cargo build --release -p wikisync-php) and add "extension=/path/to/libwikisync_php.so" to the php.ini of the web server\'s PHP, then restart it.';
 $lang['nogateway']        = 'No gateway URL is configured (Configuration Manager → wikisync).';
 $lang['mirror_readonly']  = 'This page is a read-only mirror of %s: edit it there.';
 $lang['mirrored_from']    = 'This page is mirrored from %s and is read-only here.';

@@ -200,7 +200,7 @@ class helper_plugin_wikisync_sync extends Plugin
         $count = ['published' => 0, 'unchanged' => 0, 'failed' => 0];
         $total = count($pages);
         foreach ($pages as $i => $id) {
-            $text = rawWiki($id);
+            $text = $this->pageText($id);
             $state = $this->store->pageState($id);
             if ($state !== null && isset($state['head']) && ($state['text'] ?? null) === $text) {
                 $count['unchanged']++;
@@ -281,7 +281,7 @@ class helper_plugin_wikisync_sync extends Plugin
         $lock = $this->store->lockPage($id);
         try {
             $state = $this->store->pageState($id) ?? $this->core->newState($id);
-            $local = page_exists($id) ? rawWiki($id) : null;
+            $local = $this->pageText($id);
             $decision = $this->core->handle($this->store->siteConfig(), $state, [
                 'type' => 'notification',
                 'local_text' => $local,
@@ -384,7 +384,9 @@ class helper_plugin_wikisync_sync extends Plugin
                 || $node->namespaceURI !== 'http://www.w3.org/2005/Atom') continue;
             $doc = new DOMDocument('1.0', 'utf-8');
             $doc->appendChild($doc->importNode($node, true));
-            $out[] = $doc->saveXML();
+            // libxml writes a CR of text content literally, and a parser reads a literal CR
+            // as LF: every CR here came from a character reference, so write it as one again
+            $out[] = str_replace("\r", '&#13;', $doc->saveXML());
         }
         return $out;
     }
@@ -517,6 +519,20 @@ class helper_plugin_wikisync_sync extends Plugin
         $file = wikiLockFN($id);
         io_saveFile($file, ($editor ?: '?') . ' @ ' . $site);
         @touch($file, $until - (int)$conf['locktime']);
+    }
+
+    /**
+     * The page's exact bytes, or null when it does not exist (rawWiki() strips CRs).
+     *
+     * @param string $id
+     * @return string|null
+     */
+    public function pageText($id)
+    {
+        $file = wikiFN($id);
+        if (!file_exists($file)) return null;
+        $text = io_readFile($file, false);
+        return is_string($text) ? $text : null;
     }
 
     /**

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.server
 import json
 import re
+import threading
 import time
+import urllib.parse
 
 import pytest
 import requests
@@ -157,16 +160,41 @@ def test_mirror_down_catches_up_without_loss_or_duplicates(cluster):
 def test_forged_unsigned_or_replayed_callbacks_are_refused(cluster):
     src, mir = cluster.source, cluster.mirror
     page = "docs:target"
-    assert src.put(page, "genuine\n", "genuine")
-    mirrored(cluster, page, b"genuine\n")
+    # A listener subscribed to the same node receives the very body the mirror receives; its
+    # signature under the mirror's secret is the one the gateway sent: a faithful capture.
+    captured = []
+
+    class Listener(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # verification of intent
+            q = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query)
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(q["hub.challenge"][0].encode())
+
+        def do_POST(self):
+            captured.append(self.rfile.read(int(self.headers["Content-Length"])).decode())
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    listener = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Listener)
+    threading.Thread(target=listener.serve_forever, daemon=True).start()
+    try:
+        r = requests.post(cluster.gateway.url + "/subscribe", timeout=20, json={
+            "uri": cluster.node, "callback": f"http://127.0.0.1:{listener.server_port}/", "secret": "listener"})
+        assert r.status_code == 204, r.text
+        assert src.put(page, "genuine\n", "genuine")
+        mirrored(cluster, page, b"genuine\n")
+        entry = wait_until(lambda: next((b for b in captured if "<ws:page>docs:target<" in b), None),
+                           what="the captured delivery")
+    finally:
+        listener.shutdown()
     before_changes = mir.changes(page)
 
     rule = mir.rules()["docs"]
     callback = mir.url + "lib/exe/ajax.php?call=wikisync&ns=docs"
-    # the entry as the gateway delivered it (the node's item for the page)
-    feed = cluster.gateway.items(cluster.node)
-    start = feed.index("<entry", feed.index("</updated>"))
-    entry = feed[start:feed.index("</entry>", start) + len("</entry>")]
     tampered = entry.replace("genuine", "tampered")
     headers = {"Content-Type": "application/atom+xml;type=entry;charset=utf-8", "Referer": rule["node"]}
 

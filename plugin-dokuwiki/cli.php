@@ -34,6 +34,8 @@ class cli_plugin_wikisync extends CLIPlugin
 
         $options->registerCommand('sync', 'Fetch a mirrored namespace\'s node in one request and apply every page (first sync, catch-up).');
         $options->registerArgument('namespace', 'The namespace.', true, 'sync');
+        $options->registerOption('no-index', 'Do not add the pages to the search index now (bin/indexer.php can).', null, false, 'sync');
+        $options->registerOption('no-index', 'Do not add the pages to the search index now (bin/indexer.php can).', null, false, 'mirror');
 
         $options->registerCommand('flush', 'Send the queued entries now.');
 
@@ -44,6 +46,10 @@ class cli_plugin_wikisync extends CLIPlugin
     /** @inheritdoc */
     protected function main(Options $options)
     {
+        // DokuWiki's parser cache reads the HTTP host, which a command line run does not have
+        $url = parse_url(DOKU_URL);
+        $_SERVER['HTTP_HOST'] = $_SERVER['HTTP_HOST'] ?? ($url['host'] ?? 'localhost');
+        $_SERVER['SERVER_PORT'] = $_SERVER['SERVER_PORT'] ?? (string)($url['port'] ?? 80);
         $this->sync = plugin_load('helper', 'wikisync_sync');
         $core = $this->sync->core();
         $cmd = $options->getCmd();
@@ -68,11 +74,11 @@ class cli_plugin_wikisync extends CLIPlugin
                 if (!$r['ok']) $this->fatal($r['error']);
                 $this->success("subscribed '$ns' to {$args[1]}");
                 if ($options->getOpt('no-sync')) return 0;
-                return $this->pull($ns);
+                return $this->pull($ns, !$options->getOpt('no-index'));
             case 'publish':
                 return $this->publish($ns);
             case 'sync':
-                return $this->pull($ns);
+                return $this->pull($ns, !$options->getOpt('no-index'));
             case 'flush':
                 $r = $this->sync->flushQueue(10, 3600.0, $this->progress('sent'));
                 $this->finishProgress();
@@ -141,18 +147,22 @@ class cli_plugin_wikisync extends CLIPlugin
 
     /**
      * @param string $ns
+     * @param bool $index
      * @return int
      */
-    protected function pull($ns)
+    protected function pull($ns, $index)
     {
-        $t = microtime(true);
-        $c = $this->sync->pull($ns, $this->progress('applied'));
+        $c = $this->sync->pull($ns, $this->progress('applied'), $index, $this->progress('indexed'));
         $this->finishProgress();
         if ($c['error'] !== '') $this->fatal($c['error']);
-        unset($c['error']);
+        $seconds = $c['seconds'];
+        $indexed = $c['indexed'];
+        $indexSeconds = $c['index_seconds'];
+        unset($c['error'], $c['seconds'], $c['indexed'], $c['index_seconds']);
         $parts = [];
         foreach ($c as $k => $v) $parts[] = "$k: $v";
-        $this->success(sprintf('synced \'%s\' in %.1f s (%s)', $ns, microtime(true) - $t, implode(', ', $parts) ?: 'nothing'));
+        $this->success(sprintf("synced '%s' in %.2f s (%s); indexed %d pages in %.2f s", $ns, $seconds,
+            implode(', ', $parts) ?: 'nothing', $indexed, $indexSeconds));
         return 0;
     }
 

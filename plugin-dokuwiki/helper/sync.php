@@ -328,11 +328,17 @@ class helper_plugin_wikisync_sync extends Plugin
      * First sync / catch-up of a subscribed namespace: one GET of the node's items, then every
      * entry goes through the core like a callback. Progress: $progress(done, total, id).
      *
+     * Pages are written first, then added to the search index in one pass (DokuWiki's
+     * indexer dominates the time; $index = false leaves it to bin/indexer.php or to the
+     * indexer that runs when a page is viewed).
+     *
      * @param string $ns
-     * @param callable|null $progress
-     * @return array counts by outcome, plus 'error'
+     * @param callable|null $progress function (int $done, int $total, string $id)
+     * @param bool $index
+     * @param callable|null $indexProgress function (int $done, int $total, string $id)
+     * @return array counts by outcome, plus 'error', 'seconds' (writing) and 'index_seconds'
      */
-    public function pull($ns, $progress = null)
+    public function pull($ns, $progress = null, $index = true, $indexProgress = null)
     {
         $rule = $this->store->rules()[$ns] ?? null;
         if (!$rule || empty($rule['node'])) return ['error' => "namespace '$ns' has no node"];
@@ -341,6 +347,7 @@ class helper_plugin_wikisync_sync extends Plugin
             $this->store->record('failure', $r['error']);
             return ['error' => $r['error']];
         }
+        $start = microtime(true);
         $entries = array_reverse($this->splitFeed($r['body'])); // oldest first
         $count = ['error' => ''];
         $total = count($entries);
@@ -361,7 +368,15 @@ class helper_plugin_wikisync_sync extends Plugin
             $count[$outcome] = ($count[$outcome] ?? 0) + 1;
             if ($progress) $progress($i + 1, $total, $entry['page'] ?? '?');
         }
-        $this->indexPending();
+        $count['seconds'] = microtime(true) - $start;
+        $start = microtime(true);
+        if ($index) {
+            $count['indexed'] = $this->indexPending($indexProgress);
+        } else {
+            $count['indexed'] = 0;
+            $this->toIndex = [];
+        }
+        $count['index_seconds'] = microtime(true) - $start;
         $rule['last_sync'] = time();
         $this->store->setRule($ns, $rule);
         $this->store->record('sync');
@@ -497,11 +512,19 @@ class helper_plugin_wikisync_sync extends Plugin
 
     /**
      * Adds the pages written in this request to the search index.
+     *
+     * @param callable|null $progress function (int $done, int $total, string $id)
+     * @return int pages indexed
      */
-    public function indexPending()
+    public function indexPending($progress = null)
     {
-        foreach (array_unique($this->toIndex) as $id) idx_addPage($id);
+        $ids = array_values(array_unique($this->toIndex));
         $this->toIndex = [];
+        foreach ($ids as $i => $id) {
+            idx_addPage($id);
+            if ($progress) $progress($i + 1, count($ids), $id);
+        }
+        return count($ids);
     }
 
     /**

@@ -63,14 +63,17 @@ def test_create_edit_minor_delete_reach_the_mirror_with_author_summary_and_histo
     mirrored(cluster, page, None)
 
     # the mirror's history: the same kinds of change, by the source's author, with its summaries
-    changes = [(c["type"], c["user"], c["sum"]) for c in mir.changes(page)]
-    assert changes == [
+    # (DokuWiki writes the changelog line just after the page file: wait for it)
+    expected = [
         ("C", "admin", "first version"),
         ("E", "admin", "added a paragraph"),
         ("e", "admin", "typo"),
         ("E", "admin", "long page"),
         ("D", "admin", "removed"),
     ]
+    history = lambda: [(c["type"], c["user"], c["sum"]) for c in mir.changes(page)]  # noqa: E731
+    wait_until(lambda: history() == expected, 10, what="the mirror's changelog")
+    assert history() == expected
     # and the old revisions are readable on the mirror like any page history
     versions = mir.rpc().wiki.getPageVersions(page, 0)
     assert len(versions) >= 4
@@ -83,7 +86,8 @@ def test_edit_form_save_is_mirrored(cluster):
     page = "docs:formpage"
     assert src.form_edit(s, page, "Saved through the editor.\n", summary="via the form") is not None
     mirrored(cluster, page, b"Saved through the editor.\n")
-    assert cluster.mirror.changes(page)[-1]["sum"] == "via the form"
+    wait_until(lambda: [c["sum"] for c in cluster.mirror.changes(page)] == ["via the form"], 10,
+               what="the mirror's changelog")
 
 
 # 2 ------------------------------------------------------------------------------------------
@@ -93,7 +97,7 @@ def test_mirror_refuses_local_edits_of_mirrored_pages(cluster):
     page = "docs:readonly"
     assert src.put(page, "original\n", "v1")
     mirrored(cluster, page, b"original\n")
-    before = mir.changes(page)
+    before = wait_until(lambda: mir.changes(page), 10, what="the changelog")
 
     # XML-RPC: the admin has only read permission there
     assert mir.rpc().wiki.aclCheck(page) == 1
@@ -145,9 +149,10 @@ def test_mirror_down_catches_up_without_loss_or_duplicates(cluster):
     mirrored(cluster, "docs:down-gone", None, 30)
 
     # nothing duplicated: every source revision exactly once, in order
-    sums = [c["sum"] for c in mir.changes("docs:down-edit")]
-    assert sums == ["before", "edit 1", "edit 2"]
-    assert [c["type"] for c in mir.changes("docs:down-gone")] == ["C", "D"]
+    wait_until(lambda: [c["sum"] for c in mir.changes("docs:down-edit")] == ["before", "edit 1", "edit 2"], 10,
+               what="down-edit's changelog")
+    wait_until(lambda: [c["type"] for c in mir.changes("docs:down-gone")] == ["C", "D"], 10,
+               what="down-gone's changelog")
     # a catch-up pull of the whole node afterwards changes nothing either
     before = {p: mir.changes(p) for p in ("docs:down-edit", "docs:down0", "docs:down-gone")}
     out = mir.cli("sync", "docs").stderr + mir.cli("sync", "docs").stdout
@@ -187,6 +192,7 @@ def test_forged_unsigned_or_replayed_callbacks_are_refused(cluster):
         assert r.status_code == 204, r.text
         assert src.put(page, "genuine\n", "genuine")
         mirrored(cluster, page, b"genuine\n")
+        wait_until(lambda: len(mir.changes(page)) == 1, 10, what="the changelog")
         entry = wait_until(lambda: next((b for b in captured if "<ws:page>docs:target<" in b), None),
                            what="the captured delivery")
     finally:

@@ -37,6 +37,13 @@ class cli_plugin_wikisync extends CLIPlugin
         $options->registerOption('no-index', 'Do not add the pages to the search index now (bin/indexer.php can).', null, false, 'sync');
         $options->registerOption('no-index', 'Do not add the pages to the search index now (bin/indexer.php can).', null, false, 'mirror');
 
+        $options->registerCommand('move', 'Hand the source role of a namespace to another site (mirrors follow); this site becomes its mirror.');
+        $options->registerArgument('namespace', 'The namespace.', true, 'move');
+        $options->registerArgument('new-source', 'The new source\'s site id (its base URL).', true, 'move');
+
+        $options->registerCommand('retire', 'Delete a source namespace\'s node: mirrors keep or delete their copies as configured.');
+        $options->registerArgument('namespace', 'The namespace.', true, 'retire');
+
         $options->registerCommand('flush', 'Send the queued entries now.');
 
         $options->registerCommand('remove', 'Stop syncing a namespace (unsubscribes a mirror). Pages stay.');
@@ -57,6 +64,10 @@ class cli_plugin_wikisync extends CLIPlugin
             $this->fatal($core->problem());
         }
         $args = $options->getArgs();
+        $expected = ['source' => 1, 'mirror' => 3, 'publish' => 1, 'sync' => 1, 'move' => 2, 'retire' => 1, 'remove' => 1];
+        if (isset($expected[$cmd]) && count($args) > $expected[$cmd]) {
+            $this->fatal('too many arguments: options go before the arguments, e.g. "' . $cmd . ' --option value ' . implode(' ', array_slice($args, 0, $expected[$cmd])) . '"');
+        }
         $ns = isset($args[0]) ? cleanID($args[0]) : '';
         switch ($cmd) {
             case 'status':
@@ -79,6 +90,17 @@ class cli_plugin_wikisync extends CLIPlugin
                 return $this->publish($ns);
             case 'sync':
                 return $this->pull($ns, !$options->getOpt('no-index'));
+            case 'move':
+                $r = $this->sync->moveSource($ns, $args[1], $this->progress('announced'));
+                $this->finishProgress();
+                if (!$r['ok']) $this->fatal($r['error']);
+                $this->success("{$r['pages']} pages of '$ns' now name {$args[1]} as their source; this site mirrors it");
+                return 0;
+            case 'retire':
+                $r = $this->sync->retireSource($ns);
+                if (!$r['ok']) $this->fatal($r['error']);
+                $this->success("the node of '$ns' is deleted; mirrors apply their keep/delete policy");
+                return 0;
             case 'flush':
                 $r = $this->sync->flushQueue(10, 3600.0, $this->progress('sent'));
                 $this->finishProgress();

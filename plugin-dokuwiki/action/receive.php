@@ -53,6 +53,12 @@ class action_plugin_wikisync_receive extends ActionPlugin
             $this->reply(404, ['status' => 'refused', 'reason' => 'not_subscribed']);
             return;
         }
+        if (($rule['status'] ?? '') === 'gone') {
+            // the node was deleted: nothing more can come from it (and the constant signature
+            // of an empty DELETED body cannot be replayed into a second deletion)
+            $this->reply(410, ['status' => 'refused', 'reason' => 'gone']);
+            return;
+        }
         $body = (string)file_get_contents('php://input');
         $header = (string)($_SERVER['HTTP_X_HUB_SIGNATURE'] ?? '');
         if (!preg_match('/^sha256=([0-9a-fA-F]{64})$/', trim($header), $m)) {

@@ -110,6 +110,17 @@ class helper_plugin_wikisync_gateway extends Plugin
     }
 
     /**
+     * Deletes a node (subscribers get `Event: DELETED`).
+     *
+     * @param string $node
+     * @return array result
+     */
+    public function deleteNode($node)
+    {
+        return $this->request('POST', '/delete?uri=' . rawurlencode($node), '', '', 15);
+    }
+
+    /**
      * Subscribes a callback (the gateway verifies it with a hub.challenge GET first).
      *
      * @param string $node

@@ -78,6 +78,12 @@ class helper_plugin_wikisync_sync extends Plugin
     public function addSource($ns, $node = '')
     {
         $ns = cleanID($ns);
+        $old = $this->store->rules()[$ns] ?? null;
+        if ($old && $old['role'] !== 'source') {
+            // this site took over from its source: stop receiving, keep the pages and state
+            $this->removeNamespace($ns);
+            if ($node === '') $node = (string)$old['node'];
+        }
         if ($node === '') {
             $r = $this->gateway->createNode();
             if (!$r['ok']) return ['ok' => false, 'error' => $r['error'], 'node' => ''];
@@ -115,6 +121,60 @@ class helper_plugin_wikisync_sync extends Plugin
         $this->store->setRule($ns, $rule);
         if (!$r['ok']) $this->store->record('failure', $r['error']);
         return ['ok' => $r['ok'], 'error' => $r['error']];
+    }
+
+    /**
+     * Hands the source role of a namespace to another site: every page is republished naming
+     * the new source (mirrors follow it), then this site becomes a mirror of the new source
+     * on the same node. The new source takes over with `source NS --node <node>`.
+     *
+     * @param string $ns
+     * @param string $newSource the new source's site id
+     * @param callable|null $progress function (int $done, int $total, string $id)
+     * @return array ok, error, pages
+     */
+    public function moveSource($ns, $newSource, $progress = null)
+    {
+        $rule = $this->store->rules()[$ns] ?? null;
+        if (!$rule || $rule['role'] !== 'source') return ['ok' => false, 'error' => "this site is not the source of '$ns'", 'pages' => 0];
+        $pages = $this->listPages($ns, true);
+        $n = 0;
+        foreach ($pages as $i => $id) {
+            $state = $this->store->pageState($id);
+            if ($state === null) continue;
+            $lock = $this->store->lockPage($id);
+            try {
+                $d = $this->core->handle($this->store->siteConfig(), $state,
+                    ['type' => 'announce_source_move', 'new_source' => $newSource, 'now' => time()]);
+                $this->carryOut($id, $d['actions']);
+                $this->store->setPageState($id, $d['state']);
+                $n++;
+            } finally {
+                $this->store->unlockPage($lock);
+            }
+            if ($progress) $progress($i + 1, count($pages), $id);
+        }
+        $f = $this->flushQueue(10, 3600.0);
+        if ($f['error'] !== '') return ['ok' => false, 'error' => $f['error'], 'pages' => $n];
+        $r = $this->addMirror($ns, $rule['node'], $newSource, 'keep');
+        return ['ok' => $r['ok'], 'error' => $r['error'], 'pages' => $n];
+    }
+
+    /**
+     * Retires a source namespace: deletes its node on the gateway, so mirrors apply their
+     * keep/delete policy (`Event: DELETED`), and forgets the rule. Pages stay here.
+     *
+     * @param string $ns
+     * @return array ok, error
+     */
+    public function retireSource($ns)
+    {
+        $rule = $this->store->rules()[$ns] ?? null;
+        if (!$rule || $rule['role'] !== 'source') return ['ok' => false, 'error' => "this site is not the source of '$ns'"];
+        $r = $this->gateway->deleteNode($rule['node']);
+        if (!$r['ok']) return ['ok' => false, 'error' => $r['error']];
+        $this->store->setRule($ns, null);
+        return ['ok' => true, 'error' => ''];
     }
 
     /**

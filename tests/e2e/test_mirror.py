@@ -259,3 +259,49 @@ def test_bulk_first_sync_of_1000_pages_matches_byte_for_byte(cluster):
         assert a.read_bytes() == b.read_bytes(), a.name
     assert mir.changes("bulk:page0007")[-1]["user"] == "seeder"
     print(f"\nfirst sync of 1000 pages: {elapsed:.2f} s ({1000 / elapsed:.0f} pages/s, incl. subscribe)")
+
+
+# source move and source gone ------------------------------------------------------------------
+
+def test_source_move_is_followed_and_a_retired_source_leaves_kept_or_deleted_copies(cluster):
+    from harness import Wiki
+
+    a, m = cluster.source, cluster.mirror
+    b = Wiki(cluster.root, "second", cluster.gateway)
+    b.start()
+    try:
+        node = a.cli("source", "moving").stdout.strip().splitlines()[-1]
+        m.cli("mirror", "moving", node, a.url)
+        b.cli("mirror", "moving", node, a.url)
+        assert a.put("moving:page", "version 1 from A\n", "v1")
+        for w in (m, b):
+            wait_until(lambda: w.raw("moving:page") == b"version 1 from A\n", 20, what="v1")
+
+        # A hands the namespace to B; B takes over on the same node
+        a.cli("move", "moving", b.url)
+        b.cli("source", "--node", node, "moving")
+        assert b.put("moving:page", "version 2 from B\n", "v2")
+        for w in (m, a):
+            wait_until(lambda: w.raw("moving:page") == b"version 2 from B\n", 20, what="v2 from the new source")
+        assert wait_until(lambda: m.changes("moving:page")[-1]["sum"] == "v2" or None, 10)
+        html = requests.get(m.url + "doku.php", params={"id": "moving:page"}, timeout=20).text
+        assert "mirrored from" in html and b.url in html
+        assert a.rpc().wiki.aclCheck("moving:page") == 1  # A is a read-only mirror now
+
+        # B retires the namespace: mirrors keep their copies (default policy), with a notice
+        b.cli("retire", "moving")
+        wait_until(lambda: m.rules()["moving"].get("status") == "gone", 20, what="source gone on the mirror")
+        assert m.raw("moving:page") == b"version 2 from B\n"
+        html = requests.get(m.url + "doku.php", params={"id": "moving:page"}, timeout=20).text
+        assert "has gone away" in html
+
+        # a mirror with the delete policy deletes its copies when the source goes away
+        node = a.cli("source", "ephemeral").stdout.strip().splitlines()[-1]
+        m.cli("mirror", "--when-gone", "delete", "ephemeral", node, a.url)
+        assert a.put("ephemeral:page", "short-lived\n", "tmp")
+        wait_until(lambda: m.raw("ephemeral:page") == b"short-lived\n", 20, what="ephemeral page")
+        a.cli("retire", "ephemeral")
+        wait_until(lambda: m.raw("ephemeral:page") is None or None, 20, what="deletion on the mirror")
+        assert a.raw("ephemeral:page") == b"short-lived\n"  # the source keeps its own page
+    finally:
+        b.stop()

@@ -13,7 +13,7 @@ class action_plugin_wikisync_queue extends ActionPlugin
     /** @inheritdoc */
     public function register(EventHandler $controller)
     {
-        $controller->register_hook('INDEXER_TASKS_RUN', 'AFTER', $this, 'retry');
+        $controller->register_hook('INDEXER_TASKS_RUN', 'BEFORE', $this, 'retry');
     }
 
     /**

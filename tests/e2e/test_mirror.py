@@ -160,6 +160,26 @@ def test_mirror_down_catches_up_without_loss_or_duplicates(cluster):
     assert {p: mir.changes(p) for p in before} == before
 
 
+def test_gateway_down_a_save_returns_fast_is_queued_shown_and_sent_later(cluster):
+    src, mir = cluster.source, cluster.mirror
+    cluster.gateway.stop()
+    try:
+        t0 = time.monotonic()
+        assert src.put("docs:queued", "saved while the gateway was down\n", "queued")
+        assert time.monotonic() - t0 < 5  # the save does not hang on the gateway
+        assert src.raw("docs:queued") == b"saved while the gateway was down\n"
+        assert src.queue_length() == 1
+        s = src.login()
+        html = s.get(src.url + "doku.php", params={"do": "admin", "page": "wikisync"}, timeout=20).text
+        assert "Entries waiting to be published" in html and "unreachable" in html
+    finally:
+        cluster.gateway.start()
+    # any page view runs DokuWiki's task runner, which retries the queue
+    requests.get(src.url + "lib/exe/taskrunner.php", params={"id": "start"}, timeout=20)
+    wait_until(lambda: src.queue_length() == 0, 20, what="the source's queue to drain")
+    mirrored(cluster, "docs:queued", b"saved while the gateway was down\n")
+
+
 # 4 ------------------------------------------------------------------------------------------
 
 def test_forged_unsigned_or_replayed_callbacks_are_refused(cluster):

@@ -294,31 +294,38 @@ class helper_plugin_wikisync_sync extends Plugin
         $start = microtime(true);
         $sent = 0;
         $error = '';
-        $files = $this->store->queued();
-        $total = count($files);
-        foreach ($files as $file) {
-            if (microtime(true) - $start > $budget) break;
-            $job = $this->store->readQueued($file);
-            if ($job === null) { // vanished or unreadable
-                @unlink($file);
-                continue;
+        $total = count($this->store->queued());
+        // entries queued by other requests while this one sends (they found the lock taken)
+        // are picked up by the next round
+        $done = [];
+        while ($error === '' && microtime(true) - $start <= $budget
+            && ($files = array_diff($this->store->queued(), array_keys($done)))) {
+            $total = max($total, $sent + count($files));
+            foreach ($files as $file) {
+                $done[$file] = true;
+                if (microtime(true) - $start > $budget) break;
+                $job = $this->store->readQueued($file);
+                if ($job === null) { // vanished or unreadable
+                    @unlink($file);
+                    continue;
+                }
+                $r = $this->gateway->publish($job['node'], $job['xml'], $timeout);
+                if ($r['ok']) {
+                    @unlink($file);
+                    $sent++;
+                    if ($progress) $progress($sent, $total);
+                    continue;
+                }
+                if (in_array($r['status'], [400, 404, 413, 415], true)) {
+                    // refused for good: retrying cannot help; keep it visible to the admin
+                    $this->store->rejectQueued($file);
+                    $this->store->record('failure', "entry for {$job['page']} refused: {$r['error']}");
+                    continue;
+                }
+                $error = $r['error'];
+                $this->store->record('failure', $error);
+                break;
             }
-            $r = $this->gateway->publish($job['node'], $job['xml'], $timeout);
-            if ($r['ok']) {
-                @unlink($file);
-                $sent++;
-                if ($progress) $progress($sent, $total);
-                continue;
-            }
-            if (in_array($r['status'], [400, 404, 413, 415], true)) {
-                // refused for good: retrying cannot help; keep it visible to the admin
-                $this->store->rejectQueued($file);
-                $this->store->record('failure', "entry for {$job['page']} refused: {$r['error']}");
-                continue;
-            }
-            $error = $r['error'];
-            $this->store->record('failure', $error);
-            break;
         }
         if ($sent > 0) $this->store->record('publish');
         flock($fh, LOCK_UN);

@@ -325,3 +325,26 @@ def test_source_move_is_followed_and_a_retired_source_leaves_kept_or_deleted_cop
         assert a.raw("ephemeral:page") == b"short-lived\n"  # the source keeps its own page
     finally:
         b.stop()
+
+
+def test_without_the_extension_the_wiki_works_and_the_admin_page_says_why(cluster):
+    from harness import Wiki
+
+    w = Wiki(cluster.root, "noext", cluster.gateway)
+    w.ext = ""  # served without the extension
+    w.start()
+    try:
+        w.cli("source", "docs", check=False)  # refused with the message; nothing configured
+        assert w.rules() == {}
+        (w.dir / "data/meta/_wikisync").mkdir(parents=True, exist_ok=True)
+        (w.dir / "data/meta/_wikisync/config.json").write_text(
+            json.dumps({"namespaces": {"docs": {"role": "source", "node": cluster.node}}}))
+        assert w.put("docs:plain", "saves still work\n", "no extension")
+        assert w.raw("docs:plain") == b"saves still work\n"
+        html = w.login().get(w.url + "doku.php", params={"do": "admin", "page": "wikisync"}, timeout=20).text
+        assert "extension is not loaded" in html
+        assert "not published" in html  # the failed publish is visible, not silent
+        r = w.cli("status")
+        assert "extension is not loaded" in r.stdout
+    finally:
+        w.stop()

@@ -28,11 +28,10 @@ use ext_php_rs::prelude::*;
 use ext_php_rs::types::ZendHashTable;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use wikisync_core::entry::{self, DecodeOptions, SiteId};
+use wikisync_core::entry::{self, DecodeOptions};
 use wikisync_core::id::{self, PageIdError};
 use wikisync_core::merge::{self, Markers, MergeOptions};
 use wikisync_core::sync::{self, PageState, PendingConflict, SiteConfig};
-use wikisync_core::time::Timestamp;
 
 use crate::convert::{Node, ShapeError};
 pub use crate::error::{
@@ -211,14 +210,6 @@ impl MergeClass {
     }
 }
 
-/// The binding's own input: the core's `Input`, or a source move announcement (which the core
-/// offers as `announce_source_move`, outside `Input`).
-#[derive(Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum AnnounceSourceMove {
-    AnnounceSourceMove { new_source: SiteId, now: Timestamp },
-}
-
 /// `WikiSync\Sync`: the sync engine for one page.
 #[php_class]
 #[php(name = "WikiSync\\Sync")]
@@ -243,18 +234,8 @@ impl SyncClass {
     ) -> PhpResult<ZBox<ZendHashTable>> {
         let config: SiteConfig = arg(config, "config")?;
         let state: PageState = arg(state, "state")?;
-        let input_node =
-            convert::read_array(input, "input").map_err(|e| error::invalid_argument(&e.0))?;
-        let is_announce = matches!(&input_node, Node::Map(entries)
-            if entries.iter().any(|(k, v)| k == "type" && *v == Node::Str("announce_source_move".into())));
-        let decision = if is_announce {
-            let AnnounceSourceMove::AnnounceSourceMove { new_source, now } =
-                from_node(&input_node, "input")?;
-            sync::announce_source_move(&config, state, &new_source, now)
-        } else {
-            sync::handle(&config, state, from_node(&input_node, "input")?)
-        };
-        ret(&decision)
+        let input: sync::Input = arg(input, "input")?;
+        ret(&sync::handle(&config, state, input))
     }
 
     /// Renders a pending conflict (the `conflict` of a page state) as git-style markers

@@ -6,6 +6,11 @@ die() {
   exit 1
 }
 
+# Prints a script's header comment (its usage text), without the leading "# ".
+print_usage() {
+  awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$1"
+}
+
 # Prints a visible step header.
 step() {
   printf '\n==> %s\n' "$*"
@@ -26,13 +31,14 @@ apt_update_once() {
   [ "$_apt_updated" = 1 ] && return 0
   local i
   for i in 1 2 3 4 5; do
-    if apt-get update -qq >/dev/null 2>&1; then _apt_updated=1; return 0; fi
-    sleep 3
+    if apt-get -o DPkg::Lock::Timeout=600 update -qq >/dev/null 2>&1; then _apt_updated=1; return 0; fi
+    sleep 5
   done
   die "apt-get update failed five times"
 }
 
-# Installs Debian packages that are missing. Usage: ensure_packages pkg...
+# Installs Debian packages that are missing, waiting up to 10 minutes for another apt run to
+# release its lock. Usage: ensure_packages pkg...
 ensure_packages() {
   local missing=() p
   for p in "$@"; do
@@ -42,7 +48,8 @@ ensure_packages() {
   [ "$(id -u)" = 0 ] || die "missing packages ${missing[*]}: run as root or install them with apt-get"
   apt_update_once
   echo "installing ${missing[*]}" >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
+    --no-install-recommends "${missing[@]}" >/dev/null
 }
 
 # Makes sure commands exist, installing the Debian package of the same name when missing.
@@ -63,4 +70,11 @@ summarize_cargo_tests() {
          }
        }
        END { printf "\nrust: %d passed, %d failed, %d skipped\n", p, f, s }' "$1"
+}
+
+# What building the PHP extension (bindings-php, part of the workspace) needs: php-config and
+# the PHP 8.2 headers for ext-php-rs, libclang + clang for its bindgen; php8.2-xml/mbstring
+# and phpunit to run its tests.
+ensure_php_build_deps() {
+  ensure_packages php8.2-cli php8.2-dev php8.2-xml php8.2-mbstring libclang-dev clang phpunit
 }

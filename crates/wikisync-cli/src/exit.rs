@@ -11,8 +11,19 @@ pub(crate) struct Failure {
     pub(crate) code: u8,
 }
 
-/// Exit code for bad input or usage (unreadable file, invalid entry, bad arguments).
+/// Exit code for bad input or usage of `entry` and `page` (unreadable file, invalid entry,
+/// bad arguments).
 pub(crate) const EXIT_INPUT: u8 = 2;
+
+/// Exit code of `page` when the entry carries no page text (draft, unlock, deletion).
+pub(crate) const EXIT_NO_TEXT: u8 = 3;
+
+/// Exit code of `merge` on trouble (git merge-file's -1): unreadable or non-UTF-8 input, bad
+/// arguments. Conflict counts never reach it.
+pub(crate) const EXIT_TROUBLE: u8 = 255;
+
+/// Highest conflict count `merge` reports as its exit code (higher counts are reported as this).
+pub(crate) const MAX_CONFLICT_EXIT: usize = 127;
 
 impl Failure {
     /// A failure caused by bad input, exit code [`EXIT_INPUT`].
@@ -36,5 +47,20 @@ pub(crate) fn finish(outcome: Outcome) -> ExitCode {
             eprintln!("wikisync: {}", failure.message);
             ExitCode::from(failure.code)
         }
+    }
+}
+
+/// Reports a command-line parsing error (or prints `--help`/`--version`) and returns the exit
+/// code: 0 for help and version, [`EXIT_TROUBLE`] for a bad `merge` command line (so that it
+/// can't be mistaken for a conflict count), [`EXIT_INPUT`] otherwise.
+pub(crate) fn usage(error: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    // Printing can only fail if stdout/stderr is closed; nothing better to do then.
+    let _ = error.print();
+    match error.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => ExitCode::SUCCESS,
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => ExitCode::from(EXIT_INPUT),
+        _ if std::env::args().nth(1).as_deref() == Some("merge") => ExitCode::from(EXIT_TROUBLE),
+        _ => ExitCode::from(EXIT_INPUT),
     }
 }

@@ -8,7 +8,16 @@ use clap::{Parser, Subcommand};
 
 /// Mirror wiki pages between sites: convert pages to Atom entries and back, merge edits.
 #[derive(Debug, Parser)]
-#[command(name = "wikisync", version, about, long_about = None)]
+#[command(
+    name = "wikisync",
+    version,
+    about,
+    long_about = None,
+    after_help = "Exit codes: 0 success; `merge`: the number of conflicts (at most 127), 255 on \
+                  trouble; `entry`/`page`: 2 on bad input or usage, `page` 3 when the entry \
+                  carries no text. Data goes to stdout, messages to stderr.\n\n\
+                  See `wikisync <command> --help` for examples."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -25,7 +34,10 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return exit::usage(error),
+    };
     let result = match cli.command {
         Command::Entry(args) => cmd::entry::run(args),
         Command::Page(args) => cmd::page::run(args),

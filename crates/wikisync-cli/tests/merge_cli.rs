@@ -156,3 +156,24 @@ fn too_many_labels_is_an_error() {
     assert_eq!(out.status.code(), Some(255));
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("wikisync: "));
 }
+
+#[test]
+fn bad_command_lines_exit_255_not_a_conflict_count() {
+    let dir = scratch("usage");
+    write(&dir, "a\n", "a\n", "a\n");
+    // Two files instead of three, and an unknown option: both are trouble (255), never a
+    // small number a script could read as a conflict count.
+    for args in [
+        &["ours.txt", "base.txt"][..],
+        &["--bogus", "ours.txt", "base.txt", "theirs.txt"],
+    ] {
+        let out = wikisync()
+            .current_dir(&dir)
+            .args(args)
+            .output()
+            .expect("command runs");
+        assert_eq!(out.status.code(), Some(255), "args {args:?}");
+        assert!(!out.stderr.is_empty(), "an error message for {args:?}");
+        assert!(out.stdout.is_empty());
+    }
+}

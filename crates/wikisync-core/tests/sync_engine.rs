@@ -146,3 +146,32 @@ fn a_local_save_refused_for_a_conflict_is_resolved_by_the_next_save() {
     assert!(again.state.conflict.is_none());
     assert!(b1.state.clock.le(&again.state.clock));
 }
+
+#[test]
+fn only_the_source_can_hand_the_source_role_on() {
+    let peer = config("a");
+    let refused = announce_source_move(
+        &peer,
+        PageState::new(page()),
+        &SiteId::new("b"),
+        Timestamp(5),
+    );
+    assert_eq!(
+        refused.outcome,
+        Outcome::Refuse {
+            reason: RefuseReason::NotSource
+        }
+    );
+    assert!(
+        !refused
+            .actions
+            .iter()
+            .any(|a| matches!(a, Action::Publish { .. }))
+    );
+
+    let source = SiteConfig::new(SiteId::new("a")).rule("", Role::Source);
+    let saved = save(&source, PageState::new(page()), "text\n", 10);
+    let moved = announce_source_move(&source, saved.state, &SiteId::new("b"), Timestamp(20));
+    assert_eq!(moved.outcome, Outcome::Follow);
+    assert_eq!(published(&moved).source, Some(SiteId::new("b")));
+}

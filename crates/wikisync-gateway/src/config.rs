@@ -16,6 +16,8 @@
 //! | longest retry delay, ms | `--retry-max-ms` | `WIKISYNC_GATEWAY_RETRY_MAX_MS` | `retry_max_ms` | 600000 (10 min) |
 //! | failure budget: a subscription failing this long is removed, s | `--failure-budget-secs` | `WIKISYNC_GATEWAY_FAILURE_BUDGET_SECS` | `failure_budget_secs` | 86400 (24 h) |
 //! | deliveries in flight at once | `--max-concurrent-deliveries` | `WIKISYNC_GATEWAY_MAX_CONCURRENT_DELIVERIES` | `max_concurrent_deliveries` | 256 |
+//! | public base URL of the gateway, for the WebSub `Link: <…/hub>; rel="hub"` | `--public-url` | `WIKISYNC_GATEWAY_PUBLIC_URL` | `public_url` | `http://<listen address>` |
+//! | extra trusted certificates for `https://` callbacks (PEM file: a private CA, or a self-signed callback's own certificate), added to the system's roots | `--callback-ca` | `WIKISYNC_GATEWAY_CALLBACK_CA` | `callback_ca` | none (system roots only) |
 //! | shutdown grace for in-flight deliveries, ms | `--shutdown-grace-ms` | `WIKISYNC_GATEWAY_SHUTDOWN_GRACE_MS` | `shutdown_grace_ms` | 10000 |
 //!
 //! The TOML file is given with `--config FILE` (or `WIKISYNC_GATEWAY_CONFIG`); unknown keys in it
@@ -69,6 +71,10 @@ pub struct Config {
     pub max_concurrent_deliveries: usize,
     /// How long shutdown waits for in-flight deliveries.
     pub shutdown_grace: Duration,
+    /// The base URL clients reach the gateway at (no trailing `/`); `None` = `http://<listen>`.
+    pub public_url: Option<String>,
+    /// A PEM file of certificates trusted for `https://` callbacks besides the system's roots.
+    pub callback_ca: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -88,6 +94,8 @@ impl Default for Config {
             failure_budget: Duration::from_secs(86_400),
             max_concurrent_deliveries: 256,
             shutdown_grace: Duration::from_secs(10),
+            public_url: None,
+            callback_ca: None,
         }
     }
 }
@@ -112,13 +120,40 @@ pub enum ConfigError {
     Invalid(String),
 }
 
+/// The examples at the end of `wikisync-gateway --help`.
+const HELP_EXAMPLES: &str = "Examples:
+  # Try it out: listen on 127.0.0.1:8086, data in ./wikisync-gateway-data
+  wikisync-gateway
+
+  # Drop-in for Idavoll on a trusted network: no verification of intent, open publishing
+  wikisync-gateway --no-verify --service pubsub.example.org
+
+  # Public gateway: publisher tokens, own data directory, reachable through a proxy
+  wikisync-gateway --listen 0.0.0.0:8086 --data-dir /var/lib/wikisync-gateway \\
+      --token \"$PUBLISHER_TOKEN\" --public-url https://hub.example.org
+
+  # Trust a private CA (or a self-signed callback's certificate) for https:// callbacks
+  wikisync-gateway --callback-ca /etc/wikisync/callback-ca.pem
+
+  # Tighter limits and faster retries
+  wikisync-gateway --max-body-bytes 262144 --max-items-per-node 64 \\
+      --callback-timeout-ms 3000 --retry-base-ms 500 --failure-budget-secs 3600
+
+  # The same settings from the environment or a TOML file (flags win over both)
+  WIKISYNC_GATEWAY_TOKENS=alpha,beta wikisync-gateway
+  wikisync-gateway --config /etc/wikisync/gateway.toml   # e.g. listen = \"0.0.0.0:8086\"
+
+Startup warnings: with --no-verify the log says verification of intent is off; without any
+--token it warns that publishing is open to anyone. Logging: RUST_LOG (default info), on stderr.";
+
 /// Command-line flags of `wikisync-gateway` (each also settable by environment variable).
 #[derive(Debug, Default, Parser)]
 #[command(
     name = "wikisync-gateway",
     version,
     about = "HTTP publish-subscribe gateway for wikisync: Idavoll's HTTP interface with durable, verified and signed delivery.",
-    long_about = "HTTP publish-subscribe gateway for wikisync.\n\nIt speaks Idavoll's HTTP interface (POST /create, /publish, /delete, /subscribe, /unsubscribe; GET /list, /items) and is itself the pubsub service, keeping nodes, items, subscriptions and the delivery outbox in SQLite under --data-dir. Deliveries are durable, retried with backoff and ordered per subscriber. Flags override environment variables, which override the --config TOML file."
+    long_about = "HTTP publish-subscribe gateway for wikisync.\n\nIt speaks Idavoll's HTTP interface (POST /create, /publish, /delete, /subscribe, /unsubscribe; GET /list, /items) and is itself the pubsub service, keeping nodes, items, subscriptions and the delivery outbox in SQLite under --data-dir. Deliveries are durable, retried with backoff and ordered per subscriber. Flags override environment variables, which override the --config TOML file.",
+    after_help = HELP_EXAMPLES
 )]
 pub struct Args {
     /// TOML configuration file (keys as in the documentation, e.g. `listen = "127.0.0.1:8086"`).
@@ -133,10 +168,13 @@ pub struct Args {
     /// Pubsub service JID used in node URIs [default: pubsub.localhost].
     #[arg(long, env = "WIKISYNC_GATEWAY_SERVICE", value_name = "JID")]
     pub service: Option<String>,
-    /// Do not verify subscriptions with a hub.challenge GET (trusted networks only).
+    /// Do not verify /subscribe and /unsubscribe with a hub.challenge GET (trusted networks only;
+    /// the startup log warns).
     #[arg(long, env = "WIKISYNC_GATEWAY_NO_VERIFY")]
     pub no_verify: bool,
-    /// A publisher token (repeatable). Without any, publishing is open to anyone.
+    /// A publisher token (repeatable; comma-separated in the environment). With tokens,
+    /// /create, /publish and /delete need `Authorization: Bearer <token>`; without any,
+    /// publishing is open to anyone (the startup log warns).
     #[arg(
         long = "token",
         env = "WIKISYNC_GATEWAY_TOKENS",
@@ -183,6 +221,13 @@ pub struct Args {
     /// How long shutdown waits for in-flight deliveries, in milliseconds [default: 10000].
     #[arg(long, env = "WIKISYNC_GATEWAY_SHUTDOWN_GRACE_MS", value_name = "MS")]
     pub shutdown_grace_ms: Option<u64>,
+    /// Base URL clients reach the gateway at, for WebSub `Link` headers [default: http://<listen>].
+    #[arg(long, env = "WIKISYNC_GATEWAY_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+    /// PEM file of extra certificates trusted for https:// callbacks (a private CA, or a
+    /// self-signed callback's certificate), besides the system's root store.
+    #[arg(long, env = "WIKISYNC_GATEWAY_CALLBACK_CA", value_name = "FILE")]
+    pub callback_ca: Option<PathBuf>,
 }
 
 /// The TOML file: every key optional, unknown keys rejected.
@@ -203,6 +248,8 @@ struct FileConfig {
     failure_budget_secs: Option<u64>,
     max_concurrent_deliveries: Option<usize>,
     shutdown_grace_ms: Option<u64>,
+    public_url: Option<String>,
+    callback_ca: Option<PathBuf>,
 }
 
 impl Config {
@@ -282,12 +329,25 @@ fn merge(args: Args, file: FileConfig) -> Result<Config, ConfigError> {
             .shutdown_grace_ms
             .or(file.shutdown_grace_ms)
             .map_or(d.shutdown_grace, ms),
+        public_url: args
+            .public_url
+            .or(file.public_url)
+            .map(|u| u.trim_end_matches('/').to_owned()),
+        callback_ca: args.callback_ca.or(file.callback_ca),
     };
     config.validate()?;
     Ok(config)
 }
 
 impl Config {
+    /// The WebSub hub URL: `<public_url>/hub`, or `http://<listen>/hub`.
+    pub fn hub_url(&self) -> String {
+        match &self.public_url {
+            Some(base) => format!("{base}/hub"),
+            None => format!("http://{}/hub", self.listen),
+        }
+    }
+
     /// Checks the ranges: non-zero limits, a valid service JID, non-empty tokens.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |m: &str| Err(ConfigError::Invalid(m.to_owned()));
@@ -310,6 +370,11 @@ impl Config {
         if self.retry_max < self.retry_base {
             return invalid("retry_max_ms must be at least retry_base_ms");
         }
+        if let Some(url) = &self.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return invalid("public_url must start with http:// or https://");
+        }
         Ok(())
     }
 }
@@ -326,6 +391,8 @@ mod tests {
             "127.0.0.1:1234",
             "--token",
             "a,b",
+            "--callback-ca",
+            "ca.pem",
         ])
         .expect("valid flags");
         let file = parse_file(
@@ -338,6 +405,7 @@ mod tests {
         assert_eq!(config.retry_max, Duration::from_millis(5000));
         assert_eq!(config.tokens, vec!["a".to_owned(), "b".to_owned()]);
         assert_eq!(config.max_body_bytes, 1024 * 1024);
+        assert_eq!(config.callback_ca, Some(PathBuf::from("ca.pem")));
         assert!(config.verify);
     }
 
@@ -363,6 +431,54 @@ mod tests {
             Config::from_toml_str("retry_base_ms = 10\nretry_max_ms = 5"),
             Err(ConfigError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn help_documents_every_flag_and_gives_examples() {
+        use clap::CommandFactory;
+        let mut command = Args::command();
+        for arg in command.get_arguments() {
+            let id = arg.get_id().as_str();
+            if id == "help" || id == "version" {
+                continue;
+            }
+            assert!(
+                arg.get_help().is_some_and(|h| !h.to_string().is_empty()),
+                "--{id} has no help"
+            );
+            let long = arg.get_long().unwrap_or_default();
+            assert!(
+                HELP_EXAMPLES.contains(&format!("--{long}"))
+                    || ["config", "listen", "data_dir", "service", "public_url"].contains(&id)
+                    || arg
+                        .get_help()
+                        .is_some_and(|h| h.to_string().contains("default")),
+                "--{long}: neither an example nor a stated default"
+            );
+        }
+        let help = command.render_long_help().to_string();
+        assert!(help.contains("Examples:"));
+        assert!(help.contains("--callback-ca"));
+        assert!(help.contains("WIKISYNC_GATEWAY_CALLBACK_CA"));
+        // Every example parses (continued lines joined).
+        let joined = HELP_EXAMPLES.replace("\\\n", " ");
+        let mut parsed = 0;
+        for line in joined.lines() {
+            let line = line.trim();
+            if let Some(rest) = line.strip_prefix("wikisync-gateway") {
+                let mut argv = vec!["wikisync-gateway".to_owned()];
+                argv.extend(
+                    rest.split('#')
+                        .next()
+                        .unwrap_or_default()
+                        .split_whitespace()
+                        .map(|w| w.trim_matches('"').to_owned()),
+                );
+                Args::try_parse_from(&argv).unwrap_or_else(|e| panic!("{line}: {e}"));
+                parsed += 1;
+            }
+        }
+        assert!(parsed >= 6, "{parsed} examples parsed");
     }
 
     #[test]

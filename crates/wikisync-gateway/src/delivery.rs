@@ -22,6 +22,10 @@
 //!
 //! # Callback requests
 //!
+//! Callbacks are `http://` or `https://` URLs; one client ([`HttpClient`], rustls) sends
+//! deliveries, verifications and denials, checking `https://` certificates against
+//! [`system_roots`] plus the `--callback-ca` certificates ([`http_client_trusting`]).
+//!
 //! Every delivery is a `POST` with `Referer: <canonical xmpp node URI>` and
 //! `PubSub-Service: <service JID>`, and, when the subscription has a secret,
 //! `X-Hub-Signature: sha256=<hex HMAC-SHA256 of the body keyed with the secret>`.
@@ -32,27 +36,45 @@
 //! - node deleted: `Event: DELETED`, empty body, and `Link: <redirect uri>; rel=alternate` when the
 //!   deletion carried a redirect.
 //!
+//! WebSub subscriptions (made through `POST /hub`, see [`crate::hub`]) get fat pings instead: an
+//! Atom feed holding the entry or tombstone, `Content-Type:` [`FEED_CONTENT_TYPE`], and
+//! `Link: <hub>; rel="hub", <topic>; rel="self"`; a node deletion is a `hub.mode=denied` GET.
+//!
+//! # Scheduling
+//!
+//! After each commit the store marks the queues it added deliveries to; the dispatcher keeps the
+//! state of every non-empty queue in memory (worked, or waiting until its head is due), starts at
+//! most one worker per queue, and scans the outbox only once, at start. A worker fetches up to 64
+//! deliveries at a time and acknowledges the delivered ones while fetching the next batch (one
+//! store round trip per batch); a crash before the acknowledgement re-sends them, which
+//! at-least-once allows.
+//!
 //! Verification of intent ([`verify_intent`]) is a `GET` of the callback with `hub.mode`
 //! (`subscribe` or `unsubscribe`), `hub.topic` (the node URI) and `hub.challenge` (random) added to
 //! its query; the callback confirms by answering 2xx with exactly the challenge as body.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
 use axum::http::{HeaderValue, Method, Request, StatusCode, Uri, header};
 use hmac::{Hmac, KeyInit, Mac};
 use http_body_util::{BodyExt, Full, Limited};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use rustls::RootCertStore;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
 use sha2::Sha256;
-use tokio::sync::{Notify, Semaphore, watch};
+use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
-use crate::store::{Delivery, EventKind, Store};
+use crate::store::{Delivery, EventKind, QueueSignal, Store};
 use crate::uri::NodeUri;
 
 /// The content type of entries sent to callbacks.
@@ -64,17 +86,104 @@ const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 /// Longest `Retry-After` honoured.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(86_400);
 
-/// The HTTP client used for callbacks.
-pub type HttpClient = Client<HttpConnector, Full<Bytes>>;
+/// The HTTP client used for callbacks: `http://` and `https://` (rustls, TLS 1.2 and 1.3).
+pub type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
-/// A new callback client.
+/// A new callback client trusting the system's root certificates (see [`system_roots`]).
 pub fn http_client() -> HttpClient {
+    http_client_trusting(&[])
+}
+
+/// A new callback client trusting the system's root certificates plus `extra` (the
+/// `--callback-ca` certificates, e.g. a private CA or a self-signed callback's certificate).
+pub fn http_client_trusting(extra: &[CertificateDer<'static>]) -> HttpClient {
+    let mut roots = system_roots().clone();
+    let (_, ignored) = roots.add_parsable_certificates(extra.iter().cloned());
+    if ignored > 0 {
+        tracing::warn!(
+            ignored,
+            "callback CA certificates rustls cannot use were ignored"
+        );
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        // The ring provider supports the safe default versions, so this cannot fail.
+        .expect("the ring provider supports TLS 1.2 and 1.3")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
     connector.set_connect_timeout(Some(Duration::from_secs(10)));
+    connector.enforce_http(false);
+    let connector = HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(connector);
     Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(30))
         .build(connector)
+}
+
+/// The root certificates `https://` callbacks are checked against: the operating system's store
+/// (read once, through `rustls-native-certs`; `SSL_CERT_FILE` and `SSL_CERT_DIR` override it), or
+/// Mozilla's roots built into the gateway (`webpki-roots`) when the system store is empty or
+/// unreadable, as in minimal containers.
+pub fn system_roots() -> &'static RootCertStore {
+    static ROOTS: OnceLock<RootCertStore> = OnceLock::new();
+    ROOTS.get_or_init(|| {
+        let found = rustls_native_certs::load_native_certs();
+        for e in &found.errors {
+            tracing::debug!(error = %e, "while reading the system root certificates");
+        }
+        let mut roots = RootCertStore::empty();
+        let (added, ignored) = roots.add_parsable_certificates(found.certs);
+        if ignored > 0 {
+            tracing::debug!(ignored, "system root certificates rustls cannot use");
+        }
+        if added == 0 {
+            tracing::warn!(
+                "no usable root certificates in the system store; https callbacks are checked against the built-in Mozilla roots"
+            );
+            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        }
+        roots
+    })
+}
+
+/// Why `--callback-ca` could not be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CallbackCaError {
+    /// The file could not be opened or read, or a PEM section in it is malformed.
+    #[error("cannot read the callback CA file {path}: {reason}")]
+    Read {
+        /// The file given.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The file holds no `CERTIFICATE` PEM section.
+    #[error("the callback CA file {0} holds no PEM certificate")]
+    NoCertificate(PathBuf),
+}
+
+/// Reads the PEM certificates of a `--callback-ca` file (every `CERTIFICATE` section; other
+/// sections, such as keys, are skipped).
+pub fn load_callback_ca(path: &Path) -> Result<Vec<CertificateDer<'static>>, CallbackCaError> {
+    let read_error = |e: rustls::pki_types::pem::Error| CallbackCaError::Read {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    };
+    let certs = CertificateDer::pem_file_iter(path)
+        .map_err(read_error)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(read_error)?;
+    if certs.is_empty() {
+        return Err(CallbackCaError::NoCertificate(path.to_owned()));
+    }
+    Ok(certs)
 }
 
 /// Now, in Unix milliseconds (the gateway is not sans-IO: it reads the clock).
@@ -89,6 +198,8 @@ pub fn now_ms() -> i64 {
 pub struct DeliveryConfig {
     /// The service JID (for `Referer` and `PubSub-Service`).
     pub service: String,
+    /// The WebSub hub URL (for `Link: <hub>; rel="hub"` on WebSub deliveries).
+    pub hub_url: String,
     /// Time limit of one callback request.
     pub callback_timeout: Duration,
     /// First retry delay.
@@ -118,8 +229,7 @@ struct Inner {
     store: Arc<dyn Store>,
     client: HttpClient,
     config: DeliveryConfig,
-    wake: Arc<Notify>,
-    in_flight: Mutex<HashSet<i64>>,
+    signal: Arc<QueueSignal>,
     permits: Semaphore,
     metrics: Arc<DeliveryMetrics>,
 }
@@ -147,12 +257,12 @@ impl DeliveryHandle {
     }
 }
 
-/// Starts the delivery worker. `wake` must be the notifier the store signals after commits.
+/// Starts the delivery worker. `signal` must be the one the store marks after commits.
 pub fn spawn(
     store: Arc<dyn Store>,
     client: HttpClient,
     config: DeliveryConfig,
-    wake: Arc<Notify>,
+    signal: Arc<QueueSignal>,
     metrics: Arc<DeliveryMetrics>,
 ) -> DeliveryHandle {
     let (stop, stop_rx) = watch::channel(false);
@@ -161,59 +271,145 @@ pub fn spawn(
         client,
         permits: Semaphore::new(config.max_concurrent),
         config,
-        wake,
-        in_flight: Mutex::new(HashSet::new()),
+        signal,
         metrics,
     });
     let task = tokio::spawn(dispatch(inner, stop_rx));
     DeliveryHandle { stop, task }
 }
 
-/// Finds due queues and starts one worker per queue that is not already being worked.
+/// Deliveries fetched (and acknowledged) per store round trip.
+const BATCH: u32 = 64;
+
+/// How often expired WebSub leases are swept away.
+const LEASE_SWEEP: Duration = Duration::from_secs(10);
+
+/// What the dispatcher knows about one queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum QueueState {
+    /// A worker is on it; `more` = new deliveries arrived meanwhile, so run it again after.
+    Working { more: bool },
+    /// No worker; the head is due at this time (Unix ms).
+    WaitingUntil(i64),
+}
+
+/// Schedules queue workers: one per queue at a time, started when the store marks a queue, when
+/// a waiting queue's head falls due, or (once, at start) for every queue in the outbox.
+///
+/// The dispatcher keeps the state of every non-empty queue in memory, so a publish costs it no
+/// outbox scan: the store hands over the queues it touched ([`QueueSignal`]).
 async fn dispatch(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) {
-    let mut workers = JoinSet::new();
+    let mut workers: JoinSet<(i64, Option<i64>)> = JoinSet::new();
+    let mut queues: HashMap<i64, QueueState> = HashMap::new();
+    let worker_stop = stop.clone();
+    let start = |workers: &mut JoinSet<(i64, Option<i64>)>, sub_key: i64| {
+        let worker = tokio::spawn(work_queue(inner.clone(), sub_key, worker_stop.clone()));
+        workers.spawn(async move {
+            // Should a worker ever panic, its queue is retried in a second instead of stalling.
+            worker.await.unwrap_or_else(|e| {
+                tracing::error!(error = %e, sub_key, "a delivery worker failed");
+                (sub_key, Some(now_ms() + 1000))
+            })
+        });
+    };
+    // Every queue left from the last run (or from a crash).
+    loop {
+        match inner.store.queue_heads().await {
+            Ok(heads) => {
+                for head in heads {
+                    queues.insert(head.sub_key, QueueState::WaitingUntil(head.next_attempt_ms));
+                }
+                break;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the outbox; retrying in 1 s");
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = stop.changed() => return,
+                }
+            }
+        }
+    }
+    let mut next_sweep = now_ms();
     loop {
         if *stop.borrow() {
             break;
         }
         let now = now_ms();
-        let mut next_due: Option<i64> = None;
-        match inner.store.queue_heads().await {
-            Ok(heads) => {
-                for head in heads {
-                    if head.next_attempt_ms > now {
-                        next_due = Some(
-                            next_due.map_or(head.next_attempt_ms, |t| t.min(head.next_attempt_ms)),
-                        );
-                        continue;
-                    }
-                    let started = lock(&inner.in_flight).insert(head.sub_key);
-                    if started {
-                        workers.spawn(work_queue(inner.clone(), head.sub_key, stop.clone()));
-                    }
-                }
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot read the outbox; retrying in 1 s");
-                next_due = Some(now + 1000);
+        if now >= next_sweep {
+            next_sweep = now + i64::try_from(LEASE_SWEEP.as_millis()).unwrap_or(10_000);
+            match inner.store.expire_leases(now).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(expired = n, "WebSub leases ended: unsubscribed"),
+                Err(e) => tracing::error!(error = %e, "cannot sweep expired leases"),
             }
         }
-        while workers.try_join_next().is_some() {}
-        let wait = next_due.map_or(Duration::from_secs(60), |t| {
-            Duration::from_millis(u64::try_from((t - now).clamp(1, 60_000)).unwrap_or(1))
-        });
+        for sub_key in inner.signal.take() {
+            match queues.get_mut(&sub_key) {
+                Some(QueueState::Working { more }) => *more = true,
+                _ => {
+                    queues.insert(sub_key, QueueState::Working { more: false });
+                    start(&mut workers, sub_key);
+                }
+            }
+        }
+        let mut next_due = next_sweep;
+        for (sub_key, state) in &mut queues {
+            if let QueueState::WaitingUntil(due) = *state {
+                if due <= now {
+                    *state = QueueState::Working { more: false };
+                    start(&mut workers, *sub_key);
+                } else {
+                    next_due = next_due.min(due);
+                }
+            }
+        }
+        let wait =
+            Duration::from_millis(u64::try_from((next_due - now).clamp(1, 60_000)).unwrap_or(1));
         tokio::select! {
-            () = inner.wake.notified() => {}
+            () = inner.signal.notified() => {}
             () = tokio::time::sleep(wait) => {}
             _ = stop.changed() => {}
+            Some(joined) = workers.join_next(), if !workers.is_empty() => {
+                finished(&mut queues, &mut workers, joined, &start);
+                // Collect every other finished worker without waiting.
+                while let Some(joined) = workers.try_join_next() {
+                    finished(&mut queues, &mut workers, joined, &start);
+                }
+            }
         }
     }
     while workers.join_next().await.is_some() {}
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A poisoned set only means a worker panicked mid-update; the set itself stays usable.
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+/// Books a finished worker: runs it again if its queue got more meanwhile, else remembers when
+/// its head is due (or forgets an empty queue).
+fn finished(
+    queues: &mut HashMap<i64, QueueState>,
+    workers: &mut JoinSet<(i64, Option<i64>)>,
+    joined: Result<(i64, Option<i64>), tokio::task::JoinError>,
+    start: &impl Fn(&mut JoinSet<(i64, Option<i64>)>, i64),
+) {
+    let (sub_key, due) = match joined {
+        Ok(result) => result,
+        Err(e) => {
+            // Only when the wrapper task itself was cancelled (shutdown): nothing to book.
+            tracing::debug!(error = %e, "a delivery worker was cancelled");
+            return;
+        }
+    };
+    let more = matches!(
+        queues.get(&sub_key),
+        Some(QueueState::Working { more: true })
+    );
+    if more {
+        queues.insert(sub_key, QueueState::Working { more: false });
+        start(workers, sub_key);
+    } else if let Some(due) = due {
+        queues.insert(sub_key, QueueState::WaitingUntil(due));
+    } else {
+        queues.remove(&sub_key);
+    }
 }
 
 enum Outcome {
@@ -225,50 +421,71 @@ enum Outcome {
     },
 }
 
-/// Works one subscriber's queue, head first, until it is empty, not yet due, or failing.
-async fn work_queue(inner: Arc<Inner>, sub_key: i64, stop: watch::Receiver<bool>) {
+/// Works one subscriber's queue, head first, batch by batch, until it is empty (returns `None`),
+/// or its head is not yet due or failed (returns when to try again).
+async fn work_queue(
+    inner: Arc<Inner>,
+    sub_key: i64,
+    stop: watch::Receiver<bool>,
+) -> (i64, Option<i64>) {
+    let mut delivered = Vec::new();
     loop {
-        if *stop.borrow() {
-            break;
-        }
-        let head = match inner.store.head(sub_key).await {
-            Ok(Some(head)) => head,
-            Ok(None) => break,
+        let limit = if *stop.borrow() { 0 } else { BATCH };
+        let batch = match inner
+            .store
+            .advance(sub_key, std::mem::take(&mut delivered), limit)
+            .await
+        {
+            Ok(batch) => batch,
             Err(e) => {
                 tracing::error!(error = %e, sub_key, "cannot read the queue");
-                break;
+                return (sub_key, Some(now_ms() + 1000));
             }
         };
-        if head.next_attempt_ms > now_ms() {
-            break;
+        if batch.is_empty() {
+            // Stopping leaves the rest queued for the next start.
+            return (sub_key, None);
         }
-        let outcome = match inner.permits.acquire().await {
-            Ok(_permit) => attempt(&inner, &head).await,
-            Err(_) => break,
-        };
-        if !settle(&inner, &head, outcome).await {
-            break;
+        for head in batch {
+            let now = now_ms();
+            if *stop.borrow() || head.next_attempt_ms > now {
+                let due = head.next_attempt_ms.max(now);
+                let _ = inner.store.advance(sub_key, delivered, 0).await;
+                return (sub_key, (!*stop.borrow()).then_some(due));
+            }
+            let outcome = match inner.permits.acquire().await {
+                Ok(_permit) => attempt(&inner, &head).await,
+                Err(_) => return (sub_key, None),
+            };
+            if let Outcome::Delivered = outcome {
+                inner.metrics.delivered.fetch_add(1, Ordering::Relaxed);
+                delivered.push(head.id);
+                continue;
+            }
+            if let Err(e) = inner.store.advance(sub_key, delivered, 0).await {
+                tracing::error!(error = %e, "cannot record deliveries");
+            }
+            let due = settle(&inner, &head, outcome).await;
+            return (sub_key, due);
         }
     }
-    lock(&inner.in_flight).remove(&sub_key);
-    inner.wake.notify_one();
 }
 
-/// Records the outcome; returns whether the queue may continue.
-async fn settle(inner: &Inner, head: &Delivery, outcome: Outcome) -> bool {
+/// Records a failed outcome (410 or another failure); returns when the queue's head is due
+/// again, or `None` when the subscriber was removed.
+async fn settle(inner: &Inner, head: &Delivery, outcome: Outcome) -> Option<i64> {
     let store = &inner.store;
-    let result = match outcome {
-        Outcome::Delivered => {
-            inner.metrics.delivered.fetch_add(1, Ordering::Relaxed);
-            store.delivered(head.id).await.map(|()| true)
-        }
+    let now = now_ms();
+    let (result, due) = match outcome {
+        // Delivered heads are acknowledged in batches by the worker.
+        Outcome::Delivered => return Some(now),
         Outcome::Gone => {
             inner
                 .metrics
                 .unsubscribed_gone
                 .fetch_add(1, Ordering::Relaxed);
             tracing::info!(callback = %head.callback, node = %head.node, "callback answered 410 Gone: unsubscribed");
-            store.drop_subscriber(head.sub_key).await.map(|()| false)
+            (store.drop_subscriber(head.sub_key).await, None)
         }
         Outcome::Failed {
             retry_after,
@@ -278,7 +495,6 @@ async fn settle(inner: &Inner, head: &Delivery, outcome: Outcome) -> bool {
                 .metrics
                 .failed_attempts
                 .fetch_add(1, Ordering::Relaxed);
-            let now = now_ms();
             let streak = now - head.first_failure_ms.unwrap_or(now);
             if Duration::from_millis(u64::try_from(streak).unwrap_or(0))
                 >= inner.config.failure_budget
@@ -289,7 +505,7 @@ async fn settle(inner: &Inner, head: &Delivery, outcome: Outcome) -> bool {
                     .fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(callback = %head.callback, node = %head.node, %reason,
                     "callback failing longer than the failure budget: unsubscribed");
-                store.drop_subscriber(head.sub_key).await.map(|()| false)
+                (store.drop_subscriber(head.sub_key).await, None)
             } else {
                 let mut delay = backoff(
                     head.attempts + 1,
@@ -301,17 +517,17 @@ async fn settle(inner: &Inner, head: &Delivery, outcome: Outcome) -> bool {
                 }
                 tracing::debug!(callback = %head.callback, %reason, ?delay, attempts = head.attempts + 1, "delivery failed; will retry");
                 let next = now + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2);
-                store
-                    .delivery_failed(head.id, next, now)
-                    .await
-                    .map(|()| false)
+                (store.delivery_failed(head.id, next, now).await, Some(next))
             }
         }
     };
-    result.unwrap_or_else(|e| {
-        tracing::error!(error = %e, "cannot record a delivery outcome");
-        false
-    })
+    match result {
+        Ok(()) => due,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot record a delivery outcome; retrying in 1 s");
+            Some(now + 1000)
+        }
+    }
 }
 
 /// The delay before retry number `attempt` (1-based): exponential, capped, with jitter between
@@ -352,7 +568,17 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
     format!("sha256={}", crate::hex(&mac.finalize().into_bytes()))
 }
 
-fn build_request(service: &str, d: &Delivery) -> Result<Request<Full<Bytes>>, String> {
+/// The content type of the fat pings sent to WebSub subscribers (the topic's, as `/items`).
+pub const FEED_CONTENT_TYPE: &str = "application/atom+xml;type=feed;charset=utf-8";
+
+fn build_request(
+    service: &str,
+    hub_url: &str,
+    d: &Delivery,
+) -> Result<Request<Full<Bytes>>, String> {
+    if let (Some(topic), EventKind::Deleted) = (&d.topic, d.kind) {
+        return denial_request(&d.callback, topic, "the topic was deleted");
+    }
     let uri: Uri = d
         .callback
         .parse()
@@ -367,18 +593,37 @@ fn build_request(service: &str, d: &Delivery) -> Result<Request<Full<Bytes>>, St
             header::USER_AGENT,
             concat!("wikisync-gateway/", env!("CARGO_PKG_VERSION")),
         );
-    let body = match d.kind {
-        EventKind::Item => {
+    if let Some(topic) = &d.topic {
+        // WebSub fat ping: the topic (the node's feed) reduced to the new entry or tombstone.
+        builder = builder
+            .header(header::CONTENT_TYPE, FEED_CONTENT_TYPE)
+            .header(
+                header::LINK,
+                format!("<{hub_url}>; rel=\"hub\", <{topic}>; rel=\"self\""),
+            );
+        if d.kind == EventKind::Retracted {
+            builder = builder.header("Event", "RETRACTED");
+        }
+    }
+    let body = match (d.kind, &d.topic) {
+        (EventKind::Item | EventKind::Retracted, Some(topic)) => {
+            Bytes::from(crate::atom::items_feed(
+                topic,
+                &crate::atom::rfc3339(d.created_ms),
+                std::slice::from_ref(&d.payload),
+            ))
+        }
+        (EventKind::Item, None) => {
             builder = builder.header(header::CONTENT_TYPE, ENTRY_CONTENT_TYPE);
             Bytes::from(d.payload.clone())
         }
-        EventKind::Retracted => {
+        (EventKind::Retracted, None) => {
             builder = builder
                 .header("Event", "RETRACTED")
                 .header(header::CONTENT_TYPE, ENTRY_CONTENT_TYPE);
             Bytes::from(d.payload.clone())
         }
-        EventKind::Deleted => {
+        (EventKind::Deleted, _) => {
             builder = builder.header("Event", "DELETED");
             if let Some(redirect) = &d.redirect {
                 builder = builder.header(header::LINK, format!("<{redirect}>; rel=alternate"));
@@ -394,8 +639,70 @@ fn build_request(service: &str, d: &Delivery) -> Result<Request<Full<Bytes>>, St
         .map_err(|e| format!("cannot build the request: {e}"))
 }
 
+/// `callback` with `params` appended to its query.
+fn with_query(callback: &str, params: &[(&str, &str)]) -> String {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in params {
+        query.append_pair(k, v);
+    }
+    let separator = if callback.contains('?') { '&' } else { '?' };
+    format!("{callback}{separator}{}", query.finish())
+}
+
+/// The WebSub denial: `GET callback?hub.mode=denied&hub.topic=…&hub.reason=…`.
+fn denial_request(
+    callback: &str,
+    topic: &str,
+    reason: &str,
+) -> Result<Request<Full<Bytes>>, String> {
+    let url = with_query(
+        callback,
+        &[
+            ("hub.mode", "denied"),
+            ("hub.topic", topic),
+            ("hub.reason", reason),
+        ],
+    );
+    let uri: Uri = url.parse().map_err(|e| format!("bad callback URL: {e}"))?;
+    Request::builder()
+        .method(Method::GET)
+        .uri(uri)
+        .header(
+            header::USER_AGENT,
+            concat!("wikisync-gateway/", env!("CARGO_PKG_VERSION")),
+        )
+        .body(Full::new(Bytes::new()))
+        .map_err(|e| format!("cannot build the request: {e}"))
+}
+
+/// Tells a WebSub subscriber its subscription was refused (`hub.mode=denied`). Best effort: the
+/// answer is not looked at, a failure is only logged.
+pub async fn deny(
+    client: &HttpClient,
+    callback: &str,
+    topic: &str,
+    reason: &str,
+    timeout: Duration,
+) {
+    let Ok(request) = denial_request(callback, topic, reason) else {
+        return;
+    };
+    let exchange = async {
+        let response = client.request(request).await.map_err(|e| e.to_string())?;
+        let _ = Limited::new(response.into_body(), MAX_RESPONSE_BYTES)
+            .collect()
+            .await;
+        Ok::<(), String>(())
+    };
+    match tokio::time::timeout(timeout, exchange).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::info!(%callback, error = %e, "denial not delivered"),
+        Err(_) => tracing::info!(%callback, "denial timed out"),
+    }
+}
+
 async fn attempt(inner: &Inner, d: &Delivery) -> Outcome {
-    let request = match build_request(&inner.config.service, d) {
+    let request = match build_request(&inner.config.service, &inner.config.hub_url, d) {
         Ok(r) => r,
         Err(reason) => {
             return Outcome::Failed {
@@ -432,6 +739,8 @@ async fn attempt(inner: &Inner, d: &Delivery) -> Outcome {
             reason,
         },
         Ok(Ok((status, _))) if status.is_success() => Outcome::Delivered,
+        // A denial is information: any answer means it arrived.
+        Ok(Ok(_)) if d.topic.is_some() && d.kind == EventKind::Deleted => Outcome::Delivered,
         Ok(Ok((StatusCode::GONE, _))) => Outcome::Gone,
         Ok(Ok((status, retry_after))) => Outcome::Failed {
             retry_after,
@@ -462,19 +771,23 @@ pub async fn verify_intent(
     callback: &str,
     mode: &str,
     topic: &str,
+    lease_seconds: Option<u64>,
     timeout: Duration,
 ) -> Result<(), VerifyError> {
     let mut challenge = [0u8; 16];
     getrandom::fill(&mut challenge)
         .map_err(|e| VerifyError::Unreachable(format!("no randomness: {e}")))?;
     let challenge = crate::hex(&challenge);
-    let query: String = form_urlencoded::Serializer::new(String::new())
-        .append_pair("hub.mode", mode)
-        .append_pair("hub.topic", topic)
-        .append_pair("hub.challenge", &challenge)
-        .finish();
-    let separator = if callback.contains('?') { '&' } else { '?' };
-    let url = format!("{callback}{separator}{query}");
+    let lease = lease_seconds.map(|l| l.to_string());
+    let mut params = vec![
+        ("hub.mode", mode),
+        ("hub.topic", topic),
+        ("hub.challenge", challenge.as_str()),
+    ];
+    if let Some(lease) = &lease {
+        params.push(("hub.lease_seconds", lease));
+    }
+    let url = with_query(callback, &params);
     let uri: Uri = url
         .parse()
         .map_err(|e| VerifyError::Unreachable(format!("bad callback URL: {e}")))?;
@@ -579,12 +892,15 @@ mod tests {
             attempts: 0,
             next_attempt_ms: 0,
             first_failure_ms: None,
+            topic: None,
+            created_ms: 0,
         }
     }
 
     #[test]
     fn requests_carry_the_documented_headers() {
-        let item = build_request("svc", &delivery(EventKind::Item)).expect("request");
+        let item = build_request("svc", "http://hub.example/hub", &delivery(EventKind::Item))
+            .expect("request");
         assert_eq!(item.headers()["referer"], "xmpp:svc?;node=n%3B1");
         assert_eq!(item.headers()["pubsub-service"], "svc");
         assert_eq!(item.headers()["content-type"], ENTRY_CONTENT_TYPE);
@@ -593,14 +909,24 @@ mod tests {
             item.headers()["x-hub-signature"],
             signature("s3cret", b"<entry xmlns=\"http://www.w3.org/2005/Atom\"/>").as_str()
         );
-        let deleted = build_request("svc", &delivery(EventKind::Deleted)).expect("request");
+        let deleted = build_request(
+            "svc",
+            "http://hub.example/hub",
+            &delivery(EventKind::Deleted),
+        )
+        .expect("request");
         assert_eq!(deleted.headers()["event"], "DELETED");
         assert_eq!(
             deleted.headers()["link"],
             "<xmpp:svc?;node=other>; rel=alternate"
         );
         assert!(deleted.headers().get("content-type").is_none());
-        let retracted = build_request("svc", &delivery(EventKind::Retracted)).expect("request");
+        let retracted = build_request(
+            "svc",
+            "http://hub.example/hub",
+            &delivery(EventKind::Retracted),
+        )
+        .expect("request");
         assert_eq!(retracted.headers()["event"], "RETRACTED");
     }
 }

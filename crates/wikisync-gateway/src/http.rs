@@ -14,6 +14,8 @@
 //! | `POST /subscribe` | 204 | JSON `{"uri", "callback", "secret"?}`; verified unless `--no-verify`; the newest item is queued for the new subscriber |
 //! | `POST /unsubscribe` | 204 | JSON `{"uri", "callback"}`; verified unless `--no-verify` |
 //! | `GET /items?uri=[&max_items=]` | 200 Atom feed, newest first | |
+//! | `POST /hub` | 202 | WebSub hub, form-encoded `hub.mode` subscribe / unsubscribe / publish; see [`crate::hub`] |
+//! | `GET /openapi.json` | 200 OpenAPI 3.1 document of this API | |
 //! | `GET /healthz` | 200 `{"status": "ok", "outbox": n}` | 503 when the store has stopped |
 //! | `GET /metrics` | 200 Prometheus text | |
 //!
@@ -105,24 +107,55 @@ pub fn owner_id(token: &str) -> String {
     format!("token:{}", &crate::hex(&digest)[..16])
 }
 
+/// The OpenAPI 3.1 document of the whole HTTP API, served at `/openapi.json`.
+///
+/// It is checked in as `openapi.json` beside the crate's `Cargo.toml`; a test keeps its paths
+/// and methods equal to [`routes`], and `scripts/test-gateway-openapi` runs schemathesis with it
+/// against a running gateway.
+pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
+
+/// Every endpoint: path, its one method, and its handler (the router is built from this list).
+pub fn routes() -> Vec<(&'static str, axum::http::Method, MethodRouter<AppState>)> {
+    use axum::http::Method;
+    vec![
+        ("/create", Method::POST, only_post(post(create))),
+        ("/publish", Method::POST, only_post(post(publish))),
+        ("/delete", Method::POST, only_post(post(delete))),
+        ("/subscribe", Method::POST, only_post(post(subscribe))),
+        ("/unsubscribe", Method::POST, only_post(post(unsubscribe))),
+        ("/hub", Method::POST, only_post(post(crate::hub::hub))),
+        ("/list", Method::GET, only_get(get(list))),
+        ("/items", Method::GET, only_get(get(items))),
+        ("/healthz", Method::GET, only_get(get(healthz))),
+        ("/metrics", Method::GET, only_get(get(metrics))),
+        ("/openapi.json", Method::GET, only_get(get(openapi))),
+    ]
+}
+
 /// The router with every endpoint.
 pub fn app(state: AppState) -> Router {
     let limit = state.inner.config.max_body_bytes;
-    Router::new()
-        .route("/create", only_post(post(create)))
-        .route("/publish", only_post(post(publish)))
-        .route("/delete", only_post(post(delete)))
-        .route("/subscribe", only_post(post(subscribe)))
-        .route("/unsubscribe", only_post(post(unsubscribe)))
-        .route("/list", only_get(get(list)))
-        .route("/items", only_get(get(items)))
-        .route("/healthz", only_get(get(healthz)))
-        .route("/metrics", only_get(get(metrics)))
+    routes()
+        .into_iter()
+        .fold(Router::new(), |router, (path, _, route)| {
+            router.route(path, route)
+        })
         .fallback(|| async {
             ApiError::not_found("no_such_endpoint", "no such endpoint; see /openapi.json")
         })
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
+}
+
+async fn openapi() -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        OPENAPI_JSON,
+    )
+        .into_response()
 }
 
 fn only_post(route: MethodRouter<AppState>) -> MethodRouter<AppState> {
@@ -140,8 +173,20 @@ impl AppState {
         &self.inner.config.service
     }
 
+    pub(crate) fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub(crate) fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    pub(crate) fn client(&self) -> &HttpClient {
+        &self.inner.client
+    }
+
     /// The caller's owner id: `None` with open publishing, else the id of a valid bearer token.
-    fn owner(&self, headers: &HeaderMap) -> ApiResult<Option<String>> {
+    pub(crate) fn owner(&self, headers: &HeaderMap) -> ApiResult<Option<String>> {
         if self.inner.tokens.is_empty() {
             return Ok(None);
         }
@@ -164,7 +209,7 @@ impl AppState {
     }
 
     /// Parses a node URI naming a node of this service.
-    fn local_uri(&self, field: &str, text: &str) -> ApiResult<NodeUri> {
+    pub(crate) fn local_uri(&self, field: &str, text: &str) -> ApiResult<NodeUri> {
         let uri = NodeUri::parse(text).map_err(|e| ApiError::bad_uri(field, &e))?;
         if uri.service() != self.service() {
             return Err(ApiError::not_found(
@@ -208,7 +253,7 @@ fn query_param(query: Option<&str>, name: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
-fn body_bytes(body: Result<Bytes, BytesRejection>, limit: usize) -> ApiResult<Bytes> {
+pub(crate) fn body_bytes(body: Result<Bytes, BytesRejection>, limit: usize) -> ApiResult<Bytes> {
     body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::body_too_large(limit)
@@ -393,7 +438,7 @@ fn parse_subscription(body: &[u8]) -> ApiResult<SubscriptionBody> {
     Ok(parsed)
 }
 
-fn check_callback(callback: &str) -> ApiResult<()> {
+pub(crate) fn check_callback(callback: &str) -> ApiResult<()> {
     if callback.len() > MAX_CALLBACK_LEN {
         return Err(ApiError::bad_request(
             "bad_callback",
@@ -403,20 +448,11 @@ fn check_callback(callback: &str) -> ApiResult<()> {
     let uri: axum::http::Uri = callback.parse().map_err(|_| {
         ApiError::bad_request("bad_callback", "callback is not a valid absolute URL")
     })?;
-    match uri.scheme_str() {
-        Some("http") => {}
-        Some("https") => {
-            return Err(ApiError::bad_request(
-                "unsupported_callback",
-                "https callbacks are not supported by this version of the gateway yet; use http",
-            ));
-        }
-        _ => {
-            return Err(ApiError::bad_request(
-                "bad_callback",
-                "callback must be an http:// URL",
-            ));
-        }
+    if !matches!(uri.scheme_str(), Some("http" | "https")) {
+        return Err(ApiError::bad_request(
+            "bad_callback",
+            "callback must be an http:// or https:// URL",
+        ));
     }
     if uri.host().is_none_or(str::is_empty) {
         return Err(ApiError::bad_request(
@@ -447,6 +483,7 @@ async fn verify(state: &AppState, callback: &str, mode: &str, topic: &NodeUri) -
         callback,
         mode,
         &topic.to_string(),
+        None,
         state.inner.config.callback_timeout,
     )
     .await
@@ -482,6 +519,8 @@ async fn subscribe(
             node,
             callback: req.callback,
             secret: req.secret,
+            topic: None,
+            expires_ms: None,
             now_ms: delivery::now_ms(),
         })
         .await

@@ -18,6 +18,7 @@
 //! | [`atom`] | the little Atom the gateway reads (an entry's `atom:id`) and writes (feeds, tombstones) |
 //! | [`store`] | the [`store::Store`] trait and its SQLite implementation (WAL, group commit) |
 //! | [`http`] | the axum routes: [`http::app`] builds the router from an [`http::AppState`] |
+//! | [`hub`] | the WebSub hub endpoint `POST /hub` and how topics map to nodes |
 //! | [`delivery`] | the outbox worker: ordered, at-least-once, backoff, failure budget; verification and signatures |
 //!
 //! [`run`] ties them together on a listener until a shutdown future resolves; `main.rs` only
@@ -41,6 +42,7 @@ pub mod config;
 pub mod delivery;
 pub mod error;
 pub mod http;
+pub mod hub;
 pub mod store;
 pub mod uri;
 
@@ -48,11 +50,10 @@ use std::future::Future;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
 
 use crate::config::Config;
 use crate::delivery::{DeliveryConfig, DeliveryMetrics};
-use crate::store::{SqliteStore, StoreError, StoreLimits};
+use crate::store::{QueueSignal, SqliteStore, StoreError, StoreLimits};
 
 /// Name of the SQLite database file inside the data directory.
 pub const DATABASE_FILE: &str = "gateway.sqlite3";
@@ -67,6 +68,9 @@ pub enum RunError {
     /// The database could not be opened or migrated.
     #[error("cannot open the database: {0}")]
     Store(StoreError),
+    /// The `--callback-ca` file could not be used.
+    #[error("{0}")]
+    CallbackCa(delivery::CallbackCaError),
     /// The HTTP server failed.
     #[error("the HTTP server failed: {0}")]
     Serve(std::io::Error),
@@ -80,19 +84,28 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
+    let mut config = config;
     std::fs::create_dir_all(&config.data_dir).map_err(RunError::DataDir)?;
-    let wake = Arc::new(Notify::new());
+    let local = listener.local_addr().map_err(RunError::Serve)?;
+    if config.public_url.is_none() {
+        config.public_url = Some(format!("http://{local}"));
+    }
+    let signal = Arc::new(QueueSignal::default());
     let store = SqliteStore::open(
         &config.data_dir.join(DATABASE_FILE),
         StoreLimits {
             max_items_per_node: config.max_items_per_node,
             max_subscriptions_per_node: config.max_subscriptions_per_node,
         },
-        Some(wake.clone()),
+        Some(signal.clone()),
     )
     .map_err(RunError::Store)?;
     let store: Arc<dyn store::Store> = Arc::new(store);
-    let client = delivery::http_client();
+    let extra_roots = match &config.callback_ca {
+        Some(path) => delivery::load_callback_ca(path).map_err(RunError::CallbackCa)?,
+        None => Vec::new(),
+    };
+    let client = delivery::http_client_trusting(&extra_roots);
     let metrics = Arc::new(DeliveryMetrics::default());
     if !config.verify {
         tracing::warn!(
@@ -109,17 +122,17 @@ pub async fn run(
         client.clone(),
         DeliveryConfig {
             service: config.service.clone(),
+            hub_url: config.hub_url(),
             callback_timeout: config.callback_timeout,
             retry_base: config.retry_base,
             retry_max: config.retry_max,
             failure_budget: config.failure_budget,
             max_concurrent: config.max_concurrent_deliveries,
         },
-        wake,
+        signal,
         metrics.clone(),
     );
     let grace = config.shutdown_grace;
-    let local = listener.local_addr().map_err(RunError::Serve)?;
     tracing::info!(listen = %local, service = %config.service, data_dir = %config.data_dir.display(), "wikisync-gateway started");
     let app = http::app(http::AppState::new(store, config, client, metrics));
     let served = axum::serve(listener, app)

@@ -10,22 +10,42 @@
 //!   (a hash, never the token), `NULL` when publishing is open.
 //! - `items(node, item_id, seq, payload, published_ms)`: the latest payload per item id; `seq`
 //!   orders items (newest = highest); at most `max_items_per_node` per node, oldest dropped.
-//! - `subscriptions(id, node, callback, secret, created_ms)`: `node = ''` is the root collection
-//!   (every node). `id` is never reused (AUTOINCREMENT) and names the subscriber's delivery queue.
+//! - `subscriptions(id, node, callback, secret, created_ms, topic, expires_ms)`: `node = ''` is the
+//!   root collection (every node). `id` is never reused (AUTOINCREMENT) and names the subscriber's
+//!   delivery queue. `topic` is `NULL` for Idavoll-style subscriptions (`POST /subscribe`) and the
+//!   topic URL as the subscriber gave it for WebSub ones (`POST /hub`), which also carry a lease
+//!   end `expires_ms` (an expired subscription receives nothing and is swept away).
 //! - `events(id, node, kind, item_id, payload, redirect, created_ms)`: one row per thing to tell
 //!   subscribers (`item`, `retracted`, `deleted`), shared by all its deliveries.
 //! - `outbox(id, sub_key, event_id, callback, secret, attempts, next_attempt_ms,
-//!   first_failure_ms)`: one row per (subscriber, event); a subscriber's queue is its rows in `id`
-//!   order. The callback and secret are copied so a node deletion can still be delivered after
-//!   its subscriptions are gone. An event row is removed with its last delivery.
+//!   first_failure_ms, topic)`: one row per (subscriber, event); a subscriber's queue is its rows
+//!   in `id` order. The callback, secret and topic are copied so a node deletion can still be
+//!   delivered after its subscriptions are gone. An event row is removed with its last delivery.
 //!
-//! # Threading and group commit
+//! Schema version 2 (`PRAGMA user_version`) added the `topic` and `expires_ms` columns; a version
+//! 1 database is migrated on open.
+//!
+//! # Threading, group commit and the pipelined fsync
 //!
 //! rusqlite is blocking, so [`SqliteStore`] owns one connection on a dedicated thread and takes
 //! jobs over a channel. The thread takes every job waiting in the channel (up to 512), runs them
-//! in **one** transaction, each inside its own savepoint (a failing job rolls back alone), commits
-//! once (WAL, `synchronous=FULL`), and only then answers each caller. Under load this is group
-//! commit: one fsync covers many publishes.
+//! in **one** transaction, each inside its own savepoint (a failing job rolls back alone), and
+//! commits once. Under load this is group commit: one fsync covers many publishes.
+//!
+//! The fsync is pipelined. The database runs in WAL mode with `synchronous=NORMAL`, so a commit
+//! only appends its frames to the write-ahead log (SQLite itself syncs at checkpoints, before
+//! the log is reused). The store thread hands each committed batch to a second thread, the
+//! *sync* thread, and goes on with the next batch at once; the sync thread `fdatasync`s the WAL
+//! file (one call for every batch waiting for it) and only then answers the batch's callers.
+//! So batch N+1 is executed while batch N is being synced, and an answer (such as a publish's
+//! acknowledgement) is still given only once its writes are on disk: the WAL is appended in
+//! order, so a sync that starts after a commit covers it. Batches holding only reads and
+//! delivery acknowledgements need no sync (a lost acknowledgement only repeats a delivery, which
+//! at-least-once allows); they are still answered in commit order, after the batches before them.
+//!
+//! After a batch that queued deliveries is synced, the store marks the subscriber queues concerned
+//! in its [`QueueSignal`], so the delivery worker learns which queues to work without scanning the
+//! outbox (it scans it once, at start).
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -45,11 +65,12 @@
 //! # }
 //! ```
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::{Notify, oneshot};
@@ -128,6 +149,38 @@ pub struct PublishRequest {
     pub now_ms: i64,
 }
 
+/// The queues that got new deliveries, shared by the store (which marks them after each commit)
+/// and the delivery worker (which takes them when notified).
+#[derive(Debug, Default)]
+pub struct QueueSignal {
+    dirty: Mutex<HashSet<i64>>,
+    notify: Notify,
+}
+
+impl QueueSignal {
+    /// Marks queues as having new deliveries and wakes the waiter.
+    pub fn mark(&self, queues: impl IntoIterator<Item = i64>) {
+        lock(&self.dirty).extend(queues);
+        self.notify.notify_one();
+    }
+
+    /// Takes the marked queues, leaving none marked.
+    pub fn take(&self) -> HashSet<i64> {
+        std::mem::take(&mut *lock(&self.dirty))
+    }
+
+    /// Resolves after the next [`QueueSignal::mark`] (or at once if one happened since the last
+    /// wait: the wake-up is never lost).
+    pub async fn notified(&self) {
+        self.notify.notified().await;
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A poisoned set only means a holder panicked mid-update; the set itself stays usable.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// A subscription request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SubscribeRequest {
@@ -137,6 +190,10 @@ pub struct SubscribeRequest {
     pub callback: String,
     /// The HMAC secret for `X-Hub-Signature`, if any.
     pub secret: Option<String>,
+    /// The WebSub topic URL as the subscriber gave it; `None` for an Idavoll-style subscription.
+    pub topic: Option<String>,
+    /// End of the WebSub lease, Unix ms; `None` = no lease.
+    pub expires_ms: Option<i64>,
     /// Now, in Unix milliseconds.
     pub now_ms: i64,
 }
@@ -210,6 +267,10 @@ pub struct Delivery {
     pub next_attempt_ms: i64,
     /// When the current failure streak began, Unix ms.
     pub first_failure_ms: Option<i64>,
+    /// The WebSub topic of the subscription (`None`: Idavoll-style).
+    pub topic: Option<String>,
+    /// When the event happened, Unix ms.
+    pub created_ms: i64,
 }
 
 /// The head of one subscriber's queue, for the delivery scheduler.
@@ -265,14 +326,33 @@ pub trait Store: Send + Sync + 'static {
     ) -> BoxFuture<'_, Result<bool, StoreError>>;
     /// Adds a subscription and queues the node's newest item for it (not for the root).
     fn subscribe(&self, req: SubscribeRequest) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// Adds or renews a WebSub subscription (the key is node + callback; a renewal replaces the
+    /// topic, secret and lease and keeps the queue). Queues nothing.
+    fn websub_subscribe(&self, req: SubscribeRequest) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// Queues the node's newest item again for every subscriber (a WebSub publish ping); returns
+    /// whether the node had an item.
+    fn republish(
+        &self,
+        node: String,
+        owner: Option<String>,
+        now_ms: i64,
+    ) -> BoxFuture<'_, Result<bool, StoreError>>;
+    /// Removes the subscriptions whose lease ended before `now_ms`, with their queues; returns
+    /// how many.
+    fn expire_leases(&self, now_ms: i64) -> BoxFuture<'_, Result<u64, StoreError>>;
     /// Removes a subscription and its pending deliveries.
     fn unsubscribe(&self, node: String, callback: String) -> BoxFuture<'_, Result<(), StoreError>>;
     /// The head of every non-empty subscriber queue.
     fn queue_heads(&self) -> BoxFuture<'_, Result<Vec<QueueHead>, StoreError>>;
-    /// The head delivery of one queue.
-    fn head(&self, sub_key: i64) -> BoxFuture<'_, Result<Option<Delivery>, StoreError>>;
-    /// Records a successful delivery: removes it from the queue.
-    fn delivered(&self, delivery_id: i64) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// Records the successful deliveries `delivered` (removes them from their queue), then
+    /// returns the first `limit` deliveries of queue `sub_key`, head first. One round trip per
+    /// batch: the worker acknowledges a batch while fetching the next.
+    fn advance(
+        &self,
+        sub_key: i64,
+        delivered: Vec<i64>,
+        limit: u32,
+    ) -> BoxFuture<'_, Result<Vec<Delivery>, StoreError>>;
     /// Records a failed attempt; the delivery is due again at `next_attempt_ms`.
     fn delivery_failed(
         &self,
@@ -286,13 +366,20 @@ pub trait Store: Send + Sync + 'static {
     fn outbox_len(&self) -> BoxFuture<'_, Result<u64, StoreError>>;
 }
 
-/// Per-job context: set `wake` when the job queued deliveries.
+/// Per-job context: the queues the job added deliveries to.
 struct Ctx {
-    wake: bool,
+    dirty: Vec<i64>,
 }
 
 type Finisher = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
-type Job = Box<dyn FnOnce(&Connection, &mut Ctx) -> Finisher + Send>;
+type Work = Box<dyn FnOnce(&Connection, &mut Ctx) -> Finisher + Send>;
+
+/// One unit of work for the store thread.
+struct Job {
+    /// Whether its writes must reach the disk before it is answered (see [`run_thread`]).
+    durable: bool,
+    work: Work,
+}
 
 /// The most jobs one transaction takes.
 const MAX_BATCH: usize = 512;
@@ -318,6 +405,8 @@ CREATE TABLE IF NOT EXISTS subscriptions (
     callback TEXT NOT NULL,
     secret TEXT,
     created_ms INTEGER NOT NULL,
+    topic TEXT,
+    expires_ms INTEGER,
     UNIQUE (node, callback)
 );
 CREATE TABLE IF NOT EXISTS events (
@@ -337,11 +426,20 @@ CREATE TABLE IF NOT EXISTS outbox (
     secret TEXT,
     attempts INTEGER NOT NULL DEFAULT 0,
     next_attempt_ms INTEGER NOT NULL,
-    first_failure_ms INTEGER
+    first_failure_ms INTEGER,
+    topic TEXT
 );
 CREATE INDEX IF NOT EXISTS outbox_by_queue ON outbox(sub_key, id);
 CREATE INDEX IF NOT EXISTS outbox_by_event ON outbox(event_id);
-PRAGMA user_version = 1;
+CREATE INDEX IF NOT EXISTS subscriptions_by_lease ON subscriptions(expires_ms) WHERE expires_ms IS NOT NULL;
+PRAGMA user_version = 2;
+";
+
+/// Brings a version 1 database (before WebSub) to version 2.
+const MIGRATE_1_TO_2: &str = "
+ALTER TABLE subscriptions ADD COLUMN topic TEXT;
+ALTER TABLE subscriptions ADD COLUMN expires_ms INTEGER;
+ALTER TABLE outbox ADD COLUMN topic TEXT;
 ";
 
 /// The SQLite store: one connection on a dedicated thread, group commit (see the module docs).
@@ -353,46 +451,86 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` in WAL mode and starts its thread.
-    /// After each commit that queued deliveries, `wake` is notified.
+    /// After each commit that queued deliveries, the queues concerned are marked in `signal`.
     pub fn open(
         path: &Path,
         limits: StoreLimits,
-        wake: Option<Arc<Notify>>,
+        signal: Option<Arc<QueueSignal>>,
     ) -> Result<Self, StoreError> {
         let conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
+        // Commits append to the WAL without an fsync; the sync thread syncs the WAL before any
+        // answer (see the module docs). Checkpoints still sync the WAL and the database.
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Savepoint journals in memory, not in temporary files.
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
+        // Room for every statement the store prepares (rusqlite keeps 16 by default, fewer than
+        // the store uses, so statements were evicted and parsed again).
+        conn.set_prepared_statement_cache_capacity(128);
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if version > 1 {
+        if version > 2 {
             return Err(StoreError::Database(format!(
-                "database schema version {version} is newer than this gateway understands (1)"
+                "database schema version {version} is newer than this gateway understands (2)"
             )));
         }
+        if version == 1 {
+            conn.execute_batch(&format!("BEGIN; {MIGRATE_1_TO_2} COMMIT;"))?;
+        }
         conn.execute_batch(SCHEMA)?;
+        let wal = open_wal(path)?;
         let (jobs, rx) = mpsc::channel::<Job>();
+        let (synced, to_sync) = mpsc::channel::<Committed>();
+        let thread_error =
+            |e: std::io::Error| StoreError::Database(format!("cannot start the store thread: {e}"));
+        std::thread::Builder::new()
+            .name("wikisync-sync".to_owned())
+            .spawn(move || sync_thread(&wal, &to_sync, signal.as_deref()))
+            .map_err(thread_error)?;
         std::thread::Builder::new()
             .name("wikisync-store".to_owned())
-            .spawn(move || run_thread(&conn, &rx, wake.as_deref()))
-            .map_err(|e| StoreError::Database(format!("cannot start the store thread: {e}")))?;
+            .spawn(move || run_thread(&conn, &rx, &synced))
+            .map_err(thread_error)?;
         Ok(Self { jobs, limits })
     }
 
     /// Runs `f` on the store thread inside a savepoint of the current batch; resolves after the
-    /// batch committed.
+    /// batch committed and its WAL frames were synced to disk.
     fn call<T, F>(&self, f: F) -> BoxFuture<'static, Result<T, StoreError>>
     where
         T: Send + 'static,
         F: FnOnce(&Connection, &mut Ctx) -> Result<T, StoreError> + Send + 'static,
     {
+        self.submit(true, f)
+    }
+
+    /// Like [`Self::call`] for work whose writes may be lost in a power failure without breaking
+    /// a guarantee (delivery acknowledgements: a lost one only means a repeated delivery, which
+    /// at-least-once allows) and for reads. It still commits in order before resolving.
+    fn call_lazy<T, F>(&self, f: F) -> BoxFuture<'static, Result<T, StoreError>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, &mut Ctx) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.submit(false, f)
+    }
+
+    fn submit<T, F>(&self, durable: bool, f: F) -> BoxFuture<'static, Result<T, StoreError>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, &mut Ctx) -> Result<T, StoreError> + Send + 'static,
+    {
         let (reply, answer) = oneshot::channel();
-        let job: Job = Box::new(move |conn, ctx| {
-            let result = in_savepoint(conn, ctx, f);
-            Box::new(move |committed| {
-                let _ = reply.send(committed.and(result));
-            })
-        });
+        let job = Job {
+            durable,
+            work: Box::new(move |conn, ctx| {
+                let result = in_savepoint(conn, ctx, f);
+                Box::new(move |committed| {
+                    let _ = reply.send(committed.and(result));
+                })
+            }),
+        };
         let sent = self.jobs.send(job).map_err(|_| StoreError::Unavailable);
         Box::pin(async move {
             sent?;
@@ -406,20 +544,64 @@ fn in_savepoint<T>(
     ctx: &mut Ctx,
     f: impl FnOnce(&Connection, &mut Ctx) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
-    conn.execute_batch("SAVEPOINT job")?;
-    let mut job_ctx = Ctx { wake: false };
+    // Prepared once and cached: parsing these per job cost more than running them.
+    conn.prepare_cached("SAVEPOINT job")?.execute([])?;
+    let mut job_ctx = Ctx { dirty: Vec::new() };
     let result = f(conn, &mut job_ctx);
     match &result {
         Ok(_) => {
-            conn.execute_batch("RELEASE job")?;
-            ctx.wake |= job_ctx.wake;
+            conn.prepare_cached("RELEASE job")?.execute([])?;
+            ctx.dirty.append(&mut job_ctx.dirty);
         }
-        Err(_) => conn.execute_batch("ROLLBACK TO job; RELEASE job")?,
+        Err(_) => {
+            conn.prepare_cached("ROLLBACK TO job")?.execute([])?;
+            conn.prepare_cached("RELEASE job")?.execute([])?;
+        }
     }
     result
 }
 
-fn run_thread(conn: &Connection, rx: &mpsc::Receiver<Job>, wake: Option<&Notify>) {
+/// A committed (or failed) batch on its way to the sync thread.
+struct Committed {
+    /// Whether a job of the batch must be on disk before it is answered.
+    durable: bool,
+    /// The outcome of the batch's `COMMIT`.
+    result: Result<(), StoreError>,
+    /// Answers the batch's callers.
+    finishers: Vec<Finisher>,
+    /// Queues that got deliveries in the batch.
+    dirty: Vec<i64>,
+}
+
+/// Opens the database's write-ahead log (`<path>-wal`) for the sync thread, and syncs the
+/// directory once so the log's directory entry is durable too.
+fn open_wal(path: &Path) -> Result<std::fs::File, StoreError> {
+    let mut name = path.as_os_str().to_owned();
+    name.push("-wal");
+    let wal = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&name)
+        .map_err(|e| StoreError::Database(format!("cannot open the write-ahead log: {e}")))?;
+    #[cfg(unix)]
+    if let Some(dir) = path.parent() {
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| StoreError::Database(format!("cannot sync the data directory: {e}")))?;
+    }
+    Ok(wal)
+}
+
+/// The store thread: one transaction per batch of waiting jobs (group commit), handed to the
+/// sync thread once committed, without waiting for the disk.
+fn run_thread(conn: &Connection, rx: &mpsc::Receiver<Job>, synced: &mpsc::Sender<Committed>) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -428,33 +610,73 @@ fn run_thread(conn: &Connection, rx: &mpsc::Receiver<Job>, wake: Option<&Notify>
                 Err(_) => break,
             }
         }
-        let mut ctx = Ctx { wake: false };
+        let durable = batch.iter().any(|job| job.durable);
+        let mut ctx = Ctx { dirty: Vec::new() };
         let begun = conn
             .execute_batch("BEGIN IMMEDIATE")
             .map_err(StoreError::from);
         let mut finishers = Vec::with_capacity(batch.len());
         if begun.is_ok() {
             for job in batch {
-                finishers.push(job(conn, &mut ctx));
+                finishers.push((job.work)(conn, &mut ctx));
             }
         }
-        let committed = begun.and_then(|()| {
+        let result = begun.and_then(|()| {
             conn.execute_batch("COMMIT").map_err(|e| {
                 let _ = conn.execute_batch("ROLLBACK");
                 StoreError::from(e)
             })
         });
-        if let Err(e) = &committed {
+        if let Err(e) = &result {
             tracing::error!(error = %e, "store transaction failed");
         }
-        for finish in finishers {
-            finish(committed.clone());
+        let committed = Committed {
+            durable,
+            result,
+            finishers,
+            dirty: ctx.dirty,
+        };
+        if synced.send(committed).is_err() {
+            tracing::error!("the sync thread has stopped; the store stops");
+            return;
         }
-        if committed.is_ok()
-            && ctx.wake
-            && let Some(wake) = wake
-        {
-            wake.notify_one();
+    }
+}
+
+/// The sync thread: takes every committed batch waiting, syncs the WAL once if one of them needs
+/// it, then answers them in commit order and marks the queues they filled.
+fn sync_thread(wal: &std::fs::File, rx: &mpsc::Receiver<Committed>, signal: Option<&QueueSignal>) {
+    while let Ok(first) = rx.recv() {
+        let mut group = vec![first];
+        while let Ok(next) = rx.try_recv() {
+            group.push(next);
+        }
+        let synced = if group.iter().any(|c| c.durable && c.result.is_ok()) {
+            wal.sync_data().map_err(|e| {
+                tracing::error!(error = %e, "cannot sync the write-ahead log");
+                StoreError::Database(format!("cannot sync the write-ahead log: {e}"))
+            })
+        } else {
+            Ok(())
+        };
+        for batch in group {
+            let outcome = batch.result.and_then(|()| {
+                if batch.durable {
+                    synced.clone()
+                } else {
+                    Ok(())
+                }
+            });
+            let ok = outcome.is_ok();
+            for finish in batch.finishers {
+                finish(outcome.clone());
+            }
+            if ok
+                && !batch.dirty.is_empty()
+                && let Some(signal) = signal
+            {
+                signal.mark(batch.dirty);
+            }
         }
     }
 }
@@ -516,8 +738,11 @@ fn fan_out(conn: &Connection, ctx: &mut Ctx, event: &NewEvent<'_>) -> Result<(),
         now_ms,
     } = *event;
     let any: Option<i64> = conn
-        .prepare_cached("SELECT 1 FROM subscriptions WHERE node = ?1 OR node = '' LIMIT 1")?
-        .query_row([node], |r| r.get(0))
+        .prepare_cached(
+            "SELECT 1 FROM subscriptions WHERE (node = ?1 OR node = '')
+             AND (expires_ms IS NULL OR expires_ms > ?2) LIMIT 1",
+        )?
+        .query_row(params![node, now_ms], |r| r.get(0))
         .optional()?;
     if any.is_none() {
         return Ok(());
@@ -527,12 +752,16 @@ fn fan_out(conn: &Connection, ctx: &mut Ctx, event: &NewEvent<'_>) -> Result<(),
     )?
     .execute(params![node, kind.as_str(), item_id, payload, redirect, now_ms])?;
     let event = conn.last_insert_rowid();
-    conn.prepare_cached(
-        "INSERT INTO outbox (sub_key, event_id, callback, secret, next_attempt_ms)
-         SELECT id, ?1, callback, secret, ?2 FROM subscriptions WHERE node = ?3 OR node = '' ORDER BY id",
-    )?
-    .execute(params![event, now_ms, node])?;
-    ctx.wake = true;
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO outbox (sub_key, event_id, callback, secret, next_attempt_ms, topic)
+         SELECT id, ?1, callback, secret, ?2, topic FROM subscriptions
+         WHERE (node = ?3 OR node = '') AND (expires_ms IS NULL OR expires_ms > ?2) ORDER BY id
+         RETURNING sub_key",
+    )?;
+    let mut rows = insert.query(params![event, now_ms, node])?;
+    while let Some(row) = rows.next()? {
+        ctx.dirty.push(row.get(0)?);
+    }
     Ok(())
 }
 
@@ -669,7 +898,7 @@ impl Store for SqliteStore {
     }
 
     fn list_nodes(&self) -> BoxFuture<'_, Result<Vec<String>, StoreError>> {
-        self.call(|conn, _| {
+        self.call_lazy(|conn, _| {
             let nodes = conn
                 .prepare_cached("SELECT id FROM nodes ORDER BY id")?
                 .query_map([], |r| r.get(0))?
@@ -679,7 +908,7 @@ impl Store for SqliteStore {
     }
 
     fn node_exists(&self, node: String) -> BoxFuture<'_, Result<bool, StoreError>> {
-        self.call(move |conn, _| {
+        self.call_lazy(move |conn, _| {
             if node.is_empty() {
                 return Ok(true);
             }
@@ -693,7 +922,7 @@ impl Store for SqliteStore {
 
     fn items(&self, node: &str, max: u32) -> BoxFuture<'_, Result<Vec<Item>, StoreError>> {
         let node = node.to_owned();
-        self.call(move |conn, _| {
+        self.call_lazy(move |conn, _| {
             check_owner(conn, &node, None).or_else(|e| match e {
                 StoreError::NotOwner => Ok(()),
                 other => Err(other),
@@ -718,7 +947,7 @@ impl Store for SqliteStore {
         node: String,
         callback: String,
     ) -> BoxFuture<'_, Result<bool, StoreError>> {
-        self.call(move |conn, _| {
+        self.call_lazy(move |conn, _| {
             Ok(conn
                 .prepare_cached("SELECT 1 FROM subscriptions WHERE node = ?1 AND callback = ?2")?
                 .query_row(params![node, callback], |_| Ok(()))
@@ -769,9 +998,104 @@ impl Store for SqliteStore {
                     "INSERT INTO outbox (sub_key, event_id, callback, secret, next_attempt_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
                 )?
                 .execute(params![sub_key, event, req.callback, req.secret, req.now_ms])?;
-                ctx.wake = true;
+                ctx.dirty.push(sub_key);
             }
             Ok(())
+        })
+    }
+
+    fn websub_subscribe(&self, req: SubscribeRequest) -> BoxFuture<'_, Result<(), StoreError>> {
+        let max = self.limits.max_subscriptions_per_node;
+        self.call(move |conn, _| {
+            if !req.node.is_empty() {
+                check_owner(conn, &req.node, None).or_else(|e| match e {
+                    StoreError::NotOwner => Ok(()),
+                    other => Err(other),
+                })?;
+            }
+            let renewed = conn
+                .prepare_cached(
+                    "UPDATE subscriptions SET secret = ?3, topic = ?4, expires_ms = ?5
+                     WHERE node = ?1 AND callback = ?2",
+                )?
+                .execute(params![
+                    req.node,
+                    req.callback,
+                    req.secret,
+                    req.topic,
+                    req.expires_ms
+                ])?;
+            if renewed > 0 {
+                return Ok(());
+            }
+            let count: u32 = conn
+                .prepare_cached("SELECT COUNT(*) FROM subscriptions WHERE node = ?1")?
+                .query_row([&req.node], |r| r.get(0))?;
+            if count >= max {
+                return Err(StoreError::SubscriptionLimit(max));
+            }
+            conn.prepare_cached(
+                "INSERT INTO subscriptions (node, callback, secret, created_ms, topic, expires_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                req.node,
+                req.callback,
+                req.secret,
+                req.now_ms,
+                req.topic,
+                req.expires_ms
+            ])?;
+            Ok(())
+        })
+    }
+
+    fn republish(
+        &self,
+        node: String,
+        owner: Option<String>,
+        now_ms: i64,
+    ) -> BoxFuture<'_, Result<bool, StoreError>> {
+        self.call(move |conn, ctx| {
+            check_owner(conn, &node, owner.as_deref())?;
+            let last: Option<(String, String)> = conn
+                .prepare_cached(
+                    "SELECT item_id, payload FROM items WHERE node = ?1 ORDER BY seq DESC LIMIT 1",
+                )?
+                .query_row([&node], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            let Some((item_id, payload)) = last else {
+                return Ok(false);
+            };
+            fan_out(
+                conn,
+                ctx,
+                &NewEvent {
+                    node: &node,
+                    kind: EventKind::Item,
+                    item_id: Some(&item_id),
+                    payload: &payload,
+                    redirect: None,
+                    now_ms,
+                },
+            )?;
+            Ok(true)
+        })
+    }
+
+    fn expire_leases(&self, now_ms: i64) -> BoxFuture<'_, Result<u64, StoreError>> {
+        self.call(move |conn, _| {
+            let expired: Vec<i64> = conn
+                .prepare_cached(
+                    "DELETE FROM subscriptions WHERE expires_ms IS NOT NULL AND expires_ms <= ?1
+                     RETURNING id",
+                )?
+                .query_map([now_ms], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            for sub_key in &expired {
+                gc_events_of_queue(conn, *sub_key)?;
+            }
+            Ok(expired.len() as u64)
         })
     }
 
@@ -795,7 +1119,7 @@ impl Store for SqliteStore {
     }
 
     fn queue_heads(&self) -> BoxFuture<'_, Result<Vec<QueueHead>, StoreError>> {
-        self.call(|conn, _| {
+        self.call_lazy(|conn, _| {
             let heads = conn
                 .prepare_cached(
                     "SELECT o.sub_key, o.next_attempt_ms FROM outbox o
@@ -812,55 +1136,59 @@ impl Store for SqliteStore {
         })
     }
 
-    fn head(&self, sub_key: i64) -> BoxFuture<'_, Result<Option<Delivery>, StoreError>> {
-        self.call(move |conn, _| {
-            let row = conn
-                .prepare_cached(
-                    "SELECT o.id, o.sub_key, e.node, e.kind, e.item_id, e.payload, e.redirect, o.callback, o.secret,
-                            o.attempts, o.next_attempt_ms, o.first_failure_ms
-                     FROM outbox o JOIN events e ON e.id = o.event_id
-                     WHERE o.sub_key = ?1 ORDER BY o.id LIMIT 1",
-                )?
-                .query_row([sub_key], |r| {
-                    Ok((
-                        Delivery {
-                            id: r.get(0)?,
-                            sub_key: r.get(1)?,
-                            node: r.get(2)?,
-                            kind: EventKind::Item,
-                            item_id: r.get(4)?,
-                            payload: r.get(5)?,
-                            redirect: r.get(6)?,
-                            callback: r.get(7)?,
-                            secret: r.get(8)?,
-                            attempts: r.get(9)?,
-                            next_attempt_ms: r.get(10)?,
-                            first_failure_ms: r.get(11)?,
-                        },
-                        r.get::<_, String>(3)?,
-                    ))
-                })
-                .optional()?;
-            match row {
-                None => Ok(None),
-                Some((mut delivery, kind)) => {
-                    delivery.kind = EventKind::parse(&kind)?;
-                    Ok(Some(delivery))
+    fn advance(
+        &self,
+        sub_key: i64,
+        delivered: Vec<i64>,
+        limit: u32,
+    ) -> BoxFuture<'_, Result<Vec<Delivery>, StoreError>> {
+        self.call_lazy(move |conn, _| {
+            for id in delivered {
+                let event: Option<i64> = conn
+                    .prepare_cached("DELETE FROM outbox WHERE id = ?1 RETURNING event_id")?
+                    .query_row([id], |r| r.get(0))
+                    .optional()?;
+                if let Some(event) = event {
+                    gc_event(conn, event)?;
                 }
             }
-        })
-    }
-
-    fn delivered(&self, delivery_id: i64) -> BoxFuture<'_, Result<(), StoreError>> {
-        self.call(move |conn, _| {
-            let event: Option<i64> = conn
-                .prepare_cached("DELETE FROM outbox WHERE id = ?1 RETURNING event_id")?
-                .query_row([delivery_id], |r| r.get(0))
-                .optional()?;
-            if let Some(event) = event {
-                gc_event(conn, event)?;
+            if limit == 0 {
+                return Ok(Vec::new());
             }
-            Ok(())
+            let mut stmt = conn.prepare_cached(
+                "SELECT o.id, o.sub_key, e.node, e.kind, e.item_id, e.payload, e.redirect, o.callback, o.secret,
+                        o.attempts, o.next_attempt_ms, o.first_failure_ms, o.topic, e.created_ms
+                 FROM outbox o JOIN events e ON e.id = o.event_id
+                 WHERE o.sub_key = ?1 ORDER BY o.id LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![sub_key, limit], |r| {
+                Ok((
+                    Delivery {
+                        id: r.get(0)?,
+                        sub_key: r.get(1)?,
+                        node: r.get(2)?,
+                        kind: EventKind::Item,
+                        item_id: r.get(4)?,
+                        payload: r.get(5)?,
+                        redirect: r.get(6)?,
+                        callback: r.get(7)?,
+                        secret: r.get(8)?,
+                        attempts: r.get(9)?,
+                        next_attempt_ms: r.get(10)?,
+                        first_failure_ms: r.get(11)?,
+                        topic: r.get(12)?,
+                        created_ms: r.get(13)?,
+                    },
+                    r.get::<_, String>(3)?,
+                ))
+            })?;
+            let mut batch = Vec::new();
+            for row in rows {
+                let (mut delivery, kind) = row?;
+                delivery.kind = EventKind::parse(&kind)?;
+                batch.push(delivery);
+            }
+            Ok(batch)
         })
     }
 
@@ -889,7 +1217,7 @@ impl Store for SqliteStore {
     }
 
     fn outbox_len(&self) -> BoxFuture<'_, Result<u64, StoreError>> {
-        self.call(|conn, _| {
+        self.call_lazy(|conn, _| {
             Ok(conn
                 .prepare_cached("SELECT COUNT(*) FROM outbox")?
                 .query_row([], |r| r.get(0))?)

@@ -53,8 +53,9 @@ const NODE_ENCODE: &AsciiSet = &CONTROLS
     .add(b'|')
     .add(b'}');
 
-/// Characters of a service JID that are percent-encoded in the canonical URI.
-const JID_ENCODE: &AsciiSet = &NODE_ENCODE.add(b'/');
+/// Characters of a service JID that are percent-encoded in the canonical URI: the same as for
+/// node ids, so a resource keeps its literal `/` as RFC 5122 writes it (`xmpp:svc@host/res`).
+const JID_ENCODE: &AsciiSet = NODE_ENCODE;
 
 /// Longest URI the parser looks at, in bytes (XMPP JIDs are at most 3 × 1023 bytes).
 pub const MAX_URI_LEN: usize = 8192;
@@ -97,6 +98,25 @@ pub enum UriError {
     /// The URI is longer than [`MAX_URI_LEN`] bytes.
     #[error("the URI is too long")]
     TooLong,
+}
+
+impl UriError {
+    /// A stable snake_case code for the error (used by the conformance vectors
+    /// `tests/vectors/node_uris.json`): `not_xmpp`, `authority`, `empty_service`,
+    /// `invalid_service`, `query_type`, `duplicate_node`, `fragment`, `encoding`, `too_long`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotXmpp => "not_xmpp",
+            Self::Authority => "authority",
+            Self::EmptyService => "empty_service",
+            Self::InvalidService => "invalid_service",
+            Self::QueryType => "query_type",
+            Self::DuplicateNode => "duplicate_node",
+            Self::Fragment => "fragment",
+            Self::Encoding => "encoding",
+            Self::TooLong => "too_long",
+        }
+    }
 }
 
 impl NodeUri {

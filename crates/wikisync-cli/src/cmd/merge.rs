@@ -6,13 +6,7 @@ use std::path::{Path, PathBuf};
 
 use wikisync_core::merge::{Markers, MergeOptions, merge3};
 
-use crate::exit::{Failure, Outcome};
-
-/// Exit code on trouble, as `git merge-file` (which returns -1).
-const EXIT_TROUBLE: u8 = 255;
-
-/// Highest conflict count reported as exit code (higher counts are reported as this).
-const MAX_CONFLICT_EXIT: usize = 127;
+use crate::exit::{EXIT_TROUBLE, Failure, MAX_CONFLICT_EXIT, Outcome};
 
 /// Arguments of `wikisync merge`.
 #[derive(Debug, clap::Args)]
@@ -21,7 +15,7 @@ Line changes are merged as `git merge-file` merges them; inside conflicting line
 pass merges edits to different words of the same line (a DokuWiki paragraph is one line).
 
 Exit status: 0 when the merge is clean, else the number of conflicts (at most 127); 255 when a
-file cannot be read or is not UTF-8 text.
+file cannot be read or is not UTF-8 text, or the command line is wrong.
 
 Examples:
   wikisync merge mine.txt old.txt theirs.txt > merged.txt

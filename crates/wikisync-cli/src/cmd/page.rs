@@ -7,11 +7,7 @@ use wikisync_core::entry::{DecodeOptions, EntryKind, decode};
 use wikisync_core::hash::sha256_hex;
 
 use crate::cmd::entry::read_input;
-use crate::exit::{Failure, Outcome};
-
-/// Exit code when the entry is valid but carries no page text (a draft, a lock release or a
-/// deletion) and `--json` was not given.
-const EXIT_NO_TEXT: u8 = 3;
+use crate::exit::{EXIT_NO_TEXT, Failure, Outcome};
 
 /// Arguments of `wikisync page`.
 #[derive(Debug, clap::Args)]

@@ -102,6 +102,9 @@ pub enum RefuseReason {
     Conflict,
     /// The page is in no synced namespace here (the host saves it without sync).
     NotSynced,
+    /// Only the page's source can hand the source role to another site, and this site is not
+    /// its source.
+    NotSource,
 }
 
 /// Something the host must do.

@@ -508,7 +508,8 @@ pub fn handle_source_gone(
 
 /// On the source of a page: announce that `new_source` is now authoritative for it, by
 /// republishing the current revision naming it in `ws:source`. Mirrors that follow this site
-/// switch to `new_source`. Refused (as not synced) unless this site is the page's source.
+/// switch to `new_source`. Refused ([`RefuseReason::NotSource`]) unless this site is the page's
+/// source.
 pub fn announce_source_move(
     config: &SiteConfig,
     state: PageState,
@@ -516,7 +517,9 @@ pub fn announce_source_move(
     now: Timestamp,
 ) -> Decision {
     if !matches!(config.role_for(&state.page), Some(Role::Source)) {
-        return refuse(state, RefuseReason::NotSynced, Vec::new());
+        // Nothing was edited, so there is no local edit to refuse: only the outcome says no.
+        let reason = RefuseReason::NotSource;
+        return decision(Outcome::Refuse { reason }, state, Vec::new());
     }
     let kind = publish::revision_kind(config, state.text.as_deref(), None, None, now);
     let mut entry = publish::entry(config, &state, kind, now);

@@ -7,8 +7,8 @@ use super::action::{Decision, LocalEdit};
 use super::config::SiteConfig;
 use super::state::PageState;
 use super::{
-    handle_editor_closed, handle_editor_opened, handle_local_save, handle_notification,
-    handle_source_gone, handle_tick,
+    announce_source_move, handle_editor_closed, handle_editor_opened, handle_local_save,
+    handle_notification, handle_source_gone, handle_tick,
 };
 use crate::entry::{Entry, SiteId};
 use crate::time::Timestamp;
@@ -59,6 +59,13 @@ pub enum Input {
         /// The current time.
         now: Timestamp,
     },
+    /// See [`announce_source_move`].
+    AnnounceSourceMove {
+        /// The site that becomes authoritative.
+        new_source: SiteId,
+        /// The current time.
+        now: Timestamp,
+    },
 }
 
 /// Runs one input through the matching `handle_*` function.
@@ -74,5 +81,8 @@ pub fn handle(config: &SiteConfig, state: PageState, input: Input) -> Decision {
         } => handle_notification(config, state, local_text.as_deref(), &entry, now),
         Input::Tick { now } => handle_tick(config, state, now),
         Input::SourceGone { redirect, now } => handle_source_gone(config, state, redirect, now),
+        Input::AnnounceSourceMove { new_source, now } => {
+            announce_source_move(config, state, &new_source, now)
+        }
     }
 }

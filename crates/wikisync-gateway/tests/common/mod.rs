@@ -156,10 +156,14 @@ pub struct ReceiverState {
     pub delay_ms: AtomicU64,
     /// Retry-After header value in seconds for failing POSTs (0 = none).
     pub retry_after: AtomicU64,
+    /// TLS handshakes that failed (a TLS receiver only).
+    pub tls_failures: AtomicU64,
 }
 
 pub struct Receiver {
     pub addr: SocketAddr,
+    /// `http` or `https`.
+    pub scheme: &'static str,
     pub state: Arc<ReceiverState>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -231,14 +235,55 @@ impl Receiver {
         });
         Self {
             addr,
+            scheme: "http",
             state,
             stop: Some(stop),
             task: Some(task),
         }
     }
 
+    /// A receiver served over TLS with a fresh self-signed certificate for 127.0.0.1, returned
+    /// as PEM.
+    pub async fn start_tls() -> (Self, String) {
+        let rcgen::CertifiedKey { cert, signing_key } =
+            rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(signing_key.serialize_der().into());
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert.der().clone()], key)
+            .unwrap();
+        let state: Arc<ReceiverState> = Arc::default();
+        let listener = TlsListener {
+            tcp: tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+            acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(tls)),
+            state: state.clone(),
+        };
+        let addr = listener.tcp.local_addr().unwrap();
+        let router = Router::new().fallback(receive).with_state(state.clone());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
+        });
+        let receiver = Self {
+            addr,
+            scheme: "https",
+            state,
+            stop: Some(stop),
+            task: Some(task),
+        };
+        (receiver, cert.pem())
+    }
+
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        format!("{}://{}{path}", self.scheme, self.addr)
     }
 
     /// POSTs received so far.
@@ -272,6 +317,37 @@ impl Receiver {
         if let Some(task) = self.task.take() {
             let _ = task.await;
         }
+    }
+}
+
+/// A TCP listener that completes a TLS handshake before handing a connection to axum; failed
+/// handshakes are counted and skipped.
+struct TlsListener {
+    tcp: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    state: Arc<ReceiverState>,
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let Ok((tcp, addr)) = self.tcp.accept().await else {
+                continue;
+            };
+            match self.acceptor.accept(tcp).await {
+                Ok(tls) => return (tls, addr),
+                Err(_) => {
+                    self.state.tls_failures.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.tcp.local_addr()
     }
 }
 

@@ -1,0 +1,54 @@
+//! Runs every case of the conformance vectors `tests/vectors/node_uris.json`.
+#![allow(clippy::unwrap_used)]
+
+use serde_json::Value;
+use wikisync_gateway::uri::NodeUri;
+
+#[test]
+fn node_uri_vectors() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/vectors/node_uris.json"
+    );
+    let text = std::fs::read_to_string(path).unwrap();
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    assert!(doc["description"].as_str().is_some_and(|d| !d.is_empty()));
+    let cases = doc["cases"].as_array().unwrap();
+    assert!(cases.len() >= 30, "only {} cases", cases.len());
+    let mut failures = Vec::new();
+    for case in cases {
+        let name = case["name"].as_str().unwrap();
+        let raw = case["raw"].as_str().unwrap();
+        let expected = &case["expected"];
+        let got = NodeUri::parse(raw);
+        match (expected.get("error"), got) {
+            (Some(code), Err(e)) => {
+                if code.as_str() != Some(e.code()) {
+                    failures.push(format!("{name}: want error {code}, got {}", e.code()));
+                }
+            }
+            (Some(code), Ok(uri)) => {
+                failures.push(format!("{name}: want error {code}, got {uri}"));
+            }
+            (None, Err(e)) => failures.push(format!("{name}: unexpected error {}", e.code())),
+            (None, Ok(uri)) => {
+                let canonical = expected["canonical"].as_str().unwrap();
+                if uri.service() != expected["service"].as_str().unwrap()
+                    || uri.node() != expected["node"].as_str().unwrap()
+                    || uri.to_string() != canonical
+                {
+                    failures.push(format!(
+                        "{name}: got service {:?} node {:?} canonical {uri}",
+                        uri.service(),
+                        uri.node()
+                    ));
+                }
+                // The canonical form parses back to the same node.
+                if NodeUri::parse(canonical).as_ref() != Ok(&uri) {
+                    failures.push(format!("{name}: canonical form does not round-trip"));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -36,6 +36,8 @@ class cli_plugin_wikisync extends CLIPlugin
         $options->registerArgument('namespace', 'The namespace.', true, 'sync');
         $options->registerOption('no-index', 'Do not add the pages to the search index now (bin/indexer.php can).', null, false, 'sync');
         $options->registerOption('no-index', 'Do not add the pages to the search index now (bin/indexer.php can).', null, false, 'mirror');
+        $options->registerOption('jobs', 'Processes writing pages at once (default 2).', null, 'n', 'sync');
+        $options->registerOption('jobs', 'Processes writing pages at once (default 2).', null, 'n', 'mirror');
 
         $options->registerCommand('move', 'Hand the source role of a namespace to another site (mirrors follow); this site becomes its mirror.');
         $options->registerArgument('namespace', 'The namespace.', true, 'move');
@@ -85,11 +87,11 @@ class cli_plugin_wikisync extends CLIPlugin
                 if (!$r['ok']) $this->fatal($r['error']);
                 $this->success("subscribed '$ns' to {$args[1]}");
                 if ($options->getOpt('no-sync')) return 0;
-                return $this->pull($ns, !$options->getOpt('no-index'));
+                return $this->pull($ns, !$options->getOpt('no-index'), (int)$options->getOpt('jobs', 2));
             case 'publish':
                 return $this->publish($ns);
             case 'sync':
-                return $this->pull($ns, !$options->getOpt('no-index'));
+                return $this->pull($ns, !$options->getOpt('no-index'), (int)$options->getOpt('jobs', 2));
             case 'move':
                 $r = $this->sync->moveSource($ns, $args[1], $this->progress('announced'));
                 $this->finishProgress();
@@ -170,11 +172,12 @@ class cli_plugin_wikisync extends CLIPlugin
     /**
      * @param string $ns
      * @param bool $index
+     * @param int $jobs
      * @return int
      */
-    protected function pull($ns, $index)
+    protected function pull($ns, $index, $jobs)
     {
-        $c = $this->sync->pull($ns, $this->progress('applied'), $index, $this->progress('indexed'));
+        $c = $this->sync->pull($ns, $this->progress('applied'), $index, $this->progress('indexed'), max(1, $jobs));
         $this->finishProgress();
         if ($c['error'] !== '') $this->fatal($c['error']);
         $seconds = $c['seconds'];

@@ -403,9 +403,11 @@ class helper_plugin_wikisync_sync extends Plugin
      * @param callable|null $progress function (int $done, int $total, string $id)
      * @param bool $index
      * @param callable|null $indexProgress function (int $done, int $total, string $id)
+     * @param int $jobs processes writing pages at once (command line only; each page is
+     *                  one item, so no two processes touch the same page)
      * @return array counts by outcome, plus 'error', 'seconds' (writing) and 'index_seconds'
      */
-    public function pull($ns, $progress = null, $index = true, $indexProgress = null)
+    public function pull($ns, $progress = null, $index = true, $indexProgress = null, $jobs = 1)
     {
         $rule = $this->store->rules()[$ns] ?? null;
         if (!$rule || empty($rule['node'])) return ['error' => "namespace '$ns' has no node"];
@@ -417,8 +419,42 @@ class helper_plugin_wikisync_sync extends Plugin
         $start = microtime(true);
         $entries = array_reverse($this->splitFeed($r['body'])); // oldest first
         $count = ['error' => ''];
-        $total = count($entries);
-        foreach ($entries as $i => $xml) {
+        if ($jobs > 1 && count($entries) >= 100 && PHP_SAPI === 'cli' && function_exists('pcntl_fork')) {
+            $count += $this->applyParallel($entries, $ns, $jobs, $progress);
+        } else {
+            $count += $this->applyAll($entries, $ns, $progress, count($entries), 1);
+        }
+        $count['seconds'] = microtime(true) - $start;
+        $start = microtime(true);
+        if ($index) {
+            $count['indexed'] = $this->indexPending($indexProgress);
+        } else {
+            $count['indexed'] = 0;
+            $this->toIndex = [];
+        }
+        $count['index_seconds'] = microtime(true) - $start;
+        $rule['last_sync'] = time();
+        $this->store->setRule($ns, $rule);
+        $this->store->record('sync');
+        return $count;
+    }
+
+    /**
+     * Applies entries of namespace $ns in order; pages written are remembered for indexing.
+     *
+     * @param string[] $entries entry documents
+     * @param string $ns
+     * @param callable|null $progress
+     * @param int $total for progress
+     * @param int $step progress units per entry (the number of parallel jobs)
+     * @return array counts by outcome
+     */
+    protected function applyAll(array $entries, $ns, $progress, $total, $step)
+    {
+        $count = [];
+        $done = 0;
+        foreach ($entries as $xml) {
+            $entry = null;
             try {
                 $entry = $this->core->decode($xml);
                 if ($this->store->namespaceOf($entry['page']) !== $ns) {
@@ -433,20 +469,54 @@ class helper_plugin_wikisync_sync extends Plugin
                 $this->store->record('failure', "pull $ns: " . $e->getMessage());
             }
             $count[$outcome] = ($count[$outcome] ?? 0) + 1;
-            if ($progress) $progress($i + 1, $total, $entry['page'] ?? '?');
+            $done = min($total, $done + $step);
+            if ($progress) $progress($done, $total, $entry['page'] ?? '?');
         }
-        $count['seconds'] = microtime(true) - $start;
-        $start = microtime(true);
-        if ($index) {
-            $count['indexed'] = $this->indexPending($indexProgress);
-        } else {
-            $count['indexed'] = 0;
-            $this->toIndex = [];
+        return $count;
+    }
+
+    /**
+     * applyAll() in $jobs forked processes (one slice of the pages each); the parent collects
+     * their counts and the pages to index.
+     *
+     * @param string[] $entries
+     * @param string $ns
+     * @param int $jobs
+     * @param callable|null $progress
+     * @return array counts by outcome
+     */
+    protected function applyParallel(array $entries, $ns, $jobs, $progress)
+    {
+        $slices = array_fill(0, $jobs, []);
+        foreach ($entries as $i => $xml) $slices[$i % $jobs][] = $xml;
+        $children = [];
+        foreach ($slices as $k => $slice) {
+            $out = tempnam(sys_get_temp_dir(), 'wikisync-pull');
+            $pid = pcntl_fork();
+            if ($pid === 0) { // child: the first one reports progress for all
+                $count = $this->applyAll($slice, $ns, $k === 0 ? $progress : null, count($entries), $jobs);
+                file_put_contents($out, json_encode(['count' => $count, 'index' => $this->toIndex]));
+                exit(0);
+            }
+            if ($pid < 0) { // no fork: do this slice here
+                $count = $this->applyAll($slice, $ns, $progress, count($entries), 1);
+                file_put_contents($out, json_encode(['count' => $count, 'index' => []]));
+                continue;
+            }
+            $children[$pid] = $out;
         }
-        $count['index_seconds'] = microtime(true) - $start;
-        $rule['last_sync'] = time();
-        $this->store->setRule($ns, $rule);
-        $this->store->record('sync');
+        foreach (array_keys($children) as $pid) pcntl_waitpid($pid, $status);
+        $count = [];
+        foreach ($children as $out) {
+            $r = json_decode((string)@file_get_contents($out), true);
+            @unlink($out);
+            if (!is_array($r)) {
+                $count['error:worker'] = ($count['error:worker'] ?? 0) + 1;
+                continue;
+            }
+            foreach ($r['count'] as $k => $v) $count[$k] = ($count[$k] ?? 0) + $v;
+            $this->toIndex = array_merge($this->toIndex, $r['index']);
+        }
         return $count;
     }
 

@@ -1,0 +1,32 @@
+<?php
+
+use dokuwiki\Extension\ActionPlugin;
+use dokuwiki\Extension\Event;
+use dokuwiki\Extension\EventHandler;
+
+/**
+ * Retries the outgoing queue in DokuWiki's background task runner (the 1×1 image every page
+ * view loads), so entries queued while the gateway was away are sent without an admin.
+ */
+class action_plugin_wikisync_queue extends ActionPlugin
+{
+    /** @inheritdoc */
+    public function register(EventHandler $controller)
+    {
+        $controller->register_hook('INDEXER_TASKS_RUN', 'BEFORE', $this, 'retry');
+    }
+
+    /**
+     * @param Event $event
+     */
+    public function retry(Event $event)
+    {
+        /** @var helper_plugin_wikisync_store $store */
+        $store = plugin_load('helper', 'wikisync_store');
+        if (!$store->queued()) return;
+        /** @var helper_plugin_wikisync_sync $sync */
+        $sync = plugin_load('helper', 'wikisync_sync');
+        $sync->flushQueue(max(1, (int)$this->getConf('timeout')), 20.0);
+        if (mt_rand(0, 99) === 0) $store->pruneSignatures();
+    }
+}

@@ -1,0 +1,226 @@
+<?php
+
+use dokuwiki\Extension\AdminPlugin;
+use dokuwiki\Form\Form;
+
+/**
+ * Admin page: the extension's state, the gateway, the sync table (namespace ↔ node, this
+ * site's role, source and keep/delete policy) and health (queue, last sync, failures).
+ */
+class admin_plugin_wikisync extends AdminPlugin
+{
+    /** @var helper_plugin_wikisync_sync */
+    protected $sync;
+
+    /** @var string[] messages of the action just taken */
+    protected $done = [];
+
+    public function __construct()
+    {
+        $this->sync = plugin_load('helper', 'wikisync_sync');
+    }
+
+    /** @inheritdoc */
+    public function getMenuSort()
+    {
+        return 600;
+    }
+
+    /** @inheritdoc */
+    public function getMenuText($language)
+    {
+        return $this->getLang('menu');
+    }
+
+    /** @inheritdoc */
+    public function handle()
+    {
+        global $INPUT;
+        $act = $INPUT->post->str('wikisync_do');
+        if ($act === '' || !checkSecurityToken()) return;
+        $ns = cleanID($INPUT->post->str('ns'));
+        switch ($act) {
+            case 'source':
+                $r = $this->sync->addSource($ns, trim($INPUT->post->str('node')));
+                $this->report($r['ok'], $r['ok'] ? "'$ns' → {$r['node']}" : $r['error']);
+                break;
+            case 'mirror':
+                $r = $this->sync->addMirror($ns, $INPUT->post->str('node'), $INPUT->post->str('source'),
+                    $INPUT->post->str('when_gone'));
+                if ($r['ok']) {
+                    $c = $this->sync->pull($ns);
+                    $r = ['ok' => $c['error'] === '', 'error' => $c['error']];
+                }
+                $this->report($r['ok'], $r['ok'] ? "'$ns'" : $r['error']);
+                break;
+            case 'sync':
+                $c = $this->sync->pull($ns);
+                $this->report($c['error'] === '', $c['error'] ?: "'$ns'");
+                break;
+            case 'publish':
+                $c = $this->sync->publishAll($ns);
+                $f = $this->sync->flushQueue(10, 60.0);
+                $this->report($f['error'] === '', $f['error'] ?: sprintf('%d / %d', $c['published'], $f['sent']));
+                break;
+            case 'remove':
+                $r = $this->sync->removeNamespace($ns);
+                $this->report($r['ok'], $r['error'] ?: "'$ns'");
+                break;
+            case 'flush':
+                $f = $this->sync->flushQueue(10, 60.0);
+                $this->report($f['error'] === '', $f['error'] ?: (string)$f['sent']);
+                break;
+        }
+    }
+
+    /**
+     * @param bool $ok
+     * @param string $what
+     */
+    protected function report($ok, $what)
+    {
+        msg(sprintf($this->getLang($ok ? 'done' : 'failed'), hsc($what)), $ok ? 1 : -1);
+    }
+
+    /** @inheritdoc */
+    public function html()
+    {
+        $core = $this->sync->core();
+        $store = $this->sync->store();
+        echo '<div class="plugin_wikisync_admin">';
+        echo '<h1>' . hsc($this->getLang('menu')) . '</h1>';
+        if ($core->isAvailable()) {
+            echo '<p class="wikisync_good">' . hsc($this->getLang('ext_ok')) . '</p>';
+        } else {
+            echo '<div class="error">' . hsc($core->problem()) . '</div>';
+        }
+
+        // gateway
+        echo '<h2>' . hsc($this->getLang('h_gateway')) . '</h2>';
+        $gw = $this->sync->gateway();
+        $h = $gw->isConfigured() ? $gw->health() : ['ok' => false, 'error' => $this->getLang('nogateway')];
+        echo '<table class="inline">';
+        $this->row($this->getLang('gateway_url'), '<code>' . hsc($this->getConf('gateway_url') ?: '-') . '</code> '
+            . ($h['ok'] ? '<span class="wikisync_good">' . hsc($this->getLang('gateway_up')) . '</span>'
+                : '<span class="wikisync_bad">' . hsc(sprintf($this->getLang('gateway_down'), $h['error'])) . '</span>'));
+        $this->row($this->getLang('gateway_token'),
+            hsc($this->getConf('gateway_token') !== '' ? $this->getLang('token_set') : $this->getLang('token_unset')));
+        $this->row($this->getLang('site_id'), '<code>' . hsc($store->siteId()) . '</code>');
+        echo '</table>';
+        echo '<p><a href="' . wl('', ['do' => 'admin', 'page' => 'config'], false, '&') . '#plugin____wikisync____plugin_settings_name">'
+            . hsc($this->getLang('configure')) . '</a></p>';
+
+        // namespaces
+        echo '<h2>' . hsc($this->getLang('h_namespaces')) . '</h2>';
+        $rules = $store->rules();
+        if (!$rules) {
+            echo '<p>' . hsc($this->getLang('none')) . '</p>';
+        } else {
+            echo '<table class="inline"><tr>';
+            foreach (['namespace', 'role', 'node', 'source', 'when_gone', 'status', 'last_sync', ''] as $k) {
+                echo '<th>' . ($k === '' ? '' : hsc($this->getLang($k))) . '</th>';
+            }
+            echo '</tr>';
+            foreach ($rules as $ns => $rule) {
+                echo '<tr><td><code>' . hsc($ns === '' ? '*' : $ns) . '</code></td>';
+                echo '<td>' . hsc($rule['role']) . '</td>';
+                echo '<td><code>' . hsc($rule['node'] ?? '') . '</code></td>';
+                echo '<td>' . hsc($rule['source'] ?? ($rule['role'] === 'source' ? $store->siteId() : '')) . '</td>';
+                echo '<td>' . hsc($rule['role'] === 'mirror' ? $this->getLang($rule['when_gone'] ?? 'keep') : '') . '</td>';
+                $status = $rule['status'] ?? 'active';
+                echo '<td class="' . ($status === 'active' ? 'wikisync_good' : 'wikisync_bad') . '">' . hsc($status) . '</td>';
+                echo '<td>' . (!empty($rule['last_sync']) ? dformat($rule['last_sync']) : hsc($this->getLang('never'))) . '</td>';
+                echo '<td>';
+                if ($rule['role'] === 'source') {
+                    $this->button('publish', $ns, $this->getLang('publish_all'));
+                } else {
+                    $this->button('sync', $ns, $this->getLang('sync_now'));
+                }
+                $this->button('remove', $ns, $this->getLang('remove'));
+                echo '</td></tr>';
+            }
+            echo '</table>';
+        }
+
+        // health
+        echo '<h2>' . hsc($this->getLang('h_health')) . '</h2>';
+        $health = $store->health();
+        $when = function ($k) use ($health) {
+            return isset($health['last'][$k])
+                ? dformat($health['last'][$k]) . ' (' . (int)$health['count'][$k] . ')' : hsc($this->getLang('never'));
+        };
+        $queued = count($store->queued());
+        echo '<table class="inline">';
+        $this->row($this->getLang('queue'), '<span class="' . ($queued ? 'wikisync_bad' : 'wikisync_good') . '">' . $queued . '</span>');
+        $this->row($this->getLang('rejected'), (string)$store->rejectedCount());
+        $this->row($this->getLang('last_publish'), $when('publish'));
+        $this->row($this->getLang('last_receive'), $when('receive'));
+        $this->row($this->getLang('last_sync'), $when('sync'));
+        $this->row($this->getLang('refused_count'), (string)(int)($health['count']['refused'] ?? 0));
+        echo '</table>';
+        if ($queued) $this->button('flush', '', $this->getLang('retry'));
+        if (!empty($health['failures'])) {
+            echo '<h3>' . hsc($this->getLang('failures')) . '</h3><ul>';
+            foreach (array_reverse($health['failures']) as $f) {
+                echo '<li><div class="li">' . dformat($f['time']) . ' <b>' . hsc($f['kind']) . '</b>: ' . hsc($f['message']) . '</div></li>';
+            }
+            echo '</ul>';
+        }
+
+        // forms
+        echo '<h2>' . hsc($this->getLang('h_add_source')) . '</h2>';
+        $form = $this->form('source');
+        $form->addTextInput('ns', $this->getLang('namespace'));
+        $form->addTextInput('node', $this->getLang('node') . ' (optional)');
+        $form->addButton('', $this->getLang('add'))->attr('type', 'submit');
+        echo $form->toHTML();
+
+        echo '<h2>' . hsc($this->getLang('h_add_mirror')) . '</h2>';
+        $form = $this->form('mirror');
+        $form->addTextInput('ns', $this->getLang('namespace'));
+        $form->addTextInput('node', $this->getLang('node'));
+        $form->addTextInput('source', $this->getLang('source'));
+        $form->addDropdown('when_gone', ['keep' => $this->getLang('keep'), 'delete' => $this->getLang('delete')],
+            $this->getLang('when_gone'));
+        $form->addButton('', $this->getLang('add'))->attr('type', 'submit');
+        echo $form->toHTML();
+        echo '</div>';
+    }
+
+    /**
+     * @param string $label
+     * @param string $html
+     */
+    protected function row($label, $html)
+    {
+        echo '<tr><th>' . hsc($label) . '</th><td>' . $html . '</td></tr>';
+    }
+
+    /**
+     * @param string $do
+     * @return Form
+     */
+    protected function form($do)
+    {
+        $form = new Form(['method' => 'post', 'action' => wl('', ['do' => 'admin', 'page' => 'wikisync'], false, '&')]);
+        $form->setHiddenField('wikisync_do', $do);
+        return $form;
+    }
+
+    /**
+     * A one-button form.
+     *
+     * @param string $do
+     * @param string $ns
+     * @param string $label
+     */
+    protected function button($do, $ns, $label)
+    {
+        $form = $this->form($do);
+        $form->addTagOpen('div')->addClass('no');
+        $form->setHiddenField('ns', $ns);
+        $form->addButton('', $label)->attr('type', 'submit');
+        $form->addTagClose('div');
+        echo $form->toHTML();
+    }
+}

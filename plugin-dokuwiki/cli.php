@@ -1,0 +1,225 @@
+<?php
+
+use dokuwiki\Extension\CLIPlugin;
+use splitbrain\phpcli\Options;
+
+/**
+ * Bulk and setup commands: `php bin/plugin.php wikisync <command>`.
+ */
+class cli_plugin_wikisync extends CLIPlugin
+{
+    /** @var helper_plugin_wikisync_sync */
+    protected $sync;
+
+    /** @inheritdoc */
+    protected function setup(Options $options)
+    {
+        $options->setHelp('wikisync: mirror pages between wikis through a wikisync gateway.');
+
+        $options->registerCommand('status', 'Show the extension, the gateway, every synced namespace and the queue.');
+
+        $options->registerCommand('source', 'Make this site the source of a namespace: creates its node on the gateway.');
+        $options->registerArgument('namespace', 'The namespace ("" or : for the whole wiki).', true, 'source');
+        $options->registerOption('node', 'Publish to this existing node instead of creating one.', null, 'uri', 'source');
+
+        $options->registerCommand('mirror', 'Mirror a namespace published by another site: subscribe, then first sync.');
+        $options->registerArgument('namespace', 'The namespace.', true, 'mirror');
+        $options->registerArgument('node', 'The source\'s node URI (xmpp:…), shown on its admin page and in its page head.', true, 'mirror');
+        $options->registerArgument('source', 'The source site\'s id (its base URL).', true, 'mirror');
+        $options->registerOption('when-gone', 'keep (default) or delete the pages when the source goes away.', null, 'policy', 'mirror');
+        $options->registerOption('no-sync', 'Subscribe only; skip the first sync.', null, false, 'mirror');
+
+        $options->registerCommand('publish', 'Publish every page of a source namespace that the gateway does not have yet.');
+        $options->registerArgument('namespace', 'The namespace.', true, 'publish');
+
+        $options->registerCommand('sync', 'Fetch a mirrored namespace\'s node in one request and apply every page (first sync, catch-up).');
+        $options->registerArgument('namespace', 'The namespace.', true, 'sync');
+        $options->registerOption('no-index', 'Do not add the pages to the search index now (bin/indexer.php can).', null, false, 'sync');
+        $options->registerOption('no-index', 'Do not add the pages to the search index now (bin/indexer.php can).', null, false, 'mirror');
+        $options->registerOption('jobs', 'Processes writing pages at once (default 2).', null, 'n', 'sync');
+        $options->registerOption('jobs', 'Processes writing pages at once (default 2).', null, 'n', 'mirror');
+
+        $options->registerCommand('move', 'Hand the source role of a namespace to another site (mirrors follow); this site becomes its mirror.');
+        $options->registerArgument('namespace', 'The namespace.', true, 'move');
+        $options->registerArgument('new-source', 'The new source\'s site id (its base URL).', true, 'move');
+
+        $options->registerCommand('retire', 'Delete a source namespace\'s node: mirrors keep or delete their copies as configured.');
+        $options->registerArgument('namespace', 'The namespace.', true, 'retire');
+
+        $options->registerCommand('flush', 'Send the queued entries now.');
+
+        $options->registerCommand('remove', 'Stop syncing a namespace (unsubscribes a mirror). Pages stay.');
+        $options->registerArgument('namespace', 'The namespace.', true, 'remove');
+    }
+
+    /** @inheritdoc */
+    protected function main(Options $options)
+    {
+        // DokuWiki's parser cache reads the HTTP host, which a command line run does not have
+        $url = parse_url(DOKU_URL);
+        $_SERVER['HTTP_HOST'] = $_SERVER['HTTP_HOST'] ?? ($url['host'] ?? 'localhost');
+        $_SERVER['SERVER_PORT'] = $_SERVER['SERVER_PORT'] ?? (string)($url['port'] ?? 80);
+        $this->sync = plugin_load('helper', 'wikisync_sync');
+        $core = $this->sync->core();
+        $cmd = $options->getCmd();
+        if ($cmd !== 'status' && $cmd !== '' && !$core->isAvailable()) {
+            $this->fatal($core->problem());
+        }
+        $args = $options->getArgs();
+        $expected = ['source' => 1, 'mirror' => 3, 'publish' => 1, 'sync' => 1, 'move' => 2, 'retire' => 1, 'remove' => 1];
+        if (isset($expected[$cmd]) && count($args) > $expected[$cmd]) {
+            $this->fatal('too many arguments: options go before the arguments, e.g. "' . $cmd . ' --option value ' . implode(' ', array_slice($args, 0, $expected[$cmd])) . '"');
+        }
+        $ns = isset($args[0]) ? cleanID($args[0]) : '';
+        switch ($cmd) {
+            case 'status':
+                return $this->status();
+            case 'source':
+                $r = $this->sync->addSource($ns, (string)$options->getOpt('node', ''));
+                if (!$r['ok']) $this->fatal($r['error']);
+                $this->success("'$ns' is published here to {$r['node']}");
+                echo $r['node'] . "\n";
+                return 0;
+            case 'mirror':
+                $gone = (string)$options->getOpt('when-gone', 'keep');
+                if (!in_array($gone, ['keep', 'delete'], true)) $this->fatal('--when-gone is keep or delete');
+                $r = $this->sync->addMirror($ns, $args[1], $args[2], $gone);
+                if (!$r['ok']) $this->fatal($r['error']);
+                $this->success("subscribed '$ns' to {$args[1]}");
+                if ($options->getOpt('no-sync')) return 0;
+                return $this->pull($ns, !$options->getOpt('no-index'), (int)$options->getOpt('jobs', 2));
+            case 'publish':
+                return $this->publish($ns);
+            case 'sync':
+                return $this->pull($ns, !$options->getOpt('no-index'), (int)$options->getOpt('jobs', 2));
+            case 'move':
+                $r = $this->sync->moveSource($ns, $args[1], $this->progress('announced'));
+                $this->finishProgress();
+                if (!$r['ok']) $this->fatal($r['error']);
+                $this->success("{$r['pages']} pages of '$ns' now name {$args[1]} as their source; this site mirrors it");
+                return 0;
+            case 'retire':
+                $r = $this->sync->retireSource($ns);
+                if (!$r['ok']) $this->fatal($r['error']);
+                $this->success("the node of '$ns' is deleted; mirrors apply their keep/delete policy");
+                return 0;
+            case 'flush':
+                $r = $this->sync->flushQueue(10, 3600.0, $this->progress('sent'));
+                $this->finishProgress();
+                if ($r['error'] !== '') $this->fatal("{$r['sent']} sent, {$r['left']} left: {$r['error']}");
+                $this->success("{$r['sent']} sent, {$r['left']} left");
+                return 0;
+            case 'remove':
+                $r = $this->sync->removeNamespace($ns);
+                if (!$r['ok']) $this->fatal($r['error']);
+                if ($r['error'] !== '') $this->warning($r['error']);
+                $this->success("'$ns' is no longer synced");
+                return 0;
+            default:
+                echo $options->help();
+                return 0;
+        }
+    }
+
+    /**
+     * @return int
+     */
+    protected function status()
+    {
+        $core = $this->sync->core();
+        $store = $this->sync->store();
+        echo 'extension: ' . ($core->isAvailable() ? 'loaded' : $core->problem()) . "\n";
+        echo 'site: ' . $store->siteId() . "\n";
+        $gw = $this->sync->gateway();
+        $h = $gw->health();
+        echo 'gateway: ' . ($this->getConf('gateway_url') ?: '-') . ' (' . ($h['ok'] ? 'reachable' : $h['error']) . ")\n";
+        foreach ($store->rules() as $ns => $rule) {
+            printf("namespace '%s': %s, node %s%s%s\n", $ns, $rule['role'], $rule['node'] ?? '-',
+                isset($rule['source']) ? ", source {$rule['source']}" : '',
+                isset($rule['status']) ? ", {$rule['status']}" : '');
+        }
+        $health = $store->health();
+        echo 'queue: ' . count($store->queued()) . ' waiting, ' . $store->rejectedCount() . " refused by the gateway\n";
+        foreach (['publish', 'receive', 'sync', 'refused', 'failure'] as $k) {
+            if (isset($health['count'][$k])) {
+                echo "$k: {$health['count'][$k]}, last " . date('c', $health['last'][$k]) . "\n";
+            }
+        }
+        return 0;
+    }
+
+    /**
+     * @param string $ns
+     * @return int
+     */
+    protected function publish($ns)
+    {
+        $rule = $this->sync->store()->rules()[$ns] ?? null;
+        if (!$rule || $rule['role'] === 'mirror') $this->fatal("'$ns' is not published from here (see: source)");
+        $t = microtime(true);
+        $c = $this->sync->publishAll($ns, $this->progress('prepared'));
+        $this->finishProgress();
+        $r = $this->sync->flushQueue(10, 3600.0, $this->progress('published'));
+        $this->finishProgress();
+        $dt = microtime(true) - $t;
+        $msg = sprintf('%d pages queued, %d already published, %d failed; %d sent, %d left (%.1f s)',
+            $c['published'], $c['unchanged'], $c['failed'], $r['sent'], $r['left'], $dt);
+        if ($r['error'] !== '' || $c['failed'] > 0) $this->fatal($msg . ($r['error'] ? ': ' . $r['error'] : ''));
+        $this->success($msg);
+        return 0;
+    }
+
+    /**
+     * @param string $ns
+     * @param bool $index
+     * @param int $jobs
+     * @return int
+     */
+    protected function pull($ns, $index, $jobs)
+    {
+        $c = $this->sync->pull($ns, $this->progress('applied'), $index, $this->progress('indexed'), max(1, $jobs));
+        $this->finishProgress();
+        if ($c['error'] !== '') $this->fatal($c['error']);
+        $seconds = $c['seconds'];
+        $indexed = $c['indexed'];
+        $indexSeconds = $c['index_seconds'];
+        unset($c['error'], $c['seconds'], $c['indexed'], $c['index_seconds']);
+        $parts = [];
+        foreach ($c as $k => $v) $parts[] = "$k: $v";
+        $this->success(sprintf("synced '%s' in %.2f s (%s); indexed %d pages in %.2f s", $ns, $seconds,
+            implode(', ', $parts) ?: 'nothing', $indexed, $indexSeconds));
+        return 0;
+    }
+
+    /** @var int */
+    protected $lastShown = -1;
+
+    /**
+     * A progress printer: a line that updates in place on a terminal, every 10 % otherwise.
+     *
+     * @param string $verb
+     * @return callable
+     */
+    protected function progress($verb)
+    {
+        $this->lastShown = -1;
+        $tty = function_exists('posix_isatty') && @posix_isatty(STDERR);
+        return function ($done, $total) use ($verb, $tty) {
+            $pct = $total ? intdiv(100 * $done, $total) : 100;
+            if ($tty) {
+                fwrite(STDERR, sprintf("\r%s %d/%d (%d%%)", $verb, $done, $total, $pct));
+            } elseif (intdiv($pct, 10) !== $this->lastShown) {
+                $this->lastShown = intdiv($pct, 10);
+                fwrite(STDERR, sprintf("%s %d/%d (%d%%)\n", $verb, $done, $total, $pct));
+            }
+        };
+    }
+
+    /**
+     * Ends an in-place progress line.
+     */
+    protected function finishProgress()
+    {
+        if (function_exists('posix_isatty') && @posix_isatty(STDERR)) fwrite(STDERR, "\n");
+    }
+}

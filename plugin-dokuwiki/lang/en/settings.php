@@ -1,0 +1,10 @@
+<?php
+/**
+ * English strings for the Configuration Manager
+ */
+$lang['gateway_url']    = 'Base URL of the wikisync gateway (e.g. http://127.0.0.1:8086)';
+$lang['gateway_token']  = 'Publisher token for the gateway (sent as Authorization: Bearer), if it requires one';
+$lang['site_id']        = 'This site\'s id in published entries; empty means the wiki\'s base URL';
+$lang['timeout']        = 'Seconds a save waits for the gateway before the entry stays queued for a later retry';
+$lang['replay_window']  = 'Seconds a callback signature is remembered; a second delivery inside this window is refused';
+$lang['index_on_apply'] = 'Add pages received from the gateway to the search index at once';

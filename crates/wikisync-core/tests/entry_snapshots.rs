@@ -42,9 +42,8 @@ fn base_entry(kind: EntryKind) -> Entry {
 /// The fixed entries, by snapshot file name.
 fn fixtures() -> Vec<(&'static str, Entry)> {
     let page = base_entry(EntryKind::Page {
-        text:
-            "====== Syntax ======\n\n**bold** & <del>gone</del> ]]> \tend  \n  no final newline"
-                .to_owned(),
+        text: "====== Syntax ======\n\n**bold** & <del>gone</del> ]]> \tend  \n  no final newline"
+            .to_owned(),
         media_type: DOKUWIKI_MEDIA_TYPE.to_owned(),
     });
     let mut minimal = base_entry(EntryKind::Page {

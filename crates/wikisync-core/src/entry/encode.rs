@@ -219,8 +219,7 @@ fn person(out: &mut String, indent: &str, name: &str, who: Option<&str>) {
 fn needs_base64(entry: &Entry) -> bool {
     match &entry.kind {
         EntryKind::Page { text, media_type } => {
-            !is_text_media_type(media_type)
-                || !text.chars().all(|c| is_xml_char(c) && c != '\r')
+            !is_text_media_type(media_type) || !text.chars().all(|c| is_xml_char(c) && c != '\r')
         }
         _ => false,
     }

@@ -69,7 +69,10 @@ summarize_cargo_tests() {
            if ($(i+1) ~ /^ignored/) s += $i;
          }
        }
-       END { printf "\nrust: %d passed, %d failed, %d skipped\n", p, f, s }' "$1"
+       END {
+         printf "\nrust: %d passed, %d failed\n", p, f
+         if (s > 0) printf "(%d #[ignore]d: the XMPP suites, which need a server; scripts/test-xmpp runs them)\n", s
+       }' "$1"
 }
 
 # What building the PHP extension (bindings-php, part of the workspace) needs: php-config and

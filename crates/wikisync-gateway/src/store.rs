@@ -698,7 +698,12 @@ pub(crate) fn random_uuid() -> Result<String, StoreError> {
     ))
 }
 
-fn check_owner(conn: &Connection, node: &str, owner: Option<&str>) -> Result<(), StoreError> {
+/// Checks that `node` exists and that `owner` may change it (a node without an owner is open).
+pub(crate) fn check_owner(
+    conn: &Connection,
+    node: &str,
+    owner: Option<&str>,
+) -> Result<(), StoreError> {
     let found: Option<Option<String>> = conn
         .prepare_cached("SELECT owner FROM nodes WHERE id = ?1")?
         .query_row([node], |r| r.get(0))
@@ -710,7 +715,12 @@ fn check_owner(conn: &Connection, node: &str, owner: Option<&str>) -> Result<(),
     }
 }
 
-fn new_node(conn: &Connection, owner: Option<&str>, now_ms: i64) -> Result<String, StoreError> {
+/// Inserts a new instant node (`generic/<uuid>`) and returns its id.
+pub(crate) fn new_node(
+    conn: &Connection,
+    owner: Option<&str>,
+    now_ms: i64,
+) -> Result<String, StoreError> {
     let id = format!("generic/{}", random_uuid()?);
     conn.prepare_cached("INSERT INTO nodes (id, owner, created_ms) VALUES (?1, ?2, ?3)")?
         .execute(params![id, owner, now_ms])?;

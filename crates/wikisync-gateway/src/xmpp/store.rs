@@ -184,22 +184,9 @@ fn queue(
     Ok(())
 }
 
-fn check_owner(conn: &Connection, node: &str, owner: Option<&str>) -> Result<(), StoreError> {
-    let found: Option<Option<String>> = conn
-        .prepare_cached("SELECT owner FROM nodes WHERE id = ?1")?
-        .query_row([node], |r| r.get(0))
-        .optional()?;
-    match found {
-        None => Err(StoreError::NodeNotFound(node.to_owned())),
-        Some(Some(o)) if Some(o.as_str()) != owner => Err(StoreError::NotOwner),
-        Some(_) => Ok(()),
-    }
-}
-
+/// A new instant node, also queued for creation on the XMPP service.
 fn new_node(conn: &Connection, owner: Option<&str>, now: i64) -> Result<String, StoreError> {
-    let id = format!("generic/{}", crate::store::random_uuid()?);
-    conn.prepare_cached("INSERT INTO nodes (id, owner, created_ms) VALUES (?1, ?2, ?3)")?
-        .execute(params![id, owner, now])?;
+    let id = crate::store::new_node(conn, owner, now)?;
     queue(conn, "ensure", &id, None, None, None, now)?;
     Ok(id)
 }
@@ -232,7 +219,7 @@ impl Store for XmppStore {
                 self.inner.sqlite.xmpp_job(true, move |conn, _| {
                     let node = match &req.node {
                         Some(node) => {
-                            check_owner(conn, node, req.owner.as_deref())?;
+                            crate::store::check_owner(conn, node, req.owner.as_deref())?;
                             node.clone()
                         }
                         None => new_node(conn, req.owner.as_deref(), req.now_ms)?,
@@ -273,7 +260,7 @@ impl Store for XmppStore {
             self.inner
                 .sqlite
                 .xmpp_job(true, move |conn, _| {
-                    check_owner(conn, &node, owner.as_deref())?;
+                    crate::store::check_owner(conn, &node, owner.as_deref())?;
                     let known: bool = conn
                         .prepare_cached(
                             "SELECT EXISTS (SELECT 1 FROM items WHERE node = ?1 AND item_id = ?2)
@@ -302,7 +289,7 @@ impl Store for XmppStore {
             self.inner
                 .sqlite
                 .xmpp_job(true, move |conn, _| {
-                    check_owner(conn, &node, owner.as_deref())?;
+                    crate::store::check_owner(conn, &node, owner.as_deref())?;
                     queue(
                         conn,
                         "delete",

@@ -10,8 +10,9 @@
 #   scripts/lib/xmpp.sh ejabberd-stop  DIR
 #   scripts/lib/xmpp.sh free-port
 #
-# Both servers serve the domain `localhost`, the pubsub service `pubsub.localhost` and accept
-# the component `gw.localhost` with secret `gwsecret`; only loopback ports are opened.
+# Both servers serve the domain `localhost`, the pubsub services `pubsub.localhost` and
+# `pubsub2.localhost` (the second for remote subscriptions) and accept the component
+# `gw.localhost` with secret `gwsecret`; only loopback ports are opened.
 # Only the processes started here are stopped (by the PID recorded in DIR).
 
 xmpp_wait_port() { # host port timeout_s
@@ -61,6 +62,9 @@ allow_registration = false
 VirtualHost "localhost"
 
 Component "pubsub.localhost" "pubsub"
+
+-- A second pubsub service: the gateway's remote subscriptions (nodes of other services).
+Component "pubsub2.localhost" "pubsub"
 
 Component "gw.localhost"
   component_secret = "gwsecret"
@@ -144,6 +148,7 @@ modules:
   mod_pubsub:
     hosts:
       - "pubsub.localhost"
+      - "pubsub2.localhost"
     access_createnode: pubsub_createnode
     plugins:
       - "flat"

@@ -583,12 +583,14 @@ fn build_request(
         .callback
         .parse()
         .map_err(|e| format!("bad callback URL: {e}"))?;
-    let node_uri = NodeUri::new(service, d.node.as_str()).to_string();
+    // A node followed on another service (remote subscription) is stored under its URI.
+    let node = NodeUri::from_storage_key(service, &d.node);
+    let node_uri = node.to_string();
     let mut builder = Request::builder()
         .method(Method::POST)
         .uri(uri)
         .header(header::REFERER, &node_uri)
-        .header("PubSub-Service", service)
+        .header("PubSub-Service", node.service())
         .header(
             header::USER_AGENT,
             concat!("wikisync-gateway/", env!("CARGO_PKG_VERSION")),
@@ -928,5 +930,14 @@ mod tests {
         )
         .expect("request");
         assert_eq!(retracted.headers()["event"], "RETRACTED");
+    }
+
+    #[test]
+    fn deliveries_of_a_remote_node_name_its_own_service() {
+        let mut d = delivery(EventKind::Item);
+        d.node = NodeUri::new("pubsub.other", "wiki").storage_key("svc");
+        let request = build_request("svc", "http://hub.example/hub", &d).expect("request");
+        assert_eq!(request.headers()["referer"], "xmpp:pubsub.other?;node=wiki");
+        assert_eq!(request.headers()["pubsub-service"], "pubsub.other");
     }
 }

@@ -195,6 +195,18 @@ impl From<StoreError> for ApiError {
                 "the gateway is shutting down or its store has stopped",
             ),
             StoreError::Database(detail) => Self::internal(&detail),
+            StoreError::RemoteRefused(detail) => Self::new(
+                StatusCode::BAD_GATEWAY,
+                "remote_refused",
+                format!("the node's pubsub service refused: {detail}"),
+            ),
+            StoreError::RemoteUnavailable(detail) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "remote_unavailable",
+                format!(
+                    "the node's pubsub service cannot be reached now ({detail}); try again later"
+                ),
+            ),
         }
     }
 }

@@ -44,7 +44,7 @@ use crate::config::Config;
 use crate::delivery::{self, DeliveryMetrics, HttpClient};
 use crate::error::ApiError;
 use crate::store::{PublishRequest, Store, StoreError, SubscribeRequest};
-use crate::uri::NodeUri;
+use crate::uri::{NodeUri, REMOTE_KEY_PREFIX, is_remote_key};
 
 /// Longest callback URL accepted, in bytes.
 pub const MAX_CALLBACK_LEN: usize = 2048;
@@ -224,7 +224,7 @@ impl AppState {
         Ok(uri)
     }
 
-    /// Like [`Self::local_uri`], refusing the root collection.
+    /// Like [`Self::local_uri`], refusing the root collection and reserved node ids.
     fn leaf_uri(&self, field: &str, text: &str) -> ApiResult<NodeUri> {
         let uri = self.local_uri(field, text)?;
         if uri.is_root() {
@@ -235,12 +235,58 @@ impl AppState {
                 ),
             ));
         }
+        if is_remote_key(uri.node()) {
+            return Err(reserved_node());
+        }
         Ok(uri)
+    }
+
+    /// Parses the node URI of a subscription or an item read, and gives the node's storage
+    /// key: a node of this service, or (XMPP mode: remote subscriptions, as Idavoll's
+    /// remote-node resources) a node of any other pubsub service.
+    pub(crate) fn subscribable_uri(&self, field: &str, text: &str) -> ApiResult<(NodeUri, String)> {
+        let uri = NodeUri::parse(text).map_err(|e| ApiError::bad_uri(field, &e))?;
+        if uri.service() == self.service() {
+            if is_remote_key(uri.node()) {
+                return Err(reserved_node());
+            }
+            let key = uri.storage_key(self.service());
+            return Ok((uri, key));
+        }
+        if !self.inner.store.remote_nodes() {
+            return Err(ApiError::not_found(
+                "unknown_service",
+                format!(
+                    "this gateway serves '{}', not '{}' (nodes of other services can be subscribed to in XMPP mode only)",
+                    self.service(),
+                    uri.service()
+                ),
+            ));
+        }
+        if uri.is_root() {
+            return Err(ApiError::bad_request(
+                "root_node",
+                format!(
+                    "{field} names the root collection of another service; give one of its nodes (xmpp:<service>?;node=<id>)"
+                ),
+            ));
+        }
+        let key = uri.storage_key(self.service());
+        Ok((uri, key))
     }
 
     fn uri_json(&self, node: &str) -> Json<serde_json::Value> {
         Json(json!({ "uri": NodeUri::new(self.service(), node).to_string() }))
     }
+}
+
+fn reserved_node() -> ApiError {
+    ApiError::bad_request(
+        "reserved_node",
+        format!(
+            "node ids starting with '{REMOTE_KEY_PREFIX}' are reserved (the gateway stores nodes of other services under their URI)"
+        ),
+    )
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -466,6 +512,10 @@ pub(crate) fn check_callback(callback: &str) -> ApiResult<()> {
 /// A missing node is 403 on the subscription endpoints, as in Idavoll.
 fn subscription_error(e: StoreError) -> ApiError {
     match e {
+        StoreError::NodeNotFound(node) if is_remote_key(&node) => ApiError::forbidden(
+            "node_not_found",
+            format!("no node {node}: its pubsub service says it does not exist"),
+        ),
         StoreError::NodeNotFound(node) => ApiError::forbidden(
             "node_not_found",
             format!("no node '{node}' on this service"),
@@ -501,9 +551,8 @@ async fn subscribe(
 ) -> ApiResult<Response> {
     let body = body_bytes(body, state.inner.config.max_body_bytes)?;
     let req = parse_subscription(&body)?;
-    let uri = state.local_uri("uri", &req.uri)?;
+    let (uri, node) = state.subscribable_uri("uri", &req.uri)?;
     let store = &state.inner.store;
-    let node = uri.node().to_owned();
     if !store.node_exists(node.clone()).await? {
         return Err(subscription_error(StoreError::NodeNotFound(node)));
     }
@@ -534,9 +583,8 @@ async fn unsubscribe(
 ) -> ApiResult<Response> {
     let body = body_bytes(body, state.inner.config.max_body_bytes)?;
     let req = parse_subscription(&body)?;
-    let uri = state.local_uri("uri", &req.uri)?;
+    let (uri, node) = state.subscribable_uri("uri", &req.uri)?;
     let store = &state.inner.store;
-    let node = uri.node().to_owned();
     if !store.node_exists(node.clone()).await? {
         return Err(subscription_error(StoreError::NodeNotFound(node)));
     }
@@ -557,7 +605,13 @@ async fn unsubscribe(
 async fn items(State(state): State<AppState>, RawQuery(query): RawQuery) -> ApiResult<Response> {
     let uri = query_param(query.as_deref(), "uri")
         .ok_or_else(|| ApiError::bad_request("missing_uri", "give the node as ?uri=<xmpp uri>"))?;
-    let uri = state.leaf_uri("uri", &uri)?;
+    let (uri, node) = state.subscribable_uri("uri", &uri)?;
+    if uri.is_root() {
+        return Err(ApiError::bad_request(
+            "root_node",
+            "uri names the root collection; give a node (xmpp:<service>?;node=<id>)",
+        ));
+    }
     let max = match query_param(query.as_deref(), "max_items") {
         None => state.inner.config.max_items_per_node,
         Some(text) => text.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
@@ -567,7 +621,7 @@ async fn items(State(state): State<AppState>, RawQuery(query): RawQuery) -> ApiR
             )
         })?,
     };
-    let items = state.inner.store.items(uri.node(), max).await?;
+    let items = state.inner.store.items(&node, max).await?;
     let payloads: Vec<String> = items.into_iter().map(|i| i.payload).collect();
     let feed = atom::items_feed(
         &uri.to_string(),
@@ -586,14 +640,65 @@ async fn items(State(state): State<AppState>, RawQuery(query): RawQuery) -> ApiR
 
 async fn healthz(State(state): State<AppState>) -> ApiResult<Response> {
     let outbox = state.inner.store.outbox_len().await?;
-    Ok(Json(json!({ "status": "ok", "outbox": outbox })).into_response())
+    let body = match state.inner.store.xmpp_status().await? {
+        // XMPP mode: still 200 while the XMPP server is away (publishes are queued durably and
+        // sent after reconnecting), but the status says so.
+        Some(x) => json!({
+            "status": if x.connected { "ok" } else { "degraded" },
+            "outbox": outbox,
+            "xmpp": {
+                "connected": x.connected,
+                "sessions": x.sessions,
+                "pending_ops": x.pending_ops,
+                "remote_nodes": x.remote_nodes,
+            },
+        }),
+        None => json!({ "status": "ok", "outbox": outbox }),
+    };
+    Ok(Json(body).into_response())
+}
+
+/// The XMPP part of `/metrics` (empty in embedded mode).
+fn xmpp_metrics(x: Option<&crate::xmpp::XmppStatus>) -> String {
+    let Some(x) = x else {
+        return String::new();
+    };
+    format!(
+        "# HELP wikisync_gateway_xmpp_connected Whether the component is connected to the XMPP server.\n\
+         # TYPE wikisync_gateway_xmpp_connected gauge\n\
+         wikisync_gateway_xmpp_connected {}\n\
+         # HELP wikisync_gateway_xmpp_sessions_total XMPP sessions established (1 + reconnects).\n\
+         # TYPE wikisync_gateway_xmpp_sessions_total counter\n\
+         wikisync_gateway_xmpp_sessions_total {}\n\
+         # HELP wikisync_gateway_xmpp_ops_pending Operations waiting for the pubsub service.\n\
+         # TYPE wikisync_gateway_xmpp_ops_pending gauge\n\
+         wikisync_gateway_xmpp_ops_pending {}\n\
+         # HELP wikisync_gateway_xmpp_ops_total Operations the pubsub service answered.\n\
+         # TYPE wikisync_gateway_xmpp_ops_total counter\n\
+         wikisync_gateway_xmpp_ops_total{{result=\"accepted\"}} {}\n\
+         wikisync_gateway_xmpp_ops_total{{result=\"refused\"}} {}\n\
+         # HELP wikisync_gateway_xmpp_events_total Pubsub events received and applied.\n\
+         # TYPE wikisync_gateway_xmpp_events_total counter\n\
+         wikisync_gateway_xmpp_events_total {}\n\
+         # HELP wikisync_gateway_xmpp_remote_nodes Nodes of other services followed.\n\
+         # TYPE wikisync_gateway_xmpp_remote_nodes gauge\n\
+         wikisync_gateway_xmpp_remote_nodes {}\n",
+        u8::from(x.connected),
+        x.sessions,
+        x.pending_ops,
+        x.ops_sent,
+        x.ops_refused,
+        x.events,
+        x.remote_nodes,
+    )
 }
 
 async fn metrics(State(state): State<AppState>) -> ApiResult<Response> {
     let outbox = state.inner.store.outbox_len().await?;
+    let xmpp = state.inner.store.xmpp_status().await?;
     let m = &state.inner.delivery_metrics;
     let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
-    let text = format!(
+    let mut text = format!(
         "# HELP wikisync_gateway_publishes_total Entries accepted by /publish.\n\
          # TYPE wikisync_gateway_publishes_total counter\n\
          wikisync_gateway_publishes_total {}\n\
@@ -616,6 +721,7 @@ async fn metrics(State(state): State<AppState>) -> ApiResult<Response> {
         load(&m.unsubscribed_gone),
         load(&m.unsubscribed_budget),
     );
+    text.push_str(&xmpp_metrics(xmpp.as_ref()));
     Ok((
         [(
             header::CONTENT_TYPE,

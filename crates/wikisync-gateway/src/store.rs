@@ -108,6 +108,14 @@ pub enum StoreError {
     /// SQLite failed (any operation); the text is for the log, never for clients.
     #[error("database error: {0}")]
     Database(String),
+    /// XMPP mode: the pubsub service of a remote node refused the request (node_exists, items
+    /// of a node on another service); the text names the condition.
+    #[error("the remote pubsub service refused: {0}")]
+    RemoteRefused(String),
+    /// XMPP mode: the pubsub service of a remote node could not be asked now (the gateway is
+    /// not connected to its XMPP server, or no answer came in time); trying again may work.
+    #[error("the remote pubsub service cannot be reached now: {0}")]
+    RemoteUnavailable(String),
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -364,6 +372,17 @@ pub trait Store: Send + Sync + 'static {
     fn drop_subscriber(&self, sub_key: i64) -> BoxFuture<'_, Result<(), StoreError>>;
     /// The number of pending deliveries.
     fn outbox_len(&self) -> BoxFuture<'_, Result<u64, StoreError>>;
+
+    /// Whether nodes of other pubsub services can be subscribed to and read (remote
+    /// subscriptions, XMPP mode); their storage key is [`crate::uri::NodeUri::storage_key`].
+    fn remote_nodes(&self) -> bool {
+        false
+    }
+
+    /// The state of the XMPP side, in XMPP mode (`None` in embedded mode).
+    fn xmpp_status(&self) -> BoxFuture<'_, Result<Option<crate::xmpp::XmppStatus>, StoreError>> {
+        Box::pin(async { Ok(None) })
+    }
 }
 
 /// Per-job context: the queues the job added deliveries to.
@@ -747,12 +766,15 @@ fn fan_out(conn: &Connection, ctx: &mut Ctx, event: &NewEvent<'_>) -> Result<(),
         redirect,
         now_ms,
     } = *event;
+    // Subscribers of the root collection get every node of this service, not the nodes of
+    // other services the gateway follows (remote subscriptions): `node = NULL` never matches.
+    let root = (!crate::uri::is_remote_key(node)).then_some("");
     let any: Option<i64> = conn
         .prepare_cached(
-            "SELECT 1 FROM subscriptions WHERE (node = ?1 OR node = '')
+            "SELECT 1 FROM subscriptions WHERE (node = ?1 OR node = ?3)
              AND (expires_ms IS NULL OR expires_ms > ?2) LIMIT 1",
         )?
-        .query_row(params![node, now_ms], |r| r.get(0))
+        .query_row(params![node, now_ms, root], |r| r.get(0))
         .optional()?;
     if any.is_none() {
         return Ok(());
@@ -765,10 +787,10 @@ fn fan_out(conn: &Connection, ctx: &mut Ctx, event: &NewEvent<'_>) -> Result<(),
     let mut insert = conn.prepare_cached(
         "INSERT INTO outbox (sub_key, event_id, callback, secret, next_attempt_ms, topic)
          SELECT id, ?1, callback, secret, ?2, topic FROM subscriptions
-         WHERE (node = ?3 OR node = '') AND (expires_ms IS NULL OR expires_ms > ?2) ORDER BY id
+         WHERE (node = ?3 OR node = ?4) AND (expires_ms IS NULL OR expires_ms > ?2) ORDER BY id
          RETURNING sub_key",
     )?;
-    let mut rows = insert.query(params![event, now_ms, node])?;
+    let mut rows = insert.query(params![event, now_ms, node, root])?;
     while let Some(row) = rows.next()? {
         ctx.dirty.push(row.get(0)?);
     }
@@ -794,6 +816,78 @@ fn gc_events_of_queue(conn: &Connection, sub_key: i64) -> Result<(), StoreError>
         gc_event(conn, event)?;
     }
     Ok(())
+}
+
+/// Adds an Idavoll-style subscription and queues the node's newest item for it (inside the
+/// caller's transaction).
+fn subscribe_in(
+    conn: &Connection,
+    ctx: &mut Ctx,
+    req: &SubscribeRequest,
+    max: u32,
+) -> Result<(), StoreError> {
+    if !req.node.is_empty() {
+        check_owner(conn, &req.node, None).or_else(|e| match e {
+            StoreError::NotOwner => Ok(()),
+            other => Err(other),
+        })?;
+    }
+    let count: u32 = conn
+        .prepare_cached("SELECT COUNT(*) FROM subscriptions WHERE node = ?1")?
+        .query_row([&req.node], |r| r.get(0))?;
+    let inserted = conn
+        .prepare_cached(
+            "INSERT INTO subscriptions (node, callback, secret, created_ms) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (node, callback) DO NOTHING",
+        )?
+        .execute(params![req.node, req.callback, req.secret, req.now_ms])?;
+    if inserted == 0 {
+        return Err(StoreError::SubscriptionExists);
+    }
+    if count >= max {
+        return Err(StoreError::SubscriptionLimit(max));
+    }
+    let sub_key = conn.last_insert_rowid();
+    if req.node.is_empty() {
+        return Ok(());
+    }
+    let last: Option<(String, String)> = conn
+        .prepare_cached(
+            "SELECT item_id, payload FROM items WHERE node = ?1 ORDER BY seq DESC LIMIT 1",
+        )?
+        .query_row([&req.node], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    if let Some((item_id, payload)) = last {
+        conn.prepare_cached(
+            "INSERT INTO events (node, kind, item_id, payload, redirect, created_ms) VALUES (?1, 'item', ?2, ?3, NULL, ?4)",
+        )?
+        .execute(params![req.node, item_id, payload, req.now_ms])?;
+        let event = conn.last_insert_rowid();
+        conn.prepare_cached(
+            "INSERT INTO outbox (sub_key, event_id, callback, secret, next_attempt_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?
+        .execute(params![sub_key, event, req.callback, req.secret, req.now_ms])?;
+        ctx.dirty.push(sub_key);
+    }
+    Ok(())
+}
+
+/// Removes a subscription and its pending deliveries (inside the caller's transaction).
+fn unsubscribe_in(conn: &Connection, node: &str, callback: &str) -> Result<(), StoreError> {
+    if !node.is_empty() {
+        check_owner(conn, node, None).or_else(|e| match e {
+            StoreError::NotOwner => Ok(()),
+            other => Err(other),
+        })?;
+    }
+    let sub_key: Option<i64> = conn
+        .prepare_cached("SELECT id FROM subscriptions WHERE node = ?1 AND callback = ?2")?
+        .query_row(params![node, callback], |r| r.get(0))
+        .optional()?;
+    let sub_key = sub_key.ok_or(StoreError::NoSubscription)?;
+    conn.prepare_cached("DELETE FROM subscriptions WHERE id = ?1")?
+        .execute([sub_key])?;
+    gc_events_of_queue(conn, sub_key)
 }
 
 impl Store for SqliteStore {
@@ -968,50 +1062,7 @@ impl Store for SqliteStore {
 
     fn subscribe(&self, req: SubscribeRequest) -> BoxFuture<'_, Result<(), StoreError>> {
         let max = self.limits.max_subscriptions_per_node;
-        self.call(move |conn, ctx| {
-            if !req.node.is_empty() {
-                check_owner(conn, &req.node, None).or_else(|e| match e {
-                    StoreError::NotOwner => Ok(()),
-                    other => Err(other),
-                })?;
-            }
-            let count: u32 = conn
-                .prepare_cached("SELECT COUNT(*) FROM subscriptions WHERE node = ?1")?
-                .query_row([&req.node], |r| r.get(0))?;
-            let inserted = conn
-                .prepare_cached(
-                    "INSERT INTO subscriptions (node, callback, secret, created_ms) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (node, callback) DO NOTHING",
-                )?
-                .execute(params![req.node, req.callback, req.secret, req.now_ms])?;
-            if inserted == 0 {
-                return Err(StoreError::SubscriptionExists);
-            }
-            if count >= max {
-                return Err(StoreError::SubscriptionLimit(max));
-            }
-            let sub_key = conn.last_insert_rowid();
-            if req.node.is_empty() {
-                return Ok(());
-            }
-            let last: Option<(String, String)> = conn
-                .prepare_cached("SELECT item_id, payload FROM items WHERE node = ?1 ORDER BY seq DESC LIMIT 1")?
-                .query_row([&req.node], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?;
-            if let Some((item_id, payload)) = last {
-                conn.prepare_cached(
-                    "INSERT INTO events (node, kind, item_id, payload, redirect, created_ms) VALUES (?1, 'item', ?2, ?3, NULL, ?4)",
-                )?
-                .execute(params![req.node, item_id, payload, req.now_ms])?;
-                let event = conn.last_insert_rowid();
-                conn.prepare_cached(
-                    "INSERT INTO outbox (sub_key, event_id, callback, secret, next_attempt_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
-                )?
-                .execute(params![sub_key, event, req.callback, req.secret, req.now_ms])?;
-                ctx.dirty.push(sub_key);
-            }
-            Ok(())
-        })
+        self.call(move |conn, ctx| subscribe_in(conn, ctx, &req, max))
     }
 
     fn websub_subscribe(&self, req: SubscribeRequest) -> BoxFuture<'_, Result<(), StoreError>> {
@@ -1110,22 +1161,7 @@ impl Store for SqliteStore {
     }
 
     fn unsubscribe(&self, node: String, callback: String) -> BoxFuture<'_, Result<(), StoreError>> {
-        self.call(move |conn, _| {
-            if !node.is_empty() {
-                check_owner(conn, &node, None).or_else(|e| match e {
-                    StoreError::NotOwner => Ok(()),
-                    other => Err(other),
-                })?;
-            }
-            let sub_key: Option<i64> = conn
-                .prepare_cached("SELECT id FROM subscriptions WHERE node = ?1 AND callback = ?2")?
-                .query_row(params![node, callback], |r| r.get(0))
-                .optional()?;
-            let sub_key = sub_key.ok_or(StoreError::NoSubscription)?;
-            conn.prepare_cached("DELETE FROM subscriptions WHERE id = ?1")?
-                .execute([sub_key])?;
-            gc_events_of_queue(conn, sub_key)
-        })
+        self.call(move |conn, _| unsubscribe_in(conn, &node, &callback))
     }
 
     fn queue_heads(&self) -> BoxFuture<'_, Result<Vec<QueueHead>, StoreError>> {
@@ -1268,6 +1304,28 @@ impl XmppJob<'_> {
                 now_ms,
             },
         )
+    }
+}
+
+impl XmppJob<'_> {
+    /// Adds an Idavoll-style subscription, as [`Store::subscribe`] does, in this transaction.
+    pub(crate) fn subscribe(
+        &mut self,
+        conn: &Connection,
+        req: &SubscribeRequest,
+        max: u32,
+    ) -> Result<(), StoreError> {
+        subscribe_in(conn, self.ctx, req, max)
+    }
+
+    /// Removes a subscription, as [`Store::unsubscribe`] does, in this transaction.
+    pub(crate) fn unsubscribe(
+        &self,
+        conn: &Connection,
+        node: &str,
+        callback: &str,
+    ) -> Result<(), StoreError> {
+        unsubscribe_in(conn, node, callback)
     }
 }
 

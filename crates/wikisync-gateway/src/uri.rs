@@ -176,6 +176,36 @@ impl NodeUri {
     pub fn is_root(&self) -> bool {
         self.node.is_empty()
     }
+
+    /// The key the gateway stores this node under, given the service it serves: the bare node
+    /// id for a node of `local_service`, the canonical URI for a node on another service (a
+    /// remote subscription in XMPP mode). Local node ids never start with
+    /// [`REMOTE_KEY_PREFIX`] (the HTTP layer refuses such names), so the two cannot collide.
+    pub fn storage_key(&self, local_service: &str) -> String {
+        if self.service == local_service {
+            self.node.clone()
+        } else {
+            self.to_string()
+        }
+    }
+
+    /// The inverse of [`NodeUri::storage_key`].
+    pub fn from_storage_key(local_service: &str, key: &str) -> Self {
+        if is_remote_key(key)
+            && let Ok(uri) = Self::parse(key)
+        {
+            return uri;
+        }
+        Self::new(local_service, key)
+    }
+}
+
+/// How the storage key of a node on another service starts (see [`NodeUri::storage_key`]).
+pub const REMOTE_KEY_PREFIX: &str = "xmpp:";
+
+/// Whether a storage key names a node on another service (a remote subscription).
+pub fn is_remote_key(key: &str) -> bool {
+    key.starts_with(REMOTE_KEY_PREFIX)
 }
 
 impl fmt::Display for NodeUri {
@@ -413,5 +443,18 @@ mod tests {
             ok("xmpp:pubsub@example.org/gw?;node=n"),
             pair("pubsub@example.org/gw", "n")
         );
+    }
+
+    #[test]
+    fn storage_keys_round_trip_local_and_remote_nodes() {
+        let local = NodeUri::new("pubsub.a", "wiki/start");
+        assert_eq!(local.storage_key("pubsub.a"), "wiki/start");
+        let remote = NodeUri::new("pubsub.b", "wiki;x");
+        let key = remote.storage_key("pubsub.a");
+        assert!(is_remote_key(&key));
+        assert_eq!(key, "xmpp:pubsub.b?;node=wiki%3Bx");
+        assert_eq!(NodeUri::from_storage_key("pubsub.a", &key), remote);
+        assert_eq!(NodeUri::from_storage_key("pubsub.a", "wiki/start"), local);
+        assert!(!is_remote_key("generic/123"));
     }
 }

@@ -151,6 +151,14 @@ async fn publish_errors() {
     publish(&api, Some(&format!("xmpp:{SERVICE}")), &good)
         .await
         .assert_error(400, "root_node");
+    // Nodes of other services are stored under their URI, so local ids may not look like one.
+    publish(
+        &api,
+        Some(&format!("xmpp:{SERVICE}?;node=xmpp%3Aother")),
+        &good,
+    )
+    .await
+    .assert_error(400, "reserved_node");
     send(&api.router, post("/publish", None, good.clone()))
         .await
         .assert_error(400, "missing_content_type");
@@ -342,6 +350,10 @@ async fn subscribe_and_unsubscribe() {
     subscribe(&api, "xmpp:@@", cb)
         .await
         .assert_error(400, "malformed_uri");
+    // Remote subscriptions need XMPP mode; embedded mode says so.
+    let remote = subscribe(&api, "xmpp:pubsub.other.example?;node=wiki", cb).await;
+    assert!(remote.body.contains("XMPP mode"), "{}", remote.body);
+    remote.assert_error(404, "unknown_service");
     subscribe(&api, &uri, "ftp://example.org/")
         .await
         .assert_error(400, "bad_callback");
@@ -591,4 +603,8 @@ async fn health_and_metrics() {
         metrics.body
     );
     assert!(metrics.body.contains("wikisync_gateway_outbox_pending 0"));
+    assert!(
+        !metrics.body.contains("wikisync_gateway_xmpp_"),
+        "no XMPP figures in embedded mode"
+    );
 }

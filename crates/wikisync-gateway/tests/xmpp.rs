@@ -24,6 +24,8 @@ use wikisync_gateway::config::Config;
 use wikisync_gateway::xmpp::XmppConfig;
 
 const SERVICE: &str = "pubsub.localhost";
+/// A second pubsub service of the same server: the "other service" of remote subscriptions.
+const SERVICE2: &str = "pubsub2.localhost";
 const WAIT: Duration = Duration::from_secs(20);
 
 fn repo_root() -> PathBuf {
@@ -110,7 +112,7 @@ impl Server {
         self.helper(&[&format!("{}-stop", self.kind), &self.dir()]);
     }
 
-    fn slix_cmd(&self, args: &[&str]) -> Command {
+    fn slix_cmd(&self, service: &str, args: &[&str]) -> Command {
         let mut cmd = Command::new(required_env("WIKISYNC_XMPP_PYTHON"));
         cmd.arg(repo_root().join("crates/wikisync-gateway/tests/xmpp/slix.py"))
             .args([
@@ -118,16 +120,22 @@ impl Server {
                 &self.c2s.to_string(),
                 "admin@localhost",
                 "adminpw",
-                SERVICE,
+                service,
             ])
             .args(args);
         cmd
     }
 
-    /// Runs one slixmpp command (with `stdin` as input); panics unless it printed OK.
+    /// Runs one slixmpp command on the gateway's service (with `stdin` as input); panics
+    /// unless it printed OK.
     fn slix(&self, args: &[&str], stdin: &str) {
+        self.slix_on(SERVICE, args, stdin);
+    }
+
+    /// Runs one slixmpp command on `service`.
+    fn slix_on(&self, service: &str, args: &[&str], stdin: &str) {
         let mut child = self
-            .slix_cmd(args)
+            .slix_cmd(service, args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -150,7 +158,7 @@ impl Server {
     /// Starts a slixmpp subscriber of `node`; returns once it is subscribed.
     async fn listen(&self, node: &str) -> Listener {
         let mut child = self
-            .slix_cmd(&["listen", node, "120"])
+            .slix_cmd(SERVICE, &["listen", node, "120"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -275,12 +283,17 @@ struct Gateway {
     url: String,
     client: wikisync_gateway::delivery::HttpClient,
     stop: Option<oneshot::Sender<()>>,
-    _dir: tempfile::TempDir,
+    task: Option<tokio::task::JoinHandle<()>>,
+    dir: Option<tempfile::TempDir>,
 }
 
 impl Gateway {
     async fn start(server: &Server) -> Self {
-        let dir = tempfile::tempdir().unwrap();
+        Self::start_in(server, tempfile::tempdir().unwrap()).await
+    }
+
+    /// Starts a gateway on the data directory `dir` (a restart when an earlier one used it).
+    async fn start_in(server: &Server, dir: tempfile::TempDir) -> Self {
         let config = Config {
             data_dir: dir.path().to_path_buf(),
             service: SERVICE.to_owned(),
@@ -299,7 +312,7 @@ impl Gateway {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             wikisync_gateway::run(listener, config, async {
                 let _ = stopped.await;
             })
@@ -310,7 +323,56 @@ impl Gateway {
             url,
             client: wikisync_gateway::delivery::http_client(),
             stop: Some(stop),
-            _dir: dir,
+            task: Some(task),
+            dir: Some(dir),
+        }
+    }
+
+    /// Stops the gateway (graceful shutdown, which also ends its XMPP session); gives back its
+    /// data directory.
+    async fn shut_down(mut self) -> tempfile::TempDir {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(WAIT, task)
+                .await
+                .expect("the gateway stops in time")
+                .expect("the gateway task ends cleanly");
+        }
+        self.dir.take().expect("a data directory")
+    }
+
+    async fn get_json(&self, path: &str) -> serde_json::Value {
+        let (status, body) = self.request("GET", path, "text/plain", "").await;
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str(&body).unwrap()
+    }
+
+    /// One sample of `/metrics` (the first line starting with `name`).
+    async fn metric(&self, name: &str) -> f64 {
+        let (status, body) = self.request("GET", "/metrics", "text/plain", "").await;
+        assert_eq!(status, 200, "{body}");
+        body.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+            .unwrap_or_else(|| panic!("no {name} in /metrics: {body}"))
+            .parse()
+            .unwrap()
+    }
+
+    /// Waits until `/healthz` says the XMPP component is connected (or not).
+    async fn wait_connected(&self, connected: bool) -> serde_json::Value {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let health = self.get_json("/healthz").await;
+            if health["xmpp"]["connected"] == connected {
+                return health;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "connected never became {connected}: {health}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
@@ -351,11 +413,24 @@ impl Gateway {
     }
 
     async fn subscribe(&self, uri: &str, callback: &str) {
-        let body = serde_json::json!({ "uri": uri, "callback": callback }).to_string();
-        let (status, text) = self
-            .request("POST", "/subscribe", "application/json", &body)
-            .await;
+        let (status, text) = self.subscription("/subscribe", uri, callback).await;
         assert_eq!(status, 204, "{text}");
+    }
+
+    /// POSTs a subscription request to `path` (`/subscribe` or `/unsubscribe`).
+    async fn subscription(&self, path: &str, uri: &str, callback: &str) -> (u16, String) {
+        let body = serde_json::json!({ "uri": uri, "callback": callback }).to_string();
+        self.request("POST", path, "application/json", &body).await
+    }
+
+    async fn items(&self, uri: &str) -> (u16, String) {
+        self.request(
+            "GET",
+            &format!("/items?uri={}", encode(uri)),
+            "text/plain",
+            "",
+        )
+        .await
     }
 }
 
@@ -533,12 +608,24 @@ async fn server_restart_loses_nothing_acknowledged() {
         .await;
     assert_eq!(atom_id(&callbacks.next().await.body), "urn:before");
 
+    let health = gateway.wait_connected(true).await;
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["xmpp"]["sessions"], 1);
+
     server.stop();
+    let health = gateway.wait_connected(false).await;
+    assert_eq!(health["status"], "degraded", "{health}");
     // Acknowledged while the server is away: kept in the XMPP outbox.
     for i in 0..5 {
         let id = format!("urn:during-{i}");
         gateway.publish(&uri, &entry(&id, "During", "2")).await;
     }
+    let health = gateway.get_json("/healthz").await;
+    assert!(
+        health["xmpp"]["pending_ops"].as_u64().unwrap() >= 5,
+        "the publishes wait in the XMPP outbox: {health}"
+    );
+    assert_eq!(gateway.metric("wikisync_gateway_xmpp_connected").await, 0.0);
     tokio::time::sleep(Duration::from_millis(500)).await;
     server.up();
 
@@ -556,20 +643,178 @@ async fn server_restart_loses_nothing_acknowledged() {
         "every acknowledged publish arrives, in order"
     );
 
-    // And the reconnected gateway still receives what XMPP clients publish.
+    assert!(gateway.metric("wikisync_gateway_xmpp_sessions_total").await >= 2.0);
+    assert_eq!(gateway.metric("wikisync_gateway_xmpp_connected").await, 1.0);
+    assert_eq!(
+        gateway.metric("wikisync_gateway_xmpp_ops_pending").await,
+        0.0
+    );
+
+    // And the reconnected gateway still receives what XMPP clients publish, once: its
+    // resubscription did not add a second subscription (which would double every event).
+    let events_before = gateway.metric("wikisync_gateway_xmpp_events_total").await;
+    let earlier = [
+        "urn:before",
+        "urn:during-0",
+        "urn:during-1",
+        "urn:during-2",
+        "urn:during-3",
+        "urn:during-4",
+    ];
     server.slix(
         &["publish", &node, "urn:after"],
         &entry("urn:after", "After", "3"),
     );
-    let cb = callbacks
-        .next_not(&[
-            "urn:before",
-            "urn:during-0",
-            "urn:during-1",
-            "urn:during-2",
-            "urn:during-3",
-            "urn:during-4",
-        ])
-        .await;
+    let cb = callbacks.next_not(&earlier).await;
     assert_eq!(atom_id(&cb.body), "urn:after");
+    // A second publish is the fence: a duplicate event of the first would arrive before it.
+    server.slix(
+        &["publish", &node, "urn:fence"],
+        &entry("urn:fence", "Fence", "4"),
+    );
+    let cb = callbacks.next_not(&earlier).await;
+    assert_eq!(atom_id(&cb.body), "urn:fence");
+    let events = gateway.metric("wikisync_gateway_xmpp_events_total").await - events_before;
+    assert_eq!(events, 2.0, "one event per publish after reconnecting");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Prosody or ejabberd and slixmpp: run scripts/test-xmpp"]
+async fn what_changed_while_the_gateway_was_away_is_caught_up() {
+    let server = Server::start();
+    let gateway = Gateway::start(&server).await;
+    let mut callbacks = Callbacks::start().await;
+    let (uri, node) = gateway.create().await;
+    drop(node_on_service(&server, &node).await);
+    gateway.subscribe(&uri, &callbacks.url).await;
+    // urn:a by the XMPP client (ejabberd lets only the publisher retract an item).
+    server.slix(&["publish", &node, "urn:a"], &entry("urn:a", "A", "a"));
+    assert_eq!(atom_id(&callbacks.next().await.body), "urn:a");
+    gateway.publish(&uri, &entry("urn:b", "B", "b")).await;
+    assert_eq!(atom_id(&callbacks.next().await.body), "urn:b");
+    let dir = gateway.shut_down().await;
+
+    // While no gateway listens, the XMPP client retracts its item and publishes another.
+    server.slix(&["retract", &node, "urn:a"], "");
+    server.slix(&["publish", &node, "urn:c"], &entry("urn:c", "C", "c"));
+
+    let gateway = Gateway::start_in(&server, dir).await;
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let cb = callbacks.next().await;
+        seen.push(match cb.headers.get("event") {
+            Some(e) if e == "RETRACTED" && cb.body.contains("ref=\"urn:a\"") => {
+                "retracted urn:a".to_owned()
+            }
+            Some(e) => panic!("unexpected event {e:?}: {}", cb.body),
+            None => format!("item {}", atom_id(&cb.body)),
+        });
+    }
+    seen.sort();
+    assert_eq!(seen, ["item urn:c", "retracted urn:a"]);
+    // The unchanged item is not delivered again.
+    let again = tokio::time::timeout(Duration::from_millis(1500), callbacks.next()).await;
+    assert!(again.is_err(), "unexpected callback: {again:?}");
+    let (status, feed) = gateway.items(&uri).await;
+    assert_eq!(status, 200);
+    assert!(feed.contains("urn:b") && feed.contains("urn:c") && !feed.contains("urn:a"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Prosody or ejabberd and slixmpp: run scripts/test-xmpp"]
+async fn remote_subscriptions_follow_a_node_of_another_service() {
+    let server = Server::start();
+    let gateway = Gateway::start(&server).await;
+    let mut callbacks = Callbacks::start().await;
+    gateway.wait_connected(true).await;
+    server.slix_on(SERVICE2, &["create", "remote-wiki"], "");
+    let r1 = entry("urn:r1", "R1", "first");
+    server.slix_on(SERVICE2, &["publish", "remote-wiki", "urn:r1"], &r1);
+    let remote = format!("xmpp:{SERVICE2}?;node=remote-wiki");
+
+    // Read before anybody here follows it: asked from the other service.
+    let (status, feed) = gateway.items(&remote).await;
+    assert_eq!(status, 200, "{feed}");
+    assert!(feed.contains("urn:r1"), "{feed}");
+
+    // Subscribing follows the node: its current items arrive, naming the other service.
+    gateway.subscribe(&remote, &callbacks.url).await;
+    let cb = callbacks.next().await;
+    same_entry(&cb.body, &r1);
+    assert_eq!(cb.headers.get("referer").unwrap(), remote.as_str());
+    assert_eq!(cb.headers.get("pubsub-service").unwrap(), SERVICE2);
+    let health = gateway.get_json("/healthz").await;
+    assert_eq!(health["xmpp"]["remote_nodes"], 1, "{health}");
+    let list = gateway.get_json("/list").await;
+    assert!(
+        !list.to_string().contains("remote-wiki"),
+        "/list names this service's nodes only: {list}"
+    );
+
+    // What happens there reaches the HTTP subscriber.
+    let r2 = entry("urn:r2", "R2", "second");
+    server.slix_on(SERVICE2, &["publish", "remote-wiki", "urn:r2"], &r2);
+    let cb = callbacks.next_not(&["urn:r1"]).await;
+    same_entry(&cb.body, &r2);
+    server.slix_on(SERVICE2, &["retract", "remote-wiki", "urn:r1"], "");
+    let cb = callbacks.next_not(&["urn:r2"]).await;
+    assert_eq!(cb.headers.get("event").unwrap(), "RETRACTED");
+    assert!(cb.body.contains("ref=\"urn:r1\""), "{}", cb.body);
+    let (_, feed) = gateway.items(&remote).await;
+    assert!(
+        feed.contains("urn:r2") && !feed.contains("urn:r1"),
+        "{feed}"
+    );
+
+    // The last unsubscription stops following: the gateway leaves the node.
+    let (status, body) = gateway
+        .subscription("/unsubscribe", &remote, &callbacks.url)
+        .await;
+    assert_eq!(status, 204, "{body}");
+    let health = gateway.get_json("/healthz").await;
+    assert_eq!(health["xmpp"]["remote_nodes"], 0, "{health}");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while gateway.metric("wikisync_gateway_xmpp_ops_pending").await > 0.0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "unsubscription not sent"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let events = gateway.metric("wikisync_gateway_xmpp_events_total").await;
+    server.slix_on(
+        SERVICE2,
+        &["publish", "remote-wiki", "urn:r3"],
+        &entry("urn:r3", "R3", "third"),
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        gateway.metric("wikisync_gateway_xmpp_events_total").await,
+        events,
+        "no events once unsubscribed"
+    );
+    let late = tokio::time::timeout(Duration::from_millis(100), callbacks.next()).await;
+    assert!(late.is_err(), "no callback once unsubscribed: {late:?}");
+
+    // A node the other service does not have; a service that does not exist.
+    let (status, body) = gateway
+        .subscription(
+            "/subscribe",
+            &format!("xmpp:{SERVICE2}?;node=nope"),
+            &callbacks.url,
+        )
+        .await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("node_not_found"), "{body}");
+    let (status, body) = gateway
+        .subscription(
+            "/subscribe",
+            "xmpp:nosuch.localhost?;node=x",
+            &callbacks.url,
+        )
+        .await;
+    assert!(
+        matches!(status, 502 | 503) && body.contains("\"remote_"),
+        "{status} {body}"
+    );
 }

@@ -147,6 +147,10 @@ struct Inner {
     pending: Pending,
     next_id: AtomicU64,
     online: watch::Sender<Option<u64>>,
+    /// Sessions established so far (the current epoch, kept while disconnected too).
+    sessions: AtomicU64,
+    /// Set by [`Connection::close`]: end the session and stop reconnecting.
+    closed: watch::Sender<bool>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -166,6 +170,8 @@ impl Connection {
             pending: Arc::default(),
             next_id: AtomicU64::new(1),
             online,
+            sessions: AtomicU64::new(0),
+            closed: watch::channel(false).0,
         });
         tokio::spawn(run(Arc::downgrade(&inner), events));
         (Self { inner }, rx)
@@ -180,6 +186,18 @@ impl Connection {
     /// while disconnected.
     pub fn online(&self) -> watch::Receiver<Option<u64>> {
         self.inner.online.subscribe()
+    }
+
+    /// Ends the session (closing the stream) and stops reconnecting, for every handle. Pending
+    /// and later requests fail with [`IqError::NotConnected`] or [`IqError::Disconnected`].
+    pub fn close(&self) {
+        self.inner.closed.send_replace(true);
+    }
+
+    /// How many sessions to the server were established so far (1 after the first connect;
+    /// every reconnect adds one).
+    pub fn sessions(&self) -> u64 {
+        self.inner.sessions.load(Ordering::Relaxed)
     }
 
     /// Sends `request` to `to` and waits for the answer: `Ok(payload)` on `result`.
@@ -256,9 +274,16 @@ async fn run(inner: std::sync::Weak<Inner>, events: mpsc::UnboundedSender<Stanza
             return;
         };
         let config = strong.config.clone();
+        let mut closed = strong.closed.subscribe();
         drop(strong);
+        if *closed.borrow_and_update() {
+            return;
+        }
         if let Some(d) = delay {
-            tokio::time::sleep(d).await;
+            tokio::select! {
+                () = tokio::time::sleep(d) => {}
+                _ = closed.changed() => return,
+            }
         }
         let timeouts = Timeouts {
             // Our own pings detect dead sessions; tokio-xmpp's soft timeout would end the stream.
@@ -296,6 +321,11 @@ async fn run(inner: std::sync::Weak<Inner>, events: mpsc::UnboundedSender<Stanza
         };
         tracing::info!(component = %config.component, server = %config.server, epoch, "XMPP component online");
         let reason = session(&strong, component, &events, epoch).await;
+        if *strong.closed.borrow() {
+            tracing::info!(server = %config.server, "XMPP session closed");
+            return;
+        }
+        drop(strong);
         tracing::warn!(server = %config.server, reason, "XMPP session ended; reconnecting");
         delay = Some(config.reconnect_min);
         if events.is_closed() {
@@ -322,6 +352,7 @@ async fn session(
     let (mut sink, mut stream) = component.split();
     let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Stanza>();
     *lock(&inner.out) = Some(out_tx.clone());
+    inner.sessions.store(epoch, Ordering::Relaxed);
     inner.online.send_replace(Some(epoch));
     let mut writer = tokio::spawn(async move {
         while let Some(stanza) = out_rx.recv().await {
@@ -340,6 +371,7 @@ async fn session(
         let _ = sink.close().await;
         "writer closed"
     });
+    let mut closed = inner.closed.subscribe();
     let (dead_tx, mut dead_rx) = mpsc::channel::<()>(1);
     let pinger = tokio::spawn(ping_loop(
         Connection {
@@ -357,9 +389,16 @@ async fn session(
             }
             ended = &mut writer => break ended.unwrap_or("writer panicked"),
             _ = dead_rx.recv() => break "keepalive ping unanswered",
+            _ = closed.wait_for(|c| *c) => break "closed",
         }
     };
     pinger.abort();
+    if reason == "closed" {
+        // Let the writer send what is queued and the end of the stream, briefly.
+        *lock(&inner.out) = None;
+        drop(out_tx);
+        let _ = tokio::time::timeout(Duration::from_secs(1), &mut writer).await;
+    }
     writer.abort();
     *lock(&inner.out) = None;
     inner.online.send_replace(None);

@@ -42,6 +42,25 @@ mod store;
 
 pub use store::{XmppMetrics, XmppStore};
 
+/// The state of the XMPP side, for `/healthz` and `/metrics`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct XmppStatus {
+    /// Whether the component is connected to the XMPP server now.
+    pub connected: bool,
+    /// Sessions established since start (1 + reconnects).
+    pub sessions: u64,
+    /// Operations waiting in the XMPP outbox (sent after reconnecting if disconnected).
+    pub pending_ops: u64,
+    /// Operations the pubsub service accepted.
+    pub ops_sent: u64,
+    /// Operations the pubsub service refused (dropped and logged).
+    pub ops_refused: u64,
+    /// Pubsub events received and applied.
+    pub events: u64,
+    /// Nodes of other services the gateway follows (remote subscriptions).
+    pub remote_nodes: u64,
+}
+
 use std::time::Duration;
 
 use serde::Deserialize;

@@ -139,6 +139,14 @@ pub enum PubsubRequest {
         /// How many items at most.
         max: u32,
     },
+    /// `get`: the items of a node with the given ids (those that no longer exist are left out
+    /// of the answer, or the whole answer is `item-not-found`).
+    ItemsById {
+        /// The node id.
+        node: String,
+        /// The item ids.
+        ids: Vec<String>,
+    },
     /// `get`: XEP-0199 ping (to the server).
     Ping,
 }
@@ -155,7 +163,10 @@ pub enum StanzaBuildError {
 impl PubsubRequest {
     /// Whether the request is an IQ `get` (else `set`).
     pub fn is_get(&self) -> bool {
-        matches!(self, Self::Items { .. } | Self::Ping)
+        matches!(
+            self,
+            Self::Items { .. } | Self::ItemsById { .. } | Self::Ping
+        )
     }
 
     /// The IQ payload element.
@@ -224,6 +235,13 @@ impl PubsubRequest {
                     &[("node", node), ("max_items", &max.to_string())],
                 )?],
             ),
+            Self::ItemsById { node, ids } => {
+                let mut items = el("items", NS_PUBSUB, &[("node", node)])?;
+                for id in ids {
+                    items.append_child(el("item", NS_PUBSUB, &[("id", id)])?);
+                }
+                pubsub(NS_PUBSUB, vec![items])
+            }
             Self::Ping => Element::bare("ping", NS_PING),
         })
     }
@@ -238,7 +256,7 @@ impl PubsubRequest {
             Self::Publish { .. } => "publish",
             Self::Retract { .. } => "retract",
             Self::Delete { .. } => "delete",
-            Self::Items { .. } => "items",
+            Self::Items { .. } | Self::ItemsById { .. } => "items",
             Self::Ping => "ping",
         }
     }
@@ -492,6 +510,20 @@ mod tests {
         assert!(
             parse_event(&parse("<event xmlns='urn:other'><purge node='x'/></event>")).is_empty()
         );
+    }
+
+    #[test]
+    fn items_by_id_names_each_item() {
+        let r = PubsubRequest::ItemsById {
+            node: "n".into(),
+            ids: vec!["a".into(), "b".into()],
+        };
+        assert!(r.is_get());
+        let e = r.to_element().expect("builds");
+        let items = e.get_child("items", NS_PUBSUB).expect("items");
+        assert_eq!(items.attr("node"), Some("n"));
+        let ids: Vec<_> = items.children().filter_map(|i| i.attr("id")).collect();
+        assert_eq!(ids, ["a", "b"]);
     }
 
     #[test]

@@ -9,13 +9,14 @@ use tokio::sync::{Notify, mpsc};
 use tokio_xmpp::Stanza;
 use tokio_xmpp::minidom::Element;
 
-use super::XmppConfig;
 use super::conn::{Connection as XmppConnection, IqError};
 use super::stanza::{self, NodeConfig, PubsubEvent, PubsubRequest};
+use super::{XmppConfig, XmppStatus};
 use crate::store::{
     BoxFuture, Delivery, EventKind, Item, PublishRequest, QueueHead, SqliteStore, Store,
     StoreError, SubscribeRequest, XmppJob,
 };
+use crate::uri::{NodeUri, is_remote_key};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS xmpp_ops (
@@ -83,6 +84,34 @@ fn now_ms() -> i64 {
     crate::delivery::now_ms()
 }
 
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // The last store handle is gone (the gateway stopped): end the XMPP session, so the
+        // component's JID is free for the next start.
+        self.conn.close();
+    }
+}
+
+impl Shared {
+    /// The service and node id behind a storage key (a node of another service is stored
+    /// under its URI: a remote subscription).
+    fn target(&self, key: &str) -> NodeUri {
+        NodeUri::from_storage_key(&self.service, key)
+    }
+
+    /// Sends a request about the node stored under `key` to the node's own service.
+    async fn iq_for(
+        &self,
+        key: &str,
+        request: impl FnOnce(String) -> PubsubRequest,
+    ) -> Result<Option<Element>, IqError> {
+        let target = self.target(key);
+        self.conn
+            .iq(target.service(), &request(target.node().to_owned()))
+            .await
+    }
+}
+
 impl XmppStore {
     /// Creates the XMPP tables in `sqlite`'s database, connects the component and starts the
     /// outbox worker and the event intake. `service` is the pubsub service JID.
@@ -131,11 +160,28 @@ impl XmppStore {
             .await
     }
 
+    /// Whether a node of another service exists: asks that service (through the XMPP
+    /// server, so across federation too). Not recorded: [`Store::subscribe`] does that.
+    async fn probe_remote(&self, key: &str) -> Result<bool, StoreError> {
+        let result = self
+            .inner
+            .iq_for(key, |node| PubsubRequest::Items { node, max: 1 })
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(IqError::Refused(r)) if r.condition == "item-not-found" => Ok(false),
+            Err(IqError::Refused(r)) if !r.is_transient() => {
+                Err(StoreError::RemoteRefused(r.to_string()))
+            }
+            Err(e) => Err(StoreError::RemoteUnavailable(e.to_string())),
+        }
+    }
+
     /// Adopts a node that exists on the service but not here (created by an XMPP client or
     /// another gateway): records it and queues its configuration and subscription.
     async fn adopt(&self, node: &str) -> Result<bool, StoreError> {
         let shared = &self.inner;
-        if shared.conn.online().borrow().is_none() {
+        if is_remote_key(node) || shared.conn.online().borrow().is_none() {
             return Ok(false);
         }
         let probe = PubsubRequest::Items {
@@ -307,7 +353,12 @@ impl Store for XmppStore {
     }
 
     fn list_nodes(&self) -> BoxFuture<'_, Result<Vec<String>, StoreError>> {
-        self.inner.sqlite.list_nodes()
+        Box::pin(async move {
+            let mut nodes = self.inner.sqlite.list_nodes().await?;
+            // Followed nodes of other services are not nodes of this service.
+            nodes.retain(|n| !is_remote_key(n));
+            Ok(nodes)
+        })
     }
 
     fn node_exists(&self, node: String) -> BoxFuture<'_, Result<bool, StoreError>> {
@@ -315,12 +366,45 @@ impl Store for XmppStore {
             if self.inner.sqlite.node_exists(node.clone()).await? {
                 return Ok(true);
             }
+            if is_remote_key(&node) {
+                return self.probe_remote(&node).await;
+            }
             self.adopt(&node).await
         })
     }
 
     fn items(&self, node: &str, max: u32) -> BoxFuture<'_, Result<Vec<Item>, StoreError>> {
-        self.inner.sqlite.items(node, max)
+        let node = node.to_owned();
+        Box::pin(async move {
+            if !is_remote_key(&node) || self.inner.sqlite.node_exists(node.clone()).await? {
+                return self.inner.sqlite.items(&node, max).await;
+            }
+            // A node of another service that nobody here follows: read it from its service.
+            let result = self
+                .inner
+                .iq_for(&node, |n| PubsubRequest::Items { node: n, max })
+                .await;
+            match result {
+                Ok(answer) => Ok(answer
+                    .map(|a| stanza::parse_items(&a))
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|(id, payload)| {
+                        Some(Item {
+                            id,
+                            payload: stanza::to_text(&payload).ok()?,
+                        })
+                    })
+                    .collect()),
+                Err(IqError::Refused(r)) if r.condition == "item-not-found" => {
+                    Err(StoreError::NodeNotFound(node))
+                }
+                Err(IqError::Refused(r)) if !r.is_transient() => {
+                    Err(StoreError::RemoteRefused(r.to_string()))
+                }
+                Err(e) => Err(StoreError::RemoteUnavailable(e.to_string())),
+            }
+        })
     }
 
     fn is_subscribed(
@@ -332,7 +416,31 @@ impl Store for XmppStore {
     }
 
     fn subscribe(&self, req: SubscribeRequest) -> BoxFuture<'_, Result<(), StoreError>> {
-        self.inner.sqlite.subscribe(req)
+        if !is_remote_key(&req.node) {
+            return self.inner.sqlite.subscribe(req);
+        }
+        // The first subscription to a node of another service makes the gateway follow it
+        // (subscribe its JID, fetch the items), in the same transaction.
+        let max = self.inner.sqlite.limits().max_subscriptions_per_node;
+        Box::pin(async move {
+            self.inner
+                .sqlite
+                .xmpp_job(true, move |conn, job| {
+                    let now = req.now_ms;
+                    let inserted = conn
+                        .prepare_cached(
+                            "INSERT OR IGNORE INTO nodes (id, owner, created_ms) VALUES (?1, NULL, ?2)",
+                        )?
+                        .execute(params![req.node, now])?;
+                    if inserted > 0 {
+                        queue(conn, "follow", &req.node, None, None, None, now)?;
+                    }
+                    job.subscribe(conn, &req, max)
+                })
+                .await?;
+            self.inner.wake.notify_one();
+            Ok(())
+        })
     }
 
     fn websub_subscribe(&self, req: SubscribeRequest) -> BoxFuture<'_, Result<(), StoreError>> {
@@ -353,7 +461,25 @@ impl Store for XmppStore {
     }
 
     fn unsubscribe(&self, node: String, callback: String) -> BoxFuture<'_, Result<(), StoreError>> {
-        self.inner.sqlite.unsubscribe(node, callback)
+        if !is_remote_key(&node) {
+            return self.inner.sqlite.unsubscribe(node, callback);
+        }
+        // After the last subscription to a node of another service, the gateway stops
+        // following it (as Idavoll unsubscribed only after the last callback).
+        Box::pin(async move {
+            let unfollowed = self
+                .inner
+                .sqlite
+                .xmpp_job(true, move |conn, job| {
+                    job.unsubscribe(conn, &node, &callback)?;
+                    unfollow_if_unused(conn, &node, now_ms())
+                })
+                .await?;
+            if unfollowed {
+                self.inner.wake.notify_one();
+            }
+            Ok(())
+        })
     }
 
     fn queue_heads(&self) -> BoxFuture<'_, Result<Vec<QueueHead>, StoreError>> {
@@ -387,6 +513,60 @@ impl Store for XmppStore {
     fn outbox_len(&self) -> BoxFuture<'_, Result<u64, StoreError>> {
         self.inner.sqlite.outbox_len()
     }
+
+    fn remote_nodes(&self) -> bool {
+        true
+    }
+
+    fn xmpp_status(&self) -> BoxFuture<'_, Result<Option<XmppStatus>, StoreError>> {
+        Box::pin(async move {
+            let (pending_ops, remote_nodes) = self
+                .inner
+                .sqlite
+                .xmpp_job(false, |conn, _| {
+                    let pending: u64 =
+                        conn.query_row("SELECT COUNT(*) FROM xmpp_ops", [], |r| r.get(0))?;
+                    let remote: u64 = conn.query_row(
+                        "SELECT COUNT(*) FROM nodes WHERE substr(id, 1, 5) = 'xmpp:'",
+                        [],
+                        |r| r.get(0),
+                    )?;
+                    Ok((pending, remote))
+                })
+                .await?;
+            let m = &self.inner.metrics;
+            Ok(Some(XmppStatus {
+                connected: self.is_online(),
+                sessions: self.inner.conn.sessions(),
+                pending_ops,
+                ops_sent: m.sent.load(Ordering::Relaxed),
+                ops_refused: m.refused.load(Ordering::Relaxed),
+                events: m.events.load(Ordering::Relaxed),
+                remote_nodes,
+            }))
+        })
+    }
+}
+
+/// Stops following a node of another service once nobody here subscribes to it: forgets it
+/// and queues the XMPP unsubscription. Returns whether it did.
+fn unfollow_if_unused(conn: &Connection, node: &str, now: i64) -> Result<bool, StoreError> {
+    let used: bool = conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM subscriptions WHERE node = ?1)")?
+        .query_row([node], |r| r.get(0))?;
+    if used {
+        return Ok(false);
+    }
+    conn.prepare_cached("DELETE FROM items WHERE node = ?1")?
+        .execute([node])?;
+    let forgotten = conn
+        .prepare_cached("DELETE FROM nodes WHERE id = ?1")?
+        .execute([node])?;
+    if forgotten == 0 {
+        return Ok(false);
+    }
+    queue(conn, "unfollow", node, None, None, None, now)?;
+    Ok(true)
 }
 
 // ---- the outbox worker: HTTP -> XMPP ----
@@ -497,10 +677,26 @@ fn pending(conn: &Connection, limit: u32) -> Result<Vec<Op>, StoreError> {
     Ok(ops)
 }
 
-/// Sends one operation (an `ensure` is create-or-configure, then subscribe).
+/// Sends one operation (an `ensure` is create-or-configure, then subscribe; a `follow` is
+/// subscribe and fetch the items of a node of another service; an `unfollow`, unsubscribe).
 async fn perform(s: &Shared, op: &Op) -> Outcome {
+    let target = s.target(&op.node);
+    let node = target.node().to_owned();
     let request = match op.kind.as_str() {
         "ensure" => return ensure(s, &op.node).await,
+        "follow" => {
+            return match sync_node(s, &op.node).await {
+                Ok(()) => Outcome::Finished,
+                Err(e) => {
+                    tracing::debug!(node = %op.node, error = %e, "following the node will be retried");
+                    Outcome::Retry
+                }
+            };
+        }
+        "unfollow" => PubsubRequest::Unsubscribe {
+            node,
+            jid: s.conn.jid().to_owned(),
+        },
         "publish" => {
             let payload = match op.payload.as_deref().map(stanza::from_text) {
                 Some(Ok(p)) => p,
@@ -510,17 +706,17 @@ async fn perform(s: &Shared, op: &Op) -> Outcome {
                 }
             };
             PubsubRequest::Publish {
-                node: op.node.clone(),
+                node,
                 item: op.item_id.clone().unwrap_or_else(|| "current".to_owned()),
                 payload,
             }
         }
         "retract" => PubsubRequest::Retract {
-            node: op.node.clone(),
+            node,
             item: op.item_id.clone().unwrap_or_default(),
         },
         "delete" => PubsubRequest::Delete {
-            node: op.node.clone(),
+            node,
             redirect: op.redirect.clone(),
         },
         other => {
@@ -528,17 +724,21 @@ async fn perform(s: &Shared, op: &Op) -> Outcome {
             return Outcome::Finished;
         }
     };
-    let result = s.conn.iq(&s.service, &request).await;
+    let result = s.conn.iq(target.service(), &request).await;
     let confirmed = result.is_ok();
     let outcome = outcome(s, &op.node, &request, result);
     if confirmed {
         // Apply our own retraction or deletion at once: the service may not notify its
         // originator, and the event, if it comes, then finds nothing left to deliver.
         let event = match request {
-            PubsubRequest::Retract { node, item } => Some(PubsubEvent::Retracted { node, item }),
-            PubsubRequest::Delete { node, redirect } => {
-                Some(PubsubEvent::Deleted { node, redirect })
-            }
+            PubsubRequest::Retract { item, .. } => Some(PubsubEvent::Retracted {
+                node: op.node.clone(),
+                item,
+            }),
+            PubsubRequest::Delete { redirect, .. } => Some(PubsubEvent::Deleted {
+                node: op.node.clone(),
+                redirect,
+            }),
             _ => None,
         };
         if let Some(event) = event {
@@ -564,7 +764,7 @@ fn outcome(
             tracing::error!(
                 node,
                 operation = request.kind(),
-                service = %s.service,
+                service = %s.target(node).service(),
                 condition = %r.condition,
                 text = r.text.as_deref().unwrap_or(""),
                 "the XMPP pubsub service refused the operation; it is dropped"
@@ -638,63 +838,139 @@ async fn resync(s: &Shared) -> Result<(), IqError> {
         .sqlite
         .xmpp_job(false, |conn, _| {
             let v = conn
-                .prepare_cached("SELECT DISTINCT node FROM xmpp_ops WHERE kind = 'ensure'")?
+                .prepare_cached(
+                    "SELECT DISTINCT node FROM xmpp_ops WHERE kind IN ('ensure', 'follow')",
+                )?
                 .query_map([], |r| r.get(0))?
                 .collect::<Result<_, _>>()?;
             Ok(v)
         })
         .await
         .map_err(|e| IqError::Build(e.to_string()))?;
-    let max = s.node_config.max_items;
     for node in nodes.into_iter().filter(|n| !queued.contains(n)) {
-        let items = PubsubRequest::Items {
-            node: node.clone(),
-            max,
-        };
-        let found = match s.conn.iq(&s.service, &items).await {
-            Ok(result) => Some(result.map(|r| stanza::parse_items(&r)).unwrap_or_default()),
-            Err(IqError::Refused(r)) if r.condition == "item-not-found" => None,
-            Err(IqError::Refused(r)) if !r.is_transient() => {
-                tracing::warn!(node, condition = %r.condition, "cannot read the node's items");
-                continue;
-            }
-            Err(e) => return Err(e),
-        };
-        let Some(found) = found else {
-            apply(
-                s,
-                vec![PubsubEvent::Deleted {
-                    node: node.clone(),
-                    redirect: None,
-                }],
-            )
-            .await;
-            continue;
-        };
-        let subscribe = PubsubRequest::Subscribe {
-            node: node.clone(),
-            jid: s.conn.jid().to_owned(),
-        };
-        match s.conn.iq(&s.service, &subscribe).await {
-            Ok(_) => {}
-            Err(IqError::Refused(r)) if !r.is_transient() => {
-                tracing::error!(node, condition = %r.condition, "the pubsub service refused the gateway's subscription; events of this node will not reach HTTP subscribers");
-            }
-            Err(e) => return Err(e),
-        }
-        // Oldest first, so the newest ends up newest in the cache too.
-        let events = found
-            .into_iter()
-            .rev()
-            .map(|(id, payload)| PubsubEvent::Published {
-                node: node.clone(),
-                item: Some(id),
-                payload: Some(payload),
-            })
-            .collect();
-        apply(s, events).await;
+        sync_node(s, &node).await?;
     }
     Ok(())
+}
+
+/// Brings one node up to date with its service: subscribes the component (again) and applies
+/// what changed while the gateway was not listening: items published (delivered unless
+/// identical to the cached ones), items retracted (delivered as retractions), or the node
+/// deleted. Only transient failures are errors (the caller retries).
+async fn sync_node(s: &Shared, key: &str) -> Result<(), IqError> {
+    let max = s.node_config.max_items;
+    let found = match s
+        .iq_for(key, |node| PubsubRequest::Items { node, max })
+        .await
+    {
+        Ok(result) => result.map(|r| stanza::parse_items(&r)).unwrap_or_default(),
+        Err(IqError::Refused(r)) if r.condition == "item-not-found" => {
+            let deleted = PubsubEvent::Deleted {
+                node: key.to_owned(),
+                redirect: None,
+            };
+            apply(s, vec![deleted]).await;
+            return Ok(());
+        }
+        Err(IqError::Refused(r)) if !r.is_transient() => {
+            tracing::warn!(node = key, condition = %r.condition, "cannot read the node's items");
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
+    if is_remote_key(key) && !is_known(s, key).await? {
+        // Unfollowed meanwhile (its unsubscription is queued after this): stay unsubscribed.
+        return Ok(());
+    }
+    let result = s
+        .iq_for(key, |node| PubsubRequest::Subscribe {
+            node,
+            jid: s.conn.jid().to_owned(),
+        })
+        .await;
+    match result {
+        Ok(_) => {}
+        Err(IqError::Refused(r)) if !r.is_transient() => {
+            tracing::error!(node = key, condition = %r.condition, "the pubsub service refused the gateway's subscription; events of this node will not reach HTTP subscribers");
+        }
+        Err(e) => return Err(e),
+    }
+    let gone = retracted_meanwhile(s, key, &found, max).await?;
+    // Oldest first, so the newest ends up newest in the cache too.
+    let mut events: Vec<PubsubEvent> = found
+        .into_iter()
+        .rev()
+        .map(|(id, payload)| PubsubEvent::Published {
+            node: key.to_owned(),
+            item: Some(id),
+            payload: Some(payload),
+        })
+        .collect();
+    events.extend(gone.into_iter().map(|item| PubsubEvent::Retracted {
+        node: key.to_owned(),
+        item,
+    }));
+    apply(s, events).await;
+    Ok(())
+}
+
+async fn is_known(s: &Shared, key: &str) -> Result<bool, IqError> {
+    s.sqlite
+        .node_exists(key.to_owned())
+        .await
+        .map_err(|e| IqError::Build(e.to_string()))
+}
+
+/// The cached items of a node that its service no longer has: retracted (or purged) while
+/// the gateway was not listening. When the answer may have been cut at `max` items, the
+/// missing ones are asked for by id, so an item is never taken for retracted only because
+/// the service sent the newest `max`.
+async fn retracted_meanwhile(
+    s: &Shared,
+    key: &str,
+    found: &[(String, Element)],
+    max: u32,
+) -> Result<Vec<String>, IqError> {
+    let node = key.to_owned();
+    let cached: Vec<String> = s
+        .sqlite
+        .xmpp_job(false, move |conn, _| {
+            let v = conn
+                .prepare_cached("SELECT item_id FROM items WHERE node = ?1 ORDER BY seq")?
+                .query_map([&node], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            Ok(v)
+        })
+        .await
+        .map_err(|e| IqError::Build(e.to_string()))?;
+    let missing: Vec<String> = cached
+        .into_iter()
+        .filter(|id| !found.iter().any(|(f, _)| f == id))
+        .collect();
+    if missing.is_empty() || found.len() < max as usize {
+        return Ok(missing);
+    }
+    let ids = missing.clone();
+    match s
+        .iq_for(key, |node| PubsubRequest::ItemsById { node, ids })
+        .await
+    {
+        Ok(answer) => {
+            let still: Vec<String> = answer
+                .map(|a| stanza::parse_items(&a))
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect();
+            Ok(missing
+                .into_iter()
+                .filter(|id| !still.contains(id))
+                .collect())
+        }
+        Err(IqError::Refused(r)) if r.condition == "item-not-found" => Ok(missing),
+        Err(IqError::Refused(_)) => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
 }
 
 // ---- the event intake: XMPP -> HTTP ----
@@ -724,18 +1000,37 @@ fn events_of(s: &Shared, stanza: Stanza) -> Vec<PubsubEvent> {
     let Stanza::Message(message) = stanza else {
         return Vec::new();
     };
-    let from_service = message
-        .from
-        .as_ref()
-        .is_some_and(|f| f.to_string() == s.service);
-    if !from_service {
-        tracing::debug!(from = ?message.from, "message not from the pubsub service ignored");
+    // Events of this service are about its nodes; events of another service are about the
+    // nodes followed there (remote subscriptions), stored under their URI. The XMPP server
+    // stamps `from`, so a service cannot speak for another.
+    let Some(from) = message.from.as_ref().map(ToString::to_string) else {
         return Vec::new();
-    }
+    };
+    let key = |node: String| NodeUri::new(from.as_str(), node).storage_key(&s.service);
     message
         .payloads
         .iter()
         .flat_map(stanza::parse_event)
+        .map(|event| match event {
+            PubsubEvent::Published {
+                node,
+                item,
+                payload,
+            } => PubsubEvent::Published {
+                node: key(node),
+                item,
+                payload,
+            },
+            PubsubEvent::Retracted { node, item } => PubsubEvent::Retracted {
+                node: key(node),
+                item,
+            },
+            PubsubEvent::Deleted { node, redirect } => PubsubEvent::Deleted {
+                node: key(node),
+                redirect,
+            },
+            PubsubEvent::Purged { node } => PubsubEvent::Purged { node: key(node) },
+        })
         .collect()
 }
 
@@ -767,12 +1062,19 @@ fn apply_one(
     max_items: i64,
     now: i64,
 ) -> Result<(), StoreError> {
-    let ensure_node = |node: &str| -> Result<(), StoreError> {
+    // A node of this service that the gateway did not know is adopted (created by an XMPP
+    // client); a node of another service counts only while followed.
+    let ensure_node = |node: &str| -> Result<bool, StoreError> {
+        if is_remote_key(node) {
+            return Ok(conn
+                .prepare_cached("SELECT EXISTS (SELECT 1 FROM nodes WHERE id = ?1)")?
+                .query_row([node], |r| r.get(0))?);
+        }
         conn.prepare_cached(
             "INSERT OR IGNORE INTO nodes (id, owner, created_ms) VALUES (?1, NULL, ?2)",
         )?
         .execute(params![node, now])?;
-        Ok(())
+        Ok(true)
     };
     match event {
         PubsubEvent::Published {
@@ -785,7 +1087,9 @@ fn apply_one(
             };
             let text = stanza::to_text(&payload).map_err(StoreError::Database)?;
             let item = item.unwrap_or_else(|| "current".to_owned());
-            ensure_node(&node)?;
+            if !ensure_node(&node)? {
+                return Ok(());
+            }
             let cached: Option<String> = conn
                 .prepare_cached("SELECT payload FROM items WHERE node = ?1 AND item_id = ?2")?
                 .query_row(params![node, item], |r| r.get(0))

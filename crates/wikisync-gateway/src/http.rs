@@ -16,13 +16,15 @@
 //! | `GET /items?uri=[&max_items=]` | 200 Atom feed, newest first | |
 //! | `POST /hub` | 202 | WebSub hub, form-encoded `hub.mode` subscribe / unsubscribe / publish; see [`crate::hub`] |
 //! | `GET /openapi.json` | 200 OpenAPI 3.1 document of this API | |
-//! | `GET /healthz` | 200 `{"status": "ok", "outbox": n}` | 503 when the store has stopped |
+//! | `GET /healthz` | 200 `{"status": "ok", "outbox": n}` (+ `"xmpp"` state in XMPP mode) | 503 when the store has stopped |
 //! | `GET /metrics` | 200 Prometheus text | |
 //!
 //! Compatibility notes: like Idavoll, a missing node is 404 on `/publish`, `/delete` and `/items`
 //! but **403** on `/subscribe` and `/unsubscribe`; an existing or missing subscription is 403.
 //! Unlike Idavoll, malformed input is 400 (never 500), and node URIs in answers and callbacks
 //! are canonical (`xmpp:<service>?;node=<id>`, see [`crate::uri`]), including a redirect URI.
+//! In XMPP mode `/subscribe`, `/unsubscribe` and `/items` also take nodes of other pubsub
+//! services (remote subscriptions, Idavoll's remote-node resources; see [`crate::xmpp`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -24,7 +24,14 @@
 //!   service, exactly like a publish by any XMPP client or another gateway.
 //! - **Reconnect.** After every new session the gateway resubscribes to its nodes and fetches
 //!   their items: items published while it was away are delivered (identical payloads are not
-//!   delivered twice), a node that disappeared is delivered as a deletion.
+//!   delivered twice), cached items the service no longer has are delivered as retractions, a
+//!   node that disappeared is delivered as a deletion.
+//! - **Remote subscriptions.** `/subscribe` to a node of another pubsub service makes the
+//!   component follow it (subscribe, fetch its items) until the last `/unsubscribe`; such a node
+//!   is stored under its URI ([`crate::uri::NodeUri::storage_key`]) and its events come in on
+//!   the same stream. `/items` of a node nobody follows is asked from its service.
+//! - **State.** [`XmppStatus`] (connection, sessions, queued operations, counters) feeds
+//!   `/healthz` and `/metrics`.
 //!
 //! # Node and item mapping
 //!

@@ -233,7 +233,7 @@ pub struct Args {
     /// How long shutdown waits for in-flight deliveries, in milliseconds [default: 10000].
     #[arg(long, env = "WIKISYNC_GATEWAY_SHUTDOWN_GRACE_MS", value_name = "MS")]
     pub shutdown_grace_ms: Option<u64>,
-    /// Base URL clients reach the gateway at, for WebSub `Link` headers [default: http://<listen>].
+    /// Base URL clients reach the gateway at, for WebSub `Link` headers [default: http:// and the --listen address].
     #[arg(long, env = "WIKISYNC_GATEWAY_PUBLIC_URL", value_name = "URL")]
     pub public_url: Option<String>,
     /// PEM file of extra certificates trusted for https:// callbacks (a private CA, or a

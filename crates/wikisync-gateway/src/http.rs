@@ -45,6 +45,7 @@ use crate::atom;
 use crate::config::Config;
 use crate::delivery::{self, DeliveryMetrics, HttpClient};
 use crate::error::ApiError;
+use crate::exposition::Exposition;
 use crate::store::{PublishRequest, Store, StoreError, SubscribeRequest};
 use crate::uri::{NodeUri, REMOTE_KEY_PREFIX, is_remote_key};
 
@@ -660,39 +661,47 @@ async fn healthz(State(state): State<AppState>) -> ApiResult<Response> {
     Ok(Json(body).into_response())
 }
 
-/// The XMPP part of `/metrics` (empty in embedded mode).
-fn xmpp_metrics(x: Option<&crate::xmpp::XmppStatus>) -> String {
-    let Some(x) = x else {
-        return String::new();
-    };
-    format!(
-        "# HELP wikisync_gateway_xmpp_connected Whether the component is connected to the XMPP server.\n\
-         # TYPE wikisync_gateway_xmpp_connected gauge\n\
-         wikisync_gateway_xmpp_connected {}\n\
-         # HELP wikisync_gateway_xmpp_sessions_total XMPP sessions established (1 + reconnects).\n\
-         # TYPE wikisync_gateway_xmpp_sessions_total counter\n\
-         wikisync_gateway_xmpp_sessions_total {}\n\
-         # HELP wikisync_gateway_xmpp_ops_pending Operations waiting for the pubsub service.\n\
-         # TYPE wikisync_gateway_xmpp_ops_pending gauge\n\
-         wikisync_gateway_xmpp_ops_pending {}\n\
-         # HELP wikisync_gateway_xmpp_ops_total Operations the pubsub service answered.\n\
-         # TYPE wikisync_gateway_xmpp_ops_total counter\n\
-         wikisync_gateway_xmpp_ops_total{{result=\"accepted\"}} {}\n\
-         wikisync_gateway_xmpp_ops_total{{result=\"refused\"}} {}\n\
-         # HELP wikisync_gateway_xmpp_events_total Pubsub events received and applied.\n\
-         # TYPE wikisync_gateway_xmpp_events_total counter\n\
-         wikisync_gateway_xmpp_events_total {}\n\
-         # HELP wikisync_gateway_xmpp_remote_nodes Nodes of other services followed.\n\
-         # TYPE wikisync_gateway_xmpp_remote_nodes gauge\n\
-         wikisync_gateway_xmpp_remote_nodes {}\n",
-        u8::from(x.connected),
-        x.sessions,
-        x.pending_ops,
-        x.ops_sent,
-        x.ops_refused,
-        x.events,
-        x.remote_nodes,
-    )
+/// The XMPP part of `/metrics`.
+fn xmpp_metrics(e: &mut Exposition, x: &crate::xmpp::XmppStatus) {
+    e.family(
+        "wikisync_gateway_xmpp_connected",
+        "gauge",
+        "Whether the component is connected to the XMPP server.",
+        &[("", u64::from(x.connected))],
+    );
+    e.family(
+        "wikisync_gateway_xmpp_sessions_total",
+        "counter",
+        "XMPP sessions established (1 + reconnects).",
+        &[("", x.sessions)],
+    );
+    e.family(
+        "wikisync_gateway_xmpp_ops_pending",
+        "gauge",
+        "Operations waiting for the pubsub service.",
+        &[("", x.pending_ops)],
+    );
+    e.family(
+        "wikisync_gateway_xmpp_ops_total",
+        "counter",
+        "Operations the pubsub service answered.",
+        &[
+            ("{result=\"accepted\"}", x.ops_sent),
+            ("{result=\"refused\"}", x.ops_refused),
+        ],
+    );
+    e.family(
+        "wikisync_gateway_xmpp_events_total",
+        "counter",
+        "Pubsub events received and applied.",
+        &[("", x.events)],
+    );
+    e.family(
+        "wikisync_gateway_xmpp_remote_nodes",
+        "gauge",
+        "Nodes of other services followed.",
+        &[("", x.remote_nodes)],
+    );
 }
 
 async fn metrics(State(state): State<AppState>) -> ApiResult<Response> {
@@ -700,30 +709,44 @@ async fn metrics(State(state): State<AppState>) -> ApiResult<Response> {
     let xmpp = state.inner.store.xmpp_status().await?;
     let m = &state.inner.delivery_metrics;
     let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
-    let mut text = format!(
-        "# HELP wikisync_gateway_publishes_total Entries accepted by /publish.\n\
-         # TYPE wikisync_gateway_publishes_total counter\n\
-         wikisync_gateway_publishes_total {}\n\
-         # HELP wikisync_gateway_deliveries_total Callbacks that answered 2xx.\n\
-         # TYPE wikisync_gateway_deliveries_total counter\n\
-         wikisync_gateway_deliveries_total {}\n\
-         # HELP wikisync_gateway_delivery_failures_total Failed delivery attempts.\n\
-         # TYPE wikisync_gateway_delivery_failures_total counter\n\
-         wikisync_gateway_delivery_failures_total {}\n\
-         # HELP wikisync_gateway_unsubscribed_total Subscriptions removed by the gateway.\n\
-         # TYPE wikisync_gateway_unsubscribed_total counter\n\
-         wikisync_gateway_unsubscribed_total{{reason=\"gone\"}} {}\n\
-         wikisync_gateway_unsubscribed_total{{reason=\"failure_budget\"}} {}\n\
-         # HELP wikisync_gateway_outbox_pending Deliveries waiting in the outbox.\n\
-         # TYPE wikisync_gateway_outbox_pending gauge\n\
-         wikisync_gateway_outbox_pending {outbox}\n",
-        load(&state.inner.publishes),
-        load(&m.delivered),
-        load(&m.failed_attempts),
-        load(&m.unsubscribed_gone),
-        load(&m.unsubscribed_budget),
+    let mut e = Exposition::default();
+    e.family(
+        "wikisync_gateway_publishes_total",
+        "counter",
+        "Entries accepted by /publish.",
+        &[("", load(&state.inner.publishes))],
     );
-    text.push_str(&xmpp_metrics(xmpp.as_ref()));
+    e.family(
+        "wikisync_gateway_deliveries_total",
+        "counter",
+        "Callbacks that answered 2xx.",
+        &[("", load(&m.delivered))],
+    );
+    e.family(
+        "wikisync_gateway_delivery_failures_total",
+        "counter",
+        "Failed delivery attempts.",
+        &[("", load(&m.failed_attempts))],
+    );
+    e.family(
+        "wikisync_gateway_unsubscribed_total",
+        "counter",
+        "Subscriptions removed by the gateway.",
+        &[
+            ("{reason=\"gone\"}", load(&m.unsubscribed_gone)),
+            ("{reason=\"failure_budget\"}", load(&m.unsubscribed_budget)),
+        ],
+    );
+    e.family(
+        "wikisync_gateway_outbox_pending",
+        "gauge",
+        "Deliveries waiting in the outbox.",
+        &[("", outbox)],
+    );
+    if let Some(x) = xmpp {
+        xmpp_metrics(&mut e, &x);
+    }
+    let text = e.into_text();
     Ok((
         [(
             header::CONTENT_TYPE,

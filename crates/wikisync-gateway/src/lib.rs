@@ -42,6 +42,7 @@ pub mod atom;
 pub mod config;
 pub mod delivery;
 pub mod error;
+pub mod exposition;
 pub mod http;
 pub mod hub;
 pub mod store;

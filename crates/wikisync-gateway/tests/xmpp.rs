@@ -463,15 +463,45 @@ async fn node_on_service(server: &Server, node: &str) -> Listener {
     server.listen(node).await
 }
 
+/// A server, a gateway in XMPP mode, a node made over HTTP with an HTTP subscriber, and a
+/// slixmpp subscriber of the same node.
+struct Fixture {
+    server: Server,
+    gateway: Gateway,
+    callbacks: Callbacks,
+    uri: String,
+    node: String,
+    xmpp: Listener,
+}
+
+async fn fixture() -> Fixture {
+    let server = Server::start();
+    let gateway = Gateway::start(&server).await;
+    let callbacks = Callbacks::start().await;
+    let (uri, node) = gateway.create().await;
+    let xmpp = node_on_service(&server, &node).await;
+    gateway.subscribe(&uri, &callbacks.url).await;
+    Fixture {
+        server,
+        gateway,
+        callbacks,
+        uri,
+        node,
+        xmpp,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Prosody or ejabberd and slixmpp: run scripts/test-xmpp"]
 async fn http_publish_reaches_slixmpp_and_slixmpp_publish_reaches_http() {
-    let server = Server::start();
-    let gateway = Gateway::start(&server).await;
-    let mut callbacks = Callbacks::start().await;
-    let (uri, node) = gateway.create().await;
-    let mut xmpp = node_on_service(&server, &node).await;
-    gateway.subscribe(&uri, &callbacks.url).await;
+    let Fixture {
+        server,
+        gateway,
+        mut callbacks,
+        uri,
+        node,
+        mut xmpp,
+    } = fixture().await;
 
     // HTTP -> XMPP: the slixmpp subscriber receives the same Atom entry.
     let e1 = entry(
@@ -520,12 +550,14 @@ async fn http_publish_reaches_slixmpp_and_slixmpp_publish_reaches_http() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Prosody or ejabberd and slixmpp: run scripts/test-xmpp"]
 async fn retractions_purges_and_node_deletions_reach_http_subscribers() {
-    let server = Server::start();
-    let gateway = Gateway::start(&server).await;
-    let mut callbacks = Callbacks::start().await;
-    let (uri, node) = gateway.create().await;
-    let mut xmpp = node_on_service(&server, &node).await;
-    gateway.subscribe(&uri, &callbacks.url).await;
+    let Fixture {
+        server,
+        gateway,
+        mut callbacks,
+        uri,
+        node,
+        mut xmpp,
+    } = fixture().await;
 
     // Retraction made over HTTP.
     gateway.publish(&uri, &entry("urn:a", "A", "a")).await;
@@ -597,12 +629,15 @@ async fn retractions_purges_and_node_deletions_reach_http_subscribers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Prosody or ejabberd and slixmpp: run scripts/test-xmpp"]
 async fn server_restart_loses_nothing_acknowledged() {
-    let server = Server::start();
-    let gateway = Gateway::start(&server).await;
-    let mut callbacks = Callbacks::start().await;
-    let (uri, node) = gateway.create().await;
-    drop(node_on_service(&server, &node).await);
-    gateway.subscribe(&uri, &callbacks.url).await;
+    let Fixture {
+        server,
+        gateway,
+        mut callbacks,
+        uri,
+        node,
+        xmpp,
+    } = fixture().await;
+    drop(xmpp);
     gateway
         .publish(&uri, &entry("urn:before", "Before", "1"))
         .await;
@@ -681,12 +716,15 @@ async fn server_restart_loses_nothing_acknowledged() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Prosody or ejabberd and slixmpp: run scripts/test-xmpp"]
 async fn what_changed_while_the_gateway_was_away_is_caught_up() {
-    let server = Server::start();
-    let gateway = Gateway::start(&server).await;
-    let mut callbacks = Callbacks::start().await;
-    let (uri, node) = gateway.create().await;
-    drop(node_on_service(&server, &node).await);
-    gateway.subscribe(&uri, &callbacks.url).await;
+    let Fixture {
+        server,
+        gateway,
+        mut callbacks,
+        uri,
+        node,
+        xmpp,
+    } = fixture().await;
+    drop(xmpp);
     // urn:a by the XMPP client (ejabberd lets only the publisher retract an item).
     server.slix(&["publish", &node, "urn:a"], &entry("urn:a", "A", "a"));
     assert_eq!(atom_id(&callbacks.next().await.body), "urn:a");

@@ -13,6 +13,15 @@
 # Both servers serve the domain `localhost`, the pubsub services `pubsub.localhost` and
 # `pubsub2.localhost` (the second for remote subscriptions) and accept the component
 # `gw.localhost` with secret `gwsecret`; only loopback ports are opened.
+#
+# Federation (s2s between two servers on one machine, for the federation test): set
+#   XMPP_DOMAIN=a.test     the domain instead of `localhost` (components are <name>.<domain>)
+#   XMPP_S2S_IP=127.x.y.z  a loopback address to take s2s port 5269 on (no TLS, dialback)
+#   XMPP_HOSTS=FILE        a hosts file (`IP name...` lines) naming every server's domains:
+#                          Prosody's only name resolution (no DNS server is asked)
+#   XMPP_DNS=127.0.0.1:P   ejabberd: the DNS server to ask instead (its s2s resolves SRV
+#                          records through DNS only); the test runs one serving the file.
+# The same variables must be set for the -adduser call.
 # Only the processes started here are stopped (by the PID recorded in DIR).
 
 xmpp_wait_port() { # host port timeout_s
@@ -29,9 +38,18 @@ xmpp_free_port() {
 
 prosody_start() { # DIR C2S COMP
   local dir=$1 c2s=$2 comp=$3
+  local domain=${XMPP_DOMAIN:-localhost} s2s_ports='' s2s_module='"s2s"; ' resolver=''
+  if [ -n "${XMPP_S2S_IP:-}" ]; then
+    s2s_ports="5269 }
+s2s_interfaces = { \"$XMPP_S2S_IP\""
+    s2s_module=''
+    # Names resolve from the hosts file only: a static zone answers everything else at once.
+    resolver="unbound = { hoststxt = \"$XMPP_HOSTS\"; options = { [\"local-zone:\"] = \"${domain#*.}. static\" } }
+s2s_secure_auth = false"
+  fi
   mkdir -p "$dir/data" "$dir/certs"
   cat > "$dir/prosody.cfg.lua" <<CFG
--- Loopback-only test config for Prosody 0.12 (no TLS, no s2s, no HTTP)
+-- Loopback-only test config for Prosody 0.12 (no TLS, no HTTP; s2s only with XMPP_S2S_IP)
 run_as_root = true
 pidfile = "$dir/prosody.pid"
 data_path = "$dir/data"
@@ -43,15 +61,16 @@ c2s_ports = { $c2s }
 c2s_interfaces = { "127.0.0.1" }
 c2s_direct_tls_ports = { }
 legacy_ssl_ports = { }
-s2s_ports = { }
+s2s_ports = { $s2s_ports }
 component_ports = { $comp }
 component_interfaces = { "127.0.0.1" }
 http_ports = { }
 https_ports = { }
 -- The gateway component may create nodes (mod_pubsub gives admins owner rights).
-admins = { "admin@localhost", "gw.localhost" }
-modules_enabled = { "roster"; "saslauth"; "disco"; "ping"; "pep"; "posix"; }
-modules_disabled = { "s2s"; "offline"; }
+admins = { "admin@$domain", "gw.$domain" }
+modules_enabled = { "roster"; "saslauth"; "disco"; "ping"; "pep"; "posix"; "dialback"; }
+modules_disabled = { ${s2s_module}"offline"; }
+$resolver
 authentication = "internal_hashed"
 storage = "internal"
 c2s_require_encryption = false
@@ -59,14 +78,14 @@ s2s_require_encryption = false
 allow_unencrypted_plain_auth = true
 allow_registration = false
 
-VirtualHost "localhost"
+VirtualHost "$domain"
 
-Component "pubsub.localhost" "pubsub"
+Component "pubsub.$domain" "pubsub"
 
 -- A second pubsub service: the gateway's remote subscriptions (nodes of other services).
-Component "pubsub2.localhost" "pubsub"
+Component "pubsub2.$domain" "pubsub"
 
-Component "gw.localhost"
+Component "gw.$domain"
   component_secret = "gwsecret"
 CFG
   prosody --config "$dir/prosody.cfg.lua" -F > "$dir/stdout.log" 2>&1 &
@@ -76,7 +95,7 @@ CFG
 }
 
 prosody_adduser() { # DIR USER PASSWORD
-  prosodyctl --config "$1/prosody.cfg.lua" register "$2" localhost "$3" >/dev/null 2>&1
+  prosodyctl --config "$1/prosody.cfg.lua" register "$2" "${XMPP_DOMAIN:-localhost}" "$3" >/dev/null 2>&1
 }
 
 prosody_stop() { # DIR
@@ -95,8 +114,31 @@ _ejabberd_ctl() { # DIR args...
 
 ejabberd_start() { # DIR C2S COMP DIST
   local dir=$1 c2s=$2 comp=$3 dist=$4
+  local domain=${XMPP_DOMAIN:-localhost} s2s='' ip rest names
   mkdir -p "$dir/db" "$dir/logs"
-  cp /etc/ejabberd/inetrc "$dir/inetrc"
+  if [ -n "${XMPP_S2S_IP:-}" ]; then
+    # ejabberd's s2s asks DNS only (inet_res), so the test's DNS server is the nameserver.
+    {
+      echo '{lookup,["file","dns"]}.'
+      echo '{host,{127,0,0,1},["localhost"]}.'
+      echo '{resolv_conf,""}.'
+      printf '{nameserver,{%s},%s}.\n' "$(echo "${XMPP_DNS%:*}" | tr . ,)" "${XMPP_DNS##*:}"
+      while read -r ip rest; do
+        [ -n "$ip" ] || continue
+        read -ra names <<< "$rest"
+        printf '{host,{%s},[%s]}.\n' "${ip//./,}" "$(printf '"%s",' "${names[@]}" | sed 's/,$//')"
+      done < "$XMPP_HOSTS"
+    } > "$dir/inetrc"
+    s2s="  -
+    port: 5269
+    ip: \"$XMPP_S2S_IP\"
+    module: ejabberd_s2s_in
+s2s_use_starttls: false
+s2s_dns_timeout: 2
+s2s_dns_retries: 1"
+  else
+    cp /etc/ejabberd/inetrc "$dir/inetrc"
+  fi
   cat > "$dir/ejabberdctl.cfg" <<CFG
 ERLANG_NODE=ejabberdtest$c2s@localhost
 ERL_DIST_PORT=$dist
@@ -107,7 +149,7 @@ CFG
   cat > "$dir/ejabberd.yml" <<CFG
 loglevel: info
 hosts:
-  - localhost
+  - $domain
 listen:
   -
     port: $c2s
@@ -120,14 +162,15 @@ listen:
     ip: "127.0.0.1"
     module: ejabberd_service
     hosts:
-      gw.localhost:
+      gw.$domain:
         password: gwsecret
+$s2s
 auth_method: internal
 auth_password_format: scram
 acl:
   admin:
     user:
-      - "admin@localhost"
+      - "admin@$domain"
   local:
     user_regexp: ""
 access_rules:
@@ -145,10 +188,11 @@ modules:
   mod_disco: {}
   mod_ping: {}
   mod_roster: {}
+  mod_s2s_dialback: {}
   mod_pubsub:
     hosts:
-      - "pubsub.localhost"
-      - "pubsub2.localhost"
+      - "pubsub.$domain"
+      - "pubsub2.$domain"
     access_createnode: pubsub_createnode
     plugins:
       - "flat"
@@ -174,16 +218,16 @@ CFG
 }
 
 ejabberd_adduser() { # DIR USER PASSWORD
-  _ejabberd_ctl "$1" register "$2" localhost "$3" >/dev/null
+  _ejabberd_ctl "$1" register "$2" "${XMPP_DOMAIN:-localhost}" "$3" >/dev/null
 }
 
 ejabberd_stop() { # DIR
   local l b
   l=$(cat "$1/launcher.pid" 2>/dev/null) || return 0
   b=$(cat "$1/ejabberd.pid" 2>/dev/null || true)
-  [ -n "$b" ] && kill -TERM "$b" 2>/dev/null || true
+  if [ -n "$b" ]; then kill -TERM "$b" 2>/dev/null || true; fi
   for _ in $(seq 1 200); do kill -0 "$l" 2>/dev/null || return 0; sleep 0.05; done
-  [ -n "$b" ] && kill -KILL "$b" 2>/dev/null || true
+  if [ -n "$b" ]; then kill -KILL "$b" 2>/dev/null || true; fi
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then

@@ -23,9 +23,10 @@ use tokio_xmpp::minidom::Element;
 use wikisync_gateway::config::Config;
 use wikisync_gateway::xmpp::XmppConfig;
 
+#[path = "xmpp/dns.rs"]
+mod dns;
+
 const SERVICE: &str = "pubsub.localhost";
-/// A second pubsub service of the same server: the "other service" of remote subscriptions.
-const SERVICE2: &str = "pubsub2.localhost";
 const WAIT: Duration = Duration::from_secs(20);
 
 fn repo_root() -> PathBuf {
@@ -53,21 +54,37 @@ struct Server {
     c2s: u16,
     comp: u16,
     dist: u16,
+    /// Its domain (`localhost`, or a `.test` domain of a federation).
+    domain: String,
+    /// `XMPP_DOMAIN`, `XMPP_S2S_IP`, `XMPP_HOSTS` for `scripts/lib/xmpp.sh` (federation).
+    env: Vec<(&'static str, String)>,
+}
+
+/// The server kind under test (`WIKISYNC_XMPP_SERVER`).
+fn server_kind() -> String {
+    let kind = required_env("WIKISYNC_XMPP_SERVER");
+    assert!(
+        kind == "prosody" || kind == "ejabberd",
+        "WIKISYNC_XMPP_SERVER must be prosody or ejabberd"
+    );
+    kind
 }
 
 impl Server {
+    /// The server under test, serving `localhost`, without s2s.
     fn start() -> Self {
-        let kind = required_env("WIKISYNC_XMPP_SERVER");
-        assert!(
-            kind == "prosody" || kind == "ejabberd",
-            "WIKISYNC_XMPP_SERVER must be prosody or ejabberd"
-        );
+        Self::start_as(server_kind(), "localhost", Vec::new())
+    }
+
+    fn start_as(kind: String, domain: &str, env: Vec<(&'static str, String)>) -> Self {
         let server = Self {
             kind,
             dir: tempfile::tempdir().unwrap(),
             c2s: free_port(),
             comp: free_port(),
             dist: free_port(),
+            domain: domain.to_owned(),
+            env,
         };
         server.up();
         server.helper(&[
@@ -83,10 +100,21 @@ impl Server {
         self.dir.path().display().to_string()
     }
 
+    /// Its first pubsub service (the gateway's).
+    fn service(&self) -> String {
+        format!("pubsub.{}", self.domain)
+    }
+
+    /// Its second pubsub service.
+    fn service2(&self) -> String {
+        format!("pubsub2.{}", self.domain)
+    }
+
     fn helper(&self, args: &[&str]) {
         let status = Command::new("bash")
             .arg(repo_root().join("scripts/lib/xmpp.sh"))
             .args(args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .status()
             .unwrap();
@@ -118,7 +146,7 @@ impl Server {
             .args([
                 "127.0.0.1",
                 &self.c2s.to_string(),
-                "admin@localhost",
+                &format!("admin@{}", self.domain),
                 "adminpw",
                 service,
             ])
@@ -129,7 +157,7 @@ impl Server {
     /// Runs one slixmpp command on the gateway's service (with `stdin` as input); panics
     /// unless it printed OK.
     fn slix(&self, args: &[&str], stdin: &str) {
-        self.slix_on(SERVICE, args, stdin);
+        self.slix_on(&self.service(), args, stdin);
     }
 
     /// Runs one slixmpp command on `service`.
@@ -158,7 +186,7 @@ impl Server {
     /// Starts a slixmpp subscriber of `node`; returns once it is subscribed.
     async fn listen(&self, node: &str) -> Listener {
         let mut child = self
-            .slix_cmd(SERVICE, &["listen", node, "120"])
+            .slix_cmd(&self.service(), &["listen", node, "120"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -296,11 +324,11 @@ impl Gateway {
     async fn start_in(server: &Server, dir: tempfile::TempDir) -> Self {
         let config = Config {
             data_dir: dir.path().to_path_buf(),
-            service: SERVICE.to_owned(),
+            service: server.service(),
             verify: false,
             retry_base: Duration::from_millis(50),
             xmpp: Some(XmppConfig {
-                component: "gw.localhost".into(),
+                component: format!("gw.{}", server.domain),
                 server: format!("127.0.0.1:{}", server.comp),
                 secret: "gwsecret".into(),
                 ping_interval: Duration::from_secs(2),
@@ -461,6 +489,60 @@ fn same_entry(a: &str, b: &str) {
 /// Waits until the node exists on the service (the gateway creates it asynchronously).
 async fn node_on_service(server: &Server, node: &str) -> Listener {
     server.listen(node).await
+}
+
+/// Two servers linked by s2s (federation) on one machine: `ours` (the kind under test, domain
+/// `a.test`, the gateway's) and `theirs` (Prosody, `b.test`). Each takes s2s port 5269 on its
+/// own random loopback address; a hosts file (Prosody) and a DNS server serving it (ejabberd)
+/// are their only name resolution.
+struct Federation {
+    ours: Server,
+    theirs: Server,
+    _hosts: tempfile::TempDir,
+    _dns: dns::Dns,
+}
+
+/// A loopback address (127.x.y.z) on which port 5269 is free.
+fn free_s2s_address() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    for _ in 0..100 {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u32(std::process::id());
+        let [a, b, c, _] = h.finish().to_le_bytes()[..4].try_into().unwrap();
+        let ip = format!("127.{}.{}.{}", a, b, c.clamp(2, 254));
+        if std::net::TcpListener::bind((ip.as_str(), 5269)).is_ok() {
+            return ip;
+        }
+    }
+    panic!("no loopback address with port 5269 free");
+}
+
+impl Federation {
+    fn start() -> Self {
+        let hosts_dir = tempfile::tempdir().unwrap();
+        let hosts = hosts_dir.path().join("hosts");
+        let (ip_a, ip_b) = (free_s2s_address(), free_s2s_address());
+        let names = |ip: &str, d: &str| format!("{ip} {d} pubsub.{d} pubsub2.{d} gw.{d}\n");
+        let table = names(&ip_a, "a.test") + &names(&ip_b, "b.test");
+        std::fs::write(&hosts, &table).unwrap();
+        let dns = dns::Dns::start(&table);
+        let env = |domain: &str, ip: &str| {
+            vec![
+                ("XMPP_DOMAIN", domain.to_owned()),
+                ("XMPP_S2S_IP", ip.to_owned()),
+                ("XMPP_HOSTS", hosts.display().to_string()),
+                ("XMPP_DNS", format!("127.0.0.1:{}", dns.port)),
+            ]
+        };
+        let ours = Server::start_as(server_kind(), "a.test", env("a.test", &ip_a));
+        let theirs = Server::start_as("prosody".into(), "b.test", env("b.test", &ip_b));
+        Self {
+            ours,
+            theirs,
+            _hosts: hosts_dir,
+            _dns: dns,
+        }
+    }
 }
 
 /// A server, a gateway in XMPP mode, a node made over HTTP with an HTTP subscriber, and a
@@ -765,10 +847,11 @@ async fn remote_subscriptions_follow_a_node_of_another_service() {
     let gateway = Gateway::start(&server).await;
     let mut callbacks = Callbacks::start().await;
     gateway.wait_connected(true).await;
-    server.slix_on(SERVICE2, &["create", "remote-wiki"], "");
+    let service2 = server.service2();
+    server.slix_on(&service2, &["create", "remote-wiki"], "");
     let r1 = entry("urn:r1", "R1", "first");
-    server.slix_on(SERVICE2, &["publish", "remote-wiki", "urn:r1"], &r1);
-    let remote = format!("xmpp:{SERVICE2}?;node=remote-wiki");
+    server.slix_on(&service2, &["publish", "remote-wiki", "urn:r1"], &r1);
+    let remote = format!("xmpp:{service2}?;node=remote-wiki");
 
     // Read before anybody here follows it: asked from the other service.
     let (status, feed) = gateway.items(&remote).await;
@@ -780,7 +863,7 @@ async fn remote_subscriptions_follow_a_node_of_another_service() {
     let cb = callbacks.next().await;
     same_entry(&cb.body, &r1);
     assert_eq!(cb.headers.get("referer").unwrap(), remote.as_str());
-    assert_eq!(cb.headers.get("pubsub-service").unwrap(), SERVICE2);
+    assert_eq!(cb.headers.get("pubsub-service").unwrap(), service2.as_str());
     let health = gateway.get_json("/healthz").await;
     assert_eq!(health["xmpp"]["remote_nodes"], 1, "{health}");
     let list = gateway.get_json("/list").await;
@@ -791,10 +874,10 @@ async fn remote_subscriptions_follow_a_node_of_another_service() {
 
     // What happens there reaches the HTTP subscriber.
     let r2 = entry("urn:r2", "R2", "second");
-    server.slix_on(SERVICE2, &["publish", "remote-wiki", "urn:r2"], &r2);
+    server.slix_on(&service2, &["publish", "remote-wiki", "urn:r2"], &r2);
     let cb = callbacks.next_not(&["urn:r1"]).await;
     same_entry(&cb.body, &r2);
-    server.slix_on(SERVICE2, &["retract", "remote-wiki", "urn:r1"], "");
+    server.slix_on(&service2, &["retract", "remote-wiki", "urn:r1"], "");
     let cb = callbacks.next_not(&["urn:r2"]).await;
     assert_eq!(cb.headers.get("event").unwrap(), "RETRACTED");
     assert!(cb.body.contains("ref=\"urn:r1\""), "{}", cb.body);
@@ -821,7 +904,7 @@ async fn remote_subscriptions_follow_a_node_of_another_service() {
     }
     let events = gateway.metric("wikisync_gateway_xmpp_events_total").await;
     server.slix_on(
-        SERVICE2,
+        &service2,
         &["publish", "remote-wiki", "urn:r3"],
         &entry("urn:r3", "R3", "third"),
     );
@@ -838,7 +921,7 @@ async fn remote_subscriptions_follow_a_node_of_another_service() {
     let (status, body) = gateway
         .subscription(
             "/subscribe",
-            &format!("xmpp:{SERVICE2}?;node=nope"),
+            &format!("xmpp:{service2}?;node=nope"),
             &callbacks.url,
         )
         .await;
@@ -854,5 +937,42 @@ async fn remote_subscriptions_follow_a_node_of_another_service() {
     assert!(
         matches!(status, 502 | 503) && body.contains("\"remote_"),
         "{status} {body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Prosody or ejabberd and slixmpp: run scripts/test-xmpp"]
+async fn federation_a_gateway_follows_a_node_on_another_server() {
+    // The gateway is a component of server A; the node lives on server B (always Prosody), so
+    // with ejabberd as A this is federation between two implementations.
+    let fed = Federation::start();
+    let gateway = Gateway::start(&fed.ours).await;
+    let mut callbacks = Callbacks::start().await;
+    gateway.wait_connected(true).await;
+    let theirs = fed.theirs.service();
+    fed.theirs.slix(&["create", "wiki"], "");
+    let r1 = entry("urn:f1", "F1", "published at B");
+    fed.theirs.slix(&["publish", "wiki", "urn:f1"], &r1);
+
+    let remote = format!("xmpp:{theirs}?;node=wiki");
+    gateway.subscribe(&remote, &callbacks.url).await;
+    let cb = callbacks.next().await;
+    same_entry(&cb.body, &r1);
+    assert_eq!(cb.headers.get("referer").unwrap(), remote.as_str());
+    assert_eq!(cb.headers.get("pubsub-service").unwrap(), theirs.as_str());
+
+    let r2 = entry("urn:f2", "F2", "edited at B");
+    fed.theirs.slix(&["publish", "wiki", "urn:f2"], &r2);
+    let cb = callbacks.next_not(&["urn:f1"]).await;
+    same_entry(&cb.body, &r2);
+    fed.theirs.slix(&["retract", "wiki", "urn:f1"], "");
+    let cb = callbacks.next_not(&["urn:f2"]).await;
+    assert_eq!(cb.headers.get("event").unwrap(), "RETRACTED");
+    assert!(cb.body.contains("ref=\"urn:f1\""), "{}", cb.body);
+    let (status, feed) = gateway.items(&remote).await;
+    assert_eq!(status, 200, "{feed}");
+    assert!(
+        feed.contains("urn:f2") && !feed.contains("urn:f1"),
+        "{feed}"
     );
 }

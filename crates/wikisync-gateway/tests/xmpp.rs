@@ -322,6 +322,11 @@ impl Gateway {
 
     /// Starts a gateway on the data directory `dir` (a restart when an earlier one used it).
     async fn start_in(server: &Server, dir: tempfile::TempDir) -> Self {
+        Self::start_via(server, server.comp, dir).await
+    }
+
+    /// Starts a gateway that reaches the server's component port through `port` (a proxy).
+    async fn start_via(server: &Server, port: u16, dir: tempfile::TempDir) -> Self {
         let config = Config {
             data_dir: dir.path().to_path_buf(),
             service: server.service(),
@@ -329,7 +334,7 @@ impl Gateway {
             retry_base: Duration::from_millis(50),
             xmpp: Some(XmppConfig {
                 component: format!("gw.{}", server.domain),
-                server: format!("127.0.0.1:{}", server.comp),
+                server: format!("127.0.0.1:{port}"),
                 secret: "gwsecret".into(),
                 ping_interval: Duration::from_secs(2),
                 iq_timeout: Duration::from_secs(5),
@@ -489,6 +494,49 @@ fn same_entry(a: &str, b: &str) {
 /// Waits until the node exists on the service (the gateway creates it asynchronously).
 async fn node_on_service(server: &Server, node: &str) -> Listener {
     server.listen(node).await
+}
+
+/// A TCP proxy in front of the server's component port that can cut a connection the way a
+/// network failure does: the server's side is closed, the gateway's side stays open and
+/// silent (a half-dead socket, which only keepalive pings reveal). New connections pass.
+struct Proxy {
+    port: u16,
+    cut: tokio::sync::watch::Sender<u64>,
+}
+
+impl Proxy {
+    async fn start(upstream: u16) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (cut, _) = tokio::sync::watch::channel(0u64);
+        let cuts = cut.clone();
+        tokio::spawn(async move {
+            while let Ok((mut down, _)) = listener.accept().await {
+                let mut cut = cuts.subscribe();
+                cut.borrow_and_update();
+                tokio::spawn(async move {
+                    let Ok(mut up) = tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await
+                    else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut down, &mut up) => {}
+                        _ = cut.changed() => {
+                            drop(up);
+                            // Hold the gateway's side open, reading nothing, until the test ends.
+                            std::future::pending::<()>().await;
+                        }
+                    }
+                });
+            }
+        });
+        Self { port, cut }
+    }
+
+    /// Cuts the connections open now.
+    fn cut(&self) {
+        self.cut.send_modify(|n| *n += 1);
+    }
 }
 
 /// Two servers linked by s2s (federation) on one machine: `ours` (the kind under test, domain
@@ -974,5 +1022,32 @@ async fn federation_a_gateway_follows_a_node_on_another_server() {
     assert!(
         feed.contains("urn:f2") && !feed.contains("urn:f1"),
         "{feed}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Prosody or ejabberd and slixmpp: run scripts/test-xmpp"]
+async fn keepalive_pings_detect_a_half_dead_connection() {
+    let server = Server::start();
+    let proxy = Proxy::start(server.comp).await;
+    let gateway = Gateway::start_via(&server, proxy.port, tempfile::tempdir().unwrap()).await;
+    let mut callbacks = Callbacks::start().await;
+    let (uri, node) = gateway.create().await;
+    drop(node_on_service(&server, &node).await);
+    gateway.subscribe(&uri, &callbacks.url).await;
+    gateway.publish(&uri, &entry("urn:k1", "K1", "1")).await;
+    assert_eq!(atom_id(&callbacks.next().await.body), "urn:k1");
+
+    // The network drops the connection without telling the gateway; a publish goes nowhere.
+    proxy.cut();
+    gateway.publish(&uri, &entry("urn:k2", "K2", "2")).await;
+    // The pings (every 2 s, answered within 5 s) notice; the gateway reconnects and resends.
+    let health = gateway.wait_connected(false).await;
+    assert_eq!(health["status"], "degraded");
+    gateway.wait_connected(true).await;
+    assert!(gateway.metric("wikisync_gateway_xmpp_sessions_total").await >= 2.0);
+    assert_eq!(
+        atom_id(&callbacks.next_not(&["urn:k1"]).await.body),
+        "urn:k2"
     );
 }

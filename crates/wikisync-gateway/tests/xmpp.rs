@@ -252,6 +252,23 @@ struct Callback {
     body: String,
 }
 
+impl Callback {
+    /// Asserts this is the retraction of `item` (`Event: RETRACTED` and its tombstone).
+    fn assert_retracted(&self, item: &str) {
+        assert_eq!(
+            self.headers.get("event").map(|e| e.to_str().unwrap()),
+            Some("RETRACTED"),
+            "{}",
+            self.body
+        );
+        assert!(
+            self.body.contains(&format!("ref=\"{item}\"")),
+            "not the tombstone of {item}: {}",
+            self.body
+        );
+    }
+}
+
 struct Callbacks {
     url: String,
     rx: mpsc::UnboundedReceiver<Callback>,
@@ -702,8 +719,7 @@ async fn retractions_purges_and_node_deletions_reach_http_subscribers() {
         .await;
     assert_eq!(status, 200, "{body}");
     let cb = callbacks.next().await;
-    assert_eq!(cb.headers.get("event").unwrap(), "RETRACTED");
-    assert!(cb.body.contains("ref=\"urn:a\""), "{}", cb.body);
+    cb.assert_retracted("urn:a");
     assert_eq!(xmpp.next("retract").await["id"], "urn:a");
 
     // Retraction made by an XMPP client.
@@ -711,8 +727,7 @@ async fn retractions_purges_and_node_deletions_reach_http_subscribers() {
     assert_eq!(atom_id(&callbacks.next().await.body), "urn:b");
     server.slix(&["retract", &node, "urn:b"], "");
     let cb = callbacks.next().await;
-    assert_eq!(cb.headers.get("event").unwrap(), "RETRACTED");
-    assert!(cb.body.contains("ref=\"urn:b\""), "{}", cb.body);
+    cb.assert_retracted("urn:b");
 
     // Node deletion over HTTP, with a redirect.
     let (status, body) = gateway
@@ -748,8 +763,7 @@ async fn retractions_purges_and_node_deletions_reach_http_subscribers() {
     // Purge by the node's owner: every item the gateway knew is retracted.
     server.slix(&["purge", "made-by-xmpp"], "");
     let cb = callbacks.next().await;
-    assert_eq!(cb.headers.get("event").unwrap(), "RETRACTED");
-    assert!(cb.body.contains("ref=\"urn:d\""), "{}", cb.body);
+    cb.assert_retracted("urn:d");
 
     server.slix(&["delete", "made-by-xmpp"], "");
     let cb = callbacks.next_not(&["urn:d"]).await;
@@ -927,8 +941,7 @@ async fn remote_subscriptions_follow_a_node_of_another_service() {
     same_entry(&cb.body, &r2);
     server.slix_on(&service2, &["retract", "remote-wiki", "urn:r1"], "");
     let cb = callbacks.next_not(&["urn:r2"]).await;
-    assert_eq!(cb.headers.get("event").unwrap(), "RETRACTED");
-    assert!(cb.body.contains("ref=\"urn:r1\""), "{}", cb.body);
+    cb.assert_retracted("urn:r1");
     let (_, feed) = gateway.items(&remote).await;
     assert!(
         feed.contains("urn:r2") && !feed.contains("urn:r1"),
@@ -1015,8 +1028,7 @@ async fn federation_a_gateway_follows_a_node_on_another_server() {
     same_entry(&cb.body, &r2);
     fed.theirs.slix(&["retract", "wiki", "urn:f1"], "");
     let cb = callbacks.next_not(&["urn:f2"]).await;
-    assert_eq!(cb.headers.get("event").unwrap(), "RETRACTED");
-    assert!(cb.body.contains("ref=\"urn:f1\""), "{}", cb.body);
+    cb.assert_retracted("urn:f1");
     let (status, feed) = gateway.items(&remote).await;
     assert_eq!(status, 200, "{feed}");
     assert!(

@@ -53,6 +53,15 @@ class admin_plugin_wikisync extends AdminPlugin
                 }
                 $this->report($r['ok'], $r['ok'] ? "'$ns'" : $r['error']);
                 break;
+            case 'peer':
+                $r = $this->sync->addPeer($ns, $INPUT->post->str('node'));
+                if ($r['ok'] && trim($INPUT->post->str('node')) !== '') {
+                    $c = $this->sync->pull($ns);
+                    $r['error'] = $c['error'];
+                    $r['ok'] = $c['error'] === '';
+                }
+                $this->report($r['ok'], $r['ok'] ? "'$ns' → {$r['node']}" : $r['error']);
+                break;
             case 'sync':
                 $c = $this->sync->pull($ns);
                 $this->report($c['error'] === '', $c['error'] ?: "'$ns'");
@@ -182,6 +191,13 @@ class admin_plugin_wikisync extends AdminPlugin
         $form->addTextInput('source', $this->getLang('source'));
         $form->addDropdown('when_gone', ['keep' => $this->getLang('keep'), 'delete' => $this->getLang('delete')],
             $this->getLang('when_gone'));
+        $form->addButton('', $this->getLang('add'))->attr('type', 'submit');
+        echo $form->toHTML();
+
+        echo '<h2>' . hsc($this->getLang('h_add_peer')) . '</h2>';
+        $form = $this->form('peer');
+        $form->addTextInput('ns', $this->getLang('namespace'));
+        $form->addTextInput('node', $this->getLang('peer_node_hint'));
         $form->addButton('', $this->getLang('add'))->attr('type', 'submit');
         echo $form->toHTML();
         echo '</div>';

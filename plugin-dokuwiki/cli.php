@@ -29,6 +29,10 @@ class cli_plugin_wikisync extends CLIPlugin
         $options->registerOption('when-gone', 'keep (default) or delete the pages when the source goes away.', null, 'policy', 'mirror');
         $options->registerOption('no-sync', 'Subscribe only; skip the first sync.', null, false, 'mirror');
 
+        $options->registerCommand('peer', 'Edit a namespace together with other sites: drafts lock, concurrent edits merge. The first peer creates the node (prints its URI), the others join it with --node.');
+        $options->registerArgument('namespace', 'The namespace.', true, 'peer');
+        $options->registerOption('node', 'Join this existing node (the first peer\'s) instead of creating one; then sync its pages.', null, 'uri', 'peer');
+
         $options->registerCommand('publish', 'Publish every page of a source namespace that the gateway does not have yet.');
         $options->registerArgument('namespace', 'The namespace.', true, 'publish');
 
@@ -66,7 +70,7 @@ class cli_plugin_wikisync extends CLIPlugin
             $this->fatal($core->problem());
         }
         $args = $options->getArgs();
-        $expected = ['source' => 1, 'mirror' => 3, 'publish' => 1, 'sync' => 1, 'move' => 2, 'retire' => 1, 'remove' => 1];
+        $expected = ['peer' => 1, 'source' => 1, 'mirror' => 3, 'publish' => 1, 'sync' => 1, 'move' => 2, 'retire' => 1, 'remove' => 1];
         if (isset($expected[$cmd]) && count($args) > $expected[$cmd]) {
             $this->fatal('too many arguments: options go before the arguments, e.g. "' . $cmd . ' --option value ' . implode(' ', array_slice($args, 0, $expected[$cmd])) . '"');
         }
@@ -78,6 +82,17 @@ class cli_plugin_wikisync extends CLIPlugin
                 $r = $this->sync->addSource($ns, (string)$options->getOpt('node', ''));
                 if (!$r['ok']) $this->fatal($r['error']);
                 $this->success("'$ns' is published here to {$r['node']}");
+                echo $r['node'] . "\n";
+                return 0;
+            case 'peer':
+                $node = (string)$options->getOpt('node', '');
+                $r = $this->sync->addPeer($ns, $node);
+                if (!$r['ok']) $this->fatal($r['error']);
+                $this->success("'$ns' is edited here together with the peers on {$r['node']}");
+                if ($node !== '') {
+                    $code = $this->pull($ns, true, 1);
+                    if ($code !== 0) return $code;
+                }
                 echo $r['node'] . "\n";
                 return 0;
             case 'mirror':

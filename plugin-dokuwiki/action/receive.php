@@ -126,6 +126,8 @@ class action_plugin_wikisync_receive extends ActionPlugin
             $decision = $sync->applyEntry($entry);
             $sync->indexPending();
             $store->record('receive');
+            // a peer may answer (a merged revision, a conflict report): send it now, briefly
+            if ($store->queued()) $sync->flushQueue(max(1, min(3, (int)$this->getConf('timeout'))), 5.0);
             $outcome = $decision['outcome'];
             $this->reply(200, ['status' => 'ok', 'page' => $entry['page'], 'outcome' => $outcome['type']]
                 + (isset($outcome['reason']) ? ['reason' => $outcome['reason']] : []));

@@ -182,7 +182,24 @@ class helper_plugin_wikisync_store extends Plugin
      */
     public function setPageState($id, array $state)
     {
-        p_set_metadata($id, ['wikisync' => ['state' => $state]], false, true);
+        $this->setPageKey($id, 'state', $state);
+    }
+
+    /**
+     * Replaces one key of the page's `wikisync` metadata and keeps the others (p_set_metadata
+     * replaces a whole top-level key: the state, the notice and the conflict share one).
+     *
+     * @param string $id
+     * @param string $key state|notice|conflict
+     * @param mixed $value
+     */
+    protected function setPageKey($id, $key, $value)
+    {
+        $meta = p_read_metadata($id);
+        $all = $meta['persistent']['wikisync'] ?? [];
+        if (!is_array($all)) $all = [];
+        $all[$key] = $value;
+        p_set_metadata($id, ['wikisync' => $all], false, true);
     }
 
     /**
@@ -205,7 +222,7 @@ class helper_plugin_wikisync_store extends Plugin
      */
     public function setPageExtra($id, $key, $value)
     {
-        p_set_metadata($id, ['wikisync' => [$key => $value]], false, true);
+        $this->setPageKey($id, $key, $value);
     }
 
     /**

@@ -124,6 +124,39 @@ class helper_plugin_wikisync_sync extends Plugin
     }
 
     /**
+     * Makes this site a peer of a namespace: everyone edits, drafts lock, concurrent edits
+     * merge. All peers publish to and subscribe to the same node: the first peer creates it
+     * (no $node given), the others join with its URI. Saves publish as on a source; the core
+     * decides what incoming entries do (merge, conflict, lock).
+     *
+     * @param string $ns
+     * @param string $node an existing node URI to join, or '' to create one
+     * @return array ok, error, node
+     */
+    public function addPeer($ns, $node = '')
+    {
+        $ns = cleanID($ns);
+        $node = trim($node);
+        if ($node === '') {
+            $r = $this->gateway->createNode();
+            if (!$r['ok']) return ['ok' => false, 'error' => $r['error'], 'node' => ''];
+            $node = $r['uri'];
+        } elseif (strpos($node, 'xmpp:') !== 0) {
+            return ['ok' => false, 'error' => 'a node URI (xmpp:…) is required', 'node' => ''];
+        }
+        $rule = [
+            'role' => 'peer', 'node' => $node,
+            'secret' => bin2hex(random_bytes(32)), 'status' => 'pending', 'since' => time(),
+        ];
+        $this->store->setRule($ns, $rule);
+        $r = $this->gateway->subscribe($node, $this->store->callbackUrl($ns), $rule['secret']);
+        $rule['status'] = $r['ok'] ? 'active' : 'failed';
+        $this->store->setRule($ns, $rule);
+        if (!$r['ok']) $this->store->record('failure', $r['error']);
+        return ['ok' => $r['ok'], 'error' => $r['error'], 'node' => $node];
+    }
+
+    /**
      * Hands the source role of a namespace to another site: every page is republished naming
      * the new source (mirrors follow it), then this site becomes a mirror of the new source
      * on the same node. The new source takes over with `source NS --node <node>`.
@@ -244,6 +277,202 @@ class helper_plugin_wikisync_sync extends Plugin
         }
         if ($flush) $this->flushQueue(max(1, (int)$this->getConf('timeout')));
         return $decision;
+    }
+
+    // ------------------------------------------------------------------ editor sessions (peers)
+
+    /**
+     * Whether a page is in a namespace this site edits together with peers.
+     *
+     * @param string $id
+     * @return bool
+     */
+    public function isPeerPage($id)
+    {
+        $rule = $this->store->ruleFor($id);
+        return $rule !== null && $rule['role'] === 'peer';
+    }
+
+    /**
+     * The name an editor has in locks and drafts: the user, or the address of an anonymous one.
+     *
+     * @return string
+     */
+    public function editorName()
+    {
+        global $INPUT;
+        $user = $INPUT->server->str('REMOTE_USER');
+        return $user !== '' ? $user : clientIP(true);
+    }
+
+    /**
+     * A local editor opened (or refreshed) a page of a peer namespace: the core takes the lock
+     * and publishes a draft, which the other peers show as a lock. A refresh inside the first
+     * half of the lock changes nothing (the editor's lock refresh runs every minute or so).
+     *
+     * @param string $id
+     * @param string $editor
+     * @return array|null the decision, or null when nothing was asked of the core
+     */
+    public function editorOpened($id, $editor)
+    {
+        if (!$this->isPeerPage($id) || !$this->core->isAvailable()) return null;
+        $config = $this->store->siteConfig();
+        $lock = $this->store->lockPage($id);
+        try {
+            $state = $this->store->pageState($id) ?? $this->core->newState($id);
+            $held = $state['lock'] ?? ['type' => 'free'];
+            if (($held['type'] ?? '') === 'awaiting_local_save' && ($held['editor'] ?? '') === $editor
+                && (int)$held['expires'] - time() > $config['lock_seconds'] / 2) {
+                return null;
+            }
+            $decision = $this->core->handle($config, $state,
+                ['type' => 'editor_opened', 'editor' => $editor, 'now' => time()]);
+            $this->store->setPageState($id, $decision['state']);
+            $this->carryOut($id, $decision['actions']);
+        } catch (Throwable $e) {
+            $this->store->record('failure', "editor opened on $id: " . $e->getMessage());
+            return null;
+        } finally {
+            $this->store->unlockPage($lock);
+        }
+        $this->flushQueue(max(1, min(3, (int)$this->getConf('timeout'))), 5.0);
+        return $decision;
+    }
+
+    /**
+     * The local editor left a page without saving: the core releases the lock and publishes
+     * the unlock. Only the editor holding the lock can release it.
+     *
+     * @param string $id
+     * @param string $editor
+     * @return array|null the decision, or null when this editor holds no lock on the page
+     */
+    public function editorClosed($id, $editor)
+    {
+        if (!$this->isPeerPage($id) || !$this->core->isAvailable()) return null;
+        $lock = $this->store->lockPage($id);
+        try {
+            $state = $this->store->pageState($id);
+            $held = $state['lock'] ?? ['type' => 'free'];
+            if (($held['type'] ?? '') !== 'awaiting_local_save' || ($held['editor'] ?? '') !== $editor) {
+                return null;
+            }
+            $decision = $this->core->handle($this->store->siteConfig(), $state,
+                ['type' => 'editor_closed', 'editor' => $editor, 'now' => time()]);
+            $this->store->setPageState($id, $decision['state']);
+            $this->carryOut($id, $decision['actions']);
+        } catch (Throwable $e) {
+            $this->store->record('failure', "editor closed on $id: " . $e->getMessage());
+            return null;
+        } finally {
+            $this->store->unlockPage($lock);
+        }
+        $this->flushQueue(max(1, min(3, (int)$this->getConf('timeout'))), 5.0);
+        return $decision;
+    }
+
+    /**
+     * Before a local save of a peer page is written: asks the core (it is pure, so this is
+     * a dry run) whether it accepts the save. A refusal (an editor at another site holds the
+     * page, or the page changed under the editor and the save does not merge) is carried out
+     * (the conflict recorded, the notice shown) and returned, so the caller stops the save;
+     * an accepted save is decided for real once written (localSave).
+     *
+     * @param string $id
+     * @param string|null $text null: a deletion
+     * @param string $summary
+     * @param bool $minor
+     * @param string $user
+     * @return array|null the refusing decision, or null when the save may go ahead
+     */
+    public function refusal($id, $text, $summary, $minor, $user)
+    {
+        if (!$this->isPeerPage($id) || !$this->core->isAvailable()) return null;
+        $lock = $this->store->lockPage($id);
+        try {
+            $state = $this->store->pageState($id);
+            if ($state === null) return null;
+            $decision = $this->core->handle($this->store->siteConfig(), $state, [
+                'type' => 'local_save',
+                'edit' => [
+                    'change' => $text === null ? ['type' => 'deleted'] : ['type' => 'text', 'text' => $text],
+                    'author' => $user === '' ? null : $user,
+                    'summary' => $summary === '' ? null : $summary,
+                    'minor' => (bool)$minor,
+                    'revision' => time(),
+                ],
+                'now' => time(),
+            ]);
+            if ($decision['outcome']['type'] !== 'refuse') return null;
+            $this->store->setPageState($id, $decision['state']);
+            $this->carryOut($id, $decision['actions']);
+            return $decision;
+        } catch (Throwable $e) {
+            $this->store->record('failure', "save of $id: " . $e->getMessage());
+            return null;
+        } finally {
+            $this->store->unlockPage($lock);
+        }
+    }
+
+    /**
+     * The pending conflict of a page (the remote version that did not merge), or null.
+     *
+     * @param string $id
+     * @return array|null the core's PendingConflict
+     */
+    public function conflict($id)
+    {
+        $state = $this->store->pageState($id);
+        return is_array($state['conflict'] ?? null) ? $state['conflict'] : null;
+    }
+
+    /**
+     * Resolves a page's pending conflict the way the local editor chose. The caller has
+     * checked the security token and the edit permission.
+     *
+     * - mine: the local text stays and is published again; its clock includes the remote
+     *   version, so every peer takes it;
+     * - theirs: the remote text is saved here (saveWikiText, as the local user) and published;
+     * - merge: nothing is saved yet: returns the merged text with conflict markers for the
+     *   editor; saving it (a save with a pending conflict resolves it) publishes it.
+     *
+     * The core clears the conflict (clear_conflict) with the resolving save.
+     *
+     * @param string $id
+     * @param string $choice mine|theirs|merge
+     * @param string $user
+     * @return array ok, error, text (merge: the text for the editor)
+     */
+    public function resolveConflict($id, $choice, $user)
+    {
+        $conflict = $this->conflict($id);
+        if ($conflict === null) return ['ok' => false, 'error' => 'no_conflict', 'text' => ''];
+        $site = (string)($conflict['revision']['site'] ?? '?');
+        switch ($choice) {
+            case 'merge':
+                return ['ok' => true, 'error' => '', 'text' => \WikiSync\Sync::renderConflict($conflict)];
+            case 'theirs':
+                $summary = sprintf($this->getLang('sum_theirs'), $site);
+                if ($conflict['text'] === $this->pageText($id) || ($conflict['text'] === '' && $this->pageText($id) === null)) {
+                    // the same text here already: nothing to write, publish the resolution
+                    $d = $this->localSave($id, $this->pageText($id), $summary, false, time(), $user);
+                } else {
+                    saveWikiText($id, $conflict['text'], $summary); // the save hook publishes it
+                    $d = ['outcome' => ['type' => $this->conflict($id) === null ? 'publish' : 'refuse']];
+                }
+                break;
+            case 'mine':
+                // DokuWiki writes no revision for an unchanged text: publish it directly
+                $d = $this->localSave($id, $this->pageText($id), sprintf($this->getLang('sum_mine'), $site),
+                    false, time(), $user);
+                break;
+            default:
+                return ['ok' => false, 'error' => 'bad_choice', 'text' => ''];
+        }
+        $ok = $d !== null && $d['outcome']['type'] === 'publish';
+        return ['ok' => $ok, 'error' => $ok ? '' : 'refused', 'text' => ''];
     }
 
     /**
@@ -569,7 +798,8 @@ class helper_plugin_wikisync_sync extends Plugin
                     $this->lockFile($id, $action['editor'] ?? null, (string)$action['site'], (int)$action['until']);
                     break;
                 case 'unlock_page':
-                    @unlink(wikiLockFN($id));
+                    // only a remote editor's lock: a local editor may have locked the page since
+                    if ($this->remoteLockHolder($id) !== null) @unlink(wikiLockFN($id));
                     break;
                 case 'show_notice':
                     $this->store->setPageExtra($id, 'notice', ['time' => time()] + $action['notice']);
@@ -658,7 +888,14 @@ class helper_plugin_wikisync_sync extends Plugin
         $ids = array_values(array_unique($this->toIndex));
         $this->toIndex = [];
         foreach ($ids as $i => $id) {
-            idx_addPage($id);
+            // indexing renders the page's metadata and writes back the persistent part it
+            // read first: under the page's lock, so a concurrent callback's state is not lost
+            $lock = $this->store->lockPage($id);
+            try {
+                idx_addPage($id);
+            } finally {
+                $this->store->unlockPage($lock);
+            }
             if ($progress) $progress($i + 1, count($ids), $id);
         }
         return count($ids);
@@ -673,12 +910,31 @@ class helper_plugin_wikisync_sync extends Plugin
      * @param string $site
      * @param int $until
      */
-    protected function lockFile($id, $editor, $site, $until)
+    public function lockFile($id, $editor, $site, $until)
     {
         global $conf;
         $file = wikiLockFN($id);
-        io_saveFile($file, ($editor ?: '?') . ' @ ' . $site);
+        // one line: checklock() compares a second line with the local session id
+        $clean = function ($s) {
+            return trim(preg_replace('/[\x00-\x1f\x7f]+/', ' ', (string)$s));
+        };
+        io_saveFile($file, ($clean($editor) ?: '?') . ' @ ' . ($clean($site) ?: '?'));
         @touch($file, $until - (int)$conf['locktime']);
+    }
+
+    /**
+     * The holder of a page's DokuWiki lock file when it is a remote editor's lock written by
+     * lockFile() ("editor @ site": local user names cannot contain spaces), else null.
+     *
+     * @param string $id
+     * @return string|null
+     */
+    public function remoteLockHolder($id)
+    {
+        $file = wikiLockFN($id);
+        if (!is_file($file)) return null;
+        $holder = (string)io_readFile($file, false);
+        return strpos($holder, ' @ ') !== false && strpos($holder, "\n") === false ? $holder : null;
     }
 
     /**

@@ -112,6 +112,14 @@ class Wiki:
             f.write(f"$conf['plugin']['wikisync']['gateway_token'] = '{TOKEN}';\n")
         self.ext = os.environ.get("WIKISYNC_PHP_EXT", "")
 
+    def plugin_conf(self, key: str, value: str):
+        """Sets one of the plugin's settings in conf/local.php (before start)."""
+        with open(self.dir / "conf/local.php", "a") as f:
+            f.write(f"$conf['plugin']['wikisync']['{key}'] = {value!r};\n")
+
+    def add_user(self, login: str, password: str, name: str, groups="user"):
+        _bash('dw_add_user "$@"', str(self.dir), login, password, name, groups)
+
     def php_args(self) -> list[str]:
         return ["-d", f"extension={self.ext}"] if self.ext else []
 

@@ -1,0 +1,376 @@
+"""End-to-end: two DokuWiki sites that edit namespace `docs` together (the peer role) through
+one real gateway node, driven over HTTP as their users drive them: log in, open the editor,
+post the edit form, cancel, choose how to resolve a conflict."""
+
+from __future__ import annotations
+
+import hashlib
+import html as htmllib
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from harness import Gateway, Wiki, wait_until
+
+NS = "docs"
+
+
+class Peers:
+    """A gateway and two peer sites: A (site id siteA, user alice) and B (siteB, bob)."""
+
+    def __init__(self):
+        self.root = Path(tempfile.mkdtemp(prefix="wikisync-e2e-peer-"))
+        self.gateway = Gateway(self.root)
+        self.a = self.b = None
+        self.node = None
+
+    def start(self):
+        try:
+            self.gateway.start()
+            self.a = Wiki(self.root, "peerA", self.gateway)
+            self.b = Wiki(self.root, "peerB", self.gateway)
+            for wiki, site, user in ((self.a, "siteA", "alice"), (self.b, "siteB", "bob")):
+                wiki.plugin_conf("site_id", site)
+                wiki.add_user(user, f"{user}-pass", user.title())
+                wiki.user = user
+                wiki.start()
+            self.node = self.a.cli("peer", NS).stdout.strip().splitlines()[-1]
+            assert self.node.startswith("xmpp:")
+            self.b.cli("peer", "--node", self.node, NS)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self):
+        for w in (self.a, self.b):
+            if w is not None:
+                try:
+                    w.stop()
+                except Exception:  # noqa: BLE001 - best effort at teardown
+                    pass
+        self.gateway.stop()
+        if os.environ.get("WIKISYNC_E2E_KEEP") != "1":
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def peers():
+    p = Peers().start()
+    try:
+        yield p
+    finally:
+        p.stop()
+
+
+# ------------------------------------------------------------------ helpers
+
+def login(wiki: Wiki) -> requests.Session:
+    s = wiki.login(wiki.user, f"{wiki.user}-pass")
+    assert "do=logout" in s.get(wiki.url + "doku.php", params={"id": "start"}, timeout=20).text
+    return s
+
+
+def field(page_html: str, name: str) -> str:
+    m = re.search(r'name="%s" value="([^"]*)"' % re.escape(name), page_html)
+    return htmllib.unescape(m.group(1)) if m else ""
+
+
+def textarea(page_html: str):
+    """(the editor's textarea tag, its text), or None when there is no editor."""
+    m = re.search(r'(<textarea[^>]*name="wikitext"[^>]*>)(.*?)</textarea>', page_html, re.S)
+    return (m.group(1), htmllib.unescape(m.group(2)).lstrip("\r\n").replace("\r\n", "\n")) if m else None
+
+
+def open_editor(wiki: Wiki, s: requests.Session, page: str) -> str:
+    return s.get(wiki.url + "doku.php", params={"id": page, "do": "edit"}, timeout=20).text
+
+
+def save_editor(wiki: Wiki, s: requests.Session, page: str, editor_html: str, text: str, summary=""):
+    data = {"id": page, "do[save]": "1", "wikitext": text, "summary": summary,
+            "sectok": field(editor_html, "sectok"), "date": field(editor_html, "date"),
+            "prefix": "", "suffix": "", "changecheck": field(editor_html, "changecheck"),
+            "target": "section"}
+    return s.post(wiki.url + "doku.php", data=data, timeout=20).text
+
+
+def cancel_editor(wiki: Wiki, s: requests.Session, page: str, editor_html: str):
+    data = {"id": page, "do[cancel]": "1", "sectok": field(editor_html, "sectok"),
+            "wikitext": "", "prefix": "", "suffix": "", "target": "section"}
+    return s.post(wiki.url + "doku.php", data=data, timeout=20).text
+
+
+def view(wiki: Wiki, page: str, s=None) -> str:
+    return (s or requests).get(wiki.url + "doku.php", params={"id": page}, timeout=20).text
+
+
+def lock_holder(wiki: Wiki, page: str):
+    """The content of DokuWiki's lock file of the page, or None."""
+    f = wiki.dir / "data/locks" / (hashlib.md5(page.encode()).hexdigest() + ".lock")
+    return f.read_text() if f.exists() else None
+
+
+def sync_state(wiki: Wiki, page: str) -> dict:
+    """The page's wikisync state (persistent metadata), read with PHP."""
+    meta = wiki.dir / "data/meta" / (page.replace(":", "/") + ".meta")
+    code = ("$m = @unserialize(file_get_contents($argv[1]));"
+            "echo json_encode($m['persistent']['wikisync']['state'] ?? null);")
+    out = subprocess.run(["php", "-r", code, str(meta)], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout) or {}
+
+
+def has_conflict(wiki: Wiki, page: str) -> bool:
+    return bool(sync_state(wiki, page).get("conflict"))
+
+
+def on_both(peers, page: str, text: str, timeout=20):
+    wait_until(lambda: peers.a.raw(page) == text.encode() and peers.b.raw(page) == text.encode(),
+               timeout, what=f"{page} = {text!r} on both sites")
+
+
+def queues_empty(peers):
+    return peers.a.queue_length() == 0 and peers.b.queue_length() == 0
+
+
+def offline_edits(peers, edits: dict):
+    """Saves {page: (text at A, text at B)} on both sites while the gateway is down (the
+    edits are concurrent: neither site has seen the other's), then brings the gateway back
+    and sends both queues, A's first."""
+    peers.gateway.stop()
+    try:
+        for page, (text_a, text_b) in edits.items():
+            assert peers.a.put(page, text_a, "offline at A", user=peers.a.user, password="alice-pass")
+            assert peers.b.put(page, text_b, "offline at B", user=peers.b.user, password="bob-pass")
+        assert peers.a.queue_length() >= len(edits) and peers.b.queue_length() >= len(edits)
+    finally:
+        peers.gateway.start()
+    peers.a.cli("flush")
+    peers.b.cli("flush")
+
+
+def settle(peers, timeout=20):
+    """Waits until neither site has anything left to publish and the gateway is quiet."""
+    wait_until(lambda: queues_empty(peers), timeout, what="both queues to drain")
+    time.sleep(1.0)
+    for w in (peers.a, peers.b):
+        w.cli("flush")
+    wait_until(lambda: queues_empty(peers), timeout, what="both queues to drain")
+
+
+# ------------------------------------------------------------------ 1. the editor lock
+
+def test_opening_the_editor_locks_the_page_at_the_other_site(peers):
+    a, b = peers.a, peers.b
+    page = "docs:locked"
+    assert a.put(page, "first version\n", "created at A")
+    on_both(peers, page, "first version\n")
+
+    alice = login(a)
+    editor = open_editor(a, alice, page)
+    tag, text = textarea(editor)
+    assert "readonly" not in tag and text == "first version\n"
+    # B writes DokuWiki's own lock file for the remote editor
+    wait_until(lambda: lock_holder(b, page) == "alice @ siteA", 20, what="B's lock file")
+
+    wait_until(lambda: "being edited at siteA by alice" in view(b, page), 10, what="B's notice")
+    bob = login(b)
+    refused = open_editor(b, bob, page)
+    # DokuWiki's own "page locked" screen, naming alice and site A; the editor is read-only
+    assert "This page is currently locked for editing by another user" in refused
+    assert re.search(r"Currently locked by:</strong>\s*alice @ siteA", refused)
+    tag, _ = textarea(refused)
+    assert "readonly" in tag
+    # the page says who edits it, where
+    assert "being edited at siteA by alice" in view(b, page, bob)
+    # a save posted anyway (the locked screen's own token) is refused by the core
+    save_editor(b, bob, page, refused, "bob's text\n", "should be refused")
+    assert b.raw(page) == b"first version\n"
+
+    # alice saves: B gets her text, and the lock and the notice are gone
+    save_editor(a, alice, page, editor, "alice's text\n", "alice edits")
+    on_both(peers, page, "alice's text\n")
+    wait_until(lambda: lock_holder(b, page) is None, 20, what="B's lock to go")
+    assert "being edited" not in view(b, page, bob)
+    assert [c["user"] for c in b.changes(page)][-1] == "alice"
+    tag, _ = textarea(open_editor(b, bob, page))
+    assert "readonly" not in tag
+    # bob's editor now locks the page at A, and cancelling releases it
+    bob_editor = open_editor(b, bob, page)
+    wait_until(lambda: lock_holder(a, page) == "bob @ siteB", 20, what="A's lock file")
+    cancel_editor(b, bob, page, bob_editor)
+    wait_until(lambda: lock_holder(a, page) is None, 20, what="A's lock to go")
+
+
+def test_cancelling_the_editor_releases_the_lock(peers):
+    a, b = peers.a, peers.b
+    page = "docs:cancelled"
+    assert a.put(page, "text\n", "created at A")
+    on_both(peers, page, "text\n")
+    alice = login(a)
+    editor = open_editor(a, alice, page)
+    wait_until(lambda: lock_holder(b, page) == "alice @ siteA", 20, what="B's lock file")
+    wait_until(lambda: "being edited at siteA by alice" in view(b, page), 10, what="B's notice")
+
+    cancel_editor(a, alice, page, editor)
+    wait_until(lambda: lock_holder(b, page) is None, 20, what="B's lock to go")
+    assert "being edited" not in view(b, page)
+    assert sync_state(b, page)["lock"]["type"] == "free"
+    bob = login(b)
+    tag, text = textarea(open_editor(b, bob, page))
+    assert "readonly" not in tag and text == "text\n"
+    assert a.raw(page) == b.raw(page) == b"text\n"
+
+
+# ------------------------------------------------------------------ 2. clean merges
+
+def test_concurrent_edits_of_different_paragraphs_merge_on_both_sites(peers):
+    a, b = peers.a, peers.b
+    page = "docs:merged"
+    base = "Paragraph one.\n\nParagraph two.\n\nParagraph three.\n"
+    assert a.put(page, base, "created at A")
+    on_both(peers, page, base)
+    time.sleep(1.1)
+    offline_edits(peers, {page: (base.replace("one.", "one, edited at A."),
+                                 base.replace("three.", "three, edited at B."))})
+    merged = "Paragraph one, edited at A.\n\nParagraph two.\n\nParagraph three, edited at B.\n"
+    on_both(peers, page, merged, 30)
+    settle(peers)
+    assert a.raw(page) == b.raw(page) == merged.encode()
+    assert not has_conflict(a, page) and not has_conflict(b, page)
+    assert "could not be merged" not in view(a, page) + view(b, page)
+
+
+# ------------------------------------------------------------------ 3. conflicts
+
+BASE = "First line.\nThe shared line.\nLast line.\n"
+
+
+def version(site):
+    return BASE.replace("The shared line.", f"The shared line, as {site} wants it.")
+
+
+@pytest.fixture(scope="module")
+def conflicts(peers):
+    """Three pages edited on the same line at A and B while the gateway was down."""
+    pages = ["docs:c-theirs", "docs:c-mine", "docs:c-merge"]
+    for p in pages:
+        assert peers.a.put(p, BASE, "created at A")
+    for p in pages:
+        on_both(peers, p, BASE)
+    time.sleep(1.1)
+    offline_edits(peers, {p: (version("A"), version("B")) for p in pages})
+    for p in pages:
+        wait_until(lambda p=p: has_conflict(peers.a, p) and has_conflict(peers.b, p), 30,
+                   what=f"the conflict of {p} on both sites")
+    settle(peers)
+    # nothing lost: each site keeps its own text, the other one is kept as the conflict
+    for p in pages:
+        assert peers.a.raw(p) == version("A").encode()
+        assert peers.b.raw(p) == version("B").encode()
+        assert sync_state(peers.a, p)["conflict"]["text"] == version("B")
+        assert sync_state(peers.b, p)["conflict"]["text"] == version("A")
+    return pages
+
+
+def choose(wiki, s, page, editor_html, choice, with_token=True):
+    data = {"id": page, "do": "wikisync_conflict", "choice": choice}
+    if with_token:
+        data["sectok"] = field(editor_html, "sectok")
+    return s.post(wiki.url + "doku.php", data=data, timeout=20).text
+
+
+def test_conflict_is_shown_with_a_diff_and_three_choices(peers, conflicts):
+    a = peers.a
+    page = "docs:c-theirs"
+    assert "could not be merged" in view(a, page)
+    assert "could not be merged" in view(peers.b, page)
+    alice = login(a)
+    editor = open_editor(a, alice, page)
+    assert 'class="diff diff_sidebyside"' in editor
+    words = htmllib.unescape(re.sub(r"<[^>]+>", "", editor)).replace("\xa0", " ")  # marked words
+    assert "Here (siteA)" in words and "From siteB" in words
+    assert "as A wants it" in words and "as B wants it" in words
+    for choice in ("mine", "theirs", "merge"):
+        assert re.search(r'<button[^>]*name="choice"[^>]*value="%s"' % choice, editor), choice
+    cancel_editor(a, alice, page, editor)
+
+
+def test_a_forged_choice_changes_nothing(peers, conflicts):
+    a = peers.a
+    page = "docs:c-mine"
+    before = a.changes(page)
+    alice = login(a)
+    editor = open_editor(a, alice, page)
+    cancel_editor(a, alice, page, editor)
+    # without the security token
+    choose(a, alice, page, editor, "theirs", with_token=False)
+    # anonymous (DokuWiki checks no token for anonymous users: the edit permission is what
+    # stops it; anonymous users may only read here)
+    anon = requests.Session()
+    anon_html = anon.get(a.url + "doku.php", params={"id": page}, timeout=20).text
+    choose(a, anon, page, anon_html, "theirs")
+    time.sleep(1.0)
+    assert a.raw(page) == version("A").encode()
+    assert a.changes(page) == before
+    assert has_conflict(a, page)
+    assert peers.b.raw(page) == version("B").encode() and has_conflict(peers.b, page)
+
+
+def test_take_theirs(peers, conflicts):
+    a, b = peers.a, peers.b
+    page = "docs:c-theirs"
+    alice = login(a)
+    editor = open_editor(a, alice, page)
+    out = choose(a, alice, page, editor, "theirs")
+    assert "Conflict resolved" in out
+    on_both(peers, page, version("B"))
+    wait_until(lambda: not has_conflict(a, page) and not has_conflict(b, page), 20,
+               what="the conflict to clear on both sites")
+    last = a.changes(page)[-1]
+    assert last["user"] == "alice" and "took their version" in last["sum"]
+    wait_until(lambda: lock_holder(b, page) is None, 20, what="B's lock to go")
+    assert "could not be merged" not in view(a, page) + view(b, page)
+
+
+def test_keep_mine(peers, conflicts):
+    a, b = peers.a, peers.b
+    page = "docs:c-mine"
+    alice = login(a)
+    editor = open_editor(a, alice, page)
+    out = choose(a, alice, page, editor, "mine")
+    assert "Conflict resolved" in out
+    on_both(peers, page, version("A"))
+    wait_until(lambda: not has_conflict(a, page) and not has_conflict(b, page), 20,
+               what="the conflict to clear on both sites")
+    assert b.changes(page)[-1]["user"] == "alice"
+    wait_until(lambda: lock_holder(b, page) is None, 20, what="B's lock to go")
+    assert "could not be merged" not in view(a, page) + view(b, page)
+
+
+def test_merge_by_hand(peers, conflicts):
+    a, b = peers.a, peers.b
+    page = "docs:c-merge"
+    alice = login(a)
+    editor = open_editor(a, alice, page)
+    merging = choose(a, alice, page, editor, "merge")
+    tag, text = textarea(merging)
+    assert "readonly" not in tag
+    # both versions in the editor between git-style conflict markers
+    assert re.search(r"^<<<<<<< .+$", text, re.M) and re.search(r"^>>>>>>> .+$", text, re.M)
+    assert "as A wants it" in text and "as B wants it" in text and "=======" in text
+    assert has_conflict(a, page)  # nothing is decided until the editor saves
+    resolved = BASE.replace("The shared line.", "The shared line, as A and B agreed.")
+    save_editor(a, alice, page, merging, resolved, "merged by hand")
+    on_both(peers, page, resolved)
+    wait_until(lambda: not has_conflict(a, page) and not has_conflict(b, page), 20,
+               what="the conflict to clear on both sites")
+    assert "<<<<<<<" not in a.raw(page).decode()
+    wait_until(lambda: lock_holder(b, page) is None, 20, what="B's lock to go")

@@ -70,7 +70,8 @@ pub struct RevisionRef {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
     /// `atom:id`: stable per page and independent of the site, so it survives a source move
-    /// (see [`page_atom_id`]).
+    /// (see [`page_atom_id`]); drafts and lock releases have their own
+    /// ([`draft_atom_id`]), so that as pubsub items they never replace the page.
     pub atom_id: String,
     /// `ws:page`: the DokuWiki page id, already cleaned (see [`crate::id`]).
     pub page: PageId,
@@ -157,4 +158,17 @@ impl Entry {
 /// ```
 pub fn page_atom_id(page: &PageId) -> String {
     format!("urn:x-wikisync:page:{}", page.as_str())
+}
+
+/// The `atom:id` of a page's drafts and lock releases: the item id is the `atom:id`, so the
+/// edit lock is an item of its own beside the page's, and a node's items always hold the
+/// page's last revision (a site that joins during an edit fetches the page, not the draft).
+///
+/// ```
+/// use wikisync_core::{entry::draft_atom_id, id::PageId};
+/// let id = PageId::clean("wiki:start").unwrap();
+/// assert_eq!(draft_atom_id(&id), "urn:x-wikisync:draft:wiki:start");
+/// ```
+pub fn draft_atom_id(page: &PageId) -> String {
+    format!("urn:x-wikisync:draft:{}", page.as_str())
 }

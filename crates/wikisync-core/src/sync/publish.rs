@@ -3,7 +3,7 @@
 use super::clock::Clock;
 use super::config::{Role, SiteConfig};
 use super::state::PageState;
-use crate::entry::{Entry, EntryKind, RevisionRef, page_atom_id};
+use crate::entry::{Entry, EntryKind, RevisionRef, draft_atom_id, page_atom_id};
 use crate::time::Timestamp;
 
 /// An entry for `state`'s page from this site, with the page's current revision, base and
@@ -18,8 +18,12 @@ pub(crate) fn entry(
         Some(Role::Source) => Some(config.site.clone()),
         _ => None,
     };
+    let atom_id = match kind {
+        EntryKind::Draft { .. } | EntryKind::Unlock => draft_atom_id(&state.page),
+        _ => page_atom_id(&state.page),
+    };
     Entry {
-        atom_id: page_atom_id(&state.page),
+        atom_id,
         page: state.page.clone(),
         title: state.page.to_string(),
         updated: now,

@@ -532,6 +532,7 @@ async fn main() {
     let phase = |name: &str| o.phases.iter().any(|p| p == name);
     let _ = epoch();
     let client = client();
+    let xmpp = std::env::var_os("WIKISYNC_GATEWAY_XMPP_COMPONENT").is_some();
     match std::env::var("WIKISYNC_GATEWAY_XMPP_COMPONENT") {
         Ok(component) => println!(
             "mode: XMPP (component {component}, service {})",
@@ -691,6 +692,8 @@ async fn main() {
     let gw = start_gateway(&o.bin).await;
     let cpu = watch(&gw);
     let (rss0, _) = gw.rss_kib();
+    reset(&seen, "m");
+    let start_us = now_us();
     let seq = Arc::new(AtomicU64::new(0));
     let total = o.memory_nodes;
     let mut tasks = Vec::new();
@@ -713,19 +716,35 @@ async fn main() {
                 assert!(status.is_success(), "{body}");
                 let v: serde_json::Value = serde_json::from_str(&body).unwrap();
                 let uri = v["uri"].as_str().unwrap().to_owned();
-                subscribe_many(&client, addr, &uri, rx, 1, &format!("m{n}")).await;
+                subscribe_many(&client, addr, &uri, rx, 1, "m").await;
             }
         }));
     }
     for t in tasks {
         t.await.unwrap();
     }
+    let took = cpu.start.elapsed().as_secs_f64();
     let (rss, hwm) = gw.rss_kib();
     println!(
-        "memory, {total} nodes + {total} subscriptions: VmRSS {:.1} MB (idle at start {:.1} MB), peak VmHWM {:.1} MB",
+        "memory, {total} nodes + {total} subscriptions (created in {took:.1} s): VmRSS {:.1} MB (idle at start {:.1} MB), peak VmHWM {:.1} MB",
         rss as f64 / 1024.0,
         rss0 as f64 / 1024.0,
         hwm as f64 / 1024.0
     );
+    if xmpp {
+        // Each node's publish reaches its subscriber only once the node was created on the
+        // pubsub service and the item came back as an event: wait for that too.
+        wait_count(&seen, total, o.drain).await;
+        let got = seen.count.load(Ordering::Relaxed);
+        let (rss, hwm) = gw.rss_kib();
+        println!(
+            "memory, after the pubsub round trips: {got} of {total} first items delivered{}, the last after {:.1} s; \
+             VmRSS {:.1} MB, peak VmHWM {:.1} MB",
+            undelivered(got, total),
+            until_last(&seen, start_us),
+            rss as f64 / 1024.0,
+            hwm as f64 / 1024.0
+        );
+    }
     println!("{}", cpu.report());
 }

@@ -47,6 +47,10 @@ s2s_interfaces = { \"$XMPP_S2S_IP\""
     resolver="unbound = { hoststxt = \"$XMPP_HOSTS\"; options = { [\"local-zone:\"] = \"${domain#*.}. static\" } }
 s2s_secure_auth = false"
   fi
+  # PROSODY_STORAGE=sql: SQLite storage (prosody.sqlite in DIR/data; needs lua-dbi-sqlite3).
+  local storage='storage = "internal"'
+  [ "${PROSODY_STORAGE:-internal}" = sql ] &&
+    storage='storage = "sql"; sql = { driver = "SQLite3", database = "prosody.sqlite" }'
   mkdir -p "$dir/data" "$dir/certs"
   cat > "$dir/prosody.cfg.lua" <<CFG
 -- Loopback-only test config for Prosody 0.12 (no TLS, no HTTP; s2s only with XMPP_S2S_IP)
@@ -72,7 +76,7 @@ modules_enabled = { "roster"; "saslauth"; "disco"; "ping"; "pep"; "posix"; "dial
 modules_disabled = { ${s2s_module}"offline"; }
 $resolver
 authentication = "internal_hashed"
-storage = "internal"
+$storage
 c2s_require_encryption = false
 s2s_require_encryption = false
 allow_unencrypted_plain_auth = true

@@ -624,15 +624,10 @@ async fn worker(shared: std::sync::Weak<Shared>) {
             }
             continue;
         }
-        let outcomes = futures_util::future::join_all(ops.iter().map(|op| perform(&s, op))).await;
-        let mut done = Vec::new();
-        let mut retry = false;
-        for (op, outcome) in ops.iter().zip(outcomes) {
-            match outcome {
-                Outcome::Finished => done.push(op.id),
-                Outcome::Retry => retry = true,
-            }
-        }
+        let outcomes: Vec<Outcome> =
+            futures_util::future::join_all(ops.iter().map(|op| perform(&s, op))).await;
+        let done = finished_in_order(&ops, &outcomes);
+        let retry = done.len() < ops.len();
         if !done.is_empty() {
             let result = s
                 .sqlite
@@ -656,6 +651,22 @@ async fn worker(shared: std::sync::Weak<Shared>) {
             pause = Duration::from_millis(100);
         }
     }
+}
+
+/// The operations of a batch that can leave the outbox: the finished ones, except those that
+/// follow, on the same node, an operation that must be retried. Those are sent again after
+/// it, so the service applies a node's operations in the order they were accepted (a publish
+/// retried after a later one would otherwise put the older entry back).
+fn finished_in_order(ops: &[Op], outcomes: &[Outcome]) -> Vec<i64> {
+    let mut held: Vec<&str> = Vec::new();
+    let mut done = Vec::new();
+    for (op, outcome) in ops.iter().zip(outcomes) {
+        match outcome {
+            Outcome::Finished if !held.contains(&op.node.as_str()) => done.push(op.id),
+            _ => held.push(&op.node),
+        }
+    }
+    done
 }
 
 fn pending(conn: &Connection, limit: u32) -> Result<Vec<Op>, StoreError> {
@@ -1188,5 +1199,36 @@ fn apply_one(
                 .execute([&node])?;
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(id: i64, node: &str) -> Op {
+        Op {
+            id,
+            kind: "publish".into(),
+            node: node.into(),
+            item_id: Some("urn:x".into()),
+            payload: None,
+            redirect: None,
+        }
+    }
+
+    #[test]
+    fn operations_after_a_retried_one_on_its_node_stay_queued() {
+        let ops = [op(1, "a"), op(2, "b"), op(3, "a"), op(4, "b"), op(5, "c")];
+        let outcomes = [
+            Outcome::Retry,
+            Outcome::Finished,
+            Outcome::Finished,
+            Outcome::Finished,
+            Outcome::Finished,
+        ];
+        assert_eq!(finished_in_order(&ops, &outcomes), [2, 4, 5]);
+        let all = [Outcome::Finished, Outcome::Finished];
+        assert_eq!(finished_in_order(&ops[..2], &all), [1, 2]);
     }
 }

@@ -4,10 +4,11 @@ use dokuwiki\Extension\Plugin;
 
 /**
  * The plugin's persistent data: the sync table (namespace → role, node, source), per-page
- * sync state (page metadata), the outgoing queue, remembered callback signatures and health.
+ * sync state, notices and conflicts, the outgoing queue, remembered callback signatures and
+ * health.
  *
  * Everything lives under `<metadir>/_wikisync/` (a leading underscore cannot be a namespace,
- * so it never collides with page metadata) and in the pages' persistent metadata.
+ * so it never collides with page metadata).
  */
 class helper_plugin_wikisync_store extends Plugin
 {
@@ -170,12 +171,12 @@ class helper_plugin_wikisync_store extends Plugin
      */
     public function pageState($id)
     {
-        $state = p_get_metadata($id, 'wikisync state', METADATA_DONT_RENDER);
+        $state = $this->pageData($id)['state'] ?? null;
         return is_array($state) ? $state : null;
     }
 
     /**
-     * Stores the page's sync state (persistent metadata: survives re-rendering and deletion).
+     * Stores the page's sync state.
      *
      * @param string $id
      * @param array $state
@@ -183,23 +184,6 @@ class helper_plugin_wikisync_store extends Plugin
     public function setPageState($id, array $state)
     {
         $this->setPageKey($id, 'state', $state);
-    }
-
-    /**
-     * Replaces one key of the page's `wikisync` metadata and keeps the others (p_set_metadata
-     * replaces a whole top-level key: the state, the notice and the conflict share one).
-     *
-     * @param string $id
-     * @param string $key state|notice|conflict
-     * @param mixed $value
-     */
-    protected function setPageKey($id, $key, $value)
-    {
-        $meta = p_read_metadata($id);
-        $all = $meta['persistent']['wikisync'] ?? [];
-        if (!is_array($all)) $all = [];
-        $all[$key] = $value;
-        p_set_metadata($id, ['wikisync' => $all], false, true);
     }
 
     /**
@@ -211,7 +195,7 @@ class helper_plugin_wikisync_store extends Plugin
      */
     public function pageExtra($id, $key)
     {
-        $v = p_get_metadata($id, 'wikisync ' . $key, METADATA_DONT_RENDER);
+        $v = $this->pageData($id)[$key] ?? null;
         return is_array($v) ? $v : null;
     }
 
@@ -223,6 +207,70 @@ class helper_plugin_wikisync_store extends Plugin
     public function setPageExtra($id, $key, $value)
     {
         $this->setPageKey($id, $key, $value);
+    }
+
+    /**
+     * The file holding a page's sync state, notice and conflict (JSON). Not DokuWiki's page
+     * metadata: a page view that re-renders the metadata writes the whole metadata file it
+     * read before, which could put back a state a callback had changed meanwhile.
+     *
+     * @param string $id
+     * @return string
+     */
+    protected function pageFile($id)
+    {
+        return $this->dir('pages') . '/' . md5($id) . '.json';
+    }
+
+    /**
+     * Everything stored for a page (keys state, notice, conflict).
+     *
+     * @param string $id
+     * @return array
+     */
+    protected function pageData($id)
+    {
+        $file = $this->pageFile($id);
+        if (is_file($file)) {
+            $data = json_decode((string)file_get_contents($file), true);
+            if (is_array($data)) return $data;
+        }
+        // Written by earlier versions into the page's persistent metadata: read it from there
+        // until the next change moves it.
+        $meta = p_get_metadata($id, 'wikisync', METADATA_DONT_RENDER);
+        return is_array($meta) ? $meta : [];
+    }
+
+    /**
+     * Replaces one key of what is stored for a page and keeps the others: under a lock of its
+     * own (read, change, write), written to a temporary file and renamed over the old one, so
+     * readers never see half a file.
+     *
+     * @param string $id
+     * @param string $key state|notice|conflict
+     * @param mixed $value
+     */
+    protected function setPageKey($id, $key, $value)
+    {
+        $file = $this->pageFile($id);
+        $lock = fopen($file . '.lock', 'c');
+        if ($lock === false) throw new RuntimeException("wikisync: cannot lock $file");
+        flock($lock, LOCK_EX);
+        try {
+            $all = $this->pageData($id);
+            $all['id'] = $id;
+            $all[$key] = $value;
+            $json = json_encode($all, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE);
+            if ($json === false) throw new RuntimeException("wikisync: cannot encode the state of $id");
+            $tmp = $file . '.' . getmypid() . '.tmp';
+            if (file_put_contents($tmp, $json) === false || !rename($tmp, $file)) {
+                @unlink($tmp);
+                throw new RuntimeException("wikisync: cannot write $file");
+            }
+        } finally {
+            flock($lock, LOCK_UN);
+            fclose($lock);
+        }
     }
 
     /**

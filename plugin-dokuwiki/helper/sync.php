@@ -5,7 +5,7 @@ use dokuwiki\Extension\Plugin;
 
 /**
  * Carries out what the core decides: turns DokuWiki events into core inputs, and the core's
- * actions into DokuWiki operations (saveWikiText, lock files, page metadata, the queue).
+ * actions into DokuWiki operations (saveWikiText, lock files, the page's sync state, the queue).
  *
  * No decision is taken here: outcomes come from helper_plugin_wikisync_core.
  */

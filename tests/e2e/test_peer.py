@@ -10,7 +10,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -119,12 +118,11 @@ def lock_holder(wiki: Wiki, page: str):
 
 
 def sync_state(wiki: Wiki, page: str) -> dict:
-    """The page's wikisync state (persistent metadata), read with PHP."""
-    meta = wiki.dir / "data/meta" / (page.replace(":", "/") + ".meta")
-    code = ("$m = @unserialize(file_get_contents($argv[1]));"
-            "echo json_encode($m['persistent']['wikisync']['state'] ?? null);")
-    out = subprocess.run(["php", "-r", code, str(meta)], capture_output=True, text=True, check=True)
-    return json.loads(out.stdout) or {}
+    """The page's wikisync state (the plugin's JSON file of the page)."""
+    f = wiki.dir / "data/meta/_wikisync/pages" / (hashlib.md5(page.encode()).hexdigest() + ".json")
+    if not f.exists():
+        return {}
+    return json.loads(f.read_text()).get("state") or {}
 
 
 def has_conflict(wiki: Wiki, page: str) -> bool:

@@ -872,6 +872,14 @@ fn subscribe_in(
     Ok(())
 }
 
+/// Removes a subscription by its key, with its pending deliveries (inside the caller's
+/// transaction).
+fn drop_subscriber_in(conn: &Connection, sub_key: i64) -> Result<(), StoreError> {
+    conn.prepare_cached("DELETE FROM subscriptions WHERE id = ?1")?
+        .execute([sub_key])?;
+    gc_events_of_queue(conn, sub_key)
+}
+
 /// Removes a subscription and its pending deliveries (inside the caller's transaction).
 fn unsubscribe_in(conn: &Connection, node: &str, callback: &str) -> Result<(), StoreError> {
     if !node.is_empty() {
@@ -1255,11 +1263,7 @@ impl Store for SqliteStore {
     }
 
     fn drop_subscriber(&self, sub_key: i64) -> BoxFuture<'_, Result<(), StoreError>> {
-        self.call(move |conn, _| {
-            conn.prepare_cached("DELETE FROM subscriptions WHERE id = ?1")?
-                .execute([sub_key])?;
-            gc_events_of_queue(conn, sub_key)
-        })
+        self.call(move |conn, _| drop_subscriber_in(conn, sub_key))
     }
 
     fn outbox_len(&self) -> BoxFuture<'_, Result<u64, StoreError>> {
@@ -1316,6 +1320,16 @@ impl XmppJob<'_> {
         max: u32,
     ) -> Result<(), StoreError> {
         subscribe_in(conn, self.ctx, req, max)
+    }
+
+    /// Removes a subscription by its key, as [`Store::drop_subscriber`] does, in this
+    /// transaction.
+    pub(crate) fn drop_subscriber(
+        &self,
+        conn: &Connection,
+        sub_key: i64,
+    ) -> Result<(), StoreError> {
+        drop_subscriber_in(conn, sub_key)
     }
 
     /// Removes a subscription, as [`Store::unsubscribe`] does, in this transaction.

@@ -317,6 +317,16 @@ impl Callbacks {
     }
 }
 
+/// A callback URL whose server answers every delivery `410 Gone`.
+async fn gone_callback() -> String {
+    let app =
+        axum::Router::new().route("/gone", axum::routing::post(|| async { StatusCode::GONE }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/gone", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
 fn atom_id(entry: &str) -> String {
     let e: Element = entry.parse().expect("an Atom entry");
     e.get_child("id", "http://www.w3.org/2005/Atom")
@@ -977,6 +987,26 @@ async fn remote_subscriptions_follow_a_node_of_another_service() {
     );
     let late = tokio::time::timeout(Duration::from_millis(100), callbacks.next()).await;
     assert!(late.is_err(), "no callback once unsubscribed: {late:?}");
+
+    // A subscriber that answers 410 Gone is dropped at its first delivery; it was the node's
+    // only one, so the gateway stops following the node again.
+    let gone = gone_callback().await;
+    gateway.subscribe(&remote, &gone).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let health = gateway.get_json("/healthz").await;
+        let unsubscribed = gateway
+            .metric("wikisync_gateway_unsubscribed_total{reason=\"gone\"}")
+            .await;
+        if unsubscribed == 1.0 && health["xmpp"]["remote_nodes"] == 0 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still following after its last subscriber was gone: {health}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     // A node the other service does not have; a service that does not exist.
     let (status, body) = gateway

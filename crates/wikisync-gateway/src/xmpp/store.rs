@@ -507,7 +507,31 @@ impl Store for XmppStore {
     }
 
     fn drop_subscriber(&self, sub_key: i64) -> BoxFuture<'_, Result<(), StoreError>> {
-        self.inner.sqlite.drop_subscriber(sub_key)
+        // The delivery worker gave up on a subscriber (410 Gone, failure budget): if it was the
+        // last one of a node of another service, stop following that node too.
+        Box::pin(async move {
+            let unfollowed = self
+                .inner
+                .sqlite
+                .xmpp_job(true, move |conn, job| {
+                    let node: Option<String> = conn
+                        .prepare_cached("SELECT node FROM subscriptions WHERE id = ?1")?
+                        .query_row([sub_key], |r| r.get(0))
+                        .optional()?;
+                    job.drop_subscriber(conn, sub_key)?;
+                    match node {
+                        Some(node) if is_remote_key(&node) => {
+                            unfollow_if_unused(conn, &node, now_ms())
+                        }
+                        _ => Ok(false),
+                    }
+                })
+                .await?;
+            if unfollowed {
+                self.inner.wake.notify_one();
+            }
+            Ok(())
+        })
     }
 
     fn outbox_len(&self) -> BoxFuture<'_, Result<u64, StoreError>> {
@@ -838,8 +862,25 @@ async fn ensure(s: &Shared, node: &str) -> Outcome {
     outcome(s, node, &subscribe, result)
 }
 
-/// After a (re)connection: resubscribe to every known node and deliver what changed meanwhile.
+/// After a (re)connection: stop following nodes of other services nobody here subscribes to
+/// any more, resubscribe to every other known node and deliver what changed meanwhile.
 async fn resync(s: &Shared) -> Result<(), IqError> {
+    s.sqlite
+        .xmpp_job(true, |conn, _| {
+            let unused: Vec<String> = conn
+                .prepare_cached(
+                    "SELECT id FROM nodes WHERE substr(id, 1, 5) = 'xmpp:'
+                     AND NOT EXISTS (SELECT 1 FROM subscriptions WHERE node = nodes.id)",
+                )?
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            for node in unused {
+                unfollow_if_unused(conn, &node, now_ms())?;
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| IqError::Build(e.to_string()))?;
     let nodes = s
         .sqlite
         .list_nodes()

@@ -139,7 +139,8 @@ ejabberd_start() { # DIR C2S COMP DIST
     module: ejabberd_s2s_in
 s2s_use_starttls: false
 s2s_dns_timeout: 2
-s2s_dns_retries: 1"
+s2s_dns_retries: 1
+s2s_max_retry_delay: 1"
   else
     cp /etc/ejabberd/inetrc "$dir/inetrc"
   fi

@@ -654,6 +654,7 @@ async fn healthz(State(state): State<AppState>) -> ApiResult<Response> {
                 "sessions": x.sessions,
                 "pending_ops": x.pending_ops,
                 "remote_nodes": x.remote_nodes,
+                "remote_unreachable": x.remote_unreachable,
             },
         }),
         None => json!({ "status": "ok", "outbox": outbox }),
@@ -701,6 +702,12 @@ fn xmpp_metrics(e: &mut Exposition, x: &crate::xmpp::XmppStatus) {
         "gauge",
         "Nodes of other services followed.",
         &[("", x.remote_nodes)],
+    );
+    e.family(
+        "wikisync_gateway_xmpp_remote_unreachable",
+        "gauge",
+        "Followed nodes of other services whose service could not be reached (retried).",
+        &[("", x.remote_unreachable)],
     );
 }
 

@@ -1065,6 +1065,46 @@ async fn federation_a_gateway_follows_a_node_on_another_server() {
         feed.contains("urn:f2") && !feed.contains("urn:f1"),
         "{feed}"
     );
+
+    // Server B goes away and the gateway restarts: its own nodes keep working while the
+    // remote one waits, counted as unreachable, and is followed again once B is back.
+    fed.theirs.stop();
+    let dir = gateway.shut_down().await;
+    let gateway = Gateway::start_in(&fed.ours, dir).await;
+    let (uri, _) = gateway.create().await;
+    gateway.subscribe(&uri, &callbacks.url).await;
+    gateway
+        .publish(&uri, &entry("urn:local", "Local", "while B is away"))
+        .await;
+    assert_eq!(
+        atom_id(&callbacks.next_not(&["urn:f2"]).await.body),
+        "urn:local"
+    );
+    wait_for_metric(&gateway, "wikisync_gateway_xmpp_remote_unreachable", 1.0).await;
+    fed.theirs.up();
+    wait_for_metric(&gateway, "wikisync_gateway_xmpp_remote_unreachable", 0.0).await;
+    let r3 = entry("urn:f3", "F3", "after B came back");
+    fed.theirs.slix(&["publish", "wiki", "urn:f3"], &r3);
+    same_entry(
+        &callbacks.next_not(&["urn:f2", "urn:local"]).await.body,
+        &r3,
+    );
+}
+
+/// Waits until a figure of `/metrics` has `value`.
+async fn wait_for_metric(gateway: &Gateway, name: &str, value: f64) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let now = gateway.metric(name).await;
+        if now == value {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{name} stayed {now}, not {value}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

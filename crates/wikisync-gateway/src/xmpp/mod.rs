@@ -66,6 +66,9 @@ pub struct XmppStatus {
     pub events: u64,
     /// Nodes of other services the gateway follows (remote subscriptions).
     pub remote_nodes: u64,
+    /// Of those, the ones whose service could not be reached at the last try (retried in the
+    /// background).
+    pub remote_unreachable: u64,
 }
 
 use std::time::Duration;

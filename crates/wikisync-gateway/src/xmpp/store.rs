@@ -70,6 +70,11 @@ struct Shared {
     node_config: NodeConfig,
     wake: Arc<Notify>,
     metrics: XmppMetrics,
+    /// Followed nodes of other services that could not be brought up to date (their server
+    /// unreachable): retried in the background, so they never hold up this service's nodes.
+    unreachable: std::sync::Mutex<std::collections::BTreeSet<String>>,
+    /// How often the unreachable ones are tried again (the keepalive interval).
+    retry_every: Duration,
 }
 
 impl std::fmt::Debug for XmppStore {
@@ -133,10 +138,13 @@ impl XmppStore {
                 node_config: NodeConfig { max_items },
                 wake: Arc::new(Notify::new()),
                 metrics: XmppMetrics::default(),
+                unreachable: std::sync::Mutex::default(),
+                retry_every: config.ping_interval,
             }),
         };
         tokio::spawn(intake(Arc::downgrade(&store.inner), events));
         tokio::spawn(worker(Arc::downgrade(&store.inner)));
+        tokio::spawn(refollow(Arc::downgrade(&store.inner)));
         Ok(store)
     }
 
@@ -567,6 +575,7 @@ impl Store for XmppStore {
                 ops_refused: m.refused.load(Ordering::Relaxed),
                 events: m.events.load(Ordering::Relaxed),
                 remote_nodes,
+                remote_unreachable: lock_set(&self.inner.unreachable).len() as u64,
             }))
         })
     }
@@ -720,7 +729,7 @@ async fn perform(s: &Shared, op: &Op) -> Outcome {
     let request = match op.kind.as_str() {
         "ensure" => return ensure(s, &op.node).await,
         "follow" => {
-            return match sync_node(s, &op.node).await {
+            return match follow(s, &op.node).await {
                 Ok(()) => Outcome::Finished,
                 Err(e) => {
                     tracing::debug!(node = %op.node, error = %e, "following the node will be retried");
@@ -900,9 +909,67 @@ async fn resync(s: &Shared) -> Result<(), IqError> {
         .await
         .map_err(|e| IqError::Build(e.to_string()))?;
     for node in nodes.into_iter().filter(|n| !queued.contains(n)) {
-        sync_node(s, &node).await?;
+        if is_remote_key(&node) {
+            follow(s, &node).await?;
+        } else {
+            sync_node(s, &node).await?;
+        }
     }
     Ok(())
+}
+
+/// Brings a followed node of another service up to date. When that service cannot be
+/// reached (its server down, federation broken) while this gateway's own connection is fine,
+/// the node is set aside and retried in the background ([`refollow`]) instead of holding up
+/// the outbox or the resynchronisation of this service's nodes; only a lost connection is an
+/// error.
+async fn follow(s: &Shared, key: &str) -> Result<(), IqError> {
+    let result = sync_node(s, key).await;
+    let mut unreachable = lock_set(&s.unreachable);
+    match result {
+        Ok(()) => {
+            unreachable.remove(key);
+            Ok(())
+        }
+        Err(e @ (IqError::NotConnected | IqError::Disconnected)) => Err(e),
+        Err(e) => {
+            if unreachable.insert(key.to_owned()) {
+                tracing::warn!(node = key, error = %e, "the node's pubsub service cannot be reached; retrying in the background");
+            }
+            Ok(())
+        }
+    }
+}
+
+fn lock_set<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Tries the unreachable followed nodes again, every `retry_every`, while connected.
+async fn refollow(shared: std::sync::Weak<Shared>) {
+    loop {
+        let Some(s) = shared.upgrade() else { return };
+        let every = s.retry_every;
+        drop(s);
+        tokio::time::sleep(every).await;
+        let Some(s) = shared.upgrade() else { return };
+        if s.conn.online().borrow().is_none() {
+            continue;
+        }
+        let waiting: Vec<String> = lock_set(&s.unreachable).iter().cloned().collect();
+        for key in waiting {
+            match is_known(&s, &key).await {
+                Ok(true) => {
+                    if follow(&s, &key).await.is_err() {
+                        break;
+                    }
+                }
+                _ => {
+                    lock_set(&s.unreachable).remove(&key);
+                }
+            }
+        }
+    }
 }
 
 /// Brings one node up to date with its service: subscribes the component (again) and applies

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Body;
+use axum::body::{Body, HttpBody};
 use axum::http::{Request, Response};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
@@ -92,16 +92,26 @@ impl Reply {
     }
 }
 
-pub async fn send(router: &Router, request: Request<Body>) -> Reply {
-    let response: Response<Body> = router.clone().oneshot(request).await.unwrap();
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    Reply {
-        status,
-        headers,
-        body: String::from_utf8(bytes.to_vec()).unwrap(),
+impl Reply {
+    /// Reads a whole response, from the router or from a real socket.
+    async fn read<B>(response: Response<B>) -> Self
+    where
+        B: HttpBody,
+        B::Error: std::fmt::Debug,
+    {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        Reply {
+            status,
+            headers,
+            body: String::from_utf8(bytes.to_vec()).unwrap(),
+        }
     }
+}
+
+pub async fn send(router: &Router, request: Request<Body>) -> Reply {
+    Reply::read(router.clone().oneshot(request).await.unwrap()).await
 }
 
 pub fn enc(s: &str) -> String {
@@ -223,6 +233,20 @@ impl Receiver {
 
     pub async fn start_on(listener: tokio::net::TcpListener, state: Arc<ReceiverState>) -> Self {
         let addr = listener.local_addr().unwrap();
+        Self::serve(listener, addr, "http", state)
+    }
+
+    /// Serves `receive` on `listener` until `stop`.
+    fn serve<L>(
+        listener: L,
+        addr: SocketAddr,
+        scheme: &'static str,
+        state: Arc<ReceiverState>,
+    ) -> Self
+    where
+        L: axum::serve::Listener,
+        L::Addr: std::fmt::Debug,
+    {
         let router = Router::new().fallback(receive).with_state(state.clone());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -235,7 +259,7 @@ impl Receiver {
         });
         Self {
             addr,
-            scheme: "http",
+            scheme,
             state,
             stop: Some(stop),
             task: Some(task),
@@ -262,50 +286,30 @@ impl Receiver {
             state: state.clone(),
         };
         let addr = listener.tcp.local_addr().unwrap();
-        let router = Router::new().fallback(receive).with_state(state.clone());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-                .unwrap();
-        });
-        let receiver = Self {
-            addr,
-            scheme: "https",
-            state,
-            stop: Some(stop),
-            task: Some(task),
-        };
-        (receiver, cert.pem())
+        (Self::serve(listener, addr, "https", state), cert.pem())
     }
 
     pub fn url(&self, path: &str) -> String {
         format!("{}://{}{path}", self.scheme, self.addr)
     }
 
-    /// POSTs received so far.
+    /// POSTs received so far (deliveries).
     pub fn posts(&self) -> Vec<Received> {
-        self.state
-            .got
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|r| r.method == Method::POST)
-            .cloned()
-            .collect()
+        self.received(Method::POST)
     }
 
-    /// POSTs answered successfully so far (when the status is switched, only those after).
+    /// GETs received so far (verifications of intent and denials).
     pub fn gets(&self) -> Vec<Received> {
+        self.received(Method::GET)
+    }
+
+    fn received(&self, method: Method) -> Vec<Received> {
         self.state
             .got
             .lock()
             .unwrap()
             .iter()
-            .filter(|r| r.method == Method::GET)
+            .filter(|r| r.method == method)
             .cloned()
             .collect()
     }
@@ -432,14 +436,7 @@ pub async fn call(
         )
         .await
         .unwrap();
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    Reply {
-        status,
-        headers,
-        body: String::from_utf8(bytes.to_vec()).unwrap(),
-    }
+    Reply::read(response).await
 }
 
 pub async fn http_publish(addr: SocketAddr, uri: Option<&str>, body: String) -> Reply {

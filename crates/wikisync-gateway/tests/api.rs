@@ -9,27 +9,10 @@ use common::*;
 use wikisync_gateway::config::Config;
 use wikisync_gateway::http::owner_id;
 
-async fn publish(api: &Api, uri: Option<&str>, body: &str) -> Reply {
-    let path = match uri {
-        Some(uri) => format!("/publish?uri={}", enc(uri)),
-        None => "/publish".to_owned(),
-    };
-    send(&api.router, post(&path, Some(ENTRY_TYPE), body.to_owned())).await
-}
-
-async fn subscribe(api: &Api, uri: &str, callback: &str) -> Reply {
-    let body = serde_json::json!({ "uri": uri, "callback": callback }).to_string();
-    send(
-        &api.router,
-        post("/subscribe", Some("application/json"), body),
-    )
-    .await
-}
-
 #[tokio::test]
 async fn create_returns_a_canonical_uri_and_lists_the_node() {
     let api = api();
-    let reply = send(&api.router, post("/create", None, Body::empty())).await;
+    let reply = api.send(post("/create", None, Body::empty())).await;
     assert_eq!(reply.headers["content-type"], "application/json");
     let uri = reply.uri();
     let node = uri
@@ -39,7 +22,7 @@ async fn create_returns_a_canonical_uri_and_lists_the_node() {
         node.starts_with("generic/") && node.len() == "generic/".len() + 36,
         "{node}"
     );
-    let list = send(&api.router, get("/list")).await;
+    let list = api.send(get("/list")).await;
     assert_eq!(list.status, 200);
     assert_eq!(list.json(), serde_json::json!([node]));
 }
@@ -47,8 +30,8 @@ async fn create_returns_a_canonical_uri_and_lists_the_node() {
 #[tokio::test]
 async fn publish_without_uri_creates_an_instant_node_holding_the_entry() {
     let api = api();
-    let uri = publish(&api, None, &entry("urn:x:1", "one")).await.uri();
-    let items = send(&api.router, get(&format!("/items?uri={}", enc(&uri)))).await;
+    let uri = api.publish(None, &entry("urn:x:1", "one")).await.uri();
+    let items = api.send(get(&format!("/items?uri={}", enc(&uri)))).await;
     assert_eq!(items.status, 200);
     assert_eq!(
         items.headers["content-type"],
@@ -70,10 +53,8 @@ async fn publish_without_uri_creates_an_instant_node_holding_the_entry() {
 #[tokio::test]
 async fn publish_accepts_every_uri_variant_and_answers_the_canonical_one() {
     let api = api();
-    let canonical = send(&api.router, post("/create", None, Body::empty()))
-        .await
-        .uri();
-    let node = canonical.split("node=").nth(1).unwrap().to_owned();
+    let canonical = api.create().await;
+    let node = node_of(&canonical).to_owned();
     for variant in [
         canonical.clone(),
         format!("xmpp:{SERVICE}?node={node}"),
@@ -84,7 +65,7 @@ async fn publish_accepts_every_uri_variant_and_answers_the_canonical_one() {
         ),
     ] {
         assert_eq!(
-            publish(&api, Some(&variant), &entry("urn:x", "t"))
+            api.publish(Some(&variant), &entry("urn:x", "t"))
                 .await
                 .uri(),
             canonical,
@@ -92,36 +73,29 @@ async fn publish_accepts_every_uri_variant_and_answers_the_canonical_one() {
         );
     }
     // Unencoded in the query string, as old clients send it, works too.
-    let raw = send(
-        &api.router,
-        post(
+    let raw = api
+        .send(post(
             &format!("/publish?uri=xmpp:{SERVICE}?;node={node}"),
             Some(ENTRY_TYPE),
             entry("urn:x", "t"),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(raw.uri(), canonical);
 }
 
 #[tokio::test]
 async fn item_ids_come_from_the_parameter_then_atom_id_then_current() {
     let api = api();
-    let uri = send(&api.router, post("/create", None, Body::empty()))
+    let uri = api.create().await;
+    api.publish(Some(&uri), &entry("urn:a", "a1")).await.uri();
+    api.publish(Some(&uri), &entry("urn:a", "a2")).await.uri();
+    let path = format!("/publish?uri={}&item=explicit", enc(&uri));
+    api.send(post(&path, Some(ENTRY_TYPE), entry("urn:b", "b")))
         .await
         .uri();
-    publish(&api, Some(&uri), &entry("urn:a", "a1")).await.uri();
-    publish(&api, Some(&uri), &entry("urn:a", "a2")).await.uri();
-    let path = format!("/publish?uri={}&item=explicit", enc(&uri));
-    send(
-        &api.router,
-        post(&path, Some(ENTRY_TYPE), entry("urn:b", "b")),
-    )
-    .await
-    .uri();
     let no_id = "<entry xmlns=\"http://www.w3.org/2005/Atom\"><title>x</title></entry>";
-    publish(&api, Some(&uri), no_id).await.uri();
-    let node = uri.split("node=").nth(1).unwrap();
+    api.publish(Some(&uri), no_id).await.uri();
+    let node = node_of(&uri);
     let items = api.store.items(node, 10).await.unwrap();
     let ids: Vec<&str> = items.iter().map(|i| i.id.as_str()).collect();
     assert_eq!(
@@ -136,30 +110,23 @@ async fn item_ids_come_from_the_parameter_then_atom_id_then_current() {
 async fn publish_errors() {
     let api = api();
     let good = entry("urn:x", "t");
-    publish(&api, Some(&format!("xmpp:{SERVICE}?;node=missing")), &good)
-        .await
-        .assert_error(404, "node_not_found");
-    publish(&api, Some("xmpp:@@@@"), &good)
-        .await
-        .assert_error(400, "malformed_uri");
-    publish(&api, Some("http://example.org/"), &good)
-        .await
-        .assert_error(400, "malformed_uri");
-    publish(&api, Some("xmpp:other.example.org?;node=x"), &good)
-        .await
-        .assert_error(404, "unknown_service");
-    publish(&api, Some(&format!("xmpp:{SERVICE}")), &good)
-        .await
-        .assert_error(400, "root_node");
+    let missing = format!("xmpp:{SERVICE}?;node=missing");
+    let root = format!("xmpp:{SERVICE}");
     // Nodes of other services are stored under their URI, so local ids may not look like one.
-    publish(
-        &api,
-        Some(&format!("xmpp:{SERVICE}?;node=xmpp%3Aother")),
-        &good,
-    )
-    .await
-    .assert_error(400, "reserved_node");
-    send(&api.router, post("/publish", None, good.clone()))
+    let reserved = format!("xmpp:{SERVICE}?;node=xmpp%3Aother");
+    for (uri, status, code) in [
+        (missing.as_str(), 404, "node_not_found"),
+        ("xmpp:@@@@", 400, "malformed_uri"),
+        ("http://example.org/", 400, "malformed_uri"),
+        ("xmpp:other.example.org?;node=x", 404, "unknown_service"),
+        (&root, 400, "root_node"),
+        (&reserved, 400, "reserved_node"),
+    ] {
+        api.publish(Some(uri), &good)
+            .await
+            .assert_error_for(uri, status, code);
+    }
+    api.send(post("/publish", None, good.clone()))
         .await
         .assert_error(400, "missing_content_type");
     for wrong in [
@@ -167,47 +134,38 @@ async fn publish_errors() {
         "application/atom+xml;type=feed",
         "application/atom+xml;type=entry;charset=iso-8859-1",
     ] {
-        send(&api.router, post("/publish", Some(wrong), good.clone()))
+        api.send(post("/publish", Some(wrong), good.clone()))
             .await
-            .assert_error(415, "unsupported_media_type");
+            .assert_error_for(wrong, 415, "unsupported_media_type");
     }
     // Absent parameters and quoted values are fine.
-    send(
-        &api.router,
-        post("/publish", Some("application/atom+xml"), good.clone()),
-    )
+    api.send(post("/publish", Some("application/atom+xml"), good.clone()))
+        .await
+        .uri();
+    api.send(post(
+        "/publish",
+        Some("Application/Atom+XML; type=\"entry\"; charset=\"UTF-8\""),
+        good.clone(),
+    ))
     .await
     .uri();
-    send(
-        &api.router,
-        post(
-            "/publish",
-            Some("Application/Atom+XML; type=\"entry\"; charset=\"UTF-8\""),
-            good.clone(),
-        ),
-    )
-    .await
-    .uri();
-    publish(
-        &api,
-        None,
+    for body in [
         "<entry xmlns=\"http://www.w3.org/2005/Atom\"><id>x</entry>",
-    )
-    .await
-    .assert_error(400, "malformed_entry");
-    publish(&api, None, "<entry><id>x</id></entry>")
-        .await
-        .assert_error(400, "malformed_entry");
-    publish(&api, None, "not xml at all")
-        .await
-        .assert_error(400, "malformed_entry");
-    send(
-        &api.router,
-        post("/publish", Some(ENTRY_TYPE), vec![0xff_u8, 0xfe, b'<']),
-    )
+        "<entry><id>x</id></entry>",
+        "not xml at all",
+    ] {
+        api.publish(None, body)
+            .await
+            .assert_error_for(body, 400, "malformed_entry");
+    }
+    api.send(post(
+        "/publish",
+        Some(ENTRY_TYPE),
+        vec![0xff_u8, 0xfe, b'<'],
+    ))
     .await
     .assert_error(400, "bad_encoding");
-    send(&api.router, post("/publish", Some(ENTRY_TYPE), ""))
+    api.send(post("/publish", Some(ENTRY_TYPE), ""))
         .await
         .assert_error(400, "missing_uri");
 }
@@ -219,10 +177,10 @@ async fn body_size_is_limited() {
         ..config()
     });
     let big = entry("urn:x", &"a".repeat(2000));
-    publish(&api, None, &big)
+    api.publish(None, &big)
         .await
         .assert_error(413, "body_too_large");
-    publish(&api, None, &entry("urn:x", "small")).await.uri();
+    api.publish(None, &entry("urn:x", "small")).await.uri();
 }
 
 #[tokio::test]
@@ -231,10 +189,10 @@ async fn items_per_node_are_limited_oldest_dropped() {
         max_items_per_node: 2,
         ..config()
     });
-    let uri = publish(&api, None, &entry("urn:1", "1")).await.uri();
-    publish(&api, Some(&uri), &entry("urn:2", "2")).await.uri();
-    publish(&api, Some(&uri), &entry("urn:3", "3")).await.uri();
-    let node = uri.split("node=").nth(1).unwrap();
+    let uri = api.publish(None, &entry("urn:1", "1")).await.uri();
+    api.publish(Some(&uri), &entry("urn:2", "2")).await.uri();
+    api.publish(Some(&uri), &entry("urn:3", "3")).await.uri();
+    let node = node_of(&uri);
     let ids: Vec<String> = api
         .store
         .items(node, 10)
@@ -249,25 +207,22 @@ async fn items_per_node_are_limited_oldest_dropped() {
 #[tokio::test]
 async fn empty_publish_retracts_an_item_or_deletes_the_node() {
     let api = api();
-    let uri = publish(&api, None, &entry("urn:1", "1")).await.uri();
-    subscribe(&api, &uri, "http://127.0.0.1:9/cb").await;
+    let uri = api.publish(None, &entry("urn:1", "1")).await.uri();
+    api.subscribe(&uri, "http://127.0.0.1:9/cb").await;
     let before = api.store.outbox_len().await.unwrap();
     let retract = format!("/publish?uri={}&item=urn:1", enc(&uri));
-    assert_eq!(send(&api.router, post(&retract, None, "")).await.uri(), uri);
+    assert_eq!(api.send(post(&retract, None, "")).await.uri(), uri);
     assert_eq!(
         api.store.outbox_len().await.unwrap(),
         before + 1,
         "retraction queued"
     );
-    send(&api.router, post(&retract, None, ""))
+    api.send(post(&retract, None, ""))
         .await
         .assert_error(404, "item_not_found");
     let delete = format!("/publish?uri={}", enc(&uri));
-    assert_eq!(send(&api.router, post(&delete, None, "")).await.uri(), uri);
-    assert_eq!(
-        send(&api.router, get("/list")).await.json(),
-        serde_json::json!([])
-    );
+    assert_eq!(api.send(post(&delete, None, "")).await.uri(), uri);
+    assert_eq!(api.send(get("/list")).await.json(), serde_json::json!([]));
     assert_eq!(
         api.store.outbox_len().await.unwrap(),
         before + 2,
@@ -278,91 +233,76 @@ async fn empty_publish_retracts_an_item_or_deletes_the_node() {
 #[tokio::test]
 async fn delete_endpoint() {
     let api = api();
-    let uri = send(&api.router, post("/create", None, Body::empty()))
-        .await
-        .uri();
+    let uri = api.create().await;
     let path = format!("/delete?uri={}", enc(&uri));
-    send(&api.router, post("/delete", None, ""))
+    api.send(post("/delete", None, ""))
         .await
         .assert_error(400, "missing_uri");
-    send(&api.router, post("/delete?uri=xmpp:@@@@", None, ""))
+    api.send(post("/delete?uri=xmpp:@@@@", None, ""))
         .await
         .assert_error(400, "malformed_uri");
-    send(
-        &api.router,
-        post(&path, Some("application/json"), "{not json"),
-    )
-    .await
-    .assert_error(400, "bad_json");
-    send(
-        &api.router,
-        post(
-            &path,
-            Some("application/json"),
-            r#"{"redirect_uri": "mailto:x@y"}"#,
-        ),
-    )
+    api.send(post(&path, Some("application/json"), "{not json"))
+        .await
+        .assert_error(400, "bad_json");
+    api.send(post(
+        &path,
+        Some("application/json"),
+        r#"{"redirect_uri": "mailto:x@y"}"#,
+    ))
     .await
     .assert_error(400, "malformed_uri");
-    let ok = send(
-        &api.router,
-        post(
+    let ok = api
+        .send(post(
             &path,
             Some("application/json"),
             r#"{"redirect_uri": "xmpp:pubsub.example.org?node=test"}"#,
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(ok.status, 204, "{}", ok.body);
     assert!(ok.body.is_empty());
-    send(&api.router, post(&path, None, ""))
+    api.send(post(&path, None, ""))
         .await
         .assert_error(404, "node_not_found");
-    let second = send(&api.router, post("/create", None, Body::empty()))
-        .await
-        .uri();
-    let plain = send(
-        &api.router,
-        post(&format!("/delete?uri={}", enc(&second)), None, ""),
-    )
-    .await;
+    let second = api.create().await;
+    let plain = api
+        .send(post(&format!("/delete?uri={}", enc(&second)), None, ""))
+        .await;
     assert_eq!(plain.status, 204);
 }
 
 #[tokio::test]
 async fn subscribe_and_unsubscribe() {
     let api = api();
-    let uri = publish(&api, None, &entry("urn:1", "1")).await.uri();
+    let uri = api.publish(None, &entry("urn:1", "1")).await.uri();
     let cb = "http://127.0.0.1:9/callback";
-    let ok = subscribe(&api, &uri, cb).await;
+    let ok = api.subscribe(&uri, cb).await;
     assert_eq!(ok.status, 204, "{}", ok.body);
     assert_eq!(
         api.store.outbox_len().await.unwrap(),
         1,
         "the last item is queued for the new subscriber"
     );
-    subscribe(&api, &uri, cb)
-        .await
-        .assert_error(403, "subscription_exists");
-    subscribe(&api, &format!("xmpp:{SERVICE}?;node=missing"), cb)
-        .await
-        .assert_error(403, "node_not_found");
-    subscribe(&api, "xmpp:@@", cb)
-        .await
-        .assert_error(400, "malformed_uri");
+    let missing = format!("xmpp:{SERVICE}?;node=missing");
+    for (topic, status, code) in [
+        (uri.as_str(), 403, "subscription_exists"),
+        (&missing, 403, "node_not_found"),
+        ("xmpp:@@", 400, "malformed_uri"),
+    ] {
+        api.subscribe(topic, cb)
+            .await
+            .assert_error_for(topic, status, code);
+    }
     // Remote subscriptions need XMPP mode; embedded mode says so.
-    let remote = subscribe(&api, "xmpp:pubsub.other.example?;node=wiki", cb).await;
+    let remote = api
+        .subscribe("xmpp:pubsub.other.example?;node=wiki", cb)
+        .await;
     assert!(remote.body.contains("XMPP mode"), "{}", remote.body);
     remote.assert_error(404, "unknown_service");
-    subscribe(&api, &uri, "ftp://example.org/")
-        .await
-        .assert_error(400, "bad_callback");
-    subscribe(&api, &uri, "not a url")
-        .await
-        .assert_error(400, "bad_callback");
-    subscribe(&api, &uri, "https:///cb")
-        .await
-        .assert_error(400, "bad_callback");
+    for callback in ["ftp://example.org/", "not a url", "https:///cb"] {
+        api.subscribe(&uri, callback)
+            .await
+            .assert_error_for(callback, 400, "bad_callback");
+    }
     for body in [
         "",
         "{}",
@@ -370,79 +310,57 @@ async fn subscribe_and_unsubscribe() {
         r#"{"uri": 1, "callback": "http://a/"}"#,
         "[1]",
     ] {
-        send(
-            &api.router,
-            post("/subscribe", Some("application/json"), body),
-        )
-        .await
-        .assert_error(400, "bad_json");
+        api.send(post("/subscribe", Some(JSON), body))
+            .await
+            .assert_error_for(body, 400, "bad_json");
     }
-    let long_secret =
-        serde_json::json!({ "uri": uri, "callback": "http://a/", "secret": "s".repeat(200) });
-    send(
-        &api.router,
-        post(
-            "/subscribe",
-            Some("application/json"),
-            long_secret.to_string(),
-        ),
-    )
-    .await
-    .assert_error(400, "bad_secret");
+    let long_secret = subscription_json(&uri, "http://a/", Some(&"s".repeat(200)));
+    api.send(post("/subscribe", Some(JSON), long_secret))
+        .await
+        .assert_error(400, "bad_secret");
 
-    let unsub =
-        |body: serde_json::Value| post("/unsubscribe", Some("application/json"), body.to_string());
-    let other = "http://127.0.0.1:9/other";
-    send(
-        &api.router,
-        unsub(serde_json::json!({ "uri": uri, "callback": other })),
-    )
-    .await
-    .assert_error(403, "no_subscription");
-    send(
-        &api.router,
-        unsub(
-            serde_json::json!({ "uri": format!("xmpp:{SERVICE}?;node=missing"), "callback": cb }),
-        ),
-    )
-    .await
-    .assert_error(403, "node_not_found");
-    let ok = send(
-        &api.router,
-        unsub(serde_json::json!({ "uri": uri, "callback": cb })),
-    )
-    .await;
+    let unsub = |uri: &str, callback: &str| {
+        post(
+            "/unsubscribe",
+            Some(JSON),
+            subscription_json(uri, callback, None),
+        )
+    };
+    api.send(unsub(&uri, "http://127.0.0.1:9/other"))
+        .await
+        .assert_error(403, "no_subscription");
+    api.send(unsub(&missing, cb))
+        .await
+        .assert_error(403, "node_not_found");
+    let ok = api.send(unsub(&uri, cb)).await;
     assert_eq!(ok.status, 204, "{}", ok.body);
     assert_eq!(
         api.store.outbox_len().await.unwrap(),
         0,
         "pending deliveries go with the subscription"
     );
-    let https = subscribe(&api, &uri, "https://example.org/cb").await;
+    let https = api.subscribe(&uri, "https://example.org/cb").await;
     assert_eq!(
         https.status, 204,
         "https callbacks are accepted: {}",
         https.body
     );
-    send(
-        &api.router,
-        unsub(serde_json::json!({ "uri": uri, "callback": cb })),
-    )
-    .await
-    .assert_error(403, "no_subscription");
+    api.send(unsub(&uri, cb))
+        .await
+        .assert_error(403, "no_subscription");
 }
 
 #[tokio::test]
 async fn root_subscribers_receive_every_node_but_no_last_item() {
     let api = api();
-    let uri = publish(&api, None, &entry("urn:1", "1")).await.uri();
-    let ok = subscribe(&api, &format!("xmpp:{SERVICE}"), "http://127.0.0.1:9/root").await;
+    let uri = api.publish(None, &entry("urn:1", "1")).await.uri();
+    let ok = api
+        .subscribe(&format!("xmpp:{SERVICE}"), "http://127.0.0.1:9/root")
+        .await;
     assert_eq!(ok.status, 204, "{}", ok.body);
     assert_eq!(api.store.outbox_len().await.unwrap(), 0);
-    publish(&api, Some(&uri), &entry("urn:1", "2")).await.uri();
-    publish(&api, None, &entry("urn:9", "other node"))
-        .await
-        .uri();
+    api.publish(Some(&uri), &entry("urn:1", "2")).await.uri();
+    api.publish(None, &entry("urn:9", "other node")).await.uri();
     assert_eq!(api.store.outbox_len().await.unwrap(), 2);
 }
 
@@ -452,14 +370,12 @@ async fn subscriptions_per_node_are_limited() {
         max_subscriptions_per_node: 1,
         ..config()
     });
-    let uri = send(&api.router, post("/create", None, Body::empty()))
-        .await
-        .uri();
+    let uri = api.create().await;
     assert_eq!(
-        subscribe(&api, &uri, "http://127.0.0.1:9/a").await.status,
+        api.subscribe(&uri, "http://127.0.0.1:9/a").await.status,
         204
     );
-    subscribe(&api, &uri, "http://127.0.0.1:9/b")
+    api.subscribe(&uri, "http://127.0.0.1:9/b")
         .await
         .assert_error(403, "subscription_limit");
 }
@@ -467,47 +383,39 @@ async fn subscriptions_per_node_are_limited() {
 #[tokio::test]
 async fn items_endpoint() {
     let api = api();
-    let uri = publish(&api, None, &entry("urn:1", "first")).await.uri();
-    publish(&api, Some(&uri), &entry("urn:2", "second"))
+    let uri = api.publish(None, &entry("urn:1", "first")).await.uri();
+    api.publish(Some(&uri), &entry("urn:2", "second"))
         .await
         .uri();
-    let one = send(
-        &api.router,
-        get(&format!("/items?uri={}&max_items=1", enc(&uri))),
-    )
-    .await;
+    let one = api
+        .send(get(&format!("/items?uri={}&max_items=1", enc(&uri))))
+        .await;
     assert_eq!(one.status, 200);
     assert!(
         one.body.contains("urn:2") && !one.body.contains("urn:1"),
         "{}",
         one.body
     );
-    let all = send(&api.router, get(&format!("/items?uri={}", enc(&uri)))).await;
+    let all = api.send(get(&format!("/items?uri={}", enc(&uri)))).await;
     assert!(
         all.body.find("urn:2") < all.body.find("urn:1"),
         "newest first"
     );
-    send(&api.router, get("/items"))
+    api.send(get("/items"))
         .await
         .assert_error(400, "missing_uri");
     for bad in ["0", "-1", "x", ""] {
-        send(
-            &api.router,
-            get(&format!("/items?uri={}&max_items={bad}", enc(&uri))),
-        )
-        .await
-        .assert_error(400, "bad_max_items");
+        api.send(get(&format!("/items?uri={}&max_items={bad}", enc(&uri))))
+            .await
+            .assert_error(400, "bad_max_items");
     }
-    send(&api.router, get("/items?uri=xmpp:@@"))
+    api.send(get("/items?uri=xmpp:@@"))
         .await
         .assert_error(400, "malformed_uri");
-    send(
-        &api.router,
-        get(&format!(
-            "/items?uri={}",
-            enc(&format!("xmpp:{SERVICE}?;node=nope"))
-        )),
-    )
+    api.send(get(&format!(
+        "/items?uri={}",
+        enc(&format!("xmpp:{SERVICE}?;node=nope"))
+    )))
     .await
     .assert_error(404, "node_not_found");
 }
@@ -530,11 +438,11 @@ async fn wrong_methods_are_405_with_allow() {
             .uri(path)
             .body(Body::empty())
             .unwrap();
-        let reply = send(&api.router, request).await;
+        let reply = api.send(request).await;
         reply.assert_error(405, "method_not_allowed");
         assert_eq!(reply.headers["allow"], allow, "{method} {path}");
     }
-    send(&api.router, get("/nope"))
+    api.send(get("/nope"))
         .await
         .assert_error(404, "no_such_endpoint");
 }
@@ -552,32 +460,31 @@ async fn tokens_guard_publishing_and_nodes_belong_to_their_creator() {
             .body(Body::from(body))
             .unwrap()
     };
-    send(&api.router, post("/create", None, Body::empty()))
+    api.send(post("/create", None, Body::empty()))
         .await
         .assert_error(401, "unauthorized");
-    send(&api.router, with("/create", "gamma", String::new()))
+    api.send(with("/create", "gamma", String::new()))
         .await
         .assert_error(401, "unauthorized");
-    let uri = send(&api.router, with("/publish", "alpha", entry("urn:1", "1")))
+    let uri = api
+        .send(with("/publish", "alpha", entry("urn:1", "1")))
         .await
         .uri();
     let path = format!("/publish?uri={}", enc(&uri));
-    send(&api.router, with(&path, "beta", entry("urn:1", "2")))
+    api.send(with(&path, "beta", entry("urn:1", "2")))
         .await
         .assert_error(403, "not_owner");
-    send(&api.router, with(&path, "alpha", entry("urn:1", "2")))
+    api.send(with(&path, "alpha", entry("urn:1", "2")))
         .await
         .uri();
     let delete = format!("/delete?uri={}", enc(&uri));
-    send(&api.router, with(&delete, "beta", String::new()))
+    api.send(with(&delete, "beta", String::new()))
         .await
         .assert_error(403, "not_owner");
     // Reading and subscribing stay open.
-    assert_eq!(send(&api.router, get("/list")).await.status, 200);
+    assert_eq!(api.send(get("/list")).await.status, 200);
     assert_eq!(
-        send(&api.router, with(&delete, "alpha", String::new()))
-            .await
-            .status,
+        api.send(with(&delete, "alpha", String::new())).await.status,
         204
     );
     assert!(owner_id("alpha").starts_with("token:") && !owner_id("alpha").contains("alpha"));
@@ -586,14 +493,14 @@ async fn tokens_guard_publishing_and_nodes_belong_to_their_creator() {
 #[tokio::test]
 async fn health_and_metrics() {
     let api = api();
-    publish(&api, None, &entry("urn:1", "1")).await.uri();
-    let health = send(&api.router, get("/healthz")).await;
+    api.publish(None, &entry("urn:1", "1")).await.uri();
+    let health = api.send(get("/healthz")).await;
     assert_eq!(health.status, 200);
     assert_eq!(
         health.json(),
         serde_json::json!({"status": "ok", "outbox": 0})
     );
-    let metrics = send(&api.router, get("/metrics")).await;
+    let metrics = api.send(get("/metrics")).await;
     assert_eq!(metrics.status, 200);
     assert!(
         metrics

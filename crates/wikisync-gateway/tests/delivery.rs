@@ -12,21 +12,9 @@ use wikisync_gateway::delivery::{ENTRY_CONTENT_TYPE, signature};
 
 const WAIT: Duration = Duration::from_secs(10);
 
-fn titles(posts: &[Received]) -> Vec<String> {
-    posts
-        .iter()
-        .filter_map(|p| {
-            let start = p.body.find("<title>")? + 7;
-            let end = p.body.find("</title>")?;
-            Some(p.body[start..end].to_owned())
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn verified_subscription_receives_signed_entries_with_idavoll_headers() {
-    let dir = tempfile::tempdir().unwrap();
-    let gw = Gateway::start(socket_config(dir.path())).await;
+    let gw = Gateway::start_fresh().await;
     let rx = Receiver::start().await;
     let uri = http_publish(gw.addr, None, entry("urn:1", "before"))
         .await
@@ -37,10 +25,7 @@ async fn verified_subscription_receives_signed_entries_with_idavoll_headers() {
 
     let gets = rx.gets();
     assert_eq!(gets.len(), 1);
-    let query: Vec<(String, String)> =
-        form_urlencoded::parse(gets[0].query.as_deref().unwrap().as_bytes())
-            .into_owned()
-            .collect();
+    let query = gets[0].query_pairs();
     assert_eq!(
         query[0],
         ("site".to_owned(), "a".to_owned()),
@@ -77,8 +62,7 @@ async fn verified_subscription_receives_signed_entries_with_idavoll_headers() {
 
 #[tokio::test]
 async fn failed_verification_refuses_the_subscription() {
-    let dir = tempfile::tempdir().unwrap();
-    let gw = Gateway::start(socket_config(dir.path())).await;
+    let gw = Gateway::start_fresh().await;
     let rx = Receiver::start().await;
     let uri = http_publish(gw.addr, None, entry("urn:1", "x")).await.uri();
     rx.state.wrong_challenge.store(true, Ordering::SeqCst);
@@ -101,32 +85,13 @@ async fn failed_verification_refuses_the_subscription() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(rx.posts().is_empty(), "no subscription was stored");
     // Unsubscribing is verified too.
-    assert_eq!(
-        http_subscribe(gw.addr, &uri, &rx.url("/a"), None)
-            .await
-            .status,
-        204
-    );
+    assert_subscribed(gw.addr, &uri, &rx.url("/a")).await;
     rx.state.get_status.store(404, Ordering::SeqCst);
-    let unsub = serde_json::json!({ "uri": uri, "callback": rx.url("/a") }).to_string();
-    call(
-        gw.addr,
-        Method::POST,
-        "/unsubscribe",
-        Some("application/json"),
-        unsub.clone(),
-    )
-    .await
-    .assert_error(403, "verification_failed");
+    http_unsubscribe(gw.addr, &uri, &rx.url("/a"))
+        .await
+        .assert_error(403, "verification_failed");
     rx.state.get_status.store(0, Ordering::SeqCst);
-    let ok = call(
-        gw.addr,
-        Method::POST,
-        "/unsubscribe",
-        Some("application/json"),
-        unsub,
-    )
-    .await;
+    let ok = http_unsubscribe(gw.addr, &uri, &rx.url("/a")).await;
     assert_eq!(ok.status, 204);
     assert!(
         rx.gets()
@@ -139,18 +104,9 @@ async fn failed_verification_refuses_the_subscription() {
 
 #[tokio::test]
 async fn retraction_and_node_deletion_reach_subscribers() {
-    let dir = tempfile::tempdir().unwrap();
-    let gw = Gateway::start(socket_config(dir.path())).await;
+    let gw = Gateway::start_fresh().await;
     let rx = Receiver::start().await;
-    let uri = call(gw.addr, Method::POST, "/create", None, String::new())
-        .await
-        .uri();
-    assert_eq!(
-        http_subscribe(gw.addr, &uri, &rx.url("/cb"), None)
-            .await
-            .status,
-        204
-    );
+    let uri = http_create_subscribed(gw.addr, &rx.url("/cb")).await;
     http_publish(gw.addr, Some(&uri), entry("urn:page", "v1"))
         .await
         .uri();
@@ -190,26 +146,14 @@ async fn retraction_and_node_deletion_reach_subscribers() {
 
 #[tokio::test]
 async fn gone_unsubscribes_at_once_and_others_keep_receiving() {
-    let dir = tempfile::tempdir().unwrap();
-    let gw = Gateway::start(socket_config(dir.path())).await;
+    let gw = Gateway::start_fresh().await;
     let gone = Receiver::start().await;
     let fine = Receiver::start().await;
     gone.state.post_status.store(410, Ordering::SeqCst);
-    let uri = call(gw.addr, Method::POST, "/create", None, String::new())
-        .await
-        .uri();
-    assert_eq!(
-        http_subscribe(gw.addr, &uri, &gone.url("/cb"), None)
-            .await
-            .status,
-        204
-    );
-    assert_eq!(
-        http_subscribe(gw.addr, &uri, &fine.url("/cb"), None)
-            .await
-            .status,
-        204
-    );
+    let uri = http_create(gw.addr).await;
+    for rx in [&gone, &fine] {
+        assert_subscribed(gw.addr, &uri, &rx.url("/cb")).await;
+    }
     for i in 0..3 {
         http_publish(gw.addr, Some(&uri), entry("urn:p", &format!("v{i}")))
             .await
@@ -221,23 +165,13 @@ async fn gone_unsubscribes_at_once_and_others_keep_receiving() {
         1,
         "one 410 and the subscription is gone"
     );
-    let unsub = serde_json::json!({ "uri": uri, "callback": gone.url("/cb") }).to_string();
-    call(
-        gw.addr,
-        Method::POST,
-        "/unsubscribe",
-        Some("application/json"),
-        unsub,
-    )
-    .await
-    .assert_error(403, "no_subscription");
-    let metrics = call(gw.addr, Method::GET, "/metrics", None, String::new()).await;
+    http_unsubscribe(gw.addr, &uri, &gone.url("/cb"))
+        .await
+        .assert_error(403, "no_subscription");
+    let metrics = http_metrics(gw.addr).await;
     assert!(
-        metrics
-            .body
-            .contains("wikisync_gateway_unsubscribed_total{reason=\"gone\"} 1"),
-        "{}",
-        metrics.body
+        metrics.contains("wikisync_gateway_unsubscribed_total{reason=\"gone\"} 1"),
+        "{metrics}"
     );
     gw.stop().await;
     gone.stop().await;
@@ -246,23 +180,15 @@ async fn gone_unsubscribes_at_once_and_others_keep_receiving() {
 
 #[tokio::test]
 async fn failing_subscriber_is_retried_in_order_and_never_delays_others() {
-    let dir = tempfile::tempdir().unwrap();
-    let gw = Gateway::start(socket_config(dir.path())).await;
+    let gw = Gateway::start_fresh().await;
     let down = Receiver::start().await;
     let slow = Receiver::start().await;
     let fast = Receiver::start().await;
     down.state.post_status.store(503, Ordering::SeqCst);
     slow.state.delay_ms.store(1500, Ordering::SeqCst);
-    let uri = call(gw.addr, Method::POST, "/create", None, String::new())
-        .await
-        .uri();
+    let uri = http_create(gw.addr).await;
     for rx in [&down, &slow, &fast] {
-        assert_eq!(
-            http_subscribe(gw.addr, &uri, &rx.url("/cb"), None)
-                .await
-                .status,
-            204
-        );
+        assert_subscribed(gw.addr, &uri, &rx.url("/cb")).await;
     }
     let want: Vec<String> = (0..20).map(|i| format!("v{i}")).collect();
     for title in &want {
@@ -296,20 +222,11 @@ async fn failing_subscriber_is_retried_in_order_and_never_delays_others() {
 
 #[tokio::test]
 async fn retry_after_is_honoured() {
-    let dir = tempfile::tempdir().unwrap();
-    let gw = Gateway::start(socket_config(dir.path())).await;
+    let gw = Gateway::start_fresh().await;
     let rx = Receiver::start().await;
     rx.state.post_status.store(503, Ordering::SeqCst);
     rx.state.retry_after.store(1, Ordering::SeqCst);
-    let uri = call(gw.addr, Method::POST, "/create", None, String::new())
-        .await
-        .uri();
-    assert_eq!(
-        http_subscribe(gw.addr, &uri, &rx.url("/cb"), None)
-            .await
-            .status,
-        204
-    );
+    let uri = http_create_subscribed(gw.addr, &rx.url("/cb")).await;
     http_publish(gw.addr, Some(&uri), entry("urn:1", "x"))
         .await
         .uri();
@@ -325,32 +242,16 @@ async fn retry_after_is_honoured() {
 
 #[tokio::test]
 async fn spent_failure_budget_unsubscribes() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = socket_config(dir.path());
-    config.failure_budget = Duration::from_millis(300);
-    let gw = Gateway::start(config).await;
+    let gw = Gateway::start_fresh_with(|c| c.failure_budget = Duration::from_millis(300)).await;
     let rx = Receiver::start().await;
     rx.state.post_status.store(500, Ordering::SeqCst);
-    let uri = call(gw.addr, Method::POST, "/create", None, String::new())
-        .await
-        .uri();
-    assert_eq!(
-        http_subscribe(gw.addr, &uri, &rx.url("/cb"), None)
-            .await
-            .status,
-        204
-    );
+    let uri = http_create_subscribed(gw.addr, &rx.url("/cb")).await;
     http_publish(gw.addr, Some(&uri), entry("urn:1", "x"))
         .await
         .uri();
-    let metrics = || async {
-        call(gw.addr, Method::GET, "/metrics", None, String::new())
-            .await
-            .body
-    };
     let mut removed = false;
     for _ in 0..100 {
-        if metrics()
+        if http_metrics(gw.addr)
             .await
             .contains("wikisync_gateway_unsubscribed_total{reason=\"failure_budget\"} 1")
         {
@@ -359,9 +260,9 @@ async fn spent_failure_budget_unsubscribes() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(removed, "{}", metrics().await);
+    assert!(removed, "{}", http_metrics(gw.addr).await);
     assert!(
-        metrics()
+        http_metrics(gw.addr)
             .await
             .contains("wikisync_gateway_outbox_pending 0")
     );

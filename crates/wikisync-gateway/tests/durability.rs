@@ -9,14 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::http::Method;
 use common::*;
-
-fn title(body: &str) -> Option<String> {
-    let start = body.find("<title>")? + 7;
-    let end = body.find("</title>")?;
-    Some(body[start..end].to_owned())
-}
 
 /// An address nothing listens on (yet).
 fn free_addr() -> SocketAddr {
@@ -31,14 +24,7 @@ async fn outbox_survives_a_restart_and_delivers_in_order() {
     config.verify = false;
     let callback_addr = free_addr();
     let gw = Gateway::start(config.clone()).await;
-    let uri = call(gw.addr, Method::POST, "/create", None, String::new())
-        .await
-        .uri();
-    let callback = format!("http://{callback_addr}/cb");
-    assert_eq!(
-        http_subscribe(gw.addr, &uri, &callback, None).await.status,
-        204
-    );
+    let uri = http_create_subscribed(gw.addr, &format!("http://{callback_addr}/cb")).await;
     let want: Vec<String> = (0..5).map(|i| format!("v{i}")).collect();
     for t in &want {
         http_publish(gw.addr, Some(&uri), entry(&format!("urn:{t}"), t))
@@ -55,8 +41,7 @@ async fn outbox_survives_a_restart_and_delivers_in_order() {
     .await;
     let gw = Gateway::start(config).await;
     assert!(wait_for(Duration::from_secs(10), || rx.posts().len() >= 5).await);
-    let got: Vec<String> = rx.posts().iter().filter_map(|p| title(&p.body)).collect();
-    assert_eq!(got, want);
+    assert_eq!(titles(&rx.posts()), want);
     gw.stop().await;
     rx.stop().await;
 }
@@ -115,15 +100,7 @@ async fn every_acknowledged_publish_survives_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     let rx = Receiver::start().await;
     let gw = Binary::start(dir.path()).await;
-    let uri = call(gw.addr, Method::POST, "/create", None, String::new())
-        .await
-        .uri();
-    assert_eq!(
-        http_subscribe(gw.addr, &uri, &rx.url("/cb"), None)
-            .await
-            .status,
-        204
-    );
+    let uri = http_create_subscribed(gw.addr, &rx.url("/cb")).await;
 
     let acked: Arc<Mutex<Vec<String>>> = Arc::default();
     let mut publishers = Vec::new();
@@ -162,8 +139,7 @@ async fn every_acknowledged_publish_survives_kill_9() {
     eprintln!("{} publishes acknowledged before kill -9", acked.len());
 
     let gw = Binary::start(dir.path()).await;
-    let received =
-        || -> HashSet<String> { rx.posts().iter().filter_map(|p| title(&p.body)).collect() };
+    let received = || -> HashSet<String> { titles(&rx.posts()).into_iter().collect() };
     let all = wait_for(Duration::from_secs(60), || {
         let got = received();
         acked.iter().all(|t| got.contains(t))
@@ -181,7 +157,7 @@ async fn every_acknowledged_publish_survives_kill_9() {
     // Per publisher, first arrivals keep publish order (redeliveries after the crash may repeat).
     let mut seen = HashSet::new();
     let mut last: [Option<String>; 4] = Default::default();
-    for t in rx.posts().iter().filter_map(|p| title(&p.body)) {
+    for t in titles(&rx.posts()) {
         if !seen.insert(t.clone()) {
             continue;
         }
@@ -206,15 +182,7 @@ async fn graceful_shutdown_drains_in_flight_deliveries() {
         .delay_ms
         .store(500, std::sync::atomic::Ordering::SeqCst);
     let gw = Gateway::start(config).await;
-    let uri = call(gw.addr, Method::POST, "/create", None, String::new())
-        .await
-        .uri();
-    assert_eq!(
-        http_subscribe(gw.addr, &uri, &rx.url("/cb"), None)
-            .await
-            .status,
-        204
-    );
+    let uri = http_create_subscribed(gw.addr, &rx.url("/cb")).await;
     http_publish(gw.addr, Some(&uri), entry("urn:1", "x"))
         .await
         .uri();

@@ -24,17 +24,15 @@ fn form(pairs: &[(&str, &str)]) -> String {
     s.finish()
 }
 
-fn query(r: &Received) -> Vec<(String, String)> {
-    form_urlencoded::parse(r.query.as_deref().unwrap_or_default().as_bytes())
-        .into_owned()
-        .collect()
-}
-
-fn param(r: &Received, name: &str) -> Option<String> {
-    query(r)
-        .into_iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v)
+/// A subscriber's request body: `hub.mode`, `hub.callback` and `hub.topic`, then `extra`.
+fn intent(mode: &str, callback: &str, topic: &str, extra: &[(&str, &str)]) -> String {
+    let mut pairs = vec![
+        ("hub.mode", mode),
+        ("hub.callback", callback),
+        ("hub.topic", topic),
+    ];
+    pairs.extend_from_slice(extra);
+    form(&pairs)
 }
 
 /// A `POST /hub` asking for JSON errors (`Accept: application/json`), so replies can be checked
@@ -93,83 +91,55 @@ async fn hub_call(addr: std::net::SocketAddr, body: String) -> Reply {
 #[tokio::test]
 async fn bad_hub_requests_are_4xx_with_a_code() {
     let api = api();
-    let uri = send(&api.router, post("/create", None, "")).await.uri();
+    let uri = api.create().await;
     let cb = "http://127.0.0.1:9/cb";
-    hub(&api, "").await.assert_error(400, "missing_mode");
-    hub(&api, &form(&[("hub.mode", "watch")]))
-        .await
-        .assert_error(400, "bad_mode");
-    hub(
-        &api,
-        &form(&[("hub.mode", "subscribe"), ("hub.topic", &uri)]),
-    )
-    .await
-    .assert_error(400, "missing_callback");
-    hub(
-        &api,
-        &form(&[("hub.mode", "subscribe"), ("hub.callback", cb)]),
-    )
-    .await
-    .assert_error(400, "missing_topic");
-    for topic in [
-        "http://example.org/feed",
-        "not a url",
-        "ftp://h/items?uri=x",
-    ] {
-        hub(
-            &api,
-            &form(&[
-                ("hub.mode", "subscribe"),
-                ("hub.callback", cb),
-                ("hub.topic", topic),
-            ]),
-        )
-        .await
-        .assert_error(400, "bad_topic");
-    }
-    hub(
-        &api,
-        &form(&[
-            ("hub.mode", "subscribe"),
-            ("hub.callback", cb),
-            ("hub.topic", "xmpp:?;node=x"),
-        ]),
-    )
-    .await
-    .assert_error(400, "malformed_uri");
-    hub(
-        &api,
-        &form(&[
-            ("hub.mode", "subscribe"),
-            ("hub.callback", "mailto:a@b"),
-            ("hub.topic", &uri),
-        ]),
-    )
-    .await
-    .assert_error(400, "bad_callback");
-    hub(
-        &api,
-        &form(&[
-            ("hub.mode", "subscribe"),
-            ("hub.callback", cb),
-            ("hub.topic", &uri),
-            ("hub.lease_seconds", "-5"),
-        ]),
-    )
-    .await
-    .assert_error(400, "bad_lease");
+    let sub = |topic: &str, extra: &[(&str, &str)]| intent("subscribe", cb, topic, extra);
     let long = "s".repeat(200);
-    hub(
-        &api,
-        &form(&[
-            ("hub.mode", "subscribe"),
-            ("hub.callback", cb),
-            ("hub.topic", &uri),
-            ("hub.secret", &long),
-        ]),
-    )
-    .await
-    .assert_error(400, "bad_secret");
+    let forms = [
+        (String::new(), 400, "missing_mode"),
+        (form(&[("hub.mode", "watch")]), 400, "bad_mode"),
+        (
+            form(&[("hub.mode", "subscribe"), ("hub.topic", &uri)]),
+            400,
+            "missing_callback",
+        ),
+        (
+            form(&[("hub.mode", "subscribe"), ("hub.callback", cb)]),
+            400,
+            "missing_topic",
+        ),
+        (sub("http://example.org/feed", &[]), 400, "bad_topic"),
+        (sub("not a url", &[]), 400, "bad_topic"),
+        (sub("ftp://h/items?uri=x", &[]), 400, "bad_topic"),
+        (sub("xmpp:?;node=x", &[]), 400, "malformed_uri"),
+        (
+            intent("subscribe", "mailto:a@b", &uri, &[]),
+            400,
+            "bad_callback",
+        ),
+        (sub(&uri, &[("hub.lease_seconds", "-5")]), 400, "bad_lease"),
+        (sub(&uri, &[("hub.secret", &long)]), 400, "bad_secret"),
+        (form(&[("hub.mode", "publish")]), 400, "missing_topic"),
+        (
+            form(&[
+                ("hub.mode", "publish"),
+                ("hub.url", "xmpp:pubsub.example.org?;node=nope"),
+            ]),
+            404,
+            "node_not_found",
+        ),
+        (
+            form(&[
+                ("hub.mode", "publish"),
+                ("hub.url", "xmpp:other.example?;node=x"),
+            ]),
+            404,
+            "unknown_service",
+        ),
+    ];
+    for (body, status, code) in forms {
+        hub(&api, &body).await.assert_error_for(&body, status, code);
+    }
     send(
         &api.router,
         hub_post(Some("application/json"), "{}".to_owned()),
@@ -179,27 +149,6 @@ async fn bad_hub_requests_are_4xx_with_a_code() {
     send(&api.router, hub_post(None, "hub.mode=publish".to_owned()))
         .await
         .assert_error(400, "missing_content_type");
-    hub(&api, &form(&[("hub.mode", "publish")]))
-        .await
-        .assert_error(400, "missing_topic");
-    hub(
-        &api,
-        &form(&[
-            ("hub.mode", "publish"),
-            ("hub.url", "xmpp:pubsub.example.org?;node=nope"),
-        ]),
-    )
-    .await
-    .assert_error(404, "node_not_found");
-    hub(
-        &api,
-        &form(&[
-            ("hub.mode", "publish"),
-            ("hub.url", "xmpp:other.example?;node=x"),
-        ]),
-    )
-    .await
-    .assert_error(404, "unknown_service");
     send(&api.router, get("/hub"))
         .await
         .assert_error(405, "method_not_allowed");
@@ -239,8 +188,7 @@ async fn publish_pings_need_a_token_when_tokens_are_configured() {
 
 #[tokio::test]
 async fn websub_subscriber_is_verified_then_gets_signed_fat_pings() {
-    let dir = tempfile::tempdir().unwrap();
-    let gw = Gateway::start(socket_config(dir.path())).await;
+    let gw = Gateway::start_fresh().await;
     let rx = Receiver::start().await;
     let uri = http_publish(gw.addr, None, entry("urn:1", "before"))
         .await
@@ -248,27 +196,21 @@ async fn websub_subscriber_is_verified_then_gets_signed_fat_pings() {
     // The feed URL form of the topic, as a WebSub subscriber would discover it.
     let topic = format!("http://{}/items?uri={}", gw.addr, enc(&uri));
     let callback = rx.url("/ws?id=7");
-    let reply = hub_call(
-        gw.addr,
-        form(&[
-            ("hub.mode", "subscribe"),
-            ("hub.callback", &callback),
-            ("hub.topic", &topic),
-            ("hub.lease_seconds", "3600"),
-            ("hub.secret", "k3y"),
-            ("hub.unknown", "ignored"),
-        ]),
-    )
-    .await;
+    let extra = [
+        ("hub.lease_seconds", "3600"),
+        ("hub.secret", "k3y"),
+        ("hub.unknown", "ignored"),
+    ];
+    let reply = hub_call(gw.addr, intent("subscribe", &callback, &topic, &extra)).await;
     assert_eq!(reply.status, 202, "{}", reply.body);
     assert!(reply.body.is_empty());
     assert!(wait_for(WAIT, || !rx.gets().is_empty()).await);
     let verify = &rx.gets()[0];
-    assert_eq!(param(verify, "id").as_deref(), Some("7"), "query kept");
-    assert_eq!(param(verify, "hub.mode").as_deref(), Some("subscribe"));
-    assert_eq!(param(verify, "hub.topic").as_deref(), Some(topic.as_str()));
-    assert_eq!(param(verify, "hub.lease_seconds").as_deref(), Some("3600"));
-    assert_eq!(param(verify, "hub.challenge").map(|c| c.len()), Some(32));
+    assert_eq!(verify.param("id").as_deref(), Some("7"), "query kept");
+    assert_eq!(verify.param("hub.mode").as_deref(), Some("subscribe"));
+    assert_eq!(verify.param("hub.topic").as_deref(), Some(topic.as_str()));
+    assert_eq!(verify.param("hub.lease_seconds").as_deref(), Some("3600"));
+    assert_eq!(verify.param("hub.challenge").map(|c| c.len()), Some(32));
     // WebSub subscribers get no "last item" on subscribe. The subscription is stored right after
     // the verification answer; give it a moment.
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -309,18 +251,10 @@ async fn websub_subscriber_is_verified_then_gets_signed_fat_pings() {
     assert!(rx.posts()[1].body.contains("<id>urn:2</id>"));
 
     // Re-subscription renews (no duplicate deliveries); then unsubscribe is verified too.
-    hub_call(
-        gw.addr,
-        form(&[
-            ("hub.mode", "subscribe"),
-            ("hub.callback", &callback),
-            ("hub.topic", &topic),
-        ]),
-    )
-    .await;
+    hub_call(gw.addr, intent("subscribe", &callback, &topic, &[])).await;
     assert!(wait_for(WAIT, || rx.gets().len() == 2).await);
     assert_eq!(
-        param(&rx.gets()[1], "hub.lease_seconds"),
+        rx.gets()[1].param("hub.lease_seconds"),
         Some(DEFAULT_LEASE_SECONDS.to_string())
     );
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -335,19 +269,11 @@ async fn websub_subscriber_is_verified_then_gets_signed_fat_pings() {
         "one delivery per publish after renewal"
     );
 
-    hub_call(
-        gw.addr,
-        form(&[
-            ("hub.mode", "unsubscribe"),
-            ("hub.callback", &callback),
-            ("hub.topic", &topic),
-        ]),
-    )
-    .await;
+    hub_call(gw.addr, intent("unsubscribe", &callback, &topic, &[])).await;
     assert!(wait_for(WAIT, || rx.gets().len() == 3).await);
     let unsub = &rx.gets()[2];
-    assert_eq!(param(unsub, "hub.mode").as_deref(), Some("unsubscribe"));
-    assert_eq!(param(unsub, "hub.lease_seconds"), None);
+    assert_eq!(unsub.param("hub.mode").as_deref(), Some("unsubscribe"));
+    assert_eq!(unsub.param("hub.lease_seconds"), None);
     tokio::time::sleep(Duration::from_millis(300)).await;
     http_publish(gw.addr, Some(&uri), entry("urn:4", "four"))
         .await
@@ -360,24 +286,15 @@ async fn websub_subscriber_is_verified_then_gets_signed_fat_pings() {
 
 #[tokio::test]
 async fn refused_verification_unknown_topic_and_node_deletion() {
-    let dir = tempfile::tempdir().unwrap();
-    let gw = Gateway::start(socket_config(dir.path())).await;
+    let gw = Gateway::start_fresh().await;
     let uri = http_publish(gw.addr, None, entry("urn:1", "x")).await.uri();
 
     // A callback that answers 404 to the verification: not subscribed.
     let refuser = Receiver::start().await;
     refuser.state.get_status.store(404, Ordering::SeqCst);
-    let sub = |cb: String, topic: String| {
-        form(&[
-            ("hub.mode", "subscribe"),
-            ("hub.callback", &cb),
-            ("hub.topic", &topic),
-        ])
-    };
+    let sub = |cb: String, topic: &str| intent("subscribe", &cb, topic, &[]);
     assert_eq!(
-        hub_call(gw.addr, sub(refuser.url("/r"), uri.clone()))
-            .await
-            .status,
+        hub_call(gw.addr, sub(refuser.url("/r"), &uri)).await.status,
         202
     );
     assert!(wait_for(WAIT, || refuser.gets().len() == 1).await);
@@ -392,21 +309,21 @@ async fn refused_verification_unknown_topic_and_node_deletion() {
     let denied = Receiver::start().await;
     let missing = "xmpp:pubsub.example.org?;node=missing".to_owned();
     assert_eq!(
-        hub_call(gw.addr, sub(denied.url("/d"), missing.clone()))
+        hub_call(gw.addr, sub(denied.url("/d"), &missing))
             .await
             .status,
         202
     );
     assert!(wait_for(WAIT, || denied.gets().len() == 1).await);
     let denial = &denied.gets()[0];
-    assert_eq!(param(denial, "hub.mode").as_deref(), Some("denied"));
-    assert_eq!(param(denial, "hub.topic"), Some(missing));
-    assert!(param(denial, "hub.reason").is_some_and(|r| !r.is_empty()));
-    assert_eq!(param(denial, "hub.challenge"), None);
+    assert_eq!(denial.param("hub.mode").as_deref(), Some("denied"));
+    assert_eq!(denial.param("hub.topic"), Some(missing));
+    assert!(denial.param("hub.reason").is_some_and(|r| !r.is_empty()));
+    assert_eq!(denial.param("hub.challenge"), None);
 
     // A subscriber of a node that is deleted is told with a denial.
     let rx = Receiver::start().await;
-    hub_call(gw.addr, sub(rx.url("/s"), uri.clone())).await;
+    hub_call(gw.addr, sub(rx.url("/s"), &uri)).await;
     assert!(wait_for(WAIT, || rx.gets().len() == 1).await);
     tokio::time::sleep(Duration::from_millis(200)).await;
     let reply = call(
@@ -420,8 +337,8 @@ async fn refused_verification_unknown_topic_and_node_deletion() {
     assert_eq!(reply.status, 204, "{}", reply.body);
     assert!(wait_for(WAIT, || rx.gets().len() == 2).await);
     let gone = &rx.gets()[1];
-    assert_eq!(param(gone, "hub.mode").as_deref(), Some("denied"));
-    assert_eq!(param(gone, "hub.topic"), Some(uri));
+    assert_eq!(gone.param("hub.mode").as_deref(), Some("denied"));
+    assert_eq!(gone.param("hub.topic"), Some(uri));
     assert!(rx.posts().is_empty());
     gw.stop().await;
     for r in [refuser, denied, rx] {
@@ -431,25 +348,16 @@ async fn refused_verification_unknown_topic_and_node_deletion() {
 
 #[tokio::test]
 async fn leases_are_clamped_and_enforced() {
-    let dir = tempfile::tempdir().unwrap();
-    let gw = Gateway::start(socket_config(dir.path())).await;
+    let gw = Gateway::start_fresh().await;
     let rx = Receiver::start().await;
     let uri = http_publish(gw.addr, None, entry("urn:1", "x")).await.uri();
     for (asked, granted) in [("1", MIN_LEASE_SECONDS), ("999999999", MAX_LEASE_SECONDS)] {
         let n = rx.gets().len() + 1;
-        hub_call(
-            gw.addr,
-            form(&[
-                ("hub.mode", "subscribe"),
-                ("hub.callback", &rx.url("/l")),
-                ("hub.topic", &uri),
-                ("hub.lease_seconds", asked),
-            ]),
-        )
-        .await;
+        let lease = [("hub.lease_seconds", asked)];
+        hub_call(gw.addr, intent("subscribe", &rx.url("/l"), &uri, &lease)).await;
         assert!(wait_for(WAIT, || rx.gets().len() == n).await);
         assert_eq!(
-            param(&rx.gets()[n - 1], "hub.lease_seconds"),
+            rx.gets()[n - 1].param("hub.lease_seconds"),
             Some(granted.to_string())
         );
     }
@@ -458,8 +366,8 @@ async fn leases_are_clamped_and_enforced() {
 
     // Expiry, through the store: an expired subscription gets nothing and is swept away.
     let api = api();
-    let uri = send(&api.router, post("/create", None, "")).await.uri();
-    let node = uri.split("node=").nth(1).unwrap().to_owned();
+    let uri = api.create().await;
+    let node = node_of(&uri).to_owned();
     let now = now_ms();
     for (callback, expires) in [
         ("http://127.0.0.1:9/old", now - 1),
@@ -477,15 +385,7 @@ async fn leases_are_clamped_and_enforced() {
             .await
             .unwrap();
     }
-    let reply = send(
-        &api.router,
-        post(
-            &format!("/publish?uri={}", enc(&uri)),
-            Some(ENTRY_TYPE),
-            entry("urn:1", "x"),
-        ),
-    )
-    .await;
+    let reply = api.publish(Some(&uri), &entry("urn:1", "x")).await;
     assert_eq!(reply.status, 200);
     assert_eq!(
         api.store.outbox_len().await.unwrap(),

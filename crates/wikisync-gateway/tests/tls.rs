@@ -15,17 +15,21 @@ use wikisync_gateway::delivery::{
 
 const WAIT: Duration = Duration::from_secs(10);
 
+/// `config` trusting the certificate `pem` for callbacks, written as a CA file into `dir`.
+fn trusting(dir: &std::path::Path, pem: String, config: Config) -> Config {
+    let ca = dir.join("callback-ca.pem");
+    std::fs::write(&ca, pem).unwrap();
+    Config {
+        callback_ca: Some(ca),
+        ..config
+    }
+}
+
 #[tokio::test]
 async fn a_trusted_https_callback_is_verified_and_receives_signed_entries() {
     let dir = tempfile::tempdir().unwrap();
     let (rx, pem) = Receiver::start_tls().await;
-    let ca = dir.path().join("callback-ca.pem");
-    std::fs::write(&ca, pem).unwrap();
-    let gw = Gateway::start(Config {
-        callback_ca: Some(ca),
-        ..socket_config(dir.path())
-    })
-    .await;
+    let gw = Gateway::start(trusting(dir.path(), pem, socket_config(dir.path()))).await;
     let uri = http_publish(gw.addr, None, entry("urn:1", "before"))
         .await
         .uri();
@@ -54,9 +58,8 @@ async fn a_trusted_https_callback_is_verified_and_receives_signed_entries() {
 
 #[tokio::test]
 async fn an_untrusted_certificate_fails_verification() {
-    let dir = tempfile::tempdir().unwrap();
     let (rx, _pem) = Receiver::start_tls().await;
-    let gw = Gateway::start(socket_config(dir.path())).await;
+    let gw = Gateway::start_fresh().await;
     let uri = http_publish(gw.addr, None, entry("urn:1", "x")).await.uri();
     http_subscribe(gw.addr, &uri, &rx.url("/cb"), None)
         .await
@@ -93,32 +96,16 @@ async fn an_untrusted_certificate_fails_delivery_which_is_retried_and_kept() {
         rx.posts().is_empty(),
         "nothing is delivered over an untrusted connection"
     );
-    let metrics = call(
-        gw.addr,
-        axum::http::Method::GET,
-        "/metrics",
-        None,
-        String::new(),
-    )
-    .await;
+    let metrics = http_metrics(gw.addr).await;
     assert!(
-        !metrics
-            .body
-            .contains("wikisync_gateway_delivery_failures_total 0\n"),
-        "{}",
-        metrics.body
+        !metrics.contains("wikisync_gateway_delivery_failures_total 0\n"),
+        "{metrics}"
     );
-    assert!(metrics.body.contains("wikisync_gateway_outbox_pending 2\n"));
+    assert!(metrics.contains("wikisync_gateway_outbox_pending 2\n"));
     gw.stop().await;
 
     // Trusting the certificate afterwards delivers what was kept, in order.
-    let ca = dir.path().join("callback-ca.pem");
-    std::fs::write(&ca, pem).unwrap();
-    let gw = Gateway::start(Config {
-        callback_ca: Some(ca),
-        ..config
-    })
-    .await;
+    let gw = Gateway::start(trusting(dir.path(), pem, config)).await;
     assert!(wait_for(WAIT, || rx.posts().len() == 2).await);
     let posts = rx.posts();
     assert!(posts[0].body.contains("<title>one</title>"));

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Body;
+use axum::body::{Body, HttpBody};
 use axum::http::{Request, Response};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
@@ -64,6 +64,62 @@ pub fn api() -> Api {
     api_with(config())
 }
 
+impl Api {
+    pub async fn send(&self, request: Request<Body>) -> Reply {
+        send(&self.router, request).await
+    }
+
+    /// `POST /create`; returns the new node's URI.
+    pub async fn create(&self) -> String {
+        self.send(post("/create", None, Body::empty())).await.uri()
+    }
+
+    /// `POST /publish` of an entry, to `uri` or (`None`) to a new instant node.
+    pub async fn publish(&self, uri: Option<&str>, body: &str) -> Reply {
+        self.send(post(&publish_path(uri), Some(ENTRY_TYPE), body.to_owned()))
+            .await
+    }
+
+    /// `POST /subscribe` of `callback` to `uri`, without a secret.
+    pub async fn subscribe(&self, uri: &str, callback: &str) -> Reply {
+        let body = subscription_json(uri, callback, None);
+        self.send(post("/subscribe", Some(JSON), body)).await
+    }
+}
+
+/// The node id of a canonical node URI.
+pub fn node_of(uri: &str) -> &str {
+    uri.split("node=").nth(1).unwrap()
+}
+
+/// The path of a `/publish` request: to the node `uri`, or (`None`) to a new instant node.
+pub fn publish_path(uri: Option<&str>) -> String {
+    uri.map_or("/publish".to_owned(), |u| {
+        format!("/publish?uri={}", enc(u))
+    })
+}
+
+/// The JSON body of a `/subscribe` or `/unsubscribe` request.
+pub fn subscription_json(uri: &str, callback: &str, secret: Option<&str>) -> String {
+    let mut body = serde_json::json!({ "uri": uri, "callback": callback });
+    if let Some(secret) = secret {
+        body["secret"] = secret.into();
+    }
+    body.to_string()
+}
+
+/// The `<title>` of an Atom entry.
+pub fn title(body: &str) -> Option<String> {
+    let start = body.find("<title>")? + 7;
+    let end = body.find("</title>")?;
+    Some(body[start..end].to_owned())
+}
+
+/// The titles of the entries `received`, in order of arrival (bodies without one skipped).
+pub fn titles(received: &[Received]) -> Vec<String> {
+    received.iter().filter_map(|r| title(&r.body)).collect()
+}
+
 pub struct Reply {
     pub status: u16,
     pub headers: axum::http::HeaderMap,
@@ -75,14 +131,21 @@ impl Reply {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
     }
 
-    /// Asserts an error reply: status and code.
+    /// Asserts an error reply: status, code and a message.
     pub fn assert_error(&self, status: u16, code: &str) {
-        assert_eq!(self.status, status, "body: {}", self.body);
-        assert_eq!(self.json()["error"], code, "body: {}", self.body);
+        self.assert_error_for("", status, code);
+    }
+
+    /// `assert_error`, naming `case` (a row of a table of requests) when it fails.
+    pub fn assert_error_for(&self, case: &str, status: u16, code: &str) {
+        assert_eq!(self.status, status, "{case} body: {}", self.body);
+        assert_eq!(self.json()["error"], code, "{case} body: {}", self.body);
         assert!(
             self.json()["message"]
                 .as_str()
-                .is_some_and(|m| !m.is_empty())
+                .is_some_and(|m| !m.is_empty()),
+            "{case} body: {}",
+            self.body
         );
     }
 
@@ -92,16 +155,26 @@ impl Reply {
     }
 }
 
-pub async fn send(router: &Router, request: Request<Body>) -> Reply {
-    let response: Response<Body> = router.clone().oneshot(request).await.unwrap();
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    Reply {
-        status,
-        headers,
-        body: String::from_utf8(bytes.to_vec()).unwrap(),
+impl Reply {
+    /// Reads a whole response, from the router or from a real socket.
+    async fn read<B>(response: Response<B>) -> Self
+    where
+        B: HttpBody,
+        B::Error: std::fmt::Debug,
+    {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        Reply {
+            status,
+            headers,
+            body: String::from_utf8(bytes.to_vec()).unwrap(),
+        }
     }
+}
+
+pub async fn send(router: &Router, request: Request<Body>) -> Reply {
+    Reply::read(router.clone().oneshot(request).await.unwrap()).await
 }
 
 pub fn enc(s: &str) -> String {
@@ -121,6 +194,7 @@ pub fn get(path: &str) -> Request<Body> {
 }
 
 pub const ENTRY_TYPE: &str = "application/atom+xml;type=entry;charset=utf-8";
+pub const JSON: &str = "application/json";
 
 // ---------------------------------------------------------------------------------------------
 // Real sockets: a callback receiver and a running gateway.
@@ -141,6 +215,23 @@ pub struct Received {
     pub query: Option<String>,
     pub headers: HeaderMap,
     pub body: String,
+}
+
+impl Received {
+    /// The query's pairs, decoded, in order (none without a query).
+    pub fn query_pairs(&self) -> Vec<(String, String)> {
+        form_urlencoded::parse(self.query.as_deref().unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect()
+    }
+
+    /// The first value of the query parameter `name`.
+    pub fn param(&self, name: &str) -> Option<String> {
+        self.query_pairs()
+            .into_iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
+    }
 }
 
 #[derive(Default)]
@@ -223,6 +314,20 @@ impl Receiver {
 
     pub async fn start_on(listener: tokio::net::TcpListener, state: Arc<ReceiverState>) -> Self {
         let addr = listener.local_addr().unwrap();
+        Self::serve(listener, addr, "http", state)
+    }
+
+    /// Serves `receive` on `listener` until `stop`.
+    fn serve<L>(
+        listener: L,
+        addr: SocketAddr,
+        scheme: &'static str,
+        state: Arc<ReceiverState>,
+    ) -> Self
+    where
+        L: axum::serve::Listener,
+        L::Addr: std::fmt::Debug,
+    {
         let router = Router::new().fallback(receive).with_state(state.clone());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -235,7 +340,7 @@ impl Receiver {
         });
         Self {
             addr,
-            scheme: "http",
+            scheme,
             state,
             stop: Some(stop),
             task: Some(task),
@@ -262,50 +367,30 @@ impl Receiver {
             state: state.clone(),
         };
         let addr = listener.tcp.local_addr().unwrap();
-        let router = Router::new().fallback(receive).with_state(state.clone());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-                .unwrap();
-        });
-        let receiver = Self {
-            addr,
-            scheme: "https",
-            state,
-            stop: Some(stop),
-            task: Some(task),
-        };
-        (receiver, cert.pem())
+        (Self::serve(listener, addr, "https", state), cert.pem())
     }
 
     pub fn url(&self, path: &str) -> String {
         format!("{}://{}{path}", self.scheme, self.addr)
     }
 
-    /// POSTs received so far.
+    /// POSTs received so far (deliveries).
     pub fn posts(&self) -> Vec<Received> {
-        self.state
-            .got
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|r| r.method == Method::POST)
-            .cloned()
-            .collect()
+        self.received(Method::POST)
     }
 
-    /// POSTs answered successfully so far (when the status is switched, only those after).
+    /// GETs received so far (verifications of intent and denials).
     pub fn gets(&self) -> Vec<Received> {
+        self.received(Method::GET)
+    }
+
+    fn received(&self, method: Method) -> Vec<Received> {
         self.state
             .got
             .lock()
             .unwrap()
             .iter()
-            .filter(|r| r.method == Method::GET)
+            .filter(|r| r.method == method)
             .cloned()
             .collect()
     }
@@ -369,6 +454,8 @@ pub struct Gateway {
     pub addr: SocketAddr,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<Result<(), wikisync_gateway::RunError>>>,
+    /// The data directory the gateway made for itself (`start_fresh`), removed after it stops.
+    own_dir: Option<tempfile::TempDir>,
 }
 
 /// A config for socket tests: fast retries, data in `dir`.
@@ -397,6 +484,23 @@ impl Gateway {
             addr,
             stop: Some(stop),
             task: Some(task),
+            own_dir: None,
+        }
+    }
+
+    /// A gateway with `socket_config` in a fresh data directory of its own.
+    pub async fn start_fresh() -> Self {
+        Self::start_fresh_with(|_| {}).await
+    }
+
+    /// `start_fresh`, with `adjust` applied to the config first.
+    pub async fn start_fresh_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = socket_config(dir.path());
+        adjust(&mut config);
+        Self {
+            own_dir: Some(dir),
+            ..Self::start(config).await
         }
     }
 
@@ -432,21 +536,32 @@ pub async fn call(
         )
         .await
         .unwrap();
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    Reply {
-        status,
-        headers,
-        body: String::from_utf8(bytes.to_vec()).unwrap(),
-    }
+    Reply::read(response).await
 }
 
 pub async fn http_publish(addr: SocketAddr, uri: Option<&str>, body: String) -> Reply {
-    let path = uri.map_or("/publish".to_owned(), |u| {
-        format!("/publish?uri={}", enc(u))
-    });
-    call(addr, Method::POST, &path, Some(ENTRY_TYPE), body).await
+    call(
+        addr,
+        Method::POST,
+        &publish_path(uri),
+        Some(ENTRY_TYPE),
+        body,
+    )
+    .await
+}
+
+/// `POST /create`; returns the new node's URI.
+pub async fn http_create(addr: SocketAddr) -> String {
+    call(addr, Method::POST, "/create", None, String::new())
+        .await
+        .uri()
+}
+
+/// `GET /metrics`: the exposition text.
+pub async fn http_metrics(addr: SocketAddr) -> String {
+    let reply = call(addr, Method::GET, "/metrics", None, String::new()).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    reply.body
 }
 
 pub async fn http_subscribe(
@@ -455,16 +570,24 @@ pub async fn http_subscribe(
     callback: &str,
     secret: Option<&str>,
 ) -> Reply {
-    let mut body = serde_json::json!({ "uri": uri, "callback": callback });
-    if let Some(secret) = secret {
-        body["secret"] = secret.into();
-    }
-    call(
-        addr,
-        Method::POST,
-        "/subscribe",
-        Some("application/json"),
-        body.to_string(),
-    )
-    .await
+    let body = subscription_json(uri, callback, secret);
+    call(addr, Method::POST, "/subscribe", Some(JSON), body).await
+}
+
+pub async fn http_unsubscribe(addr: SocketAddr, uri: &str, callback: &str) -> Reply {
+    let body = subscription_json(uri, callback, None);
+    call(addr, Method::POST, "/unsubscribe", Some(JSON), body).await
+}
+
+/// Subscribes `callback` to `uri` without a secret and asserts the 204.
+pub async fn assert_subscribed(addr: SocketAddr, uri: &str, callback: &str) {
+    let reply = http_subscribe(addr, uri, callback, None).await;
+    assert_eq!(reply.status, 204, "subscribing {callback}: {}", reply.body);
+}
+
+/// A new node with `callback` subscribed to it; returns the node's URI.
+pub async fn http_create_subscribed(addr: SocketAddr, callback: &str) -> String {
+    let uri = http_create(addr).await;
+    assert_subscribed(addr, &uri, callback).await;
+    uri
 }

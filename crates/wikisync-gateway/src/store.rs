@@ -872,6 +872,17 @@ fn subscribe_in(
     Ok(())
 }
 
+/// Removes a node with its items and subscriptions (after its deletion was fanned out).
+pub(crate) fn forget_node(conn: &Connection, node: &str) -> Result<(), StoreError> {
+    conn.prepare_cached("DELETE FROM items WHERE node = ?1")?
+        .execute([node])?;
+    conn.prepare_cached("DELETE FROM subscriptions WHERE node = ?1")?
+        .execute([node])?;
+    conn.prepare_cached("DELETE FROM nodes WHERE id = ?1")?
+        .execute([node])?;
+    Ok(())
+}
+
 /// Removes a subscription by its key, with its pending deliveries (inside the caller's
 /// transaction).
 fn drop_subscriber_in(conn: &Connection, sub_key: i64) -> Result<(), StoreError> {
@@ -999,13 +1010,7 @@ impl Store for SqliteStore {
                     now_ms,
                 },
             )?;
-            conn.prepare_cached("DELETE FROM items WHERE node = ?1")?
-                .execute([&node])?;
-            conn.prepare_cached("DELETE FROM subscriptions WHERE node = ?1")?
-                .execute([&node])?;
-            conn.prepare_cached("DELETE FROM nodes WHERE id = ?1")?
-                .execute([&node])?;
-            Ok(())
+            forget_node(conn, &node)
         })
     }
 

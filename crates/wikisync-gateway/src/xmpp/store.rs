@@ -1299,13 +1299,7 @@ fn apply_one(
                 redirect.as_deref(),
                 now,
             )?;
-            conn.prepare_cached("DELETE FROM items WHERE node = ?1")?
-                .execute([&node])?;
-            conn.prepare_cached("DELETE FROM subscriptions WHERE node = ?1")?
-                .execute([&node])?;
-            conn.prepare_cached("DELETE FROM nodes WHERE id = ?1")?
-                .execute([&node])?;
-            Ok(())
+            crate::store::forget_node(conn, &node)
         }
     }
 }

@@ -499,7 +499,6 @@ class helper_plugin_wikisync_sync extends Plugin
                 return ['ok' => false, 'error' => 'bad_choice', 'text' => ''];
         }
         $ok = $d !== null && $d['outcome']['type'] === 'publish';
-        if ($ok) $this->store->setPageExtra($id, 'editor_text', null);
         return ['ok' => $ok, 'error' => $ok ? '' : 'refused', 'text' => ''];
     }
 
@@ -896,6 +895,7 @@ class helper_plugin_wikisync_sync extends Plugin
                     break;
                 case 'clear_conflict':
                     $this->store->setPageExtra($id, 'conflict', null);
+                    $this->store->setPageExtra($id, 'editor_text', null); // a refused save's text
                     break;
                 case 'refuse_local_edit':
                     msg(sprintf($this->getLang('refused'), hsc($action['reason'])), -1);

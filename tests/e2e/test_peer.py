@@ -551,6 +551,9 @@ def test_a_save_over_a_change_made_while_the_editor_was_open(peers):
     wait_until(lambda: not has_conflict(a, page) and not has_conflict(b, page), 20,
                what="the conflict to clear on both sites")
     assert a.changes(page)[-1]["user"] == "alice" and b.changes(page)[-1]["user"] == "alice"
+    # the refused text kept for the panel goes with the conflict
+    f = a.dir / "data/meta/_wikisync/pages" / (hashlib.md5(page.encode()).hexdigest() + ".json")
+    assert json.loads(f.read_text()).get("editor_text") is None
     wait_until(lambda: lock_holder(b, page) is None, 20, what="B's lock to go")
 
 

@@ -56,6 +56,9 @@ class action_plugin_wikisync_editor extends ActionPlugin
     /**
      * DokuWiki's editor refreshes its lock (and saves a draft) while the user types: renew
      * the peers' lock too (the helper publishes a renewal only when half of it has passed).
+     * When an editor at another site holds the page now (its draft won the tie-break against
+     * this editor's, or this editor's lock lapsed), the editor is told at once: DokuWiki
+     * shows the refresh's errors under the edit box.
      *
      * @param Event $event
      */
@@ -63,8 +66,19 @@ class action_plugin_wikisync_editor extends ActionPlugin
     {
         $id = (string)($event->data['id'] ?? '');
         $sync = $this->sync();
-        if ($id === '' || !$sync->isPeerPage($id) || checklock($id)) return;
-        $sync->editorOpened($id, $sync->editorName());
+        if ($id === '' || !$sync->isPeerPage($id)) return;
+        if (!checklock($id)) {
+            $sync->editorOpened($id, $sync->editorName());
+            return;
+        }
+        $lock = $sync->store()->pageState($id)['lock'] ?? [];
+        if (($lock['type'] ?? '') === 'awaiting_remote_save' && (int)$lock['expires'] > time()) {
+            $event->data['errors'][] = sprintf($this->getLang('lock_lost_editor'), (string)$lock['site'],
+                (string)($lock['editor'] ?? '?'), dformat((int)$lock['expires']));
+            // DokuWiki passes a draft's errors to the editor only for a draft it reports as
+            // not saved: the draft file is written all the same (the typed text is kept)
+            $event->data['hasBeenSaved'] = false;
+        }
     }
 
     /**
@@ -111,7 +125,9 @@ class action_plugin_wikisync_editor extends ActionPlugin
             return;
         }
         $choice = $INPUT->post->str('choice');
-        $r = $sync->resolveConflict($ID, $choice, $sync->editorName());
+        // a refused save's conflict: the panel posts the editor's text with the choice
+        $editorText = $INPUT->post->has('wikitext') ? cleanText($INPUT->post->str('wikitext')) : null;
+        $r = $sync->resolveConflict($ID, $choice, $sync->editorName(), $editorText);
         if (!$r['ok']) {
             msg(sprintf($this->getLang('refused'), hsc($r['error'])), -1);
             return;

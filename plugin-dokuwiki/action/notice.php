@@ -50,7 +50,9 @@ class action_plugin_wikisync_notice extends ActionPlugin
         $since = (int)($notice['time'] ?? 0);
         switch ($notice['type'] ?? '') {
             case 'lock_lost':
-                if ((int)$notice['until'] > time()) {
+                // until the winner's edit ends (its unlock, or its lock lapsing)
+                if (($lock['type'] ?? '') === 'awaiting_remote_save' && (int)$lock['expires'] > time()
+                    && (string)$lock['site'] === (string)$notice['site']) {
                     $lines[] = sprintf($this->getLang('lock_lost'), $this->siteLink((string)$notice['site']),
                         hsc($notice['editor'] ?? '?'));
                 }
@@ -76,34 +78,58 @@ class action_plugin_wikisync_notice extends ActionPlugin
     }
 
     /**
-     * The diff between this site's text and the other site's, and the three choices.
+     * The diff between the two sides of the conflict, and the three choices.
+     *
+     * A conflict from a remote revision: this site's text (left) against the other site's.
+     * A conflict from a save here that did not merge with a change made while the editor was
+     * open: the editor's text (as just posted, else as kept when the save was refused)
+     * against the page's text now; "Keep mine" then posts the editor's text along.
      *
      * @param array $conflict the core's PendingConflict
      */
     protected function conflictPanel(array $conflict)
     {
-        global $ID;
+        global $ID, $INPUT, $TEXT;
         /** @var helper_plugin_wikisync_sync $sync */
         $sync = plugin_load('helper', 'wikisync_sync');
-        $here = (string)$sync->pageText($ID);
-        $theirs = (string)$conflict['text'];
         $site = (string)($conflict['revision']['site'] ?? '?');
+        $saveConflict = helper_plugin_wikisync_sync::isSaveConflict($conflict);
+        $mine = null;
+        if ($saveConflict) {
+            if ($INPUT->post->has('wikitext') && is_string($TEXT)) {
+                $mine = $TEXT;
+            } else {
+                $mine = $sync->store()->pageExtra($ID, 'editor_text')['text'] ?? null;
+            }
+            $left = $this->getLang('conflict_yours');
+            $right = sprintf($this->getLang('conflict_now'), (string)($conflict['left'] ?? $site));
+        } else {
+            $mine = $sync->pageText($ID);
+            $left = sprintf($this->getLang('conflict_here'), $sync->store()->siteId());
+            $right = sprintf($this->getLang('conflict_there'), $site);
+        }
+        $theirs = (string)$conflict['text'];
 
         echo '<div class="plugin_wikisync_conflict">';
-        echo '<p>' . sprintf($this->getLang('conflict_intro'), $this->siteLink($site)) . '</p>';
-        $diff = new Diff(explode("\n", $here), explode("\n", $theirs));
-        $formatter = new TableDiffFormatter();
-        echo '<div class="table"><table class="diff diff_sidebyside">';
-        echo '<tr><th colspan="2">' . hsc(sprintf($this->getLang('conflict_here'), $sync->store()->siteId())) . '</th>'
-            . '<th colspan="2">' . hsc(sprintf($this->getLang('conflict_there'), $site)) . '</th></tr>';
-        echo $formatter->format($diff);
-        echo '</table></div>';
+        echo '<p>' . ($saveConflict ? $this->getLang('conflict_intro_save')
+                : sprintf($this->getLang('conflict_intro'), $this->siteLink($site))) . '</p>';
+        if ($mine !== null || !$saveConflict) {
+            $diff = new Diff(explode("\n", (string)$mine), explode("\n", $theirs));
+            $formatter = new TableDiffFormatter();
+            echo '<div class="table"><table class="diff diff_sidebyside">';
+            echo '<tr><th colspan="2">' . hsc($left) . '</th>'
+                . '<th colspan="2">' . hsc($right) . '</th></tr>';
+            echo $formatter->format($diff);
+            echo '</table></div>';
+        }
 
         $form = new Form(['method' => 'post', 'action' => wl($ID, '', false, '&'), 'class' => 'plugin_wikisync_choices']);
         $form->setHiddenField('id', $ID);
         $form->setHiddenField('do', 'wikisync_conflict');
+        if ($saveConflict && $mine !== null) $form->setHiddenField('wikitext', $mine);
         $form->addTagOpen('div')->addClass('no');
         foreach (['mine', 'theirs', 'merge'] as $choice) {
+            if ($choice === 'mine' && $saveConflict && $mine === null) continue; // nothing to keep
             $form->addButton('choice', $this->getLang('choice_' . $choice))
                 ->attrs(['type' => 'submit', 'value' => $choice, 'title' => $this->getLang('choice_' . $choice . '_title')]);
         }

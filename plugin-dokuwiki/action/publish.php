@@ -20,6 +20,7 @@ class action_plugin_wikisync_publish extends ActionPlugin
     {
         $controller->register_hook('COMMON_WIKIPAGE_SAVE', 'BEFORE', $this, 'refuseMirrored');
         $controller->register_hook('COMMON_WIKIPAGE_SAVE', 'BEFORE', $this, 'refusePeer');
+        $controller->register_hook('COMMON_WIKIPAGE_SAVE', 'BEFORE', $this, 'forceRevision');
         $controller->register_hook('COMMON_WIKIPAGE_SAVE', 'AFTER', $this, 'publish');
     }
 
@@ -63,6 +64,20 @@ class action_plugin_wikisync_publish extends ActionPlugin
         $event->stopPropagation();
         global $ACT;
         if ($ACT === 'save') throw new ActionAbort('edit');
+    }
+
+    /**
+     * A conflict resolved by keeping the text here changes nothing on the page, and DokuWiki
+     * writes no revision for an unchanged text: make it write one (changelog, attic), so the
+     * revision this site publishes is one its history shows.
+     *
+     * @param Event $event
+     */
+    public function forceRevision(Event $event)
+    {
+        if (helper_plugin_wikisync_sync::forcesRevision($event->data['id'])) {
+            $event->data['contentChanged'] = true;
+        }
     }
 
     /**

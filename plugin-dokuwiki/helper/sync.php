@@ -14,6 +14,9 @@ class helper_plugin_wikisync_sync extends Plugin
     /** @var bool true while a page from the gateway is being written (loop guard) */
     protected static $applying = false;
 
+    /** @var string|null a page whose next save must write a revision even if its text is unchanged */
+    protected static $forceRevision = null;
+
     /** @var helper_plugin_wikisync_core */
     protected $core;
     /** @var helper_plugin_wikisync_store */
@@ -39,6 +42,19 @@ class helper_plugin_wikisync_sync extends Plugin
     public static function isApplying()
     {
         return self::$applying;
+    }
+
+    /**
+     * Whether the save of $id in progress must write a revision although its text did not
+     * change (a conflict resolved by keeping the text here): DokuWiki then records it in the
+     * changelog and the attic like any edit, so the published revision is a real one.
+     *
+     * @param string $id
+     * @return bool
+     */
+    public static function forcesRevision($id)
+    {
+        return self::$forceRevision !== null && self::$forceRevision === $id;
     }
 
     /**
@@ -407,6 +423,11 @@ class helper_plugin_wikisync_sync extends Plugin
             if ($decision['outcome']['type'] !== 'refuse') return null;
             $this->store->setPageState($id, $decision['state']);
             $this->carryOut($id, $decision['actions']);
+            if (($decision['outcome']['reason'] ?? '') === 'conflict') {
+                // the editor's side of the conflict: the page holds the other side
+                $this->store->setPageExtra($id, 'editor_text',
+                    ['text' => (string)$text, 'user' => $user, 'time' => time()]);
+            }
             return $decision;
         } catch (Throwable $e) {
             $this->store->record('failure', "save of $id: " . $e->getMessage());
@@ -432,47 +453,107 @@ class helper_plugin_wikisync_sync extends Plugin
      * Resolves a page's pending conflict the way the local editor chose. The caller has
      * checked the security token and the edit permission.
      *
-     * - mine: the local text stays and is published again; its clock includes the remote
-     *   version, so every peer takes it;
-     * - theirs: the remote text is saved here (saveWikiText, as the local user) and published;
+     * - mine: a conflict from a remote revision: the text here stays; a conflict from a save
+     *   that did not merge: the editor's text ($editorText, else the one kept when the save
+     *   was refused) is saved;
+     * - theirs: the other side is saved here (a remote revision's text, or the page's current
+     *   text when the editor's save was refused);
      * - merge: nothing is saved yet: returns the merged text with conflict markers for the
      *   editor; saving it (a save with a pending conflict resolves it) publishes it.
      *
-     * The core clears the conflict (clear_conflict) with the resolving save.
+     * mine and theirs are saved as a DokuWiki revision by the local user (even when the text
+     * does not change here), which the save hook publishes: its clock includes the other
+     * version, so every peer takes it. The core clears the conflict (clear_conflict).
      *
      * @param string $id
      * @param string $choice mine|theirs|merge
      * @param string $user
+     * @param string|null $editorText the editor's text posted with the choice (save conflicts)
      * @return array ok, error, text (merge: the text for the editor)
      */
-    public function resolveConflict($id, $choice, $user)
+    public function resolveConflict($id, $choice, $user, $editorText = null)
     {
         $conflict = $this->conflict($id);
         if ($conflict === null) return ['ok' => false, 'error' => 'no_conflict', 'text' => ''];
         $site = (string)($conflict['revision']['site'] ?? '?');
+        $here = $this->pageText($id);
         switch ($choice) {
             case 'merge':
                 return ['ok' => true, 'error' => '', 'text' => \WikiSync\Sync::renderConflict($conflict)];
             case 'theirs':
                 $summary = sprintf($this->getLang('sum_theirs'), $site);
-                if ($conflict['text'] === $this->pageText($id) || ($conflict['text'] === '' && $this->pageText($id) === null)) {
-                    // the same text here already: nothing to write, publish the resolution
-                    $d = $this->localSave($id, $this->pageText($id), $summary, false, time(), $user);
-                } else {
-                    saveWikiText($id, $conflict['text'], $summary); // the save hook publishes it
-                    $d = ['outcome' => ['type' => $this->conflict($id) === null ? 'publish' : 'refuse']];
-                }
+                $d = $this->saveResolution($id, $conflict['text'], $summary, $user);
                 break;
             case 'mine':
-                // DokuWiki writes no revision for an unchanged text: publish it directly
-                $d = $this->localSave($id, $this->pageText($id), sprintf($this->getLang('sum_mine'), $site),
-                    false, time(), $user);
+                $summary = sprintf($this->getLang('sum_mine'), $site);
+                if (self::isSaveConflict($conflict)) {
+                    // a save that did not merge: "mine" is the editor's text, not the page's
+                    $mine = $editorText ?? ($this->store->pageExtra($id, 'editor_text')['text'] ?? null);
+                    if (!is_string($mine)) return ['ok' => false, 'error' => 'no_editor_text', 'text' => ''];
+                    $d = $this->saveResolution($id, $mine, $summary, $user);
+                } else {
+                    $d = $this->saveResolution($id, $here ?? '', $summary, $user);
+                }
                 break;
             default:
                 return ['ok' => false, 'error' => 'bad_choice', 'text' => ''];
         }
         $ok = $d !== null && $d['outcome']['type'] === 'publish';
         return ['ok' => $ok, 'error' => $ok ? '' : 'refused', 'text' => ''];
+    }
+
+    /**
+     * Whether a pending conflict comes from a local save that did not merge with a change
+     * made while its editor was open (the page holds the other side; the editor's text is
+     * the one that was refused), rather than from a remote revision.
+     *
+     * @param array $conflict the core's PendingConflict
+     * @return bool
+     */
+    public static function isSaveConflict(array $conflict)
+    {
+        return ($conflict['right'] ?? '') === 'editor';
+    }
+
+    /**
+     * Saves the text that resolves a conflict as a DokuWiki revision (even when it equals
+     * the text here: DokuWiki would write nothing, and the entry published would name a
+     * revision that exists nowhere), which the save hook publishes. A page that stays
+     * deleted has no revision to write: the resolution is published directly.
+     *
+     * @param string $id
+     * @param string $text
+     * @param string $summary
+     * @param string $user
+     * @return array|null the decision (outcome publish when resolved)
+     */
+    protected function saveResolution($id, $text, $summary, $user)
+    {
+        if ($text === '' && $this->pageText($id) === null) {
+            return $this->localSave($id, null, $summary, false, time(), $user);
+        }
+        $this->waitForNextSecond($id);
+        self::$forceRevision = $id;
+        try {
+            saveWikiText($id, $text, $summary);
+        } finally {
+            self::$forceRevision = null;
+        }
+        return ['outcome' => ['type' => $this->conflict($id) === null ? 'publish' : 'refuse']];
+    }
+
+    /**
+     * DokuWiki revisions are whole seconds: a save in the second of the page's last revision
+     * would overwrite that revision's changelog entry. Waits for the next second.
+     *
+     * @param string $id
+     */
+    protected function waitForNextSecond($id)
+    {
+        $file = wikiFN($id);
+        clearstatcache(true, $file);
+        $last = @filemtime($file);
+        if ($last !== false && $last >= time()) time_sleep_until($last + 1.02);
     }
 
     /**
@@ -802,6 +883,11 @@ class helper_plugin_wikisync_sync extends Plugin
                     if ($this->remoteLockHolder($id) !== null) @unlink(wikiLockFN($id));
                     break;
                 case 'show_notice':
+                    $old = $this->store->pageExtra($id, 'notice');
+                    if (($action['notice']['type'] ?? '') === 'edited_elsewhere' && ($old['type'] ?? '') === 'lock_lost'
+                        && ($old['site'] ?? null) === ($action['notice']['site'] ?? null)) {
+                        break; // the same remote edit: "you lost the lock to it" says more
+                    }
                     $this->store->setPageExtra($id, 'notice', ['time' => time()] + $action['notice']);
                     break;
                 case 'record_conflict':
@@ -809,6 +895,7 @@ class helper_plugin_wikisync_sync extends Plugin
                     break;
                 case 'clear_conflict':
                     $this->store->setPageExtra($id, 'conflict', null);
+                    $this->store->setPageExtra($id, 'editor_text', null); // a refused save's text
                     break;
                 case 'refuse_local_edit':
                     msg(sprintf($this->getLang('refused'), hsc($action['reason'])), -1);
@@ -850,11 +937,7 @@ class helper_plugin_wikisync_sync extends Plugin
     protected function writePage($id, $text, $author, $summary, $minor)
     {
         global $INPUT;
-        // DokuWiki revisions are whole seconds: two saves of a page in one second would share one
-        $file = wikiFN($id);
-        clearstatcache(true, $file);
-        $last = @filemtime($file);
-        if ($last !== false && $last >= time()) time_sleep_until($last + 1.02);
+        $this->waitForNextSecond($id);
 
         $user = preg_replace('/[\t\r\n]+/', ' ', (string)$author);
         if ($user === '') $user = 'wikisync';

@@ -117,6 +117,11 @@ class Wiki:
         with open(self.dir / "conf/local.php", "a") as f:
             f.write(f"$conf['plugin']['wikisync']['{key}'] = {value!r};\n")
 
+    def dokuwiki_conf(self, key: str, value):
+        """Sets one of DokuWiki's own settings in conf/local.php (before start)."""
+        with open(self.dir / "conf/local.php", "a") as f:
+            f.write(f"$conf[{key!r}] = {value!r};\n")
+
     def add_user(self, login: str, password: str, name: str, groups="user"):
         _bash('dw_add_user "$@"', str(self.dir), login, password, name, groups)
 

@@ -38,6 +38,9 @@ class Peers:
             self.b = Wiki(self.root, "peerB", self.gateway)
             for wiki, site, user in ((self.a, "siteA", "alice"), (self.b, "siteB", "bob")):
                 wiki.plugin_conf("site_id", site)
+                # the shortest lock wikisync takes (DokuWiki's editor refreshes it every 30 s
+                # at most): lets the renewal and lapse test run in about a minute and a half
+                wiki.dokuwiki_conf("locktime", 60)
                 wiki.add_user(user, f"{user}-pass", user.title())
                 wiki.user = user
                 wiki.start()
@@ -105,6 +108,21 @@ def cancel_editor(wiki: Wiki, s: requests.Session, page: str, editor_html: str):
     data = {"id": page, "do[cancel]": "1", "sectok": field(editor_html, "sectok"),
             "wikitext": "", "prefix": "", "suffix": "", "target": "section"}
     return s.post(wiki.url + "doku.php", data=data, timeout=20).text
+
+
+def refresh_lock(wiki: Wiki, s: requests.Session, page: str, text: str) -> dict:
+    """What DokuWiki's editor does while the user types (at most every 30 s): the `lock`
+    AJAX call, which refreshes the lock and saves a draft (DRAFT_SAVE). Returns its JSON."""
+    r = s.post(wiki.url + "lib/exe/ajax.php",
+               data={"call": "lock", "id": page, "prefix": ".", "wikitext": text, "suffix": "",
+                     "date": "0"}, timeout=20)
+    return r.json()
+
+
+def lock_mtime(wiki: Wiki, page: str):
+    """The mtime of DokuWiki's lock file of the page (it expires `locktime` after it)."""
+    f = wiki.dir / "data/locks" / (hashlib.md5(page.encode()).hexdigest() + ".lock")
+    return int(f.stat().st_mtime) if f.exists() else None
 
 
 def view(wiki: Wiki, page: str, s=None) -> str:
@@ -227,6 +245,86 @@ def test_cancelling_the_editor_releases_the_lock(peers):
     assert a.raw(page) == b.raw(page) == b"text\n"
 
 
+LOCK_LOST = "started editing this page at siteB (bob) at the same time as you"
+
+
+def test_two_editors_starting_at_once_agree_on_one_winner(peers):
+    """Both editors open before either draft has arrived (the gateway is down, so both drafts
+    wait in the queues); when the drafts cross, both sites agree that the earlier session
+    (B's) holds the page, A's editor is told, and A cannot save over B's edit."""
+    a, b = peers.a, peers.b
+    page = "docs:crossed"
+    assert a.put(page, "base text\n", "created at A")
+    on_both(peers, page, "base text\n")
+    alice, bob = login(a), login(b)
+    peers.gateway.stop()
+    try:
+        bob_editor = open_editor(b, bob, page)
+        time.sleep(1.1)  # B's session starts a second earlier: B wins although siteA < siteB
+        alice_editor = open_editor(a, alice, page)
+        for wiki, s_html in ((a, alice_editor), (b, bob_editor)):
+            tag, _ = textarea(s_html)
+            assert "readonly" not in tag
+            assert sync_state(wiki, page)["lock"]["type"] == "awaiting_local_save"
+            assert wiki.queue_length() >= 1  # the draft, not sent
+        # each site's own DokuWiki lock (a logged-in user's holds the user name)
+        assert lock_holder(a, page) == "alice" and lock_holder(b, page) == "bob"
+    finally:
+        peers.gateway.start()
+    since_a = sync_state(a, page)["lock"]["since"]
+    since_b = sync_state(b, page)["lock"]["since"]
+    assert since_b < since_a
+    a.cli("flush")  # A's draft goes out first: the order of arrival does not matter
+    b.cli("flush")
+
+    # the same winner on both sites: B keeps its lock, A locks the page for bob
+    wait_until(lambda: sync_state(a, page)["lock"]["type"] == "awaiting_remote_save", 20,
+               what="A to give the lock to B")
+    settle(peers)
+    held_at_a = sync_state(a, page)["lock"]
+    assert held_at_a["site"] == "siteB" and held_at_a["editor"] == "bob" and held_at_a["since"] == since_b
+    held_at_b = sync_state(b, page)["lock"]
+    assert held_at_b["type"] == "awaiting_local_save" and held_at_b["editor"] == "bob"
+    assert held_at_b["since"] == since_b
+    assert lock_holder(a, page) == "bob @ siteB"
+    assert lock_holder(b, page) == "bob"  # bob's own DokuWiki lock, not alice's
+
+    # A's editor is told at its next lock refresh (shown under the edit box) and on the page
+    refreshed = refresh_lock(a, alice, page, "alice is typing\n")
+    assert refreshed["lock"] == "0"
+    assert any("bob at siteB started editing this page first" in e for e in refreshed["errors"])
+    assert LOCK_LOST in view(a, page, alice)
+    assert LOCK_LOST not in view(b, page, bob)
+    assert refresh_lock(b, bob, page, "bob is typing\n")["errors"] == []
+
+    # A's save is refused before anything is written; alice's text stays in her editor
+    refused = save_editor(a, alice, page, alice_editor, "alice's text\n", "alice edits")
+    assert LOCK_LOST in refused
+    tag, kept = textarea(refused)
+    assert "readonly" in tag and kept == "alice's text\n"
+    time.sleep(1.0)
+    assert a.raw(page) == b.raw(page) == b"base text\n"
+    assert a.queue_length() == 0 and not has_conflict(a, page)
+
+    # B saves: both sites have bob's text, A's lock and notice are gone, A may edit again
+    save_editor(b, bob, page, bob_editor, "bob's text\n", "bob edits")
+    on_both(peers, page, "bob's text\n")
+    wait_until(lambda: lock_holder(a, page) is None and sync_state(a, page)["lock"]["type"] == "free",
+               20, what="A's lock to go")
+    assert LOCK_LOST not in view(a, page, alice)
+    assert [c["user"] for c in a.changes(page)][-1] == "bob"
+    # alice's old form cannot go over bob's text unseen: DokuWiki's own conflict screen
+    stale = save_editor(a, alice, page, alice_editor, "alice's text\n", "alice edits")
+    assert "A newer version of the document you edited exists" in stale
+    time.sleep(0.5)
+    assert a.raw(page) == b.raw(page) == b"bob's text\n"
+    editor = open_editor(a, alice, page)
+    tag, text = textarea(editor)
+    assert "readonly" not in tag and text == "bob's text\n"
+    cancel_editor(a, alice, page, editor)
+    wait_until(lambda: lock_holder(b, page) is None, 20, what="B's lock to go")
+
+
 # ------------------------------------------------------------------ 2. clean merges
 
 def test_concurrent_edits_of_different_paragraphs_merge_on_both_sites(peers):
@@ -343,12 +441,24 @@ def test_keep_mine(peers, conflicts):
     page = "docs:c-mine"
     alice = login(a)
     editor = open_editor(a, alice, page)
+    before = a.changes(page)
     out = choose(a, alice, page, editor, "mine")
     assert "Conflict resolved" in out
     on_both(peers, page, version("A"))
     wait_until(lambda: not has_conflict(a, page) and not has_conflict(b, page), 20,
                what="the conflict to clear on both sites")
-    assert b.changes(page)[-1]["user"] == "alice"
+    # the text did not change at A, yet the resolution is a real revision there (changelog,
+    # attic), and that revision is the one B took
+    after = a.changes(page)
+    assert len(after) == len(before) + 1
+    rev = after[-1]
+    assert rev["user"] == "alice" and "kept this version" in rev["sum"] and rev["type"] == "E"
+    assert (a.dir / "data/attic/docs" / f"c-mine.{rev['date']}.txt.gz").exists()
+    assert sync_state(b, page)["head"] == {"site": "siteA", "revision": int(rev["date"])}
+    assert sync_state(a, page)["head"] == {"site": "siteA", "revision": int(rev["date"])}
+    last_b = b.changes(page)[-1]
+    assert last_b["user"] == "alice" and "kept this version" in last_b["sum"]
+    assert b.raw(page) == version("A").encode()
     wait_until(lambda: lock_holder(b, page) is None, 20, what="B's lock to go")
     assert "could not be merged" not in view(a, page) + view(b, page)
 
@@ -372,3 +482,126 @@ def test_merge_by_hand(peers, conflicts):
                what="the conflict to clear on both sites")
     assert "<<<<<<<" not in a.raw(page).decode()
     wait_until(lambda: lock_holder(b, page) is None, 20, what="B's lock to go")
+
+
+# ------------------------------------------------------------------ 4. a save over a change made under the editor
+
+def panel(page_html: str) -> str:
+    """The words of the conflict panel (diff and choices), without the editor below it."""
+    m = re.search(r'<div class="plugin_wikisync_conflict">(.*?)</form>', page_html, re.S)
+    assert m, "no conflict panel"
+    return htmllib.unescape(re.sub(r"<[^>]+>", "", m.group(1))).replace("\xa0", " ")
+
+
+def test_a_save_over_a_change_made_while_the_editor_was_open(peers):
+    """B's save (made offline, before B saw alice's draft) reaches A while alice's editor is
+    open. DokuWiki's own edit-conflict screen catches alice's save first; "save" there hands
+    her text to the core, which cannot merge it with B's change and refuses it: the panel
+    shows her text against the page's, and "Keep mine" saves hers on both sites."""
+    a, b = peers.a, peers.b
+    page = "docs:changed-under"
+    assert a.put(page, BASE, "created at A")
+    on_both(peers, page, BASE)
+    time.sleep(1.1)
+    alice = login(a)
+    peers.gateway.stop()
+    try:
+        editor = open_editor(a, alice, page)
+        assert b.put(page, version("B"), "offline at B", user=b.user, password="bob-pass")
+    finally:
+        peers.gateway.start()
+    b.cli("flush")  # B's revision first: A's text is unchanged, so A takes it under the editor
+    on_both(peers, page, version("B"))
+    a.cli("flush")  # then alice's draft
+    wait_until(lambda: lock_holder(b, page) == "alice @ siteA", 20, what="B's lock file")
+
+    # DokuWiki's own check (the page is newer than the editor's date) comes first
+    mine = version("A")
+    dw_conflict = save_editor(a, alice, page, editor, mine, "alice edits")
+    assert "A newer version of the document you edited exists" in dw_conflict
+    assert "plugin_wikisync_conflict" not in dw_conflict
+    assert a.raw(page) == version("B").encode() and not has_conflict(a, page)
+
+    # "save" on that screen (it posts no date): the core merges alice's text against the
+    # version her editor opened, which conflicts with B's change: refused, nothing written
+    refused = alice.post(a.url + "doku.php", data={
+        "id": page, "do[save]": "1", "wikitext": field(dw_conflict, "wikitext"),
+        "summary": field(dw_conflict, "summary"), "sectok": field(dw_conflict, "sectok")},
+        timeout=20).text
+    assert has_conflict(a, page)
+    assert a.raw(page) == b.raw(page) == version("B").encode()
+    tag, kept = textarea(refused)
+    assert kept == mine  # nothing typed is lost
+    words = panel(refused)
+    # the two real sides: her text against the page's (B's), not the page against itself
+    assert "Your text" in words and "The page now (siteB@" in words
+    assert "as A wants it" in words and "as B wants it" in words
+    assert re.search(r'class="diff-(deleted|added)line"', refused)
+    # a later view of the editor still shows her side (kept when the save was refused)
+    reopened = open_editor(a, alice, page)
+    assert "as A wants it" in panel(reopened)
+
+    # Keep mine: her text is saved and published; the conflict ends on both sites
+    form = re.search(r'<form[^>]*plugin_wikisync_choices.*?</form>', refused, re.S).group(0)
+    out = alice.post(a.url + "doku.php", data={
+        "id": page, "do": "wikisync_conflict", "choice": "mine",
+        "wikitext": field(form, "wikitext"), "sectok": field(form, "sectok")}, timeout=20).text
+    assert "Conflict resolved" in out
+    on_both(peers, page, mine)
+    wait_until(lambda: not has_conflict(a, page) and not has_conflict(b, page), 20,
+               what="the conflict to clear on both sites")
+    assert a.changes(page)[-1]["user"] == "alice" and b.changes(page)[-1]["user"] == "alice"
+    # the refused text kept for the panel goes with the conflict
+    f = a.dir / "data/meta/_wikisync/pages" / (hashlib.md5(page.encode()).hexdigest() + ".json")
+    assert json.loads(f.read_text()).get("editor_text") is None
+    wait_until(lambda: lock_holder(b, page) is None, 20, what="B's lock to go")
+
+
+# ------------------------------------------------------------------ 5. lock renewal and expiry (slow: about 95 s)
+
+def test_lock_renewal_reaches_the_other_site_and_a_lapsed_lock_frees_the_page(peers):
+    a, b = peers.a, peers.b
+    page = "docs:renewed"
+    assert a.put(page, "text\n", "created at A")
+    on_both(peers, page, "text\n")
+    alice = login(a)
+    open_editor(a, alice, page)
+    wait_until(lambda: lock_holder(b, page) == "alice @ siteA", 20, what="B's lock file")
+    first = sync_state(b, page)["lock"]["expires"]
+    first_mtime = lock_mtime(b, page)
+    assert first_mtime == first - 60  # DokuWiki's expiry (mtime + locktime) is the draft's
+
+    # a refresh in the first half of the lock publishes nothing
+    assert refresh_lock(a, alice, page, "typing\n")["lock"] == "1"
+    time.sleep(1.5)
+    assert sync_state(b, page)["lock"]["expires"] == first
+
+    # past half of it, the refresh renews the lock at B: its lock file expires later
+    time.sleep(max(0.0, first - 30 - time.time()) + 1.5)
+    assert refresh_lock(a, alice, page, "still typing\n")["lock"] == "1"
+    wait_until(lambda: sync_state(b, page)["lock"]["expires"] > first, 20, what="B's lock to be renewed")
+    renewed = sync_state(b, page)["lock"]["expires"]
+    assert renewed >= first + 30
+    assert sync_state(b, page)["lock"]["since"] == sync_state(a, page)["lock"]["since"]  # same session
+    assert lock_mtime(b, page) == renewed - 60
+
+    # past the first expiry the renewed lock still holds at B
+    time.sleep(max(0.0, first + 2 - time.time()))
+    bob = login(b)
+    tag, _ = textarea(open_editor(b, bob, page))
+    assert "readonly" in tag
+    assert "being edited at siteA by alice" in view(b, page, bob)
+
+    # no renewal any more: once it lapses, B is free without hearing from A
+    time.sleep(max(0.0, renewed + 2 - time.time()))
+    assert "being edited" not in view(b, page, bob)
+    editor = open_editor(b, bob, page)
+    tag, text = textarea(editor)
+    assert "readonly" not in tag and text == "text\n"
+    assert sync_state(b, page)["lock"]["type"] == "awaiting_local_save"
+    # ... and bob's editor now holds the page at A: alice's lapsed editor is told and refused
+    wait_until(lambda: lock_holder(a, page) == "bob @ siteB", 20, what="A's lock file for bob")
+    assert any("bob at siteB" in e for e in refresh_lock(a, alice, page, "late\n")["errors"])
+    save_editor(b, bob, page, editor, "bob after the lapse\n", "bob edits")
+    on_both(peers, page, "bob after the lapse\n")
+    wait_until(lambda: lock_holder(a, page) is None, 20, what="A's lock to go")

@@ -333,27 +333,15 @@ class helper_plugin_wikisync_sync extends Plugin
     public function editorOpened($id, $editor)
     {
         if (!$this->isPeerPage($id) || !$this->core->isAvailable()) return null;
-        $config = $this->store->siteConfig();
-        $lock = $this->store->lockPage($id);
-        try {
-            $state = $this->store->pageState($id) ?? $this->core->newState($id);
+        $half = $this->store->siteConfig()['lock_seconds'] / 2;
+        return $this->editorInput($id, 'editor opened', function ($state) use ($editor, $half) {
             $held = $state['lock'] ?? ['type' => 'free'];
             if (($held['type'] ?? '') === 'awaiting_local_save' && ($held['editor'] ?? '') === $editor
-                && (int)$held['expires'] - time() > $config['lock_seconds'] / 2) {
+                && (int)$held['expires'] - time() > $half) {
                 return null;
             }
-            $decision = $this->core->handle($config, $state,
-                ['type' => 'editor_opened', 'editor' => $editor, 'now' => time()]);
-            $this->store->setPageState($id, $decision['state']);
-            $this->carryOut($id, $decision['actions']);
-        } catch (Throwable $e) {
-            $this->store->record('failure', "editor opened on $id: " . $e->getMessage());
-            return null;
-        } finally {
-            $this->store->unlockPage($lock);
-        }
-        $this->flushQueue(max(1, min(3, (int)$this->getConf('timeout'))), 5.0);
-        return $decision;
+            return ['type' => 'editor_opened', 'editor' => $editor, 'now' => time()];
+        });
     }
 
     /**
@@ -367,19 +355,38 @@ class helper_plugin_wikisync_sync extends Plugin
     public function editorClosed($id, $editor)
     {
         if (!$this->isPeerPage($id) || !$this->core->isAvailable()) return null;
-        $lock = $this->store->lockPage($id);
-        try {
-            $state = $this->store->pageState($id);
+        return $this->editorInput($id, 'editor closed', function ($state) use ($editor) {
             $held = $state['lock'] ?? ['type' => 'free'];
             if (($held['type'] ?? '') !== 'awaiting_local_save' || ($held['editor'] ?? '') !== $editor) {
                 return null;
             }
-            $decision = $this->core->handle($this->store->siteConfig(), $state,
-                ['type' => 'editor_closed', 'editor' => $editor, 'now' => time()]);
+            return ['type' => 'editor_closed', 'editor' => $editor, 'now' => time()];
+        });
+    }
+
+    /**
+     * Gives the core one editor input for a page, under the page's lock: `$input` receives the
+     * page's state and returns the input, or null to ask nothing. The new state is stored, the
+     * actions carried out, and the queue sent with a short timeout (the draft should reach the
+     * peers before the user starts typing). A failure is recorded for the admin page.
+     *
+     * @param string $id
+     * @param string $what for the failure record
+     * @param callable $input function (array $state): ?array
+     * @return array|null the decision, or null when nothing was asked or it failed
+     */
+    protected function editorInput($id, $what, callable $input)
+    {
+        $lock = $this->store->lockPage($id);
+        try {
+            $state = $this->store->pageState($id) ?? $this->core->newState($id);
+            $in = $input($state);
+            if ($in === null) return null;
+            $decision = $this->core->handle($this->store->siteConfig(), $state, $in);
             $this->store->setPageState($id, $decision['state']);
             $this->carryOut($id, $decision['actions']);
         } catch (Throwable $e) {
-            $this->store->record('failure', "editor closed on $id: " . $e->getMessage());
+            $this->store->record('failure', "$what on $id: " . $e->getMessage());
             return null;
         } finally {
             $this->store->unlockPage($lock);

@@ -269,10 +269,8 @@ class helper_plugin_wikisync_sync extends Plugin
             $this->store->record('failure', "save of $id not published: " . $this->core->problem());
             return null;
         }
-        $lock = $this->store->lockPage($id);
-        try {
-            $state = $this->store->pageState($id) ?? $this->core->newState($id);
-            $decision = $this->core->handle($this->store->siteConfig(), $state, [
+        $decision = $this->coreInput($id, 'save of', function () use ($text, $summary, $minor, $revision, $user) {
+            return [
                 'type' => 'local_save',
                 'edit' => [
                     'change' => $text === null ? ['type' => 'deleted'] : ['type' => 'text', 'text' => $text],
@@ -282,16 +280,9 @@ class helper_plugin_wikisync_sync extends Plugin
                     'revision' => (int)$revision,
                 ],
                 'now' => time(),
-            ]);
-            $this->store->setPageState($id, $decision['state']);
-            $this->carryOut($id, $decision['actions']);
-        } catch (Throwable $e) {
-            $this->store->record('failure', "save of $id: " . $e->getMessage());
-            return null;
-        } finally {
-            $this->store->unlockPage($lock);
-        }
-        if ($flush) $this->flushQueue(max(1, (int)$this->getConf('timeout')));
+            ];
+        });
+        if ($decision !== null && $flush) $this->flushQueue(max(1, (int)$this->getConf('timeout')));
         return $decision;
     }
 
@@ -334,7 +325,7 @@ class helper_plugin_wikisync_sync extends Plugin
     {
         if (!$this->isPeerPage($id) || !$this->core->isAvailable()) return null;
         $half = $this->store->siteConfig()['lock_seconds'] / 2;
-        return $this->editorInput($id, 'editor opened', function ($state) use ($editor, $half) {
+        return $this->editorInput($id, 'editor opened on', function ($state) use ($editor, $half) {
             $held = $state['lock'] ?? ['type' => 'free'];
             if (($held['type'] ?? '') === 'awaiting_local_save' && ($held['editor'] ?? '') === $editor
                 && (int)$held['expires'] - time() > $half) {
@@ -355,7 +346,7 @@ class helper_plugin_wikisync_sync extends Plugin
     public function editorClosed($id, $editor)
     {
         if (!$this->isPeerPage($id) || !$this->core->isAvailable()) return null;
-        return $this->editorInput($id, 'editor closed', function ($state) use ($editor) {
+        return $this->editorInput($id, 'editor closed on', function ($state) use ($editor) {
             $held = $state['lock'] ?? ['type' => 'free'];
             if (($held['type'] ?? '') !== 'awaiting_local_save' || ($held['editor'] ?? '') !== $editor) {
                 return null;
@@ -365,10 +356,8 @@ class helper_plugin_wikisync_sync extends Plugin
     }
 
     /**
-     * Gives the core one editor input for a page, under the page's lock: `$input` receives the
-     * page's state and returns the input, or null to ask nothing. The new state is stored, the
-     * actions carried out, and the queue sent with a short timeout (the draft should reach the
-     * peers before the user starts typing). A failure is recorded for the admin page.
+     * Gives the core one editor input for a page (see coreInput), then sends the queue with a
+     * short timeout: the draft should reach the peers before the user starts typing.
      *
      * @param string $id
      * @param string $what for the failure record
@@ -376,6 +365,23 @@ class helper_plugin_wikisync_sync extends Plugin
      * @return array|null the decision, or null when nothing was asked or it failed
      */
     protected function editorInput($id, $what, callable $input)
+    {
+        $decision = $this->coreInput($id, $what, $input);
+        if ($decision !== null) $this->flushQueue(max(1, min(3, (int)$this->getConf('timeout'))), 5.0);
+        return $decision;
+    }
+
+    /**
+     * Gives the core one input for a page, under the page's lock: `$input` receives the page's
+     * state and returns the input, or null to ask nothing. The new state is stored and the
+     * actions carried out; a failure is recorded for the admin page.
+     *
+     * @param string $id
+     * @param string $what for the failure record ("save of", "editor opened on", ...)
+     * @param callable $input function (array $state): ?array
+     * @return array|null the decision, or null when nothing was asked or it failed
+     */
+    protected function coreInput($id, $what, callable $input)
     {
         $lock = $this->store->lockPage($id);
         try {
@@ -385,14 +391,13 @@ class helper_plugin_wikisync_sync extends Plugin
             $decision = $this->core->handle($this->store->siteConfig(), $state, $in);
             $this->store->setPageState($id, $decision['state']);
             $this->carryOut($id, $decision['actions']);
+            return $decision;
         } catch (Throwable $e) {
-            $this->store->record('failure', "$what on $id: " . $e->getMessage());
+            $this->store->record('failure', "$what $id: " . $e->getMessage());
             return null;
         } finally {
             $this->store->unlockPage($lock);
         }
-        $this->flushQueue(max(1, min(3, (int)$this->getConf('timeout'))), 5.0);
-        return $decision;
     }
 
     /**

@@ -143,6 +143,9 @@ def test_js_site_mirrors_a_dokuwiki_namespace_byte_for_byte(setup):
     assert src.put(page, "", "removed")
     assert src.raw(page) is None
     arrived(js, page, None)
+    # The site removes the file before it records the deletion in the page's history.
+    wait_until(lambda: js.page(page)["history"][-1].get("deleted") or None, 10,
+               what="the deletion in the Node site's history")
     last = js.page(page)["history"][-1]
     assert (last["author"], last["summary"], last.get("deleted")) == ("admin", "removed", True)
 

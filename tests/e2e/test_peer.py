@@ -567,7 +567,9 @@ def test_lock_renewal_reaches_the_other_site_and_a_lapsed_lock_frees_the_page(pe
     alice = login(a)
     open_editor(a, alice, page)
     wait_until(lambda: lock_holder(b, page) == "alice @ siteA", 20, what="B's lock file")
-    first = sync_state(b, page)["lock"]["expires"]
+    # B writes the lock file while it applies the draft, and stores its state right after.
+    first = wait_until(lambda: (sync_state(b, page).get("lock") or {}).get("expires"), 10,
+                       what="B's lock in its sync state")
     first_mtime = lock_mtime(b, page)
     assert first_mtime == first - 60  # DokuWiki's expiry (mtime + locktime) is the draft's
 

@@ -302,7 +302,7 @@ fn merge(args: Args, file: FileConfig) -> Result<Config, ConfigError> {
     let config = Config {
         listen: args.listen.or(file.listen).unwrap_or(d.listen),
         data_dir: args.data_dir.or(file.data_dir).unwrap_or(d.data_dir),
-        service: args.service.or(file.service).unwrap_or(d.service),
+        service: case_folded_service(args.service.or(file.service).unwrap_or(d.service)),
         verify: !(args.no_verify || file.no_verify.unwrap_or(false)),
         tokens: if args.tokens.is_empty() {
             file.tokens.unwrap_or_default()
@@ -397,6 +397,15 @@ impl Config {
     }
 }
 
+/// The service JID as node URIs carry it (domain lower-cased, see [`crate::uri`]), so that a
+/// configured `PubSub.Example.org` still matches the URIs clients send; an invalid one is
+/// kept as given for [`Config::validate`] to refuse.
+fn case_folded_service(service: String) -> String {
+    crate::uri::NodeUri::parse(&format!("xmpp:{service}"))
+        .map(|u| u.service().to_owned())
+        .unwrap_or(service)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -420,6 +429,11 @@ mod tests {
         let config = merge(args, file).expect("valid");
         assert_eq!(config.listen, "127.0.0.1:1234".parse().expect("addr"));
         assert_eq!(config.service, "ps.example.org");
+        let upper = Config::from_toml_str("service = \"PS.Example.org\"").expect("valid");
+        assert_eq!(
+            upper.service, "ps.example.org",
+            "the domain compares without case"
+        );
         assert_eq!(config.retry_max, Duration::from_millis(5000));
         assert_eq!(config.tokens, vec!["a".to_owned(), "b".to_owned()]);
         assert_eq!(config.max_body_bytes, 1024 * 1024);

@@ -10,6 +10,10 @@
 //! - `;` or `&` between parameters, and percent-encoding anywhere (decoded as UTF-8);
 //! - no query, an empty query or an empty `node` value: the root collection (node id `""`).
 //!
+//! The service JID's domain and local part are lower-cased (they compare without case), so
+//! `xmpp:PubSub.Example.org?;node=x` names the same node as `xmpp:pubsub.example.org?;node=x`;
+//! node ids keep their case.
+//!
 //! It rejects: another scheme or none, an authority (`xmpp://…`), an empty or invalid service
 //! JID, a query type other than empty or `pubsub`, `node` given twice, a fragment, and
 //! percent-encoding that is broken or not UTF-8.
@@ -153,7 +157,7 @@ impl NodeUri {
         if path.is_empty() {
             return Err(UriError::EmptyService);
         }
-        let service = decode(path)?;
+        let service = case_fold_jid(&decode(path)?);
         validate_jid(&service)?;
         let node = match query {
             Some(query) => parse_query(query)?,
@@ -260,6 +264,21 @@ fn parse_query(query: &str) -> Result<String, UriError> {
 }
 
 /// A light JID check: `[local@]domain[/resource]`, no empty parts, no forbidden characters.
+/// A JID with its domain and local part lower-cased (both compare without case, RFC 7622),
+/// the resource kept as it is: one service, however a client spells it, is one key.
+fn case_fold_jid(jid: &str) -> String {
+    let (bare, resource) = match jid.split_once('/') {
+        Some((bare, resource)) => (bare, Some(resource)),
+        None => (jid, None),
+    };
+    let mut out = bare.to_lowercase();
+    if let Some(resource) = resource {
+        out.push('/');
+        out.push_str(resource);
+    }
+    out
+}
+
 fn validate_jid(jid: &str) -> Result<(), UriError> {
     let (bare, resource) = match jid.split_once('/') {
         Some((bare, resource)) => (bare, Some(resource)),

@@ -168,6 +168,19 @@ impl XmppStore {
             .await
     }
 
+    /// Runs `f` as a durable job of the store and, once it is committed, wakes the outbox
+    /// worker: every change that may have queued an operation for the service goes through
+    /// here.
+    async fn queue_job<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, &mut XmppJob<'_>) -> Result<T, StoreError> + Send + 'static,
+    {
+        let result = self.inner.sqlite.xmpp_job(true, f).await?;
+        self.inner.wake.notify_one();
+        Ok(result)
+    }
+
     /// Whether a node of another service exists: asks that service (through the XMPP
     /// server, so across federation too). Not recorded: [`Store::subscribe`] does that.
     async fn probe_remote(&self, key: &str) -> Result<bool, StoreError> {
@@ -206,17 +219,14 @@ impl XmppStore {
         }
         let node = node.to_owned();
         let now = now_ms();
-        shared
-            .sqlite
-            .xmpp_job(true, move |conn, _| {
-                conn.execute(
-                    "INSERT OR IGNORE INTO nodes (id, owner, created_ms) VALUES (?1, NULL, ?2)",
-                    params![node, now],
-                )?;
-                queue(conn, "ensure", &node, None, None, None, now)
-            })
-            .await?;
-        shared.wake.notify_one();
+        self.queue_job(move |conn, _| {
+            conn.execute(
+                "INSERT OR IGNORE INTO nodes (id, owner, created_ms) VALUES (?1, NULL, ?2)",
+                params![node, now],
+            )?;
+            queue(conn, "ensure", &node, None, None, None, now)
+        })
+        .await?;
         Ok(true)
     }
 }
@@ -251,17 +261,7 @@ impl Store for XmppStore {
         owner: Option<String>,
         now_ms: i64,
     ) -> BoxFuture<'_, Result<String, StoreError>> {
-        Box::pin(async move {
-            let id = self
-                .inner
-                .sqlite
-                .xmpp_job(true, move |conn, _| {
-                    new_node(conn, owner.as_deref(), now_ms)
-                })
-                .await?;
-            self.inner.wake.notify_one();
-            Ok(id)
-        })
+        Box::pin(self.queue_job(move |conn, _| new_node(conn, owner.as_deref(), now_ms)))
     }
 
     fn publish(&self, req: PublishRequest) -> BoxFuture<'_, Result<String, StoreError>> {
@@ -310,10 +310,7 @@ impl Store for XmppStore {
         owner: Option<String>,
         now_ms: i64,
     ) -> BoxFuture<'_, Result<(), StoreError>> {
-        Box::pin(async move {
-            self.inner
-                .sqlite
-                .xmpp_job(true, move |conn, _| {
+        Box::pin(self.queue_job(move |conn, _| {
                     crate::store::check_owner(conn, &node, owner.as_deref())?;
                     let known: bool = conn
                         .prepare_cached(
@@ -325,11 +322,7 @@ impl Store for XmppStore {
                         return Err(StoreError::ItemNotFound(item_id));
                     }
                     queue(conn, "retract", &node, Some(&item_id), None, None, now_ms)
-                })
-                .await?;
-            self.inner.wake.notify_one();
-            Ok(())
-        })
+        }))
     }
 
     fn delete_node(
@@ -339,25 +332,18 @@ impl Store for XmppStore {
         owner: Option<String>,
         now_ms: i64,
     ) -> BoxFuture<'_, Result<(), StoreError>> {
-        Box::pin(async move {
-            self.inner
-                .sqlite
-                .xmpp_job(true, move |conn, _| {
-                    crate::store::check_owner(conn, &node, owner.as_deref())?;
-                    queue(
-                        conn,
-                        "delete",
-                        &node,
-                        None,
-                        None,
-                        redirect.as_deref(),
-                        now_ms,
-                    )
-                })
-                .await?;
-            self.inner.wake.notify_one();
-            Ok(())
-        })
+        Box::pin(self.queue_job(move |conn, _| {
+            crate::store::check_owner(conn, &node, owner.as_deref())?;
+            queue(
+                conn,
+                "delete",
+                &node,
+                None,
+                None,
+                redirect.as_deref(),
+                now_ms,
+            )
+        }))
     }
 
     fn list_nodes(&self) -> BoxFuture<'_, Result<Vec<String>, StoreError>> {
@@ -430,25 +416,18 @@ impl Store for XmppStore {
         // The first subscription to a node of another service makes the gateway follow it
         // (subscribe its JID, fetch the items), in the same transaction.
         let max = self.inner.sqlite.limits().max_subscriptions_per_node;
-        Box::pin(async move {
-            self.inner
-                .sqlite
-                .xmpp_job(true, move |conn, job| {
-                    let now = req.now_ms;
-                    let inserted = conn
-                        .prepare_cached(
-                            "INSERT OR IGNORE INTO nodes (id, owner, created_ms) VALUES (?1, NULL, ?2)",
-                        )?
-                        .execute(params![req.node, now])?;
-                    if inserted > 0 {
-                        queue(conn, "follow", &req.node, None, None, None, now)?;
-                    }
-                    job.subscribe(conn, &req, max)
-                })
-                .await?;
-            self.inner.wake.notify_one();
-            Ok(())
-        })
+        Box::pin(self.queue_job(move |conn, job| {
+            let now = req.now_ms;
+            let inserted = conn
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO nodes (id, owner, created_ms) VALUES (?1, NULL, ?2)",
+                )?
+                .execute(params![req.node, now])?;
+            if inserted > 0 {
+                queue(conn, "follow", &req.node, None, None, None, now)?;
+            }
+            job.subscribe(conn, &req, max)
+        }))
     }
 
     fn websub_subscribe(&self, req: SubscribeRequest) -> BoxFuture<'_, Result<(), StoreError>> {
@@ -474,20 +453,10 @@ impl Store for XmppStore {
         }
         // After the last subscription to a node of another service, the gateway stops
         // following it (as Idavoll unsubscribed only after the last callback).
-        Box::pin(async move {
-            let unfollowed = self
-                .inner
-                .sqlite
-                .xmpp_job(true, move |conn, job| {
-                    job.unsubscribe(conn, &node, &callback)?;
-                    unfollow_if_unused(conn, &node, now_ms())
-                })
-                .await?;
-            if unfollowed {
-                self.inner.wake.notify_one();
-            }
-            Ok(())
-        })
+        Box::pin(self.queue_job(move |conn, job| {
+            job.unsubscribe(conn, &node, &callback)?;
+            unfollow_if_unused(conn, &node, now_ms())
+        }))
     }
 
     fn queue_heads(&self) -> BoxFuture<'_, Result<Vec<QueueHead>, StoreError>> {
@@ -517,29 +486,17 @@ impl Store for XmppStore {
     fn drop_subscriber(&self, sub_key: i64) -> BoxFuture<'_, Result<(), StoreError>> {
         // The delivery worker gave up on a subscriber (410 Gone, failure budget): if it was the
         // last one of a node of another service, stop following that node too.
-        Box::pin(async move {
-            let unfollowed = self
-                .inner
-                .sqlite
-                .xmpp_job(true, move |conn, job| {
-                    let node: Option<String> = conn
-                        .prepare_cached("SELECT node FROM subscriptions WHERE id = ?1")?
-                        .query_row([sub_key], |r| r.get(0))
-                        .optional()?;
-                    job.drop_subscriber(conn, sub_key)?;
-                    match node {
-                        Some(node) if is_remote_key(&node) => {
-                            unfollow_if_unused(conn, &node, now_ms())
-                        }
-                        _ => Ok(false),
-                    }
-                })
-                .await?;
-            if unfollowed {
-                self.inner.wake.notify_one();
+        Box::pin(self.queue_job(move |conn, job| {
+            let node: Option<String> = conn
+                .prepare_cached("SELECT node FROM subscriptions WHERE id = ?1")?
+                .query_row([sub_key], |r| r.get(0))
+                .optional()?;
+            job.drop_subscriber(conn, sub_key)?;
+            match node {
+                Some(node) if is_remote_key(&node) => unfollow_if_unused(conn, &node, now_ms()),
+                _ => Ok(()),
             }
-            Ok(())
-        })
+        }))
     }
 
     fn outbox_len(&self) -> BoxFuture<'_, Result<u64, StoreError>> {
@@ -582,24 +539,23 @@ impl Store for XmppStore {
 }
 
 /// Stops following a node of another service once nobody here subscribes to it: forgets it
-/// and queues the XMPP unsubscription. Returns whether it did.
-fn unfollow_if_unused(conn: &Connection, node: &str, now: i64) -> Result<bool, StoreError> {
+/// and queues the XMPP unsubscription.
+fn unfollow_if_unused(conn: &Connection, node: &str, now: i64) -> Result<(), StoreError> {
     let used: bool = conn
         .prepare_cached("SELECT EXISTS (SELECT 1 FROM subscriptions WHERE node = ?1)")?
         .query_row([node], |r| r.get(0))?;
     if used {
-        return Ok(false);
+        return Ok(());
     }
     conn.prepare_cached("DELETE FROM items WHERE node = ?1")?
         .execute([node])?;
     let forgotten = conn
         .prepare_cached("DELETE FROM nodes WHERE id = ?1")?
         .execute([node])?;
-    if forgotten == 0 {
-        return Ok(false);
+    if forgotten > 0 {
+        queue(conn, "unfollow", node, None, None, None, now)?;
     }
-    queue(conn, "unfollow", node, None, None, None, now)?;
-    Ok(true)
+    Ok(())
 }
 
 // ---- the outbox worker: HTTP -> XMPP ----

@@ -189,18 +189,11 @@ class helper_plugin_wikisync_sync extends Plugin
         $pages = $this->listPages($ns, true);
         $n = 0;
         foreach ($pages as $i => $id) {
-            $state = $this->store->pageState($id);
-            if ($state === null) continue;
-            $lock = $this->store->lockPage($id);
-            try {
-                $d = $this->core->handle($this->store->siteConfig(), $state,
-                    ['type' => 'announce_source_move', 'new_source' => $newSource, 'now' => time()]);
-                $this->carryOut($id, $d['actions']);
-                $this->store->setPageState($id, $d['state']);
-                $n++;
-            } finally {
-                $this->store->unlockPage($lock);
-            }
+            $d = $this->applyInput($id, function ($state) use ($newSource) {
+                if ($state === null) return null; // never synced: nothing to announce
+                return ['type' => 'announce_source_move', 'new_source' => $newSource, 'now' => time()];
+            });
+            if ($d !== null) $n++;
             if ($progress) $progress($i + 1, count($pages), $id);
         }
         $f = $this->flushQueue(10, 3600.0);
@@ -667,22 +660,41 @@ class helper_plugin_wikisync_sync extends Plugin
     public function applyEntry(array $entry)
     {
         $id = $entry['page'];
-        $lock = $this->store->lockPage($id);
-        try {
-            $state = $this->store->pageState($id) ?? $this->core->newState($id);
-            $local = $this->pageText($id);
-            $decision = $this->core->handle($this->store->siteConfig(), $state, [
+        return $this->applyInput($id, function () use ($id, $entry) {
+            return [
                 'type' => 'notification',
-                'local_text' => $local,
+                'local_text' => $this->pageText($id),
                 'entry' => $entry,
                 'now' => time(),
-            ]);
+            ];
+        });
+    }
+
+    /**
+     * Gives the core one input for a page under the page's lock and applies the decision: the
+     * actions first, then the new state, so that an action that fails (its exception
+     * propagates) leaves the old state and the input can be tried again. `$input` receives
+     * the stored state (null before the first sync) and returns the input, or null to do
+     * nothing.
+     *
+     * @param string $id
+     * @param callable $input function (?array $state): ?array
+     * @return array|null the decision, or null when nothing was asked
+     */
+    protected function applyInput($id, callable $input)
+    {
+        $lock = $this->store->lockPage($id);
+        try {
+            $state = $this->store->pageState($id);
+            $in = $input($state);
+            if ($in === null) return null;
+            $decision = $this->core->handle($this->store->siteConfig(), $state ?? $this->core->newState($id), $in);
             $this->carryOut($id, $decision['actions']);
             $this->store->setPageState($id, $decision['state']);
+            return $decision;
         } finally {
             $this->store->unlockPage($lock);
         }
-        return $decision;
     }
 
     /**
@@ -697,18 +709,11 @@ class helper_plugin_wikisync_sync extends Plugin
     {
         $n = 0;
         foreach ($this->listPages($ns, true) as $id) {
-            $state = $this->store->pageState($id);
-            if ($state === null) continue;
-            $lock = $this->store->lockPage($id);
-            try {
-                $decision = $this->core->handle($this->store->siteConfig(), $state,
-                    ['type' => 'source_gone', 'redirect' => $redirect, 'now' => time()]);
-                $this->carryOut($id, $decision['actions']);
-                $this->store->setPageState($id, $decision['state']);
-                $n++;
-            } finally {
-                $this->store->unlockPage($lock);
-            }
+            $d = $this->applyInput($id, function ($state) use ($redirect) {
+                if ($state === null) return null; // never synced from the source
+                return ['type' => 'source_gone', 'redirect' => $redirect, 'now' => time()];
+            });
+            if ($d !== null) $n++;
         }
         return $n;
     }

@@ -49,6 +49,32 @@ def wait_until(predicate, timeout=20.0, interval=0.05, what="condition"):
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
+def stop_process(proc: subprocess.Popen | None):
+    """Stops a process started in its own session (and its children) by its process group:
+    SIGTERM, then SIGKILL after 10 s."""
+    if proc and proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def tear_down(root: Path, gateway: "Gateway", wikis, keep=False):
+    """Stops the wikis (best effort) and the gateway, and removes `root` unless kept
+    (`keep`, or WIKISYNC_E2E_KEEP=1)."""
+    for w in wikis:
+        if w is not None:
+            try:
+                w.stop()
+            except Exception:  # noqa: BLE001 - best effort at teardown
+                pass
+    gateway.stop()
+    if not keep and os.environ.get("WIKISYNC_E2E_KEEP") != "1":
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def _bash(script: str, *args: str) -> str:
     """Runs a function of scripts/lib/dokuwiki.sh."""
     cmd = f'source "{REPO}/scripts/lib/common.sh"; source "{REPO}/scripts/lib/dokuwiki.sh"; {script}'
@@ -89,13 +115,7 @@ class Gateway:
         return r.text
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        stop_process(self.proc)
 
 
 class Wiki:
@@ -242,12 +262,4 @@ class Cluster:
         return self
 
     def stop(self, keep=False):
-        for w in (self.source, self.mirror):
-            if w is not None:
-                try:
-                    w.stop()
-                except Exception:  # noqa: BLE001 - best effort at teardown
-                    pass
-        self.gateway.stop()
-        if not keep and os.environ.get("WIKISYNC_E2E_KEEP") != "1":
-            shutil.rmtree(self.root, ignore_errors=True)
+        tear_down(self.root, self.gateway, (self.source, self.mirror), keep)

@@ -13,16 +13,14 @@ wasm package when it is missing)."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import subprocess
 import time
 
 import pytest
 import requests
 
-from harness import REPO, TOKEN, Cluster, free_port, wait_until
+from harness import REPO, TOKEN, Cluster, free_port, stop_process, wait_until
 
 EXAMPLE = REPO / "bindings-js" / "examples" / "mirror-site"
 
@@ -75,13 +73,7 @@ class NodeSite:
                             data=text.encode(), timeout=20)
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        stop_process(self.proc)
 
 
 @pytest.fixture(scope="module")

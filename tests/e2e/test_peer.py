@@ -7,9 +7,7 @@ from __future__ import annotations
 import hashlib
 import html as htmllib
 import json
-import os
 import re
-import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -17,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from harness import Gateway, Wiki, wait_until
+from harness import Gateway, Wiki, tear_down, wait_until
 
 NS = "docs"
 
@@ -53,15 +51,7 @@ class Peers:
         return self
 
     def stop(self):
-        for w in (self.a, self.b):
-            if w is not None:
-                try:
-                    w.stop()
-                except Exception:  # noqa: BLE001 - best effort at teardown
-                    pass
-        self.gateway.stop()
-        if os.environ.get("WIKISYNC_E2E_KEEP") != "1":
-            shutil.rmtree(self.root, ignore_errors=True)
+        tear_down(self.root, self.gateway, (self.a, self.b))
 
 
 @pytest.fixture(scope="module")

@@ -77,11 +77,13 @@
 //!   vectors (`docs/sync.md`).
 //! - [`merge`]: three-way merge with `git merge-file` semantics plus a word-level pass inside
 //!   conflicts; conflicts are data ([`merge::Region`]), markers one rendering (`docs/merge.md`).
+//! - [`node`]: XMPP node URIs (every spelling old clients send, one canonical form).
 //! - [`hash`], [`time`]: the content hash carried in entries, and timestamps.
 
 pub mod entry;
 pub mod hash;
 pub mod id;
 pub mod merge;
+pub mod node;
 pub mod sync;
 pub mod time;

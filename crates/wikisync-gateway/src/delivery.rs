@@ -584,7 +584,7 @@ fn build_request(
         .parse()
         .map_err(|e| format!("bad callback URL: {e}"))?;
     // A node followed on another service (remote subscription) is stored under its URI.
-    let node = NodeUri::from_storage_key(service, &d.node);
+    let node = crate::uri::from_storage_key(service, &d.node);
     let node_uri = node.to_string();
     let mut builder = Request::builder()
         .method(Method::POST)
@@ -935,7 +935,7 @@ mod tests {
     #[test]
     fn deliveries_of_a_remote_node_name_its_own_service() {
         let mut d = delivery(EventKind::Item);
-        d.node = NodeUri::new("pubsub.other", "wiki").storage_key("svc");
+        d.node = crate::uri::storage_key(&NodeUri::new("pubsub.other", "wiki"), "svc");
         let request = build_request("svc", "http://hub.example/hub", &d).expect("request");
         assert_eq!(request.headers()["referer"], "xmpp:pubsub.other?;node=wiki");
         assert_eq!(request.headers()["pubsub-service"], "pubsub.other");

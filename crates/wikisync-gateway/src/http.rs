@@ -253,7 +253,7 @@ impl AppState {
             if is_remote_key(uri.node()) {
                 return Err(reserved_node());
             }
-            let key = uri.storage_key(self.service());
+            let key = crate::uri::storage_key(&uri, self.service());
             return Ok((uri, key));
         }
         if !self.inner.store.remote_nodes() {
@@ -274,7 +274,7 @@ impl AppState {
                 ),
             ));
         }
-        let key = uri.storage_key(self.service());
+        let key = crate::uri::storage_key(&uri, self.service());
         Ok((uri, key))
     }
 

@@ -14,7 +14,7 @@
 //! |---|---|
 //! | [`config`] | flags, environment and TOML file, with documented defaults |
 //! | [`error`] | [`error::ApiError`]: status + JSON `{"error", "message"}`, never leaking internals |
-//! | [`uri`] | XMPP node URIs: every variant old clients send, one canonical form |
+//! | [`uri`] | node URIs (parsed by the core's [`wikisync_core::node`]) and how the store keys them |
 //! | [`atom`] | the little Atom the gateway reads (an entry's `atom:id`) and writes (feeds, tombstones) |
 //! | [`store`] | the [`store::Store`] trait and its SQLite implementation (WAL, group commit) |
 //! | [`http`] | the axum routes: [`http::app`] builds the router from an [`http::AppState`] |

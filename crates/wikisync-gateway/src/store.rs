@@ -374,7 +374,7 @@ pub trait Store: Send + Sync + 'static {
     fn outbox_len(&self) -> BoxFuture<'_, Result<u64, StoreError>>;
 
     /// Whether nodes of other pubsub services can be subscribed to and read (remote
-    /// subscriptions, XMPP mode); their storage key is [`crate::uri::NodeUri::storage_key`].
+    /// subscriptions, XMPP mode); their storage key is [`crate::uri::storage_key`].
     fn remote_nodes(&self) -> bool {
         false
     }

@@ -28,7 +28,7 @@
 //!   node that disappeared is delivered as a deletion.
 //! - **Remote subscriptions.** `/subscribe` to a node of another pubsub service makes the
 //!   component follow it (subscribe, fetch its items) until the last `/unsubscribe`; such a node
-//!   is stored under its URI ([`crate::uri::NodeUri::storage_key`]) and its events come in on
+//!   is stored under its URI ([`crate::uri::storage_key`]) and its events come in on
 //!   the same stream. `/items` of a node nobody follows is asked from its service.
 //! - **State.** [`XmppStatus`] (connection, sessions, queued operations, counters) feeds
 //!   `/healthz` and `/metrics`.

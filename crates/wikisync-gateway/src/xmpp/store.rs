@@ -101,7 +101,7 @@ impl Shared {
     /// The service and node id behind a storage key (a node of another service is stored
     /// under its URI: a remote subscription).
     fn target(&self, key: &str) -> NodeUri {
-        NodeUri::from_storage_key(&self.service, key)
+        crate::uri::from_storage_key(&self.service, key)
     }
 
     /// Sends a request about the node stored under `key` to the node's own service.
@@ -1081,7 +1081,8 @@ fn events_of(s: &Shared, stanza: Stanza) -> Vec<PubsubEvent> {
     let Some(from) = message.from.as_ref().map(ToString::to_string) else {
         return Vec::new();
     };
-    let key = |node: String| NodeUri::new(from.as_str(), node).storage_key(&s.service);
+    let key =
+        |node: String| crate::uri::storage_key(&NodeUri::new(from.as_str(), node), &s.service);
     message
         .payloads
         .iter()

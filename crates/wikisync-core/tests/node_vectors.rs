@@ -2,7 +2,7 @@
 #![allow(clippy::unwrap_used)]
 
 use serde_json::Value;
-use wikisync_gateway::uri::NodeUri;
+use wikisync_core::node::{NodeUri, same_node};
 
 #[test]
 fn node_uri_vectors() {
@@ -46,6 +46,10 @@ fn node_uri_vectors() {
                 // The canonical form parses back to the same node.
                 if NodeUri::parse(canonical).as_ref() != Ok(&uri) {
                     failures.push(format!("{name}: canonical form does not round-trip"));
+                }
+                // Hosts compare spellings with `same_node`: every spelling names its canonical node.
+                if !same_node(raw, canonical) {
+                    failures.push(format!("{name}: not the same node as its canonical form"));
                 }
             }
         }

@@ -75,7 +75,6 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
 use crate::store::{Delivery, EventKind, QueueSignal, Store};
-use crate::uri::NodeUri;
 
 /// The content type of entries sent to callbacks.
 pub const ENTRY_CONTENT_TYPE: &str = "application/atom+xml;type=entry;charset=utf-8";
@@ -935,7 +934,7 @@ mod tests {
     #[test]
     fn deliveries_of_a_remote_node_name_its_own_service() {
         let mut d = delivery(EventKind::Item);
-        d.node = crate::uri::storage_key(&NodeUri::new("pubsub.other", "wiki"), "svc");
+        d.node = crate::uri::storage_key(&crate::uri::NodeUri::new("pubsub.other", "wiki"), "svc");
         let request = build_request("svc", "http://hub.example/hub", &d).expect("request");
         assert_eq!(request.headers()["referer"], "xmpp:pubsub.other?;node=wiki");
         assert_eq!(request.headers()["pubsub-service"], "pubsub.other");

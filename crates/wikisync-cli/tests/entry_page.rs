@@ -161,7 +161,7 @@ fn drafts_have_no_text() {
     let json = run(&["page", "--json"], &out.stdout);
     let json: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON output");
     assert_eq!(json["kind"]["type"], "draft");
-    assert_eq!(json["kind"]["lock_expires"], 1_795_255_200 + 900);
+    assert_eq!(json["kind"]["lockExpires"], 1_795_255_200 + 900);
 }
 
 #[test]

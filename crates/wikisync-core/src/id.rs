@@ -196,7 +196,7 @@ fn is_special(c: char) -> bool {
 impl TryFrom<String> for PageId {
     type Error = PageIdError;
     fn try_from(raw: String) -> Result<Self, Self::Error> {
-        PageId::clean(&raw)
+        PageId::clean(&raw).inspect_err(crate::wire::note_refused_page_id)
     }
 }
 

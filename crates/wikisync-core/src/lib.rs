@@ -14,27 +14,34 @@
 //!
 //! ## The loop
 //!
-//! Per page, the host keeps a [`sync::PageState`] (serde-serializable; DokuWiki stores it in
-//! the page metadata) and calls one `handle_*` function per event, in the order the events
-//! happen:
+//! Per page, the host keeps a [`sync::PageState`] (opaque: stored as the core gives it and
+//! passed back unread; DokuWiki keeps it in the plugin's own per-page file) and calls one
+//! `handle_*` function per event, in the order the events happen, with the time `now`:
 //!
-//! 1. a local save → [`sync::handle_local_save`]; editor opened / closed →
-//!    [`sync::handle_editor_opened`] / [`sync::handle_editor_closed`];
-//! 2. a notification from the gateway → [`entry::decode`] the Atom entry, then
-//!    [`sync::handle_notification`];
+//! 1. a local save about to be written → [`sync::check_save`]; written →
+//!    [`sync::handle_local_save`]; editor opened / closed → [`sync::handle_editor_opened`] /
+//!    [`sync::handle_editor_closed`]; a conflict choice → [`sync::resolve_conflict`];
+//! 2. a notification from the gateway → [`entry::decode`] the Atom entry (or
+//!    [`entry::decode_feed`] a node's items), then [`sync::handle_notification`];
 //! 3. time passing → [`sync::handle_tick`]; the source's node deleted →
-//!    [`sync::handle_source_gone`].
+//!    [`sync::handle_source_gone`]; handing the source role on → [`sync::announce_source_move`].
 //!
 //! Each returns a [`sync::Decision`]: one [`sync::Outcome`] (create, update, delete, lock,
-//! unlock, merge, conflict, ignore, ...), the new state to store, and [`sync::Action`]s to carry
-//! out in order (publish this entry — [`entry::encode`] it for the wire —, write this page text
-//! with this author and summary, lock this page for a remote editor, show this notice, ...).
-//! After every input, drain the actions: the state already assumes they will be done.
+//! unlock, merge, conflict, ignore, ...), the new state, and [`sync::Action`]s (publish this
+//! entry — [`entry::encode`] it for the wire —, write this page text with this author and
+//! summary, lock this page for a remote editor, show this notice, ...). The host **carries out
+//! the actions in order, then stores the state**: if an action fails, the old state stays and
+//! the input can be given again. [`sync::Input`] with [`sync::handle`] is the same family as
+//! one serializable enum.
+//!
+//! What a host shows comes from the core too: [`sync::notices`] (mirrored from, being edited
+//! elsewhere, conflicts), [`sync::PageState::conflict`] for the conflict panel. Namespace
+//! changes (become source, mirror, move, retire) are planned by [`sync::plan_setup`].
 //!
 //! ```
 //! use wikisync_core::entry::{self, DecodeOptions, SiteId};
 //! use wikisync_core::id::PageId;
-//! use wikisync_core::sync::{self, Action, Change, LocalEdit, Outcome, PageState, Role, SiteConfig};
+//! use wikisync_core::sync::{self, Action, LocalEdit, Outcome, PageState, Role, SiteConfig};
 //! use wikisync_core::time::Timestamp;
 //!
 //! let site_a = SiteConfig::new(SiteId::new("https://a.example/")).rule("doc", Role::Peer);
@@ -43,13 +50,9 @@
 //! assert_eq!(page.as_str(), "doc:getting_started");
 //!
 //! // Site A: alice saves the page. The core answers "publish this entry".
-//! let edit = LocalEdit {
-//!     change: Change::Text { text: "====== Getting started ======\r\nHello & welcome.".into() },
-//!     author: Some("alice".into()),
-//!     summary: Some("first version".into()),
-//!     minor: false,
-//!     revision: 1_763_700_000,
-//! };
+//! let edit = LocalEdit::text("====== Getting started ======\r\nHello & welcome.", 1_763_700_000)
+//!     .by("alice")
+//!     .summary("first version");
 //! let saved = sync::handle_local_save(&site_a, PageState::new(page.clone()), edit, Timestamp(1_763_700_000));
 //! let Some(Action::Publish { entry: published }) = saved.actions.first() else { unreachable!() };
 //!
@@ -78,6 +81,8 @@
 //! - [`merge`]: three-way merge with `git merge-file` semantics plus a word-level pass inside
 //!   conflicts; conflicts are data ([`merge::Region`]), markers one rendering (`docs/merge.md`).
 //! - [`node`]: XMPP node URIs (every spelling old clients send, one canonical form).
+//! - [`wire`]: the JSON shapes the PHP and JavaScript bindings share (typed errors, merge
+//!   options and report, feed items, the page state as opaque JSON text).
 //! - [`hash`], [`time`]: the content hash carried in entries, and timestamps.
 
 pub mod entry;
@@ -87,3 +92,4 @@ pub mod merge;
 pub mod node;
 pub mod sync;
 pub mod time;
+pub mod wire;

@@ -51,7 +51,8 @@ fn entry_vectors() {
         }
     }
     assert!(encodes >= 4, "one encode case per entry kind");
-    for code in DecodeError::CODES {
+    // `not_a_feed` comes only from decoding a feed: tests/vectors/feeds.json exercises it.
+    for code in DecodeError::CODES.iter().filter(|c| **c != "not_a_feed") {
         assert!(
             codes_seen.iter().any(|c| c == code),
             "no vector exercises the error code {code}"

@@ -54,5 +54,11 @@ fn node_uri_vectors() {
             }
         }
     }
+    for pair in doc["pairs"].as_array().unwrap() {
+        let (a, b) = (pair["a"].as_str().unwrap(), pair["b"].as_str().unwrap());
+        if Some(same_node(a, b)) != pair["same"].as_bool() || same_node(a, b) != same_node(b, a) {
+            failures.push(format!("same_node({a:?}, {b:?}) is not {}", pair["same"]));
+        }
+    }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

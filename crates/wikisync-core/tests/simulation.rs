@@ -81,6 +81,7 @@ fn save(world: &mut World, run: &mut Run, at: usize, text: String, gone: Vec<Str
         summary: Some("sim".into()),
         minor: false,
         revision: u64::try_from(world.now).unwrap_or(0),
+        title: None,
     };
     let decision = handle_local_save(&site.config, site.state.clone(), edit, world.ts());
     let outcome = decision.outcome.clone();
@@ -349,6 +350,7 @@ fn source_save(world: &mut World, at: usize, change: Change) -> Outcome {
         summary: None,
         minor: false,
         revision: u64::try_from(world.now).unwrap_or(0),
+        title: None,
     };
     let d = handle_local_save(&site.config, site.state.clone(), edit, world.ts());
     let outcome = d.outcome.clone();

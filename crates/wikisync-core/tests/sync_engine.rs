@@ -16,6 +16,7 @@ fn save(config: &SiteConfig, state: PageState, text: &str, now: i64) -> Decision
         summary: None,
         minor: false,
         revision: u64::try_from(now).expect("positive time"),
+        title: None,
     };
     handle_local_save(config, state, edit, Timestamp(now))
 }

@@ -1,4 +1,5 @@
-//! Runs the conformance vectors `tests/vectors/decisions.json` and `tests/vectors/locks.json`.
+//! Runs the conformance vectors of the sync engine: `decisions.json`, `locks.json`,
+//! `notices.json`, `setup.json`, `hosts.json` and `feeds.json` in `tests/vectors`.
 //!
 //! Outcomes and lock states in the files are written by hand; actions and new-state
 //! essentials are pinned snapshots. `WIKISYNC_BLESS=1` rewrites the snapshots (after checking
@@ -57,7 +58,7 @@ fn decisions() {
         let name = case["name"].as_str().expect("name").to_owned();
         let config: SiteConfig = from(&case["config"], "config", &name);
         let state: PageState = from(&case["state"], "state", &name);
-        let local_text: Option<String> = from(&case["local_text"], "local_text", &name);
+        let local_text: Option<String> = from(&case["localText"], "localText", &name);
         let entry: Entry = from(&case["entry"], "entry", &name);
         let now: Timestamp = from(&case["now"], "now", &name);
         let d = handle_notification(&config, state.clone(), local_text.as_deref(), &entry, now);
@@ -121,7 +122,8 @@ fn locks() {
         for (i, step) in steps.iter_mut().enumerate() {
             let label = format!("{name} step {i}");
             let input: Input = from(&step["input"], "input", &label);
-            let d = handle(&config, state, input);
+            let now: Timestamp = from(&step["now"], "now", &label);
+            let d = handle(&config, state, input, now);
             let want: Outcome = from(&step["expected"]["outcome"], "outcome", &label);
             assert_eq!(d.outcome, want, "{label}: outcome");
             assert_eq!(
@@ -136,5 +138,107 @@ fn locks() {
     }
     if bless() {
         save("locks.json", &file);
+    }
+}
+
+#[test]
+fn notices_at_a_time() {
+    let file = load("notices.json");
+    for case in file["cases"].as_array().expect("cases is a list") {
+        let name = case["name"].as_str().expect("name");
+        let config: SiteConfig = from(&case["config"], "config", name);
+        let state: PageState = from(&case["state"], "state", name);
+        let now: Timestamp = from(&case["now"], "now", name);
+        let want: Vec<Notice> = from(&case["expected"], "expected", name);
+        assert_eq!(notices(&config, &state, now), want, "{name}");
+    }
+}
+
+#[test]
+fn namespace_changes() {
+    let file = load("setup.json");
+    for case in file["cases"].as_array().expect("cases is a list") {
+        let name = case["name"].as_str().expect("name");
+        let current: Option<NamespaceSetup> = from(&case["current"], "current", name);
+        let request: SetupRequest = from(&case["request"], "request", name);
+        let got = plan_setup(current.as_ref(), request);
+        match (&case["expected"]["steps"], &case["expected"]["error"]) {
+            (Value::Null, code) => {
+                let err = got.expect_err(name);
+                assert_eq!(Some(err.code()), code.as_str(), "{name}");
+            }
+            (steps, _) => {
+                let want: Vec<SetupStep> = from(steps, "steps", name);
+                assert_eq!(got.expect(name), want, "{name}");
+            }
+        }
+    }
+}
+
+#[test]
+fn host_policies() {
+    let file = load("hosts.json");
+    for case in file["namespaces"].as_array().expect("a list") {
+        let name = case["name"].as_str().expect("name");
+        let config: SiteConfig = from(&case["config"], "config", name);
+        let page = wikisync_core::id::PageId::clean(case["page"].as_str().expect("page"))
+            .expect("a valid page id");
+        assert_eq!(
+            config.namespace_for(&page),
+            case["namespace"].as_str(),
+            "{name}"
+        );
+        assert_eq!(
+            Value::Bool(config.is_read_only(&page)),
+            case["readOnly"],
+            "{name}"
+        );
+    }
+    for case in file["publishFailures"].as_array().expect("a list") {
+        let status = u16::try_from(case["status"].as_u64().expect("a status")).expect("u16");
+        let want: PublishFailure = from(&case["failure"], "failure", "publishFailures");
+        assert_eq!(PublishFailure::from_status(status), want, "{status}");
+    }
+    for case in file["needsPublish"].as_array().expect("a list") {
+        let name = case["name"].as_str().expect("name");
+        let state: PageState = from(&case["state"], "state", name);
+        let text: Option<String> = from(&case["localText"], "localText", name);
+        assert_eq!(
+            Value::Bool(needs_publish(&state, text.as_deref())),
+            case["expected"],
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn feeds() {
+    use wikisync_core::entry::{DecodeOptions, decode_feed};
+    let file = load("feeds.json");
+    for case in file["cases"].as_array().expect("cases is a list") {
+        let name = case["name"].as_str().expect("name");
+        let xml = case["xml"].as_str().expect("xml");
+        let options = match case["maxBytes"].as_u64() {
+            Some(max) => DecodeOptions::with_max_bytes(usize::try_from(max).expect("usize")),
+            None => DecodeOptions::default(),
+        };
+        let got = decode_feed(xml.as_bytes(), &options);
+        match (&case["expected"]["items"], &case["expected"]["error"]) {
+            (Value::Null, code) => {
+                let err = got.expect_err(name);
+                assert_eq!(Some(err.code()), code.as_str(), "{name}");
+            }
+            (items, _) => {
+                let got: Vec<Value> = got
+                    .expect(name)
+                    .into_iter()
+                    .map(|item| match item {
+                        Ok(entry) => json!({ "entry": entry }),
+                        Err(e) => json!({ "error": e.code() }),
+                    })
+                    .collect();
+                assert_eq!(&Value::Array(got), items, "{name}");
+            }
+        }
     }
 }

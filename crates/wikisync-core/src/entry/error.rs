@@ -38,6 +38,10 @@ pub enum DecodeError {
     /// local name given as `{uri}local`).
     #[error("the document is not an Atom entry (its root element is {0})")]
     NotAnEntry(String),
+    /// [`decode_feed`](super::decode_feed) was given a document whose root element is neither
+    /// `atom:feed` nor an entry (namespace URI and local name given as `{uri}local`).
+    #[error("the document is not an Atom feed (its root element is {0})")]
+    NotAFeed(String),
     /// A required element or attribute is missing; the value names it (e.g. `atom:updated`,
     /// `ws:revision/@site`). The required ones are listed in `docs/protocol.md`.
     #[error("the entry has no {0}")]
@@ -115,6 +119,7 @@ impl DecodeError {
             DecodeError::Doctype => "doctype",
             DecodeError::UnknownEntity(_) => "unknown_entity",
             DecodeError::NotAnEntry(_) => "not_an_entry",
+            DecodeError::NotAFeed(_) => "not_a_feed",
             DecodeError::MissingElement(_) => "missing_element",
             DecodeError::DuplicateElement(_) => "duplicate_element",
             DecodeError::MissingPageId => "missing_page_id",
@@ -136,6 +141,7 @@ impl DecodeError {
         "doctype",
         "unknown_entity",
         "not_an_entry",
+        "not_a_feed",
         "missing_element",
         "duplicate_element",
         "missing_page_id",

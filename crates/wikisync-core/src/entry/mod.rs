@@ -3,16 +3,19 @@
 //! An [`Entry`] is what travels between sites: a saved page revision, a draft (the
 //! edit-cycle lock), a lock release, or a deletion. [`encode`] turns it into an Atom entry
 //! document (RFC 4287 with RFC 5023 `app:draft` and RFC 6721 `at:deleted-entry`); [`decode`]
-//! parses one back, refusing anything unsafe or inconsistent with a typed [`DecodeError`].
+//! parses one back, refusing anything unsafe or inconsistent with a typed [`DecodeError`];
+//! [`decode_feed`] decodes every entry of a feed (the gateway's `/items`).
 
 mod base64;
 mod decode;
 mod encode;
 mod error;
+mod feed;
 
 pub use decode::{DecodeOptions, decode};
 pub use encode::encode;
 pub use error::DecodeError;
+pub use feed::decode_feed;
 
 use serde::{Deserialize, Serialize};
 
@@ -49,6 +52,12 @@ impl SiteId {
     }
 }
 
+impl From<&str> for SiteId {
+    fn from(id: &str) -> Self {
+        SiteId(id.to_owned())
+    }
+}
+
 impl std::fmt::Display for SiteId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
@@ -68,6 +77,7 @@ pub struct RevisionRef {
 /// A wikisync Atom entry, decoded. Field by field it maps to the elements listed in
 /// `docs/protocol.md`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Entry {
     /// `atom:id`: stable per page and independent of the site, so it survives a source move
     /// (see [`page_atom_id`]); drafts and lock releases have their own
@@ -105,7 +115,11 @@ pub struct Entry {
 
 /// The kinds of wikisync entries.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum EntryKind {
     /// A saved revision. `atom:content type="<media_type>"` carries `text` byte for byte;
     /// `ws:sha256` is the hex SHA-256 of the UTF-8 text, checked on decode.

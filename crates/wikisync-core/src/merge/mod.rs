@@ -85,7 +85,7 @@ impl MergeOptions {
 
 /// How a region of the result was decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub enum Resolution {
     /// Neither side changed it.
@@ -102,7 +102,11 @@ pub enum Resolution {
 
 /// One region of a merge result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum Region {
     /// Text that merged cleanly.
     Resolved {
@@ -117,6 +121,7 @@ pub enum Region {
 
 /// A conflicting region: the three versions of it, as data.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Conflict {
     /// The region in the common ancestor.
     pub base: String,
@@ -129,6 +134,7 @@ pub struct Conflict {
 /// The result of [`merge3`]: regions in order; their concatenation (with conflicts rendered)
 /// is the merged text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Merge {
     /// The regions, in document order.
     pub regions: Vec<Region>,

@@ -9,6 +9,7 @@ use crate::time::Timestamp;
 
 /// The result of one input: store `state`, then carry out `actions` in order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Decision {
     /// What happened, in one word.
     pub outcome: Outcome,
@@ -20,7 +21,11 @@ pub struct Decision {
 
 /// The summary of a decision: exactly one per input.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum Outcome {
     /// A remote revision created the page here.
     Create,
@@ -52,11 +57,17 @@ pub enum Outcome {
     Follow,
     /// A mirror's source went away and the policy keeps the page.
     Keep,
+    /// A local save may be written: report it with `localSave` once it is (answer to
+    /// `saveRequested`; nothing to carry out).
+    Accept,
+    /// The local editor chose how to resolve the pending conflict: carry out the action
+    /// (save the resolution, or open the editor on the merged text).
+    Resolve,
 }
 
 /// Why an input changed nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "camelCase")]
 pub enum IgnoreReason {
     /// The entry was published by this site (an echo).
     OwnEcho,
@@ -87,11 +98,25 @@ pub enum IgnoreReason {
     NothingExpired,
     /// A source-gone signal for a page this site does not mirror.
     NotAMirror,
+    /// An editor closed a page whose lock another local editor holds.
+    NotLockHolder,
+    /// The editor holding the lock refreshed it while more than half of it was left: the
+    /// draft the other sites have is still good.
+    RenewalNotDue,
+    /// The entry arrived on the subscription of another namespace than its page's: a
+    /// node may only change the pages of the namespace it was subscribed for.
+    OutsideNamespace,
+    /// The page was never synced here: there is nothing to announce or to give up.
+    NeverSynced,
+    /// A conflict choice for a page with no pending conflict.
+    NoConflict,
+    /// This site is the page's source and has no peers: editors need no lock elsewhere.
+    NoPeers,
 }
 
 /// Why a local action was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "camelCase")]
 pub enum RefuseReason {
     /// The page is a read-only mirror here.
     Mirror,
@@ -105,11 +130,17 @@ pub enum RefuseReason {
     /// Only the page's source can hand the source role to another site, and this site is not
     /// its source.
     NotSource,
+    /// Another local editor holds the page's lock.
+    LockedLocally,
 }
 
 /// Something the host must do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum Action {
     /// Publish this entry to the page's node.
     Publish {
@@ -143,8 +174,14 @@ pub enum Action {
         /// Until when.
         until: Timestamp,
     },
-    /// Remove the remote editor's lock.
-    UnlockPage,
+    /// Remove the lock of the remote editor `editor` at `site` (the one a `lockPage` set;
+    /// a lock a local editor took since is not this one and stays).
+    UnlockPage {
+        /// The site of the editor whose lock ends.
+        site: SiteId,
+        /// That editor, if known.
+        editor: Option<String>,
+    },
     /// Show this notice to local users of the page.
     ShowNotice {
         /// The notice.
@@ -162,11 +199,46 @@ pub enum Action {
         /// Why.
         reason: RefuseReason,
     },
+    /// Save `text` as a new local revision by the local editor, even when it equals the
+    /// page's text (the resolution must be a revision of its own), and report it with
+    /// `localSave` like any save; `None`: the page is deleted (or stays deleted: report the
+    /// deletion). Resolves the pending conflict.
+    SaveResolution {
+        /// The resolving text, `None` for a deletion.
+        text: Option<String>,
+        /// The choice that gave it (for the edit summary).
+        choice: ConflictChoice,
+        /// The other side's site (for the edit summary).
+        site: SiteId,
+    },
+    /// Open the editor on `text` (the merge with conflict markers); saving it resolves the
+    /// pending conflict.
+    OpenEditor {
+        /// The text for the editor.
+        text: String,
+    },
+}
+
+/// How the local editor resolves a pending conflict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ConflictChoice {
+    /// Keep this side: the text here (a remote conflict) or the editor's refused text (a
+    /// refused save).
+    Keep,
+    /// Take the other side: the remote text, or the page's text that the save did not merge with.
+    Take,
+    /// Edit the merge with conflict markers.
+    Merge,
 }
 
 /// A message for the local users of a page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum Notice {
     /// The page is being edited at `site` by `editor` until `until`.
     EditedElsewhere {
@@ -196,10 +268,17 @@ pub enum Notice {
         /// The source that went away.
         source: SiteId,
     },
-    /// A remote revision could not be merged with the local text.
+    /// A conflict waits for the local editor: `revision` (of `origin`) could not be merged.
     Conflict {
-        /// The remote revision.
+        /// The other side's revision.
         revision: RevisionRef,
+    },
+    /// Another local editor holds the page until `until`.
+    EditedLocally {
+        /// The editor.
+        editor: String,
+        /// Until when the lock holds.
+        until: Timestamp,
     },
     /// Another site could not merge `revision` (made here or seen here) with its own text.
     ConflictReported {
@@ -212,6 +291,7 @@ pub enum Notice {
 
 /// A local save, as the host reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct LocalEdit {
     /// The new text, or the deletion.
     pub change: Change,
@@ -224,11 +304,53 @@ pub struct LocalEdit {
     /// The host's revision number (DokuWiki: the save time). The published revision number
     /// is this, raised when needed so that it grows strictly per page and site.
     pub revision: u64,
+    /// The page's title as the host shows it (DokuWiki: the first heading), if it has one;
+    /// kept in the state for every entry published for the page.
+    #[serde(default)]
+    pub title: Option<String>,
+}
+
+impl LocalEdit {
+    /// A save of `text` as revision `revision`, with no author, summary or title.
+    pub fn text(text: impl Into<String>, revision: u64) -> LocalEdit {
+        LocalEdit {
+            change: Change::Text { text: text.into() },
+            author: None,
+            summary: None,
+            minor: false,
+            revision,
+            title: None,
+        }
+    }
+
+    /// A deletion as revision `revision`, with no author or summary.
+    pub fn deleted(revision: u64) -> LocalEdit {
+        LocalEdit {
+            change: Change::Deleted,
+            ..LocalEdit::text("", revision)
+        }
+    }
+
+    /// This edit by `author`.
+    pub fn by(mut self, author: impl Into<String>) -> LocalEdit {
+        self.author = Some(author.into());
+        self
+    }
+
+    /// This edit with the summary `summary`.
+    pub fn summary(mut self, summary: impl Into<String>) -> LocalEdit {
+        self.summary = Some(summary.into());
+        self
+    }
 }
 
 /// What a local save did to the page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum Change {
     /// The page now has this text.
     Text {

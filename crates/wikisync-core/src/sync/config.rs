@@ -15,6 +15,7 @@
 //! assert_eq!(config.role_for(&PageId::clean("notes").unwrap()), Some(&Role::Peer));
 //! ```
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::{Deserialize, Serialize};
 
 use crate::entry::{DOKUWIKI_MEDIA_TYPE, SiteId};
@@ -23,8 +24,9 @@ use crate::id::PageId;
 /// Default lock duration: DokuWiki's own edit lock lasts 15 minutes.
 pub const DEFAULT_LOCK_SECONDS: u32 = 15 * 60;
 
-/// This site's sync configuration (site-wide; the host stores it).
+/// This site's sync configuration (site-wide; the host builds it from its settings).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct SiteConfig {
     /// This site's id (its base URL in practice).
     pub site: SiteId,
@@ -35,10 +37,16 @@ pub struct SiteConfig {
     pub lock_seconds: u32,
     /// The markup dialect of this site's pages, e.g. `text/x-dokuwiki`.
     pub media_type: String,
+    /// The URL of a page revision on this site, with `{page}` and `{revision}` placeholders
+    /// (e.g. `https://wiki.example.org/doku.php?id={page}&rev={revision}`): published entries
+    /// link to it (`atom:link rel="alternate"`). `None`: entries carry no link.
+    #[serde(default)]
+    pub page_url: Option<String>,
 }
 
 /// The role of this site for one namespace.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct NamespaceRule {
     /// The namespace (`wiki:sub`), or `""` for every page.
     pub namespace: String,
@@ -48,7 +56,11 @@ pub struct NamespaceRule {
 
 /// What this site does for the pages of a namespace.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum Role {
     /// Authoritative: publishes its pages and ignores incoming changes to them.
     Source,
@@ -65,10 +77,11 @@ pub enum Role {
 }
 
 /// What a mirror does with its pages when the source goes away without naming a successor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub enum GonePolicy {
     /// Keep the pages as they are (they stay read-only).
+    #[default]
     Keep,
     /// Delete the pages.
     Delete,
@@ -82,6 +95,7 @@ impl SiteConfig {
             rules: Vec::new(),
             lock_seconds: DEFAULT_LOCK_SECONDS,
             media_type: DOKUWIKI_MEDIA_TYPE.to_owned(),
+            page_url: None,
         }
     }
 
@@ -96,6 +110,21 @@ impl SiteConfig {
 
     /// The role for `page`: the rule of the longest namespace containing it, if any.
     pub fn role_for(&self, page: &PageId) -> Option<&Role> {
+        self.rule_for(page).map(|r| &r.role)
+    }
+
+    /// The namespace whose rule covers `page` (the longest containing it, without leading or
+    /// trailing `:`; `""` for the whole wiki), if any: the namespace the page is synced with.
+    pub fn namespace_for(&self, page: &PageId) -> Option<&str> {
+        self.rule_for(page).map(|r| r.namespace.trim_matches(':'))
+    }
+
+    /// Whether local users may not edit `page`: it is a read-only mirror of another site.
+    pub fn is_read_only(&self, page: &PageId) -> bool {
+        matches!(self.role_for(page), Some(Role::Mirror { .. }))
+    }
+
+    fn rule_for(&self, page: &PageId) -> Option<&NamespaceRule> {
         let id = page.as_str();
         self.rules
             .iter()
@@ -107,9 +136,28 @@ impl SiteConfig {
                         .is_some_and(|rest| rest.starts_with(':'))
             })
             .max_by_key(|r| r.namespace.trim_matches(':').len())
-            .map(|r| &r.role)
+    }
+
+    /// The link of `revision` of `page` on this site ([`SiteConfig::page_url`] filled in; the
+    /// page id percent-encoded where a URL needs it, its `:` kept).
+    pub fn page_link(&self, page: &PageId, revision: u64) -> Option<String> {
+        let template = self.page_url.as_deref()?;
+        let id = utf8_percent_encode(page.as_str(), URL_COMPONENT).to_string();
+        Some(
+            template
+                .replace("{page}", &id)
+                .replace("{revision}", &revision.to_string()),
+        )
     }
 }
+
+/// What a page id keeps unencoded in a link: letters, digits and `-._~:`.
+const URL_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b':');
 
 #[cfg(test)]
 mod tests {
@@ -129,5 +177,29 @@ mod tests {
         assert_eq!(role("wiki:other"), Some(Role::Source));
         assert_eq!(role("wikipedia:x"), None);
         assert_eq!(role("wiki"), None);
+        let ns = |p: &str| {
+            config
+                .namespace_for(&PageId::clean(p).expect("valid id"))
+                .map(str::to_owned)
+        };
+        assert_eq!(ns("wiki:team:x").as_deref(), Some("wiki:team"));
+        assert_eq!(ns("wikipedia:x"), None);
+    }
+
+    #[test]
+    fn links_fill_the_template() {
+        let mut config = SiteConfig::new(SiteId::new("me"));
+        let page = PageId::clean("wiki:start").expect("valid id");
+        assert_eq!(config.page_link(&page, 7), None);
+        config.page_url = Some("https://w.example/doku.php?id={page}&rev={revision}".into());
+        assert_eq!(
+            config.page_link(&page, 7).as_deref(),
+            Some("https://w.example/doku.php?id=wiki:start&rev=7")
+        );
+        let odd = PageId::clean("wiki:ünï").expect("valid id");
+        assert_eq!(
+            config.page_link(&odd, 1).as_deref(),
+            Some("https://w.example/doku.php?id=wiki:%C3%BCn%C3%AF&rev=1")
+        );
     }
 }

@@ -2,13 +2,14 @@
 //! mirrors and source moves.
 
 use super::action::{
-    Action, Change, Decision, IgnoreReason, LocalEdit, Notice, Outcome, RefuseReason,
+    Action, Change, ConflictChoice, Decision, IgnoreReason, LocalEdit, Notice, Outcome,
+    RefuseReason,
 };
-use super::clock::{Causality, Clock};
 use super::config::{GonePolicy, Role, SiteConfig};
 use super::lock;
 use super::publish;
-use super::state::{LockState, PageState, PendingConflict};
+use super::state::{ConflictOrigin, LockState, PageState, PendingConflict};
+use super::version_vector::{Causality, VersionVector};
 use crate::entry::{Entry, EntryKind, RevisionRef, SiteId};
 use crate::merge::{Markers, MergeOptions, merge3};
 use crate::time::Timestamp;
@@ -74,9 +75,15 @@ pub fn handle_local_save(
                     vec![Action::ShowNotice { notice }],
                 );
             }
-            actions.push(Action::UnlockPage);
+            actions.push(Action::UnlockPage {
+                site: site.clone(),
+                editor: editor.clone(),
+            });
         }
         LockState::Free | LockState::AwaitingLocalSave { .. } => {}
+    }
+    if edit.title.is_some() {
+        state.title = edit.title.clone();
     }
     let mut text = match edit.change {
         Change::Text { text } => Some(text),
@@ -108,6 +115,10 @@ pub fn handle_local_save(
             }
             None => {
                 let conflict = PendingConflict {
+                    origin: ConflictOrigin::LocalSave {
+                        editor: edit.author.clone(),
+                        text: text.clone(),
+                    },
                     revision: state.head.clone().unwrap_or_else(|| RevisionRef {
                         revision: 0,
                         site: config.site.clone(),
@@ -231,7 +242,12 @@ fn deleted_by(entry: &Entry) -> (Option<String>, Option<String>) {
 
 /// Applies `entry` as the page's new synced version (fast-forward), returning the outcome
 /// and the write action.
-fn apply(state: &mut PageState, entry: &Entry, clock: Clock, actions: &mut Vec<Action>) -> Outcome {
+fn apply(
+    state: &mut PageState,
+    entry: &Entry,
+    clock: VersionVector,
+    actions: &mut Vec<Action>,
+) -> Outcome {
     let existed = state.text.is_some();
     let text = entry.text().map(str::to_owned);
     let outcome = match (&text, existed) {
@@ -269,7 +285,7 @@ fn peer_revision(
     entry: &Entry,
     now: Timestamp,
 ) -> Decision {
-    let theirs_clock = Clock::from_entry(&entry.clock, &entry.revision);
+    let theirs_clock = VersionVector::from_entry(&entry.clock, &entry.revision);
     let dirty = local_text != state.text.as_deref();
     if state.head.as_ref() == Some(&entry.revision)
         || state
@@ -305,7 +321,7 @@ fn merge_revision(
     mut state: PageState,
     local_text: Option<&str>,
     entry: &Entry,
-    theirs_clock: Clock,
+    theirs_clock: VersionVector,
     now: Timestamp,
 ) -> Decision {
     let mut actions = Vec::new();
@@ -339,6 +355,7 @@ fn merge_revision(
             None => theirs_clock.clone(),
         };
         let conflict = PendingConflict {
+            origin: ConflictOrigin::Remote,
             revision: entry.revision.clone(),
             clock: conflict_clock,
             text: theirs.to_owned(),
@@ -437,7 +454,7 @@ fn mirror_notification(mut state: PageState, entry: &Entry, configured: &SiteId)
             None => ignore(state, IgnoreReason::ReadOnly),
         };
     }
-    let theirs_clock = Clock::from_entry(&entry.clock, &entry.revision);
+    let theirs_clock = VersionVector::from_entry(&entry.clock, &entry.revision);
     let applied = match theirs_clock.compare(&state.clock) {
         Causality::Same => Err(IgnoreReason::Duplicate),
         Causality::Older => Err(IgnoreReason::Stale),
@@ -475,6 +492,9 @@ pub fn handle_source_gone(
     let Some(Role::Mirror { source, when_gone }) = config.role_for(&state.page) else {
         return ignore(state, IgnoreReason::NotAMirror);
     };
+    if !state.ever_synced() {
+        return ignore(state, IgnoreReason::NeverSynced);
+    }
     let current = state.followed_source.clone().unwrap_or(source.clone());
     if let Some(new) = redirect {
         if new == current {
@@ -509,7 +529,7 @@ pub fn handle_source_gone(
 /// On the source of a page: announce that `new_source` is now authoritative for it, by
 /// republishing the current revision naming it in `ws:source`. Mirrors that follow this site
 /// switch to `new_source`. Refused ([`RefuseReason::NotSource`]) unless this site is the page's
-/// source.
+/// source; a page never published here has nothing to announce ([`IgnoreReason::NeverSynced`]).
 pub fn announce_source_move(
     config: &SiteConfig,
     state: PageState,
@@ -521,10 +541,105 @@ pub fn announce_source_move(
         let reason = RefuseReason::NotSource;
         return decision(Outcome::Refuse { reason }, state, Vec::new());
     }
+    if !state.ever_synced() {
+        return ignore(state, IgnoreReason::NeverSynced);
+    }
     let kind = publish::revision_kind(config, state.text.as_deref(), None, None, now);
     let mut entry = publish::entry(config, &state, kind, now);
     entry.source = Some(new_source.clone());
     decision(Outcome::Follow, state, vec![Action::Publish { entry }])
+}
+
+/// A local user is about to save (or delete) the page: may the save be written? Pure: the
+/// answer is [`Outcome::Accept`] (nothing to do: write the page, then report the save with
+/// [`handle_local_save`]) or the refusal `handle_local_save` would give, which the host
+/// carries out and stores instead of writing (a conflict is recorded with the editor's text,
+/// see [`ConflictOrigin::LocalSave`]). Also refused while another local editor holds the lock
+/// ([`RefuseReason::LockedLocally`]). Pages that are not synced are accepted.
+pub fn check_save(
+    config: &SiteConfig,
+    state: PageState,
+    change: Change,
+    editor: Option<&str>,
+    now: Timestamp,
+) -> Decision {
+    if let (
+        LockState::AwaitingLocalSave {
+            editor: holder,
+            expires,
+            ..
+        },
+        Some(editor),
+    ) = (&state.lock, editor)
+        && *expires > now
+        && holder != editor
+    {
+        let notice = Notice::EditedLocally {
+            editor: holder.clone(),
+            until: *expires,
+        };
+        return refuse(
+            state,
+            RefuseReason::LockedLocally,
+            vec![Action::ShowNotice { notice }],
+        );
+    }
+    let edit = LocalEdit {
+        change,
+        author: editor.map(str::to_owned),
+        summary: None,
+        minor: false,
+        revision: publish::time_revision(now),
+        title: None,
+    };
+    let tried = handle_local_save(config, state.clone(), edit, now);
+    match tried.outcome {
+        Outcome::Refuse { reason } if reason != RefuseReason::NotSynced => tried,
+        _ => decision(Outcome::Accept, state, Vec::new()),
+    }
+}
+
+/// The local editor chose how to resolve the page's pending conflict: keep this side, take
+/// the other, or edit the merge with its conflict markers.
+///
+/// Keep and take answer [`Action::SaveResolution`] with the text to save as a new local
+/// revision (reported with [`handle_local_save`] like any save, which clears the conflict and
+/// publishes a revision every peer takes). Keep is the page's text here for a remote
+/// conflict, and the editor's text for a refused save (`editor_text` when the host has the
+/// editor's current text, else the text kept with the conflict). Take is the other side's
+/// text. Merge answers [`Action::OpenEditor`] with the merge rendered with markers.
+pub fn resolve_conflict(
+    config: &SiteConfig,
+    state: PageState,
+    choice: ConflictChoice,
+    local_text: Option<&str>,
+    editor_text: Option<String>,
+    now: Timestamp,
+) -> Decision {
+    let _ = (config, now);
+    let Some(conflict) = &state.conflict else {
+        return ignore(state, IgnoreReason::NoConflict);
+    };
+    let action = match choice {
+        ConflictChoice::Merge => Action::OpenEditor {
+            text: render_conflict(conflict),
+        },
+        ConflictChoice::Keep | ConflictChoice::Take => {
+            let text = match (choice, &conflict.origin) {
+                (ConflictChoice::Take, _) => {
+                    (!conflict.text.is_empty()).then(|| conflict.text.clone())
+                }
+                (_, ConflictOrigin::Remote) => local_text.map(str::to_owned),
+                (_, ConflictOrigin::LocalSave { text, .. }) => editor_text.or_else(|| text.clone()),
+            };
+            Action::SaveResolution {
+                text,
+                choice,
+                site: conflict.revision.site.clone(),
+            }
+        }
+    };
+    decision(Outcome::Resolve, state, vec![action])
 }
 
 /// Renders a pending conflict as git-style markers labelled with the two revisions; the

@@ -1,42 +1,48 @@
 //! Every input as one serializable enum, for hosts and conformance vectors that prefer one
-//! entry point over the `handle_*` family.
+//! entry point over the `handle_*` family. The time is not part of the input: it is the
+//! separate `now` argument of [`handle`], as for every `handle_*` function.
 
 use serde::{Deserialize, Serialize};
 
-use super::action::{Decision, LocalEdit};
+use super::action::{Change, ConflictChoice, Decision, IgnoreReason, LocalEdit, Outcome};
 use super::config::SiteConfig;
 use super::state::PageState;
 use super::{
-    announce_source_move, handle_editor_closed, handle_editor_opened, handle_local_save,
-    handle_notification, handle_source_gone, handle_tick,
+    announce_source_move, check_save, handle_editor_closed, handle_editor_opened,
+    handle_local_save, handle_notification, handle_source_gone, handle_tick, resolve_conflict,
 };
 use crate::entry::{Entry, SiteId};
 use crate::time::Timestamp;
 
 /// One input to the sync engine for one page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum Input {
-    /// See [`handle_local_save`].
+    /// A local save was written; see [`handle_local_save`].
     LocalSave {
         /// The save.
         edit: LocalEdit,
-        /// The current time.
-        now: Timestamp,
+    },
+    /// A local save is about to be written; see [`check_save`].
+    SaveRequested {
+        /// The text to be saved, or the deletion.
+        change: Change,
+        /// The local user saving.
+        editor: Option<String>,
     },
     /// See [`handle_editor_opened`].
     EditorOpened {
         /// The local user.
         editor: String,
-        /// The current time.
-        now: Timestamp,
     },
     /// See [`handle_editor_closed`].
     EditorClosed {
         /// The local user.
         editor: String,
-        /// The current time.
-        now: Timestamp,
     },
     /// See [`handle_notification`].
     Notification {
@@ -44,45 +50,79 @@ pub enum Input {
         local_text: Option<String>,
         /// The entry received (boxed: it is much larger than the other inputs).
         entry: Box<Entry>,
-        /// The current time.
-        now: Timestamp,
+        /// The namespace whose subscription delivered the entry, when the host knows it
+        /// (DokuWiki: the `ns` of the callback URL): an entry for a page outside it is
+        /// ignored ([`IgnoreReason::OutsideNamespace`]).
+        #[serde(default)]
+        namespace: Option<String>,
     },
     /// See [`handle_tick`].
-    Tick {
-        /// The current time.
-        now: Timestamp,
-    },
+    Tick,
     /// See [`handle_source_gone`].
     SourceGone {
         /// The new source, if the deletion named one.
         redirect: Option<SiteId>,
-        /// The current time.
-        now: Timestamp,
     },
     /// See [`announce_source_move`].
     AnnounceSourceMove {
         /// The site that becomes authoritative.
         new_source: SiteId,
-        /// The current time.
-        now: Timestamp,
+    },
+    /// See [`resolve_conflict`].
+    ResolveConflict {
+        /// The editor's choice.
+        choice: ConflictChoice,
+        /// The page's current local text (`None`: no page).
+        local_text: Option<String>,
+        /// The text in the editor when the choice was made, if the host has it (it replaces
+        /// the refused text kept with a conflict from a local save).
+        #[serde(default)]
+        editor_text: Option<String>,
     },
 }
 
-/// Runs one input through the matching `handle_*` function.
-pub fn handle(config: &SiteConfig, state: PageState, input: Input) -> Decision {
+/// Runs one input through the matching `handle_*` function at time `now`.
+pub fn handle(config: &SiteConfig, state: PageState, input: Input, now: Timestamp) -> Decision {
     match input {
-        Input::LocalSave { edit, now } => handle_local_save(config, state, edit, now),
-        Input::EditorOpened { editor, now } => handle_editor_opened(config, state, &editor, now),
-        Input::EditorClosed { editor, now } => handle_editor_closed(config, state, &editor, now),
+        Input::LocalSave { edit } => handle_local_save(config, state, edit, now),
+        Input::SaveRequested { change, editor } => {
+            check_save(config, state, change, editor.as_deref(), now)
+        }
+        Input::EditorOpened { editor } => handle_editor_opened(config, state, &editor, now),
+        Input::EditorClosed { editor } => handle_editor_closed(config, state, &editor, now),
         Input::Notification {
             local_text,
             entry,
-            now,
-        } => handle_notification(config, state, local_text.as_deref(), &entry, now),
-        Input::Tick { now } => handle_tick(config, state, now),
-        Input::SourceGone { redirect, now } => handle_source_gone(config, state, redirect, now),
-        Input::AnnounceSourceMove { new_source, now } => {
+            namespace,
+        } => {
+            if let Some(ns) = namespace
+                && config.namespace_for(&entry.page) != Some(ns.trim_matches(':'))
+            {
+                let reason = IgnoreReason::OutsideNamespace;
+                return Decision {
+                    outcome: Outcome::Ignore { reason },
+                    state,
+                    actions: Vec::new(),
+                };
+            }
+            handle_notification(config, state, local_text.as_deref(), &entry, now)
+        }
+        Input::Tick => handle_tick(config, state, now),
+        Input::SourceGone { redirect } => handle_source_gone(config, state, redirect, now),
+        Input::AnnounceSourceMove { new_source } => {
             announce_source_move(config, state, &new_source, now)
         }
+        Input::ResolveConflict {
+            choice,
+            local_text,
+            editor_text,
+        } => resolve_conflict(
+            config,
+            state,
+            choice,
+            local_text.as_deref(),
+            editor_text,
+            now,
+        ),
     }
 }

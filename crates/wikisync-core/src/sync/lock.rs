@@ -8,7 +8,7 @@
 use super::action::{Action, Decision, IgnoreReason, Notice, Outcome, RefuseReason};
 use super::config::{Role, SiteConfig};
 use super::publish;
-use super::state::{LockState, PageState};
+use super::state::{ConflictReport, LockState, PageState};
 use crate::entry::{Entry, EntryKind, RevisionRef, SiteId};
 use crate::time::Timestamp;
 
@@ -26,7 +26,12 @@ fn refuse(state: PageState, reason: RefuseReason, mut actions: Vec<Action>) -> D
 }
 
 /// The local editor `editor` opened (or refreshed) the page: take or renew the lock and
-/// publish a draft, unless an editor at another site holds it or the page is a mirror.
+/// publish a draft, unless an editor at another site or another local editor holds it, or the
+/// page is a mirror. Pages of a namespace this site is the source of have no peers to tell
+/// ([`IgnoreReason::NoPeers`]).
+///
+/// The host may call this as often as its editor refreshes: a renewal is published only once
+/// less than half of the lock is left ([`IgnoreReason::RenewalNotDue`] before).
 pub fn handle_editor_opened(
     config: &SiteConfig,
     mut state: PageState,
@@ -42,7 +47,8 @@ pub fn handle_editor_opened(
             };
             return refuse(state, RefuseReason::Mirror, vec![notice]);
         }
-        Some(Role::Source | Role::Peer) => {}
+        Some(Role::Source) => return ignore(state, IgnoreReason::NoPeers),
+        Some(Role::Peer) => {}
     }
     let mut actions = Vec::new();
     let expires = Timestamp(now.0.saturating_add(i64::from(config.lock_seconds)));
@@ -52,12 +58,20 @@ pub fn handle_editor_opened(
             editor: holder,
             since,
             expires: until,
+            displaced,
         } if until > now => {
             state.lock = LockState::AwaitingRemoteSave {
                 site: site.clone(),
                 editor: holder.clone(),
                 since,
                 expires: until,
+                displaced,
+            };
+            // The host's own lock may have lapsed or been removed: set it again.
+            let lock = Action::LockPage {
+                site: site.clone(),
+                editor: holder.clone(),
+                until,
             };
             let notice = Action::ShowNotice {
                 notice: Notice::EditedElsewhere {
@@ -66,21 +80,48 @@ pub fn handle_editor_opened(
                     until,
                 },
             };
-            return refuse(state, RefuseReason::RemotelyLocked, vec![notice]);
+            return refuse(state, RefuseReason::RemotelyLocked, vec![lock, notice]);
         }
-        LockState::AwaitingRemoteSave { .. } => {
-            actions.push(Action::UnlockPage);
+        LockState::AwaitingRemoteSave { site, editor, .. } => {
+            actions.push(Action::UnlockPage { site, editor });
             (
                 fresh_session_start(config, &state, now),
                 state.clock.clone(),
             )
         }
         LockState::AwaitingLocalSave {
+            editor: holder,
             since,
             expires: until,
             opened,
-            ..
-        } if until > now => (since, opened),
+        } if until > now => {
+            if holder != editor {
+                let notice = Action::ShowNotice {
+                    notice: Notice::EditedLocally {
+                        editor: holder.clone(),
+                        until,
+                    },
+                };
+                state.lock = LockState::AwaitingLocalSave {
+                    editor: holder,
+                    since,
+                    expires: until,
+                    opened,
+                };
+                return refuse(state, RefuseReason::LockedLocally, vec![notice]);
+            }
+            if renewal_due(config, until, now) {
+                (since, opened)
+            } else {
+                state.lock = LockState::AwaitingLocalSave {
+                    editor: holder,
+                    since,
+                    expires: until,
+                    opened,
+                };
+                return ignore(state, IgnoreReason::RenewalNotDue);
+            }
+        }
         LockState::AwaitingLocalSave {
             editor: holder,
             opened,
@@ -115,6 +156,18 @@ pub fn handle_editor_opened(
     decision(Outcome::Lock, state, actions)
 }
 
+/// Whether a lock that lapses at `expires` is renewed at `now`: once less than half of the
+/// lock duration is left, so that an editor refreshing every minute publishes a draft every
+/// `lock_seconds / 2` and the other sites' locks never lapse while it types.
+fn renewal_due(config: &SiteConfig, expires: Timestamp, now: Timestamp) -> bool {
+    let left = expires.0.saturating_sub(now.0);
+    left.saturating_mul(2) <= i64::from(config.lock_seconds)
+}
+
+fn ignore(state: PageState, reason: IgnoreReason) -> Decision {
+    decision(Outcome::Ignore { reason }, state, Vec::new())
+}
+
 /// A new session starts strictly after this site's last release, so that receivers can tell
 /// its drafts from those of the ended session.
 fn fresh_session_start(config: &SiteConfig, state: &PageState, now: Timestamp) -> Timestamp {
@@ -124,7 +177,8 @@ fn fresh_session_start(config: &SiteConfig, state: &PageState, now: Timestamp) -
     }
 }
 
-/// The local editor closed the page without saving: release the lock and publish an unlock.
+/// The local editor `editor` closed the page without saving: release the lock and publish an
+/// unlock. Only the editor holding the lock can release it ([`IgnoreReason::NotLockHolder`]).
 pub fn handle_editor_closed(
     config: &SiteConfig,
     mut state: PageState,
@@ -132,6 +186,20 @@ pub fn handle_editor_closed(
     now: Timestamp,
 ) -> Decision {
     match std::mem::take(&mut state.lock) {
+        LockState::AwaitingLocalSave {
+            editor: holder,
+            since,
+            expires,
+            opened,
+        } if holder != editor => {
+            state.lock = LockState::AwaitingLocalSave {
+                editor: holder,
+                since,
+                expires,
+                opened,
+            };
+            ignore(state, IgnoreReason::NotLockHolder)
+        }
         LockState::AwaitingLocalSave { since, .. } => {
             let at = now.max(since);
             state.release(&config.site, at);
@@ -141,8 +209,7 @@ pub fn handle_editor_closed(
         }
         other => {
             state.lock = other;
-            let reason = IgnoreReason::NothingLocked;
-            decision(Outcome::Ignore { reason }, state, Vec::new())
+            ignore(state, IgnoreReason::NothingLocked)
         }
     }
 }
@@ -151,9 +218,18 @@ pub fn handle_editor_closed(
 pub fn handle_tick(config: &SiteConfig, mut state: PageState, now: Timestamp) -> Decision {
     let _ = config;
     match &state.lock {
-        LockState::AwaitingRemoteSave { expires, .. } if *expires <= now => {
+        LockState::AwaitingRemoteSave {
+            expires,
+            site,
+            editor,
+            ..
+        } if *expires <= now => {
+            let unlock = Action::UnlockPage {
+                site: site.clone(),
+                editor: editor.clone(),
+            };
             state.lock = LockState::Free;
-            decision(Outcome::Unlock, state, vec![Action::UnlockPage])
+            decision(Outcome::Unlock, state, vec![unlock])
         }
         LockState::AwaitingLocalSave { expires, .. } if *expires <= now => {
             state.lock = LockState::Free;
@@ -177,6 +253,11 @@ pub(crate) fn remote_draft(
 ) -> Decision {
     let origin = entry.revision.site.clone();
     if let Some(revision) = conflict_with {
+        state.reported = Some(ConflictReport {
+            site: origin.clone(),
+            revision: revision.clone(),
+            at: now,
+        });
         let notice = Notice::ConflictReported {
             site: origin,
             revision: revision.clone(),
@@ -197,7 +278,7 @@ pub(crate) fn remote_draft(
         return decision(Outcome::Ignore { reason }, state, Vec::new());
     }
     let ours = (since, &origin);
-    let mut lost = false;
+    let mut lost = None;
     match &mut state.lock {
         LockState::Free => {}
         LockState::AwaitingRemoteSave {
@@ -229,6 +310,7 @@ pub(crate) fn remote_draft(
             }
         }
         LockState::AwaitingLocalSave {
+            editor,
             since: held_since,
             expires,
             ..
@@ -237,7 +319,7 @@ pub(crate) fn remote_draft(
                 let reason = IgnoreReason::LostTieBreak;
                 return decision(Outcome::Ignore { reason }, state, Vec::new());
             }
-            lost = true;
+            lost = Some(editor.clone());
         }
         LockState::AwaitingRemoteSave { .. } | LockState::AwaitingLocalSave { .. } => {}
     }
@@ -246,8 +328,9 @@ pub(crate) fn remote_draft(
         editor: entry.author.clone(),
         since,
         expires: lock_expires,
+        displaced: lost.clone(),
     };
-    let notice = if lost {
+    let notice = if lost.is_some() {
         Notice::LockLost {
             site: origin.clone(),
             editor: entry.author.clone(),
@@ -275,14 +358,21 @@ pub(crate) fn remote_draft(
 pub(crate) fn remote_unlock(mut state: PageState, entry: &Entry) -> Decision {
     let origin: &SiteId = &entry.revision.site;
     state.release(origin, entry.updated);
-    let held = matches!(
-        &state.lock,
-        LockState::AwaitingRemoteSave { site, since, .. }
-            if site == origin && *since <= entry.updated
-    );
-    if held {
+    let held = match &state.lock {
+        LockState::AwaitingRemoteSave {
+            site,
+            since,
+            editor,
+            ..
+        } if site == origin && *since <= entry.updated => Some(Action::UnlockPage {
+            site: site.clone(),
+            editor: editor.clone(),
+        }),
+        _ => None,
+    };
+    if let Some(unlock) = held {
         state.lock = LockState::Free;
-        decision(Outcome::Unlock, state, vec![Action::UnlockPage])
+        decision(Outcome::Unlock, state, vec![unlock])
     } else {
         let reason = IgnoreReason::NothingLocked;
         decision(Outcome::Ignore { reason }, state, Vec::new())

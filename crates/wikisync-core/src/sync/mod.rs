@@ -17,13 +17,7 @@
 //! let page = PageId::clean("wiki:start").unwrap();
 //!
 //! // Site A: a user saves the page.
-//! let edit = LocalEdit {
-//!     change: Change::Text { text: "Hello\n".into() },
-//!     author: Some("alice".into()),
-//!     summary: Some("first".into()),
-//!     minor: false,
-//!     revision: 1_700_000_000,
-//! };
+//! let edit = LocalEdit::text("Hello\n", 1_700_000_000).by("alice").summary("first");
 //! let saved = handle_local_save(&a, PageState::new(page.clone()), edit, Timestamp(1_700_000_000));
 //! assert_eq!(saved.outcome, Outcome::Publish);
 //! let Some(Action::Publish { entry }) = saved.actions.first() else { panic!() };
@@ -40,23 +34,33 @@
 //! ```
 
 mod action;
-mod clock;
 mod config;
 mod engine;
 mod input;
 mod lock;
+mod notices;
+mod outbox;
 mod publish;
+mod setup;
 mod state;
+mod version_vector;
 
 pub use action::{
-    Action, Change, Decision, IgnoreReason, LocalEdit, Notice, Outcome, RefuseReason,
+    Action, Change, ConflictChoice, Decision, IgnoreReason, LocalEdit, Notice, Outcome,
+    RefuseReason,
 };
-pub use clock::{Causality, Clock};
 pub use config::{DEFAULT_LOCK_SECONDS, GonePolicy, NamespaceRule, Role, SiteConfig};
 pub use engine::{
-    announce_source_move, handle_local_save, handle_notification, handle_source_gone,
-    render_conflict,
+    announce_source_move, check_save, handle_local_save, handle_notification, handle_source_gone,
+    render_conflict, resolve_conflict,
 };
 pub use input::{Input, handle};
 pub use lock::{handle_editor_closed, handle_editor_opened, handle_tick};
-pub use state::{HISTORY_LEN, LockState, PageState, PendingConflict, Snapshot};
+pub use notices::{REPORT_NOTICE_SECONDS, notices};
+pub use outbox::{PublishFailure, needs_publish};
+pub use setup::{NamespaceSetup, SetupError, SetupRequest, SetupStep, plan_setup};
+pub use state::{
+    ConflictOrigin, ConflictReport, HISTORY_LEN, LockState, PageState, PendingConflict, Releases,
+    Snapshot,
+};
+pub use version_vector::{Causality, VersionVector};

@@ -1,13 +1,13 @@
 //! Building the entries this site publishes.
 
-use super::clock::Clock;
 use super::config::{Role, SiteConfig};
 use super::state::PageState;
+use super::version_vector::VersionVector;
 use crate::entry::{Entry, EntryKind, RevisionRef, draft_atom_id, page_atom_id};
 use crate::time::Timestamp;
 
-/// An entry for `state`'s page from this site, with the page's current revision, base and
-/// clock; callers adjust the fields that differ.
+/// An entry for `state`'s page from this site, with the page's current revision, base,
+/// version vector, title and link; callers adjust the fields that differ.
 pub(crate) fn entry(
     config: &SiteConfig,
     state: &PageState,
@@ -22,16 +22,20 @@ pub(crate) fn entry(
         EntryKind::Draft { .. } | EntryKind::Unlock => draft_atom_id(&state.page),
         _ => page_atom_id(&state.page),
     };
+    let revision = state.clock.get(&config.site);
     Entry {
         atom_id,
         page: state.page.clone(),
-        title: state.page.to_string(),
+        title: state
+            .title
+            .clone()
+            .unwrap_or_else(|| state.page.to_string()),
         updated: now,
         author: None,
         summary: None,
-        link: None,
+        link: config.page_link(&state.page, revision),
         revision: RevisionRef {
-            revision: state.clock.get(&config.site),
+            revision,
             site: config.site.clone(),
         },
         base: state.head.clone(),
@@ -44,7 +48,7 @@ pub(crate) fn entry(
 
 /// The next revision number of this site for the page: the host's number if it grows, else
 /// one more than the last.
-pub(crate) fn next_revision(config: &SiteConfig, clock: &Clock, host_revision: u64) -> u64 {
+pub(crate) fn next_revision(config: &SiteConfig, clock: &VersionVector, host_revision: u64) -> u64 {
     host_revision.max(clock.get(&config.site).saturating_add(1))
 }
 

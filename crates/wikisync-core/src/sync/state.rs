@@ -1,28 +1,34 @@
 //! Per-page sync state: what was last synced, the bases for merges, the lock, a pending
-//! conflict. The host stores it between calls (DokuWiki: in page metadata) as JSON.
+//! conflict. The host stores it between calls (DokuWiki: the plugin's own per-page file) and
+//! passes it back as it is: it is opaque to hosts, which learn what to show from
+//! [`super::notices`] and [`PageState::conflict`], never by reading fields.
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::clock::Clock;
+use super::version_vector::VersionVector;
 use crate::entry::{RevisionRef, SiteId};
 use crate::id::PageId;
 use crate::merge::Region;
 use crate::time::Timestamp;
 
-/// How many past (clock, text) snapshots a page keeps for finding merge bases.
+/// How many past (version vector, text) snapshots a page keeps for finding merge bases.
 pub const HISTORY_LEN: usize = 8;
 
 /// The sync state of one page at one site.
+///
+/// Serialized in camelCase with every map written as a sorted list; states written by
+/// earlier versions (snake_case keys, maps as objects) are still read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct PageState {
     /// The page.
     pub page: PageId,
     /// The revision the page text corresponds to; `None` before the first sync.
     pub head: Option<RevisionRef>,
     /// Every revision the page text includes.
-    pub clock: Clock,
+    pub clock: VersionVector,
     /// The page text as last synced; `None` when the page does not exist (never created, or
     /// deleted).
     pub text: Option<String>,
@@ -35,30 +41,102 @@ pub struct PageState {
     pub conflict: Option<PendingConflict>,
     /// For each site, the time of its newest save or editor close seen here: a draft from
     /// that site that started no later is stale.
-    pub released: BTreeMap<SiteId, Timestamp>,
+    pub released: Releases,
     /// For a mirror, the source it follows when a source move replaced the configured one.
+    #[serde(alias = "followed_source")]
     pub followed_source: Option<SiteId>,
     /// For a mirror, when its source went away without a successor.
+    #[serde(alias = "source_gone")]
     pub source_gone: Option<Timestamp>,
+    /// The page's title as the host last reported it with a save (DokuWiki: its first
+    /// heading); entries carry it as `atom:title`, the page id when unknown.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// The newest conflict another site reported for a revision made or seen here.
+    #[serde(default)]
+    pub reported: Option<ConflictReport>,
+}
+
+/// Per site, the time of its newest save or editor close seen here. Serialized as a list of
+/// `{"site", "at"}` sorted by site (an object keyed by site ids is still read).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Releases(BTreeMap<SiteId, Timestamp>);
+
+/// One element of the serialized [`Releases`].
+#[derive(Serialize, Deserialize)]
+struct Release {
+    site: SiteId,
+    at: Timestamp,
+}
+
+impl Serialize for Releases {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(|(site, at)| Release {
+            site: site.clone(),
+            at: *at,
+        }))
+    }
+}
+
+impl<'de> Deserialize<'de> for Releases {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        /// The list form, or the object form written before 0.2.
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            List(Vec<Release>),
+            Map(BTreeMap<SiteId, Timestamp>),
+        }
+        Ok(Releases(match Form::deserialize(deserializer)? {
+            Form::List(list) => {
+                let mut map = BTreeMap::new();
+                for r in list {
+                    let slot = map.entry(r.site).or_insert(r.at);
+                    *slot = (*slot).max(r.at);
+                }
+                map
+            }
+            Form::Map(map) => map,
+        }))
+    }
+}
+
+/// A conflict another site reported ("send back a newer draft"): shown to local users for
+/// [`super::REPORT_NOTICE_SECONDS`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConflictReport {
+    /// The site that could not merge.
+    pub site: SiteId,
+    /// The revision it could not merge.
+    pub revision: RevisionRef,
+    /// When the report arrived here.
+    pub at: Timestamp,
 }
 
 /// One synced version of the page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Snapshot {
     /// Its revisions.
-    pub clock: Clock,
+    pub clock: VersionVector,
     /// Its text (`""` for a deleted page).
     pub text: String,
 }
 
 /// Who may edit a page, named after what the state waits for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum LockState {
     /// Nobody edits; anyone may open the editor.
     #[default]
     Free,
     /// A local editor holds the page; waits for its save, its cancel, or `expires`.
+    #[serde(alias = "awaiting_local_save")]
     AwaitingLocalSave {
         /// The local user editing.
         editor: String,
@@ -67,10 +145,11 @@ pub enum LockState {
         /// When the lock lapses unless renewed.
         expires: Timestamp,
         /// The page's clock when the editor opened: if it moved, the save is merged.
-        opened: Clock,
+        opened: VersionVector,
     },
     /// An editor at another site holds the page; waits for that site's save, its unlock, or
     /// `expires`.
+    #[serde(alias = "awaiting_remote_save")]
     AwaitingRemoteSave {
         /// The site where the editor is.
         site: SiteId,
@@ -80,17 +159,26 @@ pub enum LockState {
         since: Timestamp,
         /// When the lock lapses unless renewed.
         expires: Timestamp,
+        /// The local editor whose lock this session won in a simultaneous start, if any
+        /// (told until this session ends).
+        #[serde(default)]
+        displaced: Option<String>,
     },
 }
 
-/// A remote version that could not be merged: kept for the local editor to resolve.
+/// A version that could not be merged: kept for the local editor to resolve.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct PendingConflict {
-    /// The remote revision.
+    /// Where the conflict came from.
+    #[serde(default)]
+    pub origin: ConflictOrigin,
+    /// The other side's revision: the remote revision, or (for a refused local save) the
+    /// page's revision the save did not merge with.
     pub revision: RevisionRef,
-    /// Its clock: the local save that resolves the conflict includes it.
-    pub clock: Clock,
-    /// Its text.
+    /// Its version vector: the local save that resolves the conflict includes it.
+    pub clock: VersionVector,
+    /// The other side's text (`""`: deleted).
     pub text: String,
     /// The merge regions, with the two sides in canonical order (see [`PendingConflict::left`]).
     pub regions: Vec<Region>,
@@ -100,24 +188,63 @@ pub struct PendingConflict {
     pub right: String,
 }
 
+/// Where a pending conflict came from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum ConflictOrigin {
+    /// A revision from another site did not merge with the text here.
+    #[default]
+    Remote,
+    /// A local save did not merge with a change made while its editor was open; the page
+    /// keeps the other side, and the editor's text is kept here.
+    LocalSave {
+        /// The editor whose save was refused.
+        editor: Option<String>,
+        /// The text the editor tried to save (`None`: a deletion).
+        text: Option<String>,
+    },
+}
+
 impl PageState {
     /// The state of a page that has never been synced.
     pub fn new(page: PageId) -> PageState {
         PageState {
             page,
             head: None,
-            clock: Clock::default(),
+            clock: VersionVector::default(),
             text: None,
             history: Vec::new(),
             lock: LockState::Free,
             conflict: None,
-            released: BTreeMap::new(),
+            released: Releases::default(),
             followed_source: None,
             source_gone: None,
+            title: None,
+            reported: None,
         }
     }
 
-    pub(crate) fn push_history(&mut self, clock: Clock, text: &str) {
+    /// The page this state is for.
+    pub fn page(&self) -> &PageId {
+        &self.page
+    }
+
+    /// The conflict waiting for the local editor, if any (what a host shows beside the
+    /// editor: the other side's text, where the conflict came from, the labels).
+    pub fn conflict(&self) -> Option<&PendingConflict> {
+        self.conflict.as_ref()
+    }
+
+    /// Whether this site ever synced the page (a revision was published or applied here).
+    pub fn ever_synced(&self) -> bool {
+        self.head.is_some()
+    }
+
+    pub(crate) fn push_history(&mut self, clock: VersionVector, text: &str) {
         if self.history.iter().any(|s| s.clock == clock) {
             return;
         }
@@ -132,7 +259,7 @@ impl PageState {
 
     /// The text of the greatest recorded version included in both `ours` and `theirs` (the
     /// merge base), or `""` when none is known.
-    pub fn common_base(&self, ours: &Clock, theirs: &Clock) -> &str {
+    pub fn common_base(&self, ours: &VersionVector, theirs: &VersionVector) -> &str {
         self.history
             .iter()
             .filter(|s| s.clock.le(ours) && s.clock.le(theirs))
@@ -146,12 +273,12 @@ impl PageState {
     }
 
     pub(crate) fn release(&mut self, site: &SiteId, at: Timestamp) {
-        let slot = self.released.entry(site.clone()).or_insert(at);
+        let slot = self.released.0.entry(site.clone()).or_insert(at);
         *slot = (*slot).max(at);
     }
 
     pub(crate) fn released_at(&self, site: &SiteId) -> Option<Timestamp> {
-        self.released.get(site).copied()
+        self.released.0.get(site).copied()
     }
 }
 
@@ -164,13 +291,16 @@ mod tests {
         let a = SiteId::new("a");
         let b = SiteId::new("b");
         let mut st = PageState::new(PageId::clean("p").expect("valid id"));
-        let c1 = Clock::default().with(&a, 1);
+        let c1 = VersionVector::default().with(&a, 1);
         let c2 = c1.with(&a, 2);
         st.push_history(c1.clone(), "one");
         st.push_history(c2.clone(), "two");
         assert_eq!(st.common_base(&c2.with(&b, 1), &c2), "two");
         assert_eq!(st.common_base(&c2, &c1.with(&b, 1)), "one");
-        assert_eq!(st.common_base(&c2, &Clock::default().with(&b, 1)), "");
+        assert_eq!(
+            st.common_base(&c2, &VersionVector::default().with(&b, 1)),
+            ""
+        );
     }
 
     #[test]
@@ -178,7 +308,7 @@ mod tests {
         let a = SiteId::new("a");
         let mut st = PageState::new(PageId::clean("p").expect("valid id"));
         for i in 1..=20 {
-            st.push_history(Clock::default().with(&a, i), "x");
+            st.push_history(VersionVector::default().with(&a, i), "x");
         }
         assert_eq!(st.history.len(), HISTORY_LEN);
         assert_eq!(st.history[0].clock.get(&a), 13);

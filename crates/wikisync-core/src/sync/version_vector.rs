@@ -1,11 +1,13 @@
-//! Version vectors: for each site, the newest of its revisions that a text includes.
+//! Version vectors: for each site, the newest of its revisions that a text includes. They
+//! order page versions causally ("newer", "older", "concurrent"), which is all the sync
+//! engine needs: no clock is read anywhere.
 //!
 //! ```
 //! use wikisync_core::entry::SiteId;
-//! use wikisync_core::sync::{Causality, Clock};
+//! use wikisync_core::sync::{Causality, VersionVector};
 //! let a = SiteId::new("a");
 //! let b = SiteId::new("b");
-//! let base = Clock::default().with(&a, 1);
+//! let base = VersionVector::default().with(&a, 1);
 //! let ours = base.with(&a, 2);
 //! let theirs = base.with(&b, 1);
 //! assert_eq!(ours.compare(&base), Causality::Newer);
@@ -15,19 +17,50 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::entry::{RevisionRef, SiteId};
 
-/// A version vector: for each site, the newest revision number of that site included.
-/// Serialized as a JSON object `{"site": revision}`; a missing site means revision 0.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Clock(BTreeMap<SiteId, u64>);
+/// A version vector: for each site, the newest revision number of that site included; a
+/// missing site means revision 0.
+///
+/// Serialized as a list of `{"revision", "site"}` sorted by site (the `ws:clock` form), so that
+/// every language reads it the same way: a JSON object keyed by site ids would be an empty
+/// array in PHP when empty. The object form of earlier versions is still read.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct VersionVector(BTreeMap<SiteId, u64>);
+
+impl Serialize for VersionVector {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.to_refs())
+    }
+}
+
+impl<'de> Deserialize<'de> for VersionVector {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        /// The list form, or the object form written before 0.2.
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            List(Vec<RevisionRef>),
+            Map(BTreeMap<SiteId, u64>),
+        }
+        Ok(match Form::deserialize(deserializer)? {
+            Form::List(refs) => {
+                let mut out = VersionVector::default();
+                for r in &refs {
+                    out.raise(&r.site, r.revision);
+                }
+                out
+            }
+            Form::Map(map) => VersionVector(map.into_iter().filter(|(_, r)| *r > 0).collect()),
+        })
+    }
+}
 
 /// How one clock relates to another, seen from the first (`self`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "camelCase")]
 pub enum Causality {
     /// Both include exactly the same revisions.
     Same,
@@ -39,11 +72,11 @@ pub enum Causality {
     Concurrent,
 }
 
-impl Clock {
+impl VersionVector {
     /// The clock carried by an entry (`ws:clock`), with the entry's own revision joined in so
     /// that an inconsistent entry cannot claim less than it is.
-    pub fn from_entry(clock: &[RevisionRef], own: &RevisionRef) -> Clock {
-        let mut out = Clock::default();
+    pub fn from_entry(clock: &[RevisionRef], own: &RevisionRef) -> VersionVector {
+        let mut out = VersionVector::default();
         for r in clock.iter().chain(std::iter::once(own)) {
             out.raise(&r.site, r.revision);
         }
@@ -67,7 +100,7 @@ impl Clock {
     }
 
     /// This clock with `site` raised to at least `revision`.
-    pub fn with(&self, site: &SiteId, revision: u64) -> Clock {
+    pub fn with(&self, site: &SiteId, revision: u64) -> VersionVector {
         let mut out = self.clone();
         out.raise(site, revision);
         out
@@ -82,7 +115,7 @@ impl Clock {
     }
 
     /// The least clock including both.
-    pub fn join(&self, other: &Clock) -> Clock {
+    pub fn join(&self, other: &VersionVector) -> VersionVector {
         let mut out = self.clone();
         for (site, revision) in &other.0 {
             out.raise(site, *revision);
@@ -91,12 +124,12 @@ impl Clock {
     }
 
     /// Whether every revision in `self` is included in `other`.
-    pub fn le(&self, other: &Clock) -> bool {
+    pub fn le(&self, other: &VersionVector) -> bool {
         self.0.iter().all(|(site, rev)| other.get(site) >= *rev)
     }
 
     /// How `self` relates to `other`.
-    pub fn compare(&self, other: &Clock) -> Causality {
+    pub fn compare(&self, other: &VersionVector) -> Causality {
         match (self.le(other), other.le(self)) {
             (true, true) => Causality::Same,
             (true, false) => Causality::Older,
@@ -125,25 +158,25 @@ mod tests {
             revision: 5,
             site: s("b"),
         };
-        let c = Clock::from_entry(&[], &own);
+        let c = VersionVector::from_entry(&[], &own);
         assert_eq!(c.get(&s("b")), 5);
         assert_eq!(c.to_refs(), vec![own]);
     }
 
     #[test]
     fn compare_covers_all_relations() {
-        let a1 = Clock::default().with(&s("a"), 1);
+        let a1 = VersionVector::default().with(&s("a"), 1);
         assert_eq!(a1.compare(&a1), Causality::Same);
-        assert_eq!(Clock::default().compare(&a1), Causality::Older);
-        assert_eq!(a1.compare(&Clock::default()), Causality::Newer);
-        let b1 = Clock::default().with(&s("b"), 1);
+        assert_eq!(VersionVector::default().compare(&a1), Causality::Older);
+        assert_eq!(a1.compare(&VersionVector::default()), Causality::Newer);
+        let b1 = VersionVector::default().with(&s("b"), 1);
         assert_eq!(a1.compare(&b1), Causality::Concurrent);
         assert_eq!(a1.join(&b1).weight(), 2);
     }
 
     #[test]
     fn zero_revisions_are_not_stored() {
-        let c = Clock::default().with(&s("a"), 0);
-        assert_eq!(c, Clock::default());
+        let c = VersionVector::default().with(&s("a"), 0);
+        assert_eq!(c, VersionVector::default());
     }
 }

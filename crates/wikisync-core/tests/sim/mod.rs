@@ -165,10 +165,14 @@ impl World {
                     }
                 }
                 Action::LockPage { .. }
-                | Action::UnlockPage
+                | Action::UnlockPage { .. }
                 | Action::ShowNotice { .. }
                 | Action::ClearConflict
                 | Action::RefuseLocalEdit { .. } => {}
+                // Only answers to `resolveConflict`, which the simulated editors never send.
+                Action::SaveResolution { .. } | Action::OpenEditor { .. } => {
+                    unreachable!("no conflict choice is simulated")
+                }
             }
         }
         // An editor whose lock is gone (lost the tie-break, or expired) is closed by the host.

@@ -18,7 +18,7 @@
 //! assert_eq!(steps, vec![
 //!     SetupStep::Unsubscribe { node: node.clone() },
 //!     SetupStep::UseNode { node },
-//!     SetupStep::SetRole { role: Role::Source },
+//!     SetupStep::SetRole { role: Role::Source, read_only: false },
 //! ]);
 //! # Ok::<(), wikisync_core::sync::SetupError>(())
 //! ```
@@ -109,6 +109,10 @@ pub enum SetupStep {
     SetRole {
         /// The role.
         role: Role,
+        /// Whether local users may not edit the namespace's pages (a mirror). Hosts keep it
+        /// to enforce read-only pages even when they cannot ask the core (see
+        /// [`crate::sync::SiteConfig::is_read_only`]).
+        read_only: bool,
     },
     /// Subscribe this site's callback to the node in use.
     Subscribe,
@@ -153,6 +157,11 @@ impl SetupError {
     }
 }
 
+fn set_role(role: Role) -> SetupStep {
+    let read_only = matches!(role, Role::Mirror { .. });
+    SetupStep::SetRole { role, read_only }
+}
+
 fn checked(node: &str) -> Result<String, SetupError> {
     NodeUri::parse(node.trim()).map_err(SetupError::BadNode)?;
     Ok(node.trim().to_owned())
@@ -189,7 +198,7 @@ pub fn plan_setup(
             let node = node.as_deref().map(checked).transpose()?;
             leave(&mut steps, None);
             use_node(&mut steps, node.or(recorded));
-            steps.push(SetupStep::SetRole { role: Role::Source });
+            steps.push(set_role(Role::Source));
         }
         SetupRequest::Mirror {
             node,
@@ -199,9 +208,7 @@ pub fn plan_setup(
             let node = checked(&node)?;
             leave(&mut steps, Some(&node));
             steps.push(SetupStep::UseNode { node });
-            steps.push(SetupStep::SetRole {
-                role: Role::Mirror { source, when_gone },
-            });
+            steps.push(set_role(Role::Mirror { source, when_gone }));
             steps.push(SetupStep::Subscribe);
             steps.push(SetupStep::FirstSync);
         }
@@ -210,7 +217,7 @@ pub fn plan_setup(
             leave(&mut steps, node.as_deref());
             let joins = node.is_some();
             use_node(&mut steps, node);
-            steps.push(SetupStep::SetRole { role: Role::Peer });
+            steps.push(set_role(Role::Peer));
             steps.push(SetupStep::Subscribe);
             if joins {
                 steps.push(SetupStep::FirstSync);
@@ -227,12 +234,10 @@ pub fn plan_setup(
                     new_source: new_source.clone(),
                 });
                 steps.push(SetupStep::UseNode { node });
-                steps.push(SetupStep::SetRole {
-                    role: Role::Mirror {
-                        source: new_source,
-                        when_gone: GonePolicy::Keep,
-                    },
-                });
+                steps.push(set_role(Role::Mirror {
+                    source: new_source,
+                    when_gone: GonePolicy::Keep,
+                }));
                 steps.push(SetupStep::Subscribe);
             }
             _ => return Err(SetupError::NotSource),
@@ -286,10 +291,7 @@ mod tests {
     fn a_new_source_creates_its_node_unless_one_is_given() {
         assert_eq!(
             plan_setup(None, SetupRequest::Source { node: None }),
-            Ok(vec![
-                SetupStep::CreateNode,
-                SetupStep::SetRole { role: Role::Source }
-            ])
+            Ok(vec![SetupStep::CreateNode, set_role(Role::Source)])
         );
         let given = plan_setup(
             None,
@@ -340,9 +342,7 @@ mod tests {
                     new_source: SiteId::new("b")
                 },
                 SetupStep::UseNode { node: NODE.into() },
-                SetupStep::SetRole {
-                    role: mirror_of("b")
-                },
+                set_role(mirror_of("b")),
                 SetupStep::Subscribe,
             ])
         );

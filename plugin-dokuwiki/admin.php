@@ -39,44 +39,37 @@ class admin_plugin_wikisync extends AdminPlugin
         $act = $INPUT->post->str('wikisync_do');
         if ($act === '' || !checkSecurityToken()) return;
         $ns = cleanID($INPUT->post->str('ns'));
+        $node = trim($INPUT->post->str('node'));
+        $sync = $this->sync;
         switch ($act) {
             case 'source':
-                $r = $this->sync->addSource($ns, trim($INPUT->post->str('node')));
+                $r = $sync->setup->run($ns, ['type' => 'source', 'node' => $node === '' ? null : $node]);
                 $this->report($r['ok'], $r['ok'] ? "'$ns' → {$r['node']}" : $r['error']);
                 break;
             case 'mirror':
-                $r = $this->sync->addMirror($ns, $INPUT->post->str('node'), $INPUT->post->str('source'),
-                    $INPUT->post->str('when_gone'));
-                if ($r['ok']) {
-                    $c = $this->sync->pull($ns);
-                    $r = ['ok' => $c['error'] === '', 'error' => $c['error']];
-                }
+                $r = $sync->setup->run($ns, ['type' => 'mirror', 'node' => $node,
+                    'source' => trim($INPUT->post->str('source')), 'whenGone' => $INPUT->post->str('when_gone')]);
                 $this->report($r['ok'], $r['ok'] ? "'$ns'" : $r['error']);
                 break;
             case 'peer':
-                $r = $this->sync->addPeer($ns, $INPUT->post->str('node'));
-                if ($r['ok'] && trim($INPUT->post->str('node')) !== '') {
-                    $c = $this->sync->pull($ns);
-                    $r['error'] = $c['error'];
-                    $r['ok'] = $c['error'] === '';
-                }
+                $r = $sync->setup->run($ns, ['type' => 'peer', 'node' => $node === '' ? null : $node]);
                 $this->report($r['ok'], $r['ok'] ? "'$ns' → {$r['node']}" : $r['error']);
                 break;
             case 'sync':
-                $c = $this->sync->pull($ns);
+                $c = $sync->firstSync->pull($ns);
                 $this->report($c['error'] === '', $c['error'] ?: "'$ns'");
                 break;
             case 'publish':
-                $c = $this->sync->publishAll($ns);
-                $f = $this->sync->flushQueue(10, 60.0);
+                $c = $sync->bulk->publishAll($ns);
+                $f = $sync->queue->flush(10, 60.0);
                 $this->report($f['error'] === '', $f['error'] ?: sprintf('%d / %d', $c['published'], $f['sent']));
                 break;
             case 'remove':
-                $r = $this->sync->removeNamespace($ns);
+                $r = $sync->setup->run($ns, ['type' => 'remove']);
                 $this->report($r['ok'], $r['error'] ?: "'$ns'");
                 break;
             case 'flush':
-                $f = $this->sync->flushQueue(10, 60.0);
+                $f = $sync->queue->flush(10, 60.0);
                 $this->report($f['error'] === '', $f['error'] ?: (string)$f['sent']);
                 break;
         }
@@ -94,8 +87,8 @@ class admin_plugin_wikisync extends AdminPlugin
     /** @inheritdoc */
     public function html()
     {
-        $core = $this->sync->core();
-        $store = $this->sync->store();
+        $core = $this->sync->core;
+        $rules = $this->sync->rules;
         echo '<div class="plugin_wikisync_admin">';
         echo '<h1>' . hsc($this->getLang('menu')) . '</h1>';
         if ($core->isAvailable()) {
@@ -106,7 +99,7 @@ class admin_plugin_wikisync extends AdminPlugin
 
         // gateway
         echo '<h2>' . hsc($this->getLang('h_gateway')) . '</h2>';
-        $gw = $this->sync->gateway();
+        $gw = $this->sync->gateway;
         $h = $gw->isConfigured() ? $gw->health() : ['ok' => false, 'error' => $this->getLang('nogateway')];
         echo '<table class="inline">';
         $this->row($this->getLang('gateway_url'), '<code>' . hsc($this->getConf('gateway_url') ?: '-') . '</code> '
@@ -114,15 +107,14 @@ class admin_plugin_wikisync extends AdminPlugin
                 : '<span class="wikisync_bad">' . hsc(sprintf($this->getLang('gateway_down'), $h['error'])) . '</span>'));
         $this->row($this->getLang('gateway_token'),
             hsc($this->getConf('gateway_token') !== '' ? $this->getLang('token_set') : $this->getLang('token_unset')));
-        $this->row($this->getLang('site_id'), '<code>' . hsc($store->siteId()) . '</code>');
+        $this->row($this->getLang('site_id'), '<code>' . hsc($this->sync->siteId()) . '</code>');
         echo '</table>';
         echo '<p><a href="' . wl('', ['do' => 'admin', 'page' => 'config'], false, '&') . '#plugin____wikisync____plugin_settings_name">'
             . hsc($this->getLang('configure')) . '</a></p>';
 
         // namespaces
         echo '<h2>' . hsc($this->getLang('h_namespaces')) . '</h2>';
-        $rules = $store->rules();
-        if (!$rules) {
+        if (!$rules->all()) {
             echo '<p>' . hsc($this->getLang('none')) . '</p>';
         } else {
             echo '<table class="inline"><tr>';
@@ -130,21 +122,19 @@ class admin_plugin_wikisync extends AdminPlugin
                 echo '<th>' . ($k === '' ? '' : hsc($this->getLang($k))) . '</th>';
             }
             echo '</tr>';
-            foreach ($rules as $ns => $rule) {
+            foreach ($rules->all() as $ns => $rule) {
+                $role = $rule['role'];
                 echo '<tr><td><code>' . hsc($ns === '' ? '*' : $ns) . '</code></td>';
-                echo '<td>' . hsc($rule['role']) . '</td>';
+                echo '<td>' . hsc($role['type']) . '</td>';
                 echo '<td><code>' . hsc($rule['node'] ?? '') . '</code></td>';
-                echo '<td>' . hsc($rule['source'] ?? ($rule['role'] === 'source' ? $store->siteId() : '')) . '</td>';
-                echo '<td>' . hsc($rule['role'] === 'mirror' ? $this->getLang($rule['when_gone'] ?? 'keep') : '') . '</td>';
+                echo '<td>' . hsc($role['source'] ?? '') . '</td>';
+                echo '<td>' . (isset($role['whenGone']) ? hsc($this->getLang($role['whenGone'])) : '') . '</td>';
                 $status = $rule['status'] ?? 'active';
                 echo '<td class="' . ($status === 'active' ? 'wikisync_good' : 'wikisync_bad') . '">' . hsc($status) . '</td>';
                 echo '<td>' . (!empty($rule['last_sync']) ? dformat($rule['last_sync']) : hsc($this->getLang('never'))) . '</td>';
                 echo '<td>';
-                if ($rule['role'] === 'source') {
-                    $this->button('publish', $ns, $this->getLang('publish_all'));
-                } else {
-                    $this->button('sync', $ns, $this->getLang('sync_now'));
-                }
+                $this->button('publish', $ns, $this->getLang('publish_all'));
+                $this->button('sync', $ns, $this->getLang('sync_now'));
                 $this->button('remove', $ns, $this->getLang('remove'));
                 echo '</td></tr>';
             }
@@ -153,15 +143,15 @@ class admin_plugin_wikisync extends AdminPlugin
 
         // health
         echo '<h2>' . hsc($this->getLang('h_health')) . '</h2>';
-        $health = $store->health();
+        $health = $this->sync->health->get();
         $when = function ($k) use ($health) {
             return isset($health['last'][$k])
                 ? dformat($health['last'][$k]) . ' (' . (int)$health['count'][$k] . ')' : hsc($this->getLang('never'));
         };
-        $queued = count($store->queued());
+        $queued = $this->sync->queue->length();
         echo '<table class="inline">';
         $this->row($this->getLang('queue'), '<span class="' . ($queued ? 'wikisync_bad' : 'wikisync_good') . '">' . $queued . '</span>');
-        $this->row($this->getLang('rejected'), (string)$store->rejectedCount());
+        $this->row($this->getLang('rejected'), (string)$this->sync->queue->rejectedCount());
         $this->row($this->getLang('last_publish'), $when('publish'));
         $this->row($this->getLang('last_receive'), $when('receive'));
         $this->row($this->getLang('last_sync'), $when('sync'));

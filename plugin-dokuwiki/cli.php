@@ -17,6 +17,8 @@ class cli_plugin_wikisync extends CLIPlugin
         $options->setHelp('wikisync: mirror pages between wikis through a wikisync gateway.');
 
         $options->registerCommand('status', 'Show the extension, the gateway, every synced namespace and the queue.');
+        $options->registerOption('json', 'Print the status as JSON (for scripts and tests).', null, false, 'status');
+        $options->registerOption('secrets', 'With --json: include each subscription\'s secret.', null, false, 'status');
 
         $options->registerCommand('source', 'Make this site the source of a namespace: creates its node on the gateway.');
         $options->registerArgument('namespace', 'The namespace ("" or : for the whole wiki).', true, 'source');
@@ -64,7 +66,7 @@ class cli_plugin_wikisync extends CLIPlugin
         $_SERVER['HTTP_HOST'] = $_SERVER['HTTP_HOST'] ?? ($url['host'] ?? 'localhost');
         $_SERVER['SERVER_PORT'] = $_SERVER['SERVER_PORT'] ?? (string)($url['port'] ?? 80);
         $this->sync = plugin_load('helper', 'wikisync_sync');
-        $core = $this->sync->core();
+        $core = $this->sync->core;
         $cmd = $options->getCmd();
         if ($cmd !== 'status' && $cmd !== '' && !$core->isAvailable()) {
             $this->fatal($core->problem());
@@ -75,59 +77,62 @@ class cli_plugin_wikisync extends CLIPlugin
             $this->fatal('too many arguments: options go before the arguments, e.g. "' . $cmd . ' --option value ' . implode(' ', array_slice($args, 0, $expected[$cmd])) . '"');
         }
         $ns = isset($args[0]) ? cleanID($args[0]) : '';
+        $sync = $this->sync;
         switch ($cmd) {
             case 'status':
-                return $this->status();
+                return $options->getOpt('json') ? $this->statusJson((bool)$options->getOpt('secrets')) : $this->status();
             case 'source':
-                $r = $this->sync->addSource($ns, (string)$options->getOpt('node', ''));
+                $node = (string)$options->getOpt('node', '');
+                $r = $sync->setup->run($ns, ['type' => 'source', 'node' => $node === '' ? null : $node]);
                 if (!$r['ok']) $this->fatal($r['error']);
                 $this->success("'$ns' is published here to {$r['node']}");
                 echo $r['node'] . "\n";
                 return 0;
             case 'peer':
                 $node = (string)$options->getOpt('node', '');
-                $r = $this->sync->addPeer($ns, $node);
+                $r = $sync->setup->run($ns, ['type' => 'peer', 'node' => $node === '' ? null : $node],
+                    ['progress' => $this->progress('applied')]);
+                $this->finishProgress();
                 if (!$r['ok']) $this->fatal($r['error']);
                 $this->success("'$ns' is edited here together with the peers on {$r['node']}");
-                if ($node !== '') {
-                    $code = $this->pull($ns, true, 1);
-                    if ($code !== 0) return $code;
-                }
+                if ($r['sync'] !== null) $this->syncReport($ns, $r['sync']);
                 echo $r['node'] . "\n";
                 return 0;
             case 'mirror':
                 $gone = (string)$options->getOpt('when-gone', 'keep');
                 if (!in_array($gone, ['keep', 'delete'], true)) $this->fatal('--when-gone is keep or delete');
-                $r = $this->sync->addMirror($ns, $args[1], $args[2], $gone);
+                $noSync = (bool)$options->getOpt('no-sync');
+                $r = $sync->setup->run($ns, ['type' => 'mirror', 'node' => $args[1], 'source' => $args[2], 'whenGone' => $gone],
+                    ['sync' => false]);
                 if (!$r['ok']) $this->fatal($r['error']);
                 $this->success("subscribed '$ns' to {$args[1]}");
-                if ($options->getOpt('no-sync')) return 0;
+                if ($noSync) return 0;
                 return $this->pull($ns, !$options->getOpt('no-index'), (int)$options->getOpt('jobs', 2));
             case 'publish':
                 return $this->publish($ns);
             case 'sync':
                 return $this->pull($ns, !$options->getOpt('no-index'), (int)$options->getOpt('jobs', 2));
             case 'move':
-                $r = $this->sync->moveSource($ns, $args[1], $this->progress('announced'));
+                $r = $sync->setup->run($ns, ['type' => 'moveSource', 'newSource' => $args[1]],
+                    ['progress' => $this->progress('announced')]);
                 $this->finishProgress();
                 if (!$r['ok']) $this->fatal($r['error']);
                 $this->success("{$r['pages']} pages of '$ns' now name {$args[1]} as their source; this site mirrors it");
                 return 0;
             case 'retire':
-                $r = $this->sync->retireSource($ns);
+                $r = $sync->setup->run($ns, ['type' => 'retire']);
                 if (!$r['ok']) $this->fatal($r['error']);
                 $this->success("the node of '$ns' is deleted; mirrors apply their keep/delete policy");
                 return 0;
             case 'flush':
-                $r = $this->sync->flushQueue(10, 3600.0, $this->progress('sent'));
+                $r = $sync->queue->flush(10, 3600.0, $this->progress('sent'));
                 $this->finishProgress();
                 if ($r['error'] !== '') $this->fatal("{$r['sent']} sent, {$r['left']} left: {$r['error']}");
                 $this->success("{$r['sent']} sent, {$r['left']} left");
                 return 0;
             case 'remove':
-                $r = $this->sync->removeNamespace($ns);
+                $r = $sync->setup->run($ns, ['type' => 'remove']);
                 if (!$r['ok']) $this->fatal($r['error']);
-                if ($r['error'] !== '') $this->warning($r['error']);
                 $this->success("'$ns' is no longer synced");
                 return 0;
             default:
@@ -141,20 +146,18 @@ class cli_plugin_wikisync extends CLIPlugin
      */
     protected function status()
     {
-        $core = $this->sync->core();
-        $store = $this->sync->store();
-        echo 'extension: ' . ($core->isAvailable() ? 'loaded' : $core->problem()) . "\n";
-        echo 'site: ' . $store->siteId() . "\n";
-        $gw = $this->sync->gateway();
-        $h = $gw->health();
+        $sync = $this->sync;
+        echo 'extension: ' . ($sync->core->isAvailable() ? 'loaded' : $sync->core->problem()) . "\n";
+        echo 'site: ' . $sync->siteId() . "\n";
+        $h = $sync->gateway->health();
         echo 'gateway: ' . ($this->getConf('gateway_url') ?: '-') . ' (' . ($h['ok'] ? 'reachable' : $h['error']) . ")\n";
-        foreach ($store->rules() as $ns => $rule) {
-            printf("namespace '%s': %s, node %s%s%s\n", $ns, $rule['role'], $rule['node'] ?? '-',
-                isset($rule['source']) ? ", source {$rule['source']}" : '',
+        foreach ($sync->rules->all() as $ns => $rule) {
+            printf("namespace '%s': %s, node %s%s%s\n", $ns, $rule['role']['type'], $rule['node'] ?? '-',
+                isset($rule['role']['source']) ? ", source {$rule['role']['source']}" : '',
                 isset($rule['status']) ? ", {$rule['status']}" : '');
         }
-        $health = $store->health();
-        echo 'queue: ' . count($store->queued()) . ' waiting, ' . $store->rejectedCount() . " refused by the gateway\n";
+        $health = $sync->health->get();
+        echo 'queue: ' . $sync->queue->length() . ' waiting, ' . $sync->queue->rejectedCount() . " refused by the gateway\n";
         foreach (['publish', 'receive', 'sync', 'refused', 'failure'] as $k) {
             if (isset($health['count'][$k])) {
                 echo "$k: {$health['count'][$k]}, last " . date('c', $health['last'][$k]) . "\n";
@@ -164,21 +167,47 @@ class cli_plugin_wikisync extends CLIPlugin
     }
 
     /**
+     * The status as one JSON object: extension, site, namespaces (role, node, status, last
+     * sync; secrets only when asked), queue, rejected, health (counts, last times, failures).
+     *
+     * @param bool $secrets
+     * @return int
+     */
+    protected function statusJson($secrets)
+    {
+        $sync = $this->sync;
+        $namespaces = [];
+        foreach ($sync->rules->all() as $ns => $rule) {
+            if (!$secrets) unset($rule['secret']);
+            $namespaces[(string)$ns] = $rule;
+        }
+        echo json_encode([
+            'extension' => $sync->core->isAvailable(),
+            'problem' => $sync->core->problem(),
+            'site' => $sync->siteId(),
+            'namespaces' => (object)$namespaces,
+            'queue' => $sync->queue->length(),
+            'rejected' => $sync->queue->rejectedCount(),
+            'health' => (object)$sync->health->get(),
+        ], JSON_PRETTY_PRINT | JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE) . "\n";
+        return 0;
+    }
+
+    /**
      * @param string $ns
      * @return int
      */
     protected function publish($ns)
     {
-        $rule = $this->sync->store()->rules()[$ns] ?? null;
-        if (!$rule || $rule['role'] === 'mirror') $this->fatal("'$ns' is not published from here (see: source)");
+        if ($this->sync->rules->get($ns) === null) $this->fatal("'$ns' is not synced here (see: source)");
         $t = microtime(true);
-        $c = $this->sync->publishAll($ns, $this->progress('prepared'));
+        $c = $this->sync->bulk->publishAll($ns, $this->progress('prepared'));
         $this->finishProgress();
-        $r = $this->sync->flushQueue(10, 3600.0, $this->progress('published'));
+        $r = $this->sync->queue->flush(10, 3600.0, $this->progress('published'));
         $this->finishProgress();
         $dt = microtime(true) - $t;
-        $msg = sprintf('%d pages queued, %d already published, %d failed; %d sent, %d left (%.1f s)',
-            $c['published'], $c['unchanged'], $c['failed'], $r['sent'], $r['left'], $dt);
+        $msg = sprintf('%d pages queued, %d already published, %d refused, %d failed; %d sent, %d left (%.1f s)',
+            $c['published'], $c['unchanged'], $c['refused'], $c['failed'], $r['sent'], $r['left'], $dt);
         if ($r['error'] !== '' || $c['failed'] > 0) $this->fatal($msg . ($r['error'] ? ': ' . $r['error'] : ''));
         $this->success($msg);
         return 0;
@@ -192,8 +221,20 @@ class cli_plugin_wikisync extends CLIPlugin
      */
     protected function pull($ns, $index, $jobs)
     {
-        $c = $this->sync->pull($ns, $this->progress('applied'), $index, $this->progress('indexed'), max(1, $jobs));
+        $c = $this->sync->firstSync->pull($ns, $this->progress('applied'), $index, $this->progress('indexed'), max(1, $jobs));
         $this->finishProgress();
+        return $this->syncReport($ns, $c);
+    }
+
+    /**
+     * Prints what a first sync did; a failed one is fatal.
+     *
+     * @param string $ns
+     * @param array $c FirstSync::pull()'s counts
+     * @return int
+     */
+    protected function syncReport($ns, array $c)
+    {
         if ($c['error'] !== '') $this->fatal($c['error']);
         $seconds = $c['seconds'];
         $indexed = $c['indexed'];

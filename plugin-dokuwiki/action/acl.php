@@ -5,9 +5,9 @@ use dokuwiki\Extension\Event;
 use dokuwiki\Extension\EventHandler;
 
 /**
- * Mirrors are read-only: in a namespace this site mirrors, nobody (admins included) gets more
- * than read permission. Pages are written there only by the gateway, through saveWikiText(),
- * which does not check permissions.
+ * Mirrors are read-only: on a page the core says is read-only here (a mirror's), nobody
+ * (admins included) gets more than read permission. Pages are written there only by the
+ * gateway, through saveWikiText(), which does not check permissions.
  */
 class action_plugin_wikisync_acl extends ActionPlugin
 {
@@ -25,11 +25,10 @@ class action_plugin_wikisync_acl extends ActionPlugin
         if ($event->result <= AUTH_READ) return;
         $id = (string)$event->data['id'];
         if ($id === '') return;
-        /** @var helper_plugin_wikisync_store $store */
-        $store = plugin_load('helper', 'wikisync_store');
-        // "ns:*" (namespace checks, e.g. media uploads and page creation) counts as inside ns
+        /** @var helper_plugin_wikisync_sync $sync */
+        $sync = plugin_load('helper', 'wikisync_sync');
+        // "ns:*" (namespace checks: media uploads, page creation) asks about a page inside ns
         $page = substr($id, -2) === ':*' ? substr($id, 0, -1) . 'x' : $id;
-        $rule = $store->ruleFor($page);
-        if ($rule && $rule['role'] === 'mirror') $event->result = AUTH_READ;
+        if ($sync->rules->isReadOnly($page)) $event->result = AUTH_READ;
     }
 }

@@ -6,10 +6,10 @@ use dokuwiki\Extension\Event;
 use dokuwiki\Extension\EventHandler;
 
 /**
- * Edit sessions on pages of a peer namespace: opening the editor publishes a draft (the lock
- * the other peers show), cancelling publishes the unlock (a save publishes it through the
- * save hook), and the conflict choices (keep mine, take theirs, merge) posted from the editor
- * as `do=wikisync_conflict`.
+ * Edit sessions: opening the editor and its lock refreshes are the core's `editorOpened`
+ * (on a peer page it publishes a draft, the lock the other peers show; renewals when the core
+ * says they are due), cancelling is `editorClosed`, and the conflict choices (keep mine, take
+ * theirs, merge) posted from the editor as `do=wikisync_conflict` are `resolveConflict`.
  */
 class action_plugin_wikisync_editor extends ActionPlugin
 {
@@ -31,34 +31,29 @@ class action_plugin_wikisync_editor extends ActionPlugin
 
     /**
      * The editor is open (DokuWiki took its local lock; a page locked by anybody, here or at
-     * a peer, never gets this far): the core takes the lock for the peers and publishes the
-     * draft. Should the core know of a remote editor that DokuWiki's lock file no longer
-     * shows, the lock file is written again and the editor refused like DokuWiki does.
+     * a peer, never gets this far). Should the core know of an editor elsewhere that
+     * DokuWiki's lock file no longer shows, its refusal writes the lock file again, and the
+     * editor is refused like DokuWiki does.
      *
      * @param Event $event
      */
     public function opened(Event $event)
     {
-        global $ID;
+        global $ID, $INFO;
         if (!in_array($event->data, ['edit', 'preview'], true)) return;
         $sync = $this->sync();
-        if (!$sync->isPeerPage((string)$ID)) return;
-        $d = $sync->editorOpened($ID, $sync->editorName());
+        if (!$sync->isSynced((string)$ID)) return;
+        $d = $sync->localInput($ID, ['type' => 'editorOpened', 'editor' => $sync->editorName()], 'editor opened on');
         if ($d === null || $d['outcome']['type'] !== 'refuse') return;
-        $lock = $d['state']['lock'] ?? [];
-        if (($lock['type'] ?? '') !== 'awaiting_remote_save') return;
-        $sync->lockFile($ID, $lock['editor'] ?? null, (string)$lock['site'], (int)$lock['expires']);
-        global $INFO;
         $INFO['locked'] = checklock($ID);
         if ($INFO['locked']) throw new ActionAbort('locked');
     }
 
     /**
-     * DokuWiki's editor refreshes its lock (and saves a draft) while the user types: renew
-     * the peers' lock too (the helper publishes a renewal only when half of it has passed).
-     * When an editor at another site holds the page now (its draft won the tie-break against
-     * this editor's, or this editor's lock lapsed), the editor is told at once: DokuWiki
-     * shows the refresh's errors under the edit box.
+     * DokuWiki's editor refreshes its lock (and saves a draft) while the user types: so does
+     * the core (it renews the peers' lock when due). When an editor at another site holds the
+     * page now (its draft won against this editor's, or this editor's lock lapsed), the editor
+     * is told at once: DokuWiki shows a draft's errors under the edit box.
      *
      * @param Event $event
      */
@@ -66,18 +61,18 @@ class action_plugin_wikisync_editor extends ActionPlugin
     {
         $id = (string)($event->data['id'] ?? '');
         $sync = $this->sync();
-        if ($id === '' || !$sync->isPeerPage($id)) return;
-        if (!checklock($id)) {
-            $sync->editorOpened($id, $sync->editorName());
-            return;
-        }
-        $lock = $sync->store()->pageState($id)['lock'] ?? [];
-        if (($lock['type'] ?? '') === 'awaiting_remote_save' && (int)$lock['expires'] > time()) {
-            $event->data['errors'][] = sprintf($this->getLang('lock_lost_editor'), (string)$lock['site'],
-                (string)($lock['editor'] ?? '?'), dformat((int)$lock['expires']));
+        if ($id === '' || !$sync->isSynced($id)) return;
+        if (!checklock($id)) $sync->localInput($id, ['type' => 'editorOpened', 'editor' => $sync->editorName()], 'editor refreshed on');
+        $state = $sync->pages->state($id);
+        if ($state === null) return;
+        foreach ($sync->core->notices($sync->rules->siteConfig(), $state) as $notice) {
+            if ($notice['type'] !== 'lockLost' && $notice['type'] !== 'editedElsewhere') continue;
+            $event->data['errors'][] = sprintf($this->getLang('lock_lost_editor'), (string)$notice['site'],
+                (string)($notice['editor'] ?? '?'), dformat((int)$notice['until']));
             // DokuWiki passes a draft's errors to the editor only for a draft it reports as
             // not saved: the draft file is written all the same (the typed text is kept)
             $event->data['hasBeenSaved'] = false;
+            return;
         }
     }
 
@@ -91,7 +86,10 @@ class action_plugin_wikisync_editor extends ActionPlugin
         global $ID;
         if (in_array($event->data, ['cancel', 'draftdel'], true)) {
             $sync = $this->sync();
-            if ($sync->isPeerPage((string)$ID)) $sync->editorClosed($ID, $sync->editorName());
+            if ($sync->isSynced((string)$ID)) {
+                $sync->localInput($ID, ['type' => 'editorClosed', 'editor' => $sync->editorName()], 'editor closed on');
+                $sync->flushBriefly();
+            }
             return;
         }
         if ($event->data === 'wikisync_conflict') $this->choose($event);
@@ -107,7 +105,7 @@ class action_plugin_wikisync_editor extends ActionPlugin
      */
     protected function choose(Event $event)
     {
-        global $ID, $INPUT, $TEXT, $INFO;
+        global $ID, $INPUT, $INFO;
         $event->data = 'show';
         $sync = $this->sync();
         if ($INPUT->server->str('REQUEST_METHOD') !== 'POST' || !checkSecurityToken()) return;
@@ -115,7 +113,7 @@ class action_plugin_wikisync_editor extends ActionPlugin
             msg($this->getLang('conflict_denied'), -1);
             return;
         }
-        if ($sync->conflict($ID) === null) {
+        if (!$sync->isSynced((string)$ID) || $sync->conflict($ID) === null) {
             msg($this->getLang('conflict_none'), 0);
             return;
         }
@@ -124,21 +122,43 @@ class action_plugin_wikisync_editor extends ActionPlugin
             msg(sprintf($this->getLang('conflict_locked'), hsc($holder)), -1);
             return;
         }
-        $choice = $INPUT->post->str('choice');
-        // a refused save's conflict: the panel posts the editor's text with the choice
-        $editorText = $INPUT->post->has('wikitext') ? cleanText($INPUT->post->str('wikitext')) : null;
-        $r = $sync->resolveConflict($ID, $choice, $sync->editorName(), $editorText);
-        if (!$r['ok']) {
-            msg(sprintf($this->getLang('refused'), hsc($r['error'])), -1);
+        $choice = ['mine' => 'keep', 'theirs' => 'take', 'merge' => 'merge'][$INPUT->post->str('choice')] ?? null;
+        if ($choice === null) {
+            msg(sprintf($this->getLang('refused'), 'bad_choice'), -1);
             return;
         }
-        if ($choice === 'merge') {
-            $TEXT = $r['text'];
-            $event->data = 'edit';
+        $editor = $sync->editorName();
+        $resolved = false;
+        $d = $sync->localInput($ID, function () use ($sync, $INPUT, $ID, $choice) {
+            return [
+                'type' => 'resolveConflict', 'choice' => $choice, 'localText' => $sync->wiki->text($ID),
+                // a refused save's conflict: the panel posts the editor's text with the choice
+                'editorText' => $INPUT->post->has('wikitext') ? cleanText($INPUT->post->str('wikitext')) : null,
+            ];
+        }, 'conflict choice on', [
+            'openEditor' => function ($a) use ($event) {
+                global $TEXT;
+                $TEXT = $a['text'];
+                $event->data = 'edit';
+            },
+            'saveResolution' => function ($a) use ($sync, $ID, $editor, &$resolved) {
+                $summary = sprintf($this->getLang($a['choice'] === 'keep' ? 'sum_mine' : 'sum_theirs'), $a['site']);
+                if ($a['text'] === null && $sync->wiki->text($ID) === null) {
+                    // the page stays deleted: there is no revision to write, the deletion is published
+                    $sync->localSave($ID, null, $summary, false, time(), $editor);
+                } else {
+                    $sync->wiki->saveAsLocalUser($ID, (string)$a['text'], $summary);
+                }
+                $resolved = $sync->conflict($ID) === null;
+            },
+        ]);
+        if ($d === null || $event->data === 'edit') return;
+        if (!$resolved) {
+            msg(sprintf($this->getLang('refused'), 'refused'), -1);
             return;
         }
         unlock($ID);
         $INFO = pageinfo();
-        msg($this->getLang($choice === 'mine' ? 'resolved_mine' : 'resolved_theirs'), 1);
+        msg($this->getLang($choice === 'keep' ? 'resolved_mine' : 'resolved_theirs'), 1);
     }
 }

@@ -22,16 +22,16 @@ class action_plugin_wikisync_head extends ActionPlugin
     public function addLinks(Event $event)
     {
         global $ID;
-        /** @var helper_plugin_wikisync_store $store */
-        $store = plugin_load('helper', 'wikisync_store');
-        $ns = $store->namespaceOf((string)$ID);
+        /** @var helper_plugin_wikisync_sync $sync */
+        $sync = plugin_load('helper', 'wikisync_sync');
+        $ns = $sync->rules->namespaceOf((string)$ID);
         if ($ns === null) return;
-        $rule = $store->rules()[$ns];
-        if (empty($rule['node'])) return;
+        $node = (string)($sync->rules->get($ns)['node'] ?? '');
+        if ($node === '') return;
         $title = 'wikisync: ' . ($ns === '' ? '*' : $ns);
         $event->data['link'][] = [
             'rel' => 'alternate', 'type' => 'application/atom+xml',
-            'title' => $title, 'href' => $rule['node'],
+            'title' => $title, 'href' => $node,
         ];
         $gateway = rtrim((string)$this->getConf('gateway_url'), '/');
         if ($gateway !== '') {
@@ -39,7 +39,7 @@ class action_plugin_wikisync_head extends ActionPlugin
             $event->data['link'][] = [
                 'rel' => 'alternate', 'type' => 'application/atom+xml;type=feed',
                 'title' => $title . ' (items)',
-                'href' => $gateway . '/items?uri=' . rawurlencode($rule['node']),
+                'href' => $gateway . '/items?uri=' . rawurlencode($node),
             ];
         }
     }

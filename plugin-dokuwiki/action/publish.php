@@ -4,80 +4,81 @@ use dokuwiki\Action\Exception\ActionAbort;
 use dokuwiki\Extension\ActionPlugin;
 use dokuwiki\Extension\Event;
 use dokuwiki\Extension\EventHandler;
+use dokuwiki\plugin\wikisync\classes\Wiki;
 
 /**
- * Outgoing: every local save, minor edit or deletion of a synced page is handed to the core,
- * and what it publishes is queued and sent with a short timeout. Saves in a mirrored
- * namespace that do not come from the gateway are refused before they happen, and so are saves
- * of a peer page that the core refuses (an editor at another site holds it, or the page changed
- * under the editor and the save does not merge: the conflict is recorded and the editor shown
- * again with the user's text).
+ * Outgoing: a save of a synced page is first checked by the core (`saveRequested`: a
+ * mirror's page, a page an editor elsewhere or another local editor holds, a save that does
+ * not merge with a change made while its editor was open are refused before anything is
+ * written; from the edit form the editor comes back with the user's text), then, once
+ * written, published (`localSave`).
  */
 class action_plugin_wikisync_publish extends ActionPlugin
 {
     /** @inheritdoc */
     public function register(EventHandler $controller)
     {
-        $controller->register_hook('COMMON_WIKIPAGE_SAVE', 'BEFORE', $this, 'refuseMirrored');
-        $controller->register_hook('COMMON_WIKIPAGE_SAVE', 'BEFORE', $this, 'refusePeer');
+        $controller->register_hook('COMMON_WIKIPAGE_SAVE', 'BEFORE', $this, 'check');
         $controller->register_hook('COMMON_WIKIPAGE_SAVE', 'BEFORE', $this, 'forceRevision');
         $controller->register_hook('COMMON_WIKIPAGE_SAVE', 'AFTER', $this, 'publish');
     }
 
     /**
-     * A mirrored page is written only by the gateway: other saves (plugins, scripts that skip
-     * the ACL check) are stopped here.
-     *
-     * @param Event $event
+     * @return helper_plugin_wikisync_sync
      */
-    public function refuseMirrored(Event $event)
+    protected function sync()
     {
-        if (helper_plugin_wikisync_sync::isApplying()) return;
-        /** @var helper_plugin_wikisync_store $store */
-        $store = plugin_load('helper', 'wikisync_store');
-        $rule = $store->ruleFor($event->data['id']);
-        if (!$rule || $rule['role'] !== 'mirror') return;
-        $event->preventDefault();
-        $event->stopPropagation();
-        msg(sprintf($this->getLang('mirror_readonly'), hsc($rule['source'])), -1);
+        return plugin_load('helper', 'wikisync_sync');
     }
 
     /**
-     * A save of a peer page goes ahead only when the core accepts it (asked before the write,
-     * so a refused text is never written). From the edit form, the editor comes back with the
-     * user's text (nothing typed is lost) and the reason; elsewhere the save is only stopped.
+     * Asks the core whether the save may be written; a refusal is carried out (a conflict
+     * recorded with the user's text, the reason shown) and the save stopped.
      *
      * @param Event $event
      */
-    public function refusePeer(Event $event)
+    public function check(Event $event)
     {
-        if (helper_plugin_wikisync_sync::isApplying()) return;
-        /** @var helper_plugin_wikisync_sync $sync */
-        $sync = plugin_load('helper', 'wikisync_sync');
+        if (Wiki::isApplying()) return; // a write from the gateway
         $d = $event->data;
-        if (!$sync->isPeerPage($d['id'])) return;
+        $sync = $this->sync();
+        if (!$sync->isSynced($d['id'])) {
+            // without the extension, a mirror's pages still stay read-only
+            if (!$sync->core->isAvailable() && $sync->rules->isReadOnly($d['id'])) $this->stop($event);
+            return;
+        }
         $deleted = $d['changeType'] === DOKU_CHANGE_TYPE_DELETE;
-        $refusal = $sync->refusal($d['id'], $deleted ? null : $d['newContent'], (string)$d['summary'],
-            $d['changeType'] === DOKU_CHANGE_TYPE_MINOR_EDIT, $sync->editorName());
-        if ($refusal === null) return;
+        $decision = $sync->localInput($d['id'], [
+            'type' => 'saveRequested',
+            'change' => $deleted ? ['type' => 'deleted'] : ['type' => 'text', 'text' => $d['newContent']],
+            'editor' => $sync->editorName(),
+        ], 'save of', $sync->messageHandlers());
+        if ($decision !== null && $decision['outcome']['type'] === 'refuse') $this->stop($event);
+    }
+
+    /**
+     * Stops a save; from the edit form, the editor comes back with the user's text.
+     *
+     * @param Event $event
+     */
+    protected function stop(Event $event)
+    {
+        global $ACT;
         $event->preventDefault();
         $event->stopPropagation();
-        global $ACT;
         if ($ACT === 'save') throw new ActionAbort('edit');
     }
 
     /**
      * A conflict resolved by keeping the text here changes nothing on the page, and DokuWiki
-     * writes no revision for an unchanged text: make it write one (changelog, attic), so the
-     * revision this site publishes is one its history shows.
+     * writes no revision for an unchanged text: make it write one, so the revision this site
+     * publishes is one its history shows.
      *
      * @param Event $event
      */
     public function forceRevision(Event $event)
     {
-        if (helper_plugin_wikisync_sync::forcesRevision($event->data['id'])) {
-            $event->data['contentChanged'] = true;
-        }
+        if (Wiki::forcesRevision($event->data['id'])) $event->data['contentChanged'] = true;
     }
 
     /**
@@ -85,20 +86,12 @@ class action_plugin_wikisync_publish extends ActionPlugin
      */
     public function publish(Event $event)
     {
-        if (helper_plugin_wikisync_sync::isApplying()) return; // a write from the gateway: no echo
+        if (Wiki::isApplying()) return; // a write from the gateway: no echo
         $d = $event->data;
         if (empty($d['newRevision'])) return; // nothing was written
         global $INPUT;
-        /** @var helper_plugin_wikisync_sync $sync */
-        $sync = plugin_load('helper', 'wikisync_sync');
         $deleted = $d['changeType'] === DOKU_CHANGE_TYPE_DELETE;
-        $sync->localSave(
-            $d['id'],
-            $deleted ? null : $d['newContent'],
-            (string)$d['summary'],
-            $d['changeType'] === DOKU_CHANGE_TYPE_MINOR_EDIT,
-            (int)$d['newRevision'],
-            $INPUT->server->str('REMOTE_USER')
-        );
+        $this->sync()->localSave($d['id'], $deleted ? null : $d['newContent'], (string)$d['summary'],
+            $d['changeType'] === DOKU_CHANGE_TYPE_MINOR_EDIT, (int)$d['newRevision'], $INPUT->server->str('REMOTE_USER'));
     }
 }

@@ -21,12 +21,10 @@ class action_plugin_wikisync_queue extends ActionPlugin
      */
     public function retry(Event $event)
     {
-        /** @var helper_plugin_wikisync_store $store */
-        $store = plugin_load('helper', 'wikisync_store');
-        if (!$store->queued()) return;
         /** @var helper_plugin_wikisync_sync $sync */
         $sync = plugin_load('helper', 'wikisync_sync');
-        $sync->flushQueue(max(1, (int)$this->getConf('timeout')), 20.0);
-        if (mt_rand(0, 99) === 0) $store->pruneSignatures();
+        if (!$sync->queue->length()) return;
+        $sync->queue->flush(max(1, (int)$this->getConf('timeout')), 20.0);
+        if (mt_rand(0, 99) === 0) $sync->health->pruneSignatures();
     }
 }

@@ -8,11 +8,12 @@ use dokuwiki\Extension\EventHandler;
  * Incoming: the gateway's callbacks at lib/exe/ajax.php?call=wikisync&ns=<namespace>.
  *
  * - GET with hub.mode/hub.topic/hub.challenge (verification of intent): the challenge is
- *   echoed only for a subscription this site asked for (pending or active; unsubscribing).
+ *   echoed only for a subscription this site asked for (pending or active; unsubscribing),
+ *   on the node it asked for (the core compares node URIs).
  * - POST: accepted only with a valid `X-Hub-Signature: sha256=` HMAC of the body under the
  *   subscription's secret, from the subscribed node (`Referer`), and never twice (a replayed
- *   signature changes nothing). The entry must be for a page of that namespace; the core
- *   decides what it does, the sync helper carries it out.
+ *   signature changes nothing). The core decides what the entry does (an entry for a page
+ *   outside the namespace it came for is refused by the core).
  */
 class action_plugin_wikisync_receive extends ActionPlugin
 {
@@ -33,14 +34,19 @@ class action_plugin_wikisync_receive extends ActionPlugin
 
         /** @var helper_plugin_wikisync_sync $sync */
         $sync = plugin_load('helper', 'wikisync_sync');
-        $store = $sync->store();
+        $health = $sync->health;
         $query = $this->query();
         $ns = (string)($query['ns'] ?? '');
-        $rule = $store->rules()[$ns] ?? null;
+        $rule = $sync->rules->get($ns);
         $method = $_SERVER['REQUEST_METHOD'] ?? 'GET';
 
+        if (!$sync->core->isAvailable()) {
+            $health->record('failure', $sync->core->problem());
+            $this->reply(503, ['status' => 'error', 'reason' => 'extension_missing']);
+            return;
+        }
         if ($method === 'GET') {
-            $this->verify($rule, $query);
+            $this->verify($sync, $rule, $query);
             return;
         }
         if ($method !== 'POST') {
@@ -48,8 +54,8 @@ class action_plugin_wikisync_receive extends ActionPlugin
             $this->reply(405, ['status' => 'refused', 'reason' => 'method']);
             return;
         }
-        if (!$rule || !in_array($rule['role'], ['mirror', 'peer'], true) || empty($rule['secret'])) {
-            $store->record('refused', "callback for namespace '$ns', which is not subscribed here");
+        if (!$rule || empty($rule['secret'])) {
+            $health->record('refused', "callback for namespace '$ns', which is not subscribed here");
             $this->reply(404, ['status' => 'refused', 'reason' => 'not_subscribed']);
             return;
         }
@@ -62,96 +68,102 @@ class action_plugin_wikisync_receive extends ActionPlugin
         $body = (string)file_get_contents('php://input');
         $header = (string)($_SERVER['HTTP_X_HUB_SIGNATURE'] ?? '');
         if (!preg_match('/^sha256=([0-9a-fA-F]{64})$/', trim($header), $m)) {
-            $store->record('refused', "unsigned callback for '$ns'");
+            $health->record('refused', "unsigned callback for '$ns'");
             $this->reply(403, ['status' => 'refused', 'reason' => 'unsigned']);
             return;
         }
         $signature = strtolower($m[1]);
         if (!hash_equals(hash_hmac('sha256', $body, $rule['secret']), $signature)) {
-            $store->record('refused', "callback for '$ns' with a wrong signature");
+            $health->record('refused', "callback for '$ns' with a wrong signature");
             $this->reply(403, ['status' => 'refused', 'reason' => 'bad_signature']);
             return;
         }
         $referer = (string)($_SERVER['HTTP_REFERER'] ?? '');
-        if (!self::sameNode($referer, $rule['node'])) {
-            $store->record('refused', "callback for '$ns' from another node ($referer)");
+        if (!$sync->core->sameNode($referer, (string)$rule['node'])) {
+            $health->record('refused', "callback for '$ns' from another node ($referer)");
             $this->reply(403, ['status' => 'refused', 'reason' => 'wrong_node']);
             return;
         }
         // A signature is remembered for the replay window: a second delivery of the same
         // signed body is refused without touching anything (2xx, so a gateway retry of a
         // delivery that did arrive does not block the queue).
-        if (!$store->rememberSignature($signature)) {
-            $store->record('refused', "replayed callback for '$ns'");
+        if (!$health->rememberSignature($signature)) {
+            $health->record('refused', "replayed callback for '$ns'");
             $this->reply(200, ['status' => 'refused', 'reason' => 'replay']);
             return;
         }
-        if (!$sync->core()->isAvailable()) {
-            $store->forgetSignature($signature);
-            $store->record('failure', $sync->core()->problem());
-            $this->reply(503, ['status' => 'error', 'reason' => 'extension_missing']);
-            return;
-        }
-
         try {
-            $kind = strtoupper(trim((string)($_SERVER['HTTP_EVENT'] ?? '')));
-            if ($kind === "DELETED") {
-                $n = $sync->sourceGone($ns, null);
-                $rule['status'] = 'gone';
-                $store->setRule($ns, $rule);
-                $sync->indexPending();
-                $store->record('receive');
-                $this->reply(200, ['status' => 'ok', 'outcome' => 'source_gone', 'pages' => $n]);
-                return;
-            }
-            if ($kind === "RETRACTED") {
-                // wikisync sources publish deletions as entries; a bare retraction carries no
-                // revision, so it cannot be ordered against what is applied: ignored.
-                $this->reply(200, ['status' => 'ignored', 'reason' => 'retraction']);
-                return;
-            }
-            try {
-                $entry = $sync->core()->decode($body);
-            } catch (Throwable $e) {
-                // retrying cannot fix the entry: answer 2xx and show the failure to the admin
-                $store->record('failure', "undecodable entry for '$ns': " . $e->getMessage());
-                $this->reply(200, ['status' => 'rejected', 'reason' => $sync->core()->errorCode($e)]);
-                return;
-            }
-            if ($store->namespaceOf($entry['page']) !== $ns) {
-                $store->record('refused', "entry for {$entry['page']} outside namespace '$ns'");
-                $this->reply(200, ['status' => 'refused', 'reason' => 'outside_namespace']);
-                return;
-            }
-            $decision = $sync->applyEntry($entry);
-            $sync->indexPending();
-            $store->record('receive');
-            // a peer may answer (a merged revision, a conflict report): send it now, briefly
-            if ($store->queued()) $sync->flushQueue(max(1, min(3, (int)$this->getConf('timeout'))), 5.0);
-            $outcome = $decision['outcome'];
-            $this->reply(200, ['status' => 'ok', 'page' => $entry['page'], 'outcome' => $outcome['type']]
-                + (isset($outcome['reason']) ? ['reason' => $outcome['reason']] : []));
+            $this->deliver($sync, $ns, $body);
         } catch (Throwable $e) {
-            $store->forgetSignature($signature); // the gateway retries; let that retry in
-            $store->record('failure', "callback for '$ns': " . $e->getMessage());
+            $health->forgetSignature($signature); // the gateway retries; let that retry in
+            $health->record('failure', "callback for '$ns': " . $e->getMessage());
             $this->reply(500, ['status' => 'error', 'reason' => 'internal']);
         }
     }
 
     /**
-     * Verification of intent: echo hub.challenge for a subscription we asked for.
+     * Applies one signed delivery for namespace $ns and answers the gateway.
      *
+     * @param helper_plugin_wikisync_sync $sync
+     * @param string $ns
+     * @param string $body
+     */
+    protected function deliver($sync, $ns, $body)
+    {
+        $kind = strtoupper(trim((string)($_SERVER['HTTP_EVENT'] ?? '')));
+        if ($kind === 'DELETED') {
+            $n = $sync->bulk->each($ns, ['type' => 'sourceGone', 'redirect' => null]);
+            $sync->rules->update($ns, ['status' => 'gone']);
+            $sync->wiki->indexWritten([$sync->pages, 'locked']);
+            $sync->health->record('receive');
+            $this->reply(200, ['status' => 'ok', 'outcome' => 'sourceGone', 'pages' => $n]);
+            return;
+        }
+        if ($kind === 'RETRACTED') {
+            // wikisync sources publish deletions as entries; a bare retraction carries no
+            // revision, so it cannot be ordered against what is applied: ignored.
+            $this->reply(200, ['status' => 'ignored', 'reason' => 'retraction']);
+            return;
+        }
+        try {
+            $entry = $sync->core->decode($body);
+        } catch (\WikiSync\Exception $e) {
+            // retrying cannot fix the entry: answer 2xx and show the failure to the admin
+            $sync->health->record('failure', "undecodable entry for '$ns': " . $e->getMessage());
+            $this->reply(200, ['status' => 'rejected', 'reason' => $sync->core->errorCode($e)]);
+            return;
+        }
+        $decision = $sync->firstSync->applyEntry($entry, $ns);
+        $outcome = $decision['outcome'];
+        if (($outcome['reason'] ?? '') === 'outsideNamespace') {
+            $sync->health->record('refused', "entry for {$entry['page']} outside namespace '$ns'");
+            $this->reply(200, ['status' => 'refused', 'reason' => 'outside_namespace']);
+            return;
+        }
+        $sync->wiki->indexWritten([$sync->pages, 'locked']);
+        $sync->health->record('receive');
+        // a peer may answer (a merged revision, a conflict report): send it now, briefly
+        $sync->flushBriefly();
+        $this->reply(200, ['status' => 'ok', 'page' => $entry['page'], 'outcome' => $outcome['type']]
+            + (isset($outcome['reason']) ? ['reason' => $outcome['reason']] : []));
+    }
+
+    /**
+     * Verification of intent: echo hub.challenge for a subscription this site asked for.
+     *
+     * @param helper_plugin_wikisync_sync $sync
      * @param array|null $rule
      * @param array $query
      */
-    protected function verify($rule, array $query)
+    protected function verify($sync, $rule, array $query)
     {
         $mode = (string)($query['hub.mode'] ?? '');
         $topic = (string)($query['hub.topic'] ?? '');
         $challenge = (string)($query['hub.challenge'] ?? '');
         $status = $rule['status'] ?? '';
         $wanted = $mode === 'subscribe' ? ['pending', 'active'] : ($mode === 'unsubscribe' ? ['unsubscribing'] : []);
-        if (!$rule || $challenge === '' || !in_array($status, $wanted, true) || !self::sameNode($topic, $rule['node'] ?? '')) {
+        if (!$rule || $challenge === '' || !in_array($status, $wanted, true)
+            || !$sync->core->sameNode($topic, (string)($rule['node'] ?? ''))) {
             $this->reply(404, ['status' => 'refused', 'reason' => 'not_requested']);
             return;
         }
@@ -174,27 +186,6 @@ class action_plugin_wikisync_receive extends ActionPlugin
             $out[urldecode($kv[0])] = urldecode($kv[1] ?? '');
         }
         return $out;
-    }
-
-    /**
-     * Whether two xmpp node URIs name the same node (service and node, after decoding; the
-     * gateway accepts several spellings and emits one).
-     *
-     * @param string $a
-     * @param string $b
-     * @return bool
-     */
-    public static function sameNode($a, $b)
-    {
-        $parse = function ($uri) {
-            if (!preg_match('/^xmpp:([^?;]*);?\?(.*)$/s', trim($uri), $m)) return null;
-            foreach (preg_split('/[;&]/', $m[2]) as $part) {
-                if (strpos($part, 'node=') === 0) return rawurldecode($m[1]) . '|' . rawurldecode(substr($part, 5));
-            }
-            return null;
-        };
-        $x = $parse($a);
-        return $x !== null && $x === $parse($b);
     }
 
     /**

@@ -5,20 +5,21 @@ use dokuwiki\Extension\Plugin;
 /**
  * The only code that calls the wikisync PHP extension (`WikiSync\…`, see docs/bindings.md).
  *
- * Every decision (what a save publishes, what a notification does) is the core's; this class
- * converts nothing and decides nothing, it only guards against a missing extension so that
- * DokuWiki shows a clear message instead of a fatal error.
+ * Every decision is the core's; this class converts nothing and decides nothing, it only
+ * guards against a missing extension so that DokuWiki shows a clear message instead of a
+ * fatal error. Page states are the core's opaque JSON text.
  */
 class helper_plugin_wikisync_core extends Plugin
 {
     /**
-     * Whether the extension is loaded in this PHP process.
+     * Whether the extension (this version of its API) is loaded in this PHP process.
      *
      * @return bool
      */
     public function isAvailable()
     {
-        return class_exists('\WikiSync\Sync', false) && class_exists('\WikiSync\Entry', false);
+        return class_exists('\WikiSync\Sync', false) && class_exists('\WikiSync\Node', false)
+            && method_exists('\WikiSync\Sync', 'notices');
     }
 
     /**
@@ -41,10 +42,10 @@ class helper_plugin_wikisync_core extends Plugin
     }
 
     /**
-     * A fresh sync state for a page.
+     * A fresh state for a page never synced.
      *
-     * @param string $page a clean page id
-     * @return array the core's PageState
+     * @param string $page
+     * @return string
      */
     public function newState($page)
     {
@@ -56,14 +57,106 @@ class helper_plugin_wikisync_core extends Plugin
      * Runs one input through the core.
      *
      * @param array $config SiteConfig
-     * @param array $state PageState
+     * @param string $state
      * @param array $input Input
-     * @return array Decision: outcome, state, actions
+     * @param int $now Unix seconds
+     * @return array Decision: outcome, state (string), actions
      */
-    public function handle(array $config, array $state, array $input)
+    public function handle(array $config, $state, array $input, $now)
     {
         $this->need();
-        return \WikiSync\Sync::handle($config, $state, $input);
+        return \WikiSync\Sync::handle($config, $state, $input, (int)$now);
+    }
+
+    /**
+     * What to show with a page now.
+     *
+     * @param array $config
+     * @param string $state
+     * @return array Notice list
+     */
+    public function notices(array $config, $state)
+    {
+        $this->need();
+        return \WikiSync\Sync::notices($config, $state, time());
+    }
+
+    /**
+     * The conflict waiting for the local editor, or null.
+     *
+     * @param string $state
+     * @return array|null PendingConflict
+     */
+    public function conflict($state)
+    {
+        $this->need();
+        return \WikiSync\Sync::conflict($state);
+    }
+
+    /**
+     * @param array $conflict PendingConflict
+     * @return string the merge with conflict markers
+     */
+    public function renderConflict(array $conflict)
+    {
+        $this->need();
+        return \WikiSync\Sync::renderConflict($conflict);
+    }
+
+    /**
+     * @param string $state
+     * @param string|null $text the page's text here
+     * @return bool whether the page still needs publishing
+     */
+    public function needsPublish($state, $text)
+    {
+        $this->need();
+        return \WikiSync\Sync::needsPublish($state, $text);
+    }
+
+    /**
+     * @param int $status HTTP status of the gateway (0: no answer)
+     * @return string retry|reject
+     */
+    public function publishFailure($status)
+    {
+        $this->need();
+        return \WikiSync\Sync::publishFailure((int)$status);
+    }
+
+    /**
+     * @param array $config
+     * @param string $id
+     * @return string|null the namespace the page is synced with
+     */
+    public function namespaceOf(array $config, $id)
+    {
+        $this->need();
+        return \WikiSync\Sync::namespaceOf($config, $id);
+    }
+
+    /**
+     * @param array $config
+     * @param string $id
+     * @return bool whether local users may not edit the page
+     */
+    public function isReadOnly(array $config, $id)
+    {
+        $this->need();
+        return \WikiSync\Sync::isReadOnly($config, $id);
+    }
+
+    /**
+     * The steps of a namespace change; throws WikiSync\SetupException when it cannot be made.
+     *
+     * @param array|null $current NamespaceSetup
+     * @param array $request SetupRequest
+     * @return array SetupStep list
+     */
+    public function planSetup($current, array $request)
+    {
+        $this->need();
+        return \WikiSync\Sync::planSetup($current, $request);
     }
 
     /**
@@ -91,15 +184,29 @@ class helper_plugin_wikisync_core extends Plugin
     }
 
     /**
-     * Cleans a page id with the core's rules; throws WikiSync\PageIdException on escapes.
+     * An Atom feed's entries, oldest first: each ['entry' => array|null, 'error' => array|null];
+     * throws WikiSync\DecodeException when the document is not a feed.
      *
-     * @param string $raw
-     * @return string
+     * @param string $xml
+     * @return array
      */
-    public function cleanId($raw)
+    public function decodeFeed($xml)
     {
         $this->need();
-        return \WikiSync\PageId::clean($raw);
+        return \WikiSync\Entry::decodeFeed($xml);
+    }
+
+    /**
+     * Whether two node URIs name the same node (the service compared without case).
+     *
+     * @param string $a
+     * @param string $b
+     * @return bool
+     */
+    public function sameNode($a, $b)
+    {
+        $this->need();
+        return \WikiSync\Node::same((string)$a, (string)$b);
     }
 
     /**
@@ -110,7 +217,7 @@ class helper_plugin_wikisync_core extends Plugin
      */
     public function errorCode(Throwable $e)
     {
-        if (method_exists($e, 'getErrorCode')) return (string)$e->getErrorCode();
+        if ($e instanceof \WikiSync\Exception) return (string)$e->getErrorCode();
         return 'internal';
     }
 }

@@ -201,13 +201,17 @@ class Wiki:
         keys = ["date", "ip", "type", "id", "user", "sum", "extra", "sizechange"]
         return [dict(zip(keys, line.split("\t"))) for line in f.read_text().splitlines() if line]
 
+    def status(self, secrets=False) -> dict:
+        """The plugin's status as its administrator sees it (`cli.php status --json`)."""
+        args = ["status", "--json"] + (["--secrets"] if secrets else [])
+        return json.loads(self.cli(*args).stdout)
+
     def rules(self) -> dict:
-        f = self.dir / "data/meta/_wikisync/config.json"
-        return json.loads(f.read_text())["namespaces"] if f.exists() else {}
+        """The synced namespaces (role, node, status, secret)."""
+        return self.status(secrets=True)["namespaces"]
 
     def queue_length(self) -> int:
-        d = self.dir / "data/meta/_wikisync/queue"
-        return len(list(d.glob("*.json"))) if d.exists() else 0
+        return self.status()["queue"]
 
     # ------------------------------------------------------------------ the browser path
 

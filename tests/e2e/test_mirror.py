@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import http.server
-import json
 import re
 import threading
 import time
@@ -251,8 +250,7 @@ def test_forged_unsigned_or_replayed_callbacks_are_refused(cluster):
 
     assert mir.raw(page) == b"genuine\n"
     assert mir.changes(page) == before_changes
-    health = json.loads((mir.dir / "data/meta/_wikisync/health.json").read_text())
-    assert health["count"]["refused"] >= 5
+    assert mir.status()["health"]["count"]["refused"] >= 5
 
 
 # 5 ------------------------------------------------------------------------------------------
@@ -331,19 +329,29 @@ def test_without_the_extension_the_wiki_works_and_the_admin_page_says_why(cluste
     from harness import Wiki
 
     w = Wiki(cluster.root, "noext", cluster.gateway)
-    w.ext = ""  # served without the extension
+    # configured while the extension is there (a source and a mirror) ...
     w.start()
     try:
-        w.cli("source", "docs", check=False)  # refused with the message; nothing configured
-        assert w.rules() == {}
-        (w.dir / "data/meta/_wikisync").mkdir(parents=True, exist_ok=True)
-        (w.dir / "data/meta/_wikisync/config.json").write_text(
-            json.dumps({"namespaces": {"docs": {"role": "source", "node": cluster.node}}}))
+        w.cli("source", "docs", "--node", cluster.node)
+        w.cli("mirror", "--no-sync", "copy", cluster.node, cluster.source.url)
+    finally:
+        w.stop()
+    # ... then served without it
+    w.ext = ""
+    w.start()
+    try:
+        r = w.cli("peer", "other", check=False)  # refused with the message; nothing configured
+        assert r.returncode != 0 and "extension is not loaded" in r.stdout + r.stderr
+        assert set(w.rules()) == {"docs", "copy"}
         assert w.put("docs:plain", "saves still work\n", "no extension")
         assert w.raw("docs:plain") == b"saves still work\n"
         html = w.login().get(w.url + "doku.php", params={"do": "admin", "page": "wikisync"}, timeout=20).text
         assert "extension is not loaded" in html
         assert "not published" in html  # the failed publish is visible, not silent
+        # a mirror stays read-only without the extension
+        with pytest.raises(Exception):
+            w.put("copy:page", "local change\n", "should be refused")
+        assert w.raw("copy:page") is None
         r = w.cli("status")
         assert "extension is not loaded" in r.stdout
     finally:

@@ -5,11 +5,11 @@
 $lang['menu']             = 'wikisync: mirrors and subscriptions';
 $lang['noext']            = 'The wikisync PHP extension is not loaded (PHP %s, php.ini: %s), so pages are neither published nor received. Build it (cargo build --release -p wikisync-php) and add "extension=/path/to/libwikisync_php.so" to the php.ini of the web server\'s PHP, then restart it.';
 $lang['nogateway']        = 'No gateway URL is configured (Configuration Manager → wikisync).';
-$lang['mirror_readonly']  = 'This page is a read-only mirror of %s: edit it there.';
 $lang['mirrored_from']    = 'This page is mirrored from %s and is read-only here.';
 $lang['source_gone']      = 'Its source %s has gone away; the copy here is no longer updated.';
 $lang['edited_elsewhere'] = 'This page is being edited at %s by %s until %s.';
 $lang['lock_lost']        = 'Somebody started editing this page at %s (%s) at the same time as you, a moment earlier: their edit goes first. Copy your changes and save them later.';
+$lang['edited_locally']   = 'This page is being edited here by %s until %s.';
 $lang['lock_lost_editor'] = 'wikisync: %2$s at %1$s started editing this page first; their edit goes first, and this one cannot be saved until it ends (at the latest %3$s). Copy your changes and save them then.';
 $lang['conflict_reported'] = 'The site %s could not merge a change of this page with its own; its editors resolve it there.';
 $lang['conflict_pending'] = 'A change of this page from %s could not be merged with the text here: both versions are kept until an editor chooses.';

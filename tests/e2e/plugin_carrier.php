@@ -1,0 +1,118 @@
+<?php
+/**
+ * The plugin's action carrier against a real DokuWiki: every action of the conformance
+ * vectors (tests/vectors/decisions.json and locks.json) is carried out by the plugin's
+ * Applier on a page of a DokuWiki instance, and what DokuWiki then has is checked: the page's
+ * text, its changelog (author, summary, minor, deletion), DokuWiki's lock file (holder and
+ * expiry), the outgoing queue (the entry, encoded by the core, for the namespace's node).
+ *
+ * Usage: php -d extension=wikisync.so plugin_carrier.php DOKU_DIR VECTORS_DIR
+ * Prints one JSON object: {"checks": n, "failures": [...]}; exits 1 when a check failed.
+ */
+if ($argc < 3) {
+    fwrite(STDERR, "usage: php plugin_carrier.php DOKU_DIR VECTORS_DIR\n");
+    exit(2);
+}
+define('DOKU_INC', rtrim($argv[1], '/') . '/');
+define('NOSESSION', 1);
+require_once DOKU_INC . 'inc/init.php';
+$vectors = rtrim($argv[2], '/');
+
+/** @var helper_plugin_wikisync_sync $sync */
+$sync = plugin_load('helper', 'wikisync_sync');
+if (!$sync->core->isAvailable()) {
+    fwrite(STDERR, $sync->core->problem() . "\n");
+    exit(2);
+}
+$node = 'xmpp:pubsub.carrier.example?;node=carrier';
+$sync->rules->set('carrier', ['role' => ['type' => 'peer'], 'readOnly' => false, 'node' => $node, 'status' => 'active']);
+
+$checks = 0;
+$failures = [];
+$check = function ($ok, $case, $what) use (&$checks, &$failures) {
+    $checks++;
+    if (!$ok) $failures[] = "$case: $what";
+};
+
+/** The last line of a page's changelog, as DokuWiki's own changelog reader gives it. */
+$lastChange = function ($id) {
+    $log = new \dokuwiki\ChangeLog\PageChangeLog($id);
+    $revs = $log->getRevisions(-1, 1);
+    return $revs ? $log->getRevisionInfo($revs[0]) : null;
+};
+
+/**
+ * Carries out $actions on page $id (the ones the Applier carries out itself) and checks
+ * what DokuWiki has after each.
+ */
+$run = function ($case, $id, array $actions) use ($sync, $check, $lastChange, $node) {
+    global $conf;
+    foreach ($actions as $i => $action) {
+        $label = "$case, action $i ({$action['type']})";
+        $queued = $sync->queue->files();
+        $existed = file_exists(wikiFN($id));
+        if (in_array($action['type'], \dokuwiki\plugin\wikisync\classes\Applier::HANDED_BACK, true)) continue;
+        if ($action['type'] === 'unlockPage') {
+            // a lock somebody else holds stays; the remote editor's own lock goes
+            $sync->wiki->lock($id, 'someone else', 'https://elsewhere.example/', time() + 600);
+            $sync->applier->carryOut($id, $action);
+            $check(is_file(wikiLockFN($id)), $label, 'removed a lock the action did not name');
+            $sync->wiki->lock($id, $action['editor'], $action['site'], time() + 600);
+        }
+        $sync->applier->carryOut($id, $action);
+        clearstatcache();
+        switch ($action['type']) {
+            case 'writePage':
+                $check(io_readFile(wikiFN($id), false) === $action['text'], $label, 'page text');
+                $last = $lastChange($id);
+                $check(($last['user'] ?? null) === ($action['author'] ?? 'wikisync'), $label, 'changelog author ' . json_encode($last['user'] ?? null));
+                $check(($last['sum'] ?? null) === (string)$action['summary'], $label, 'changelog summary');
+                $type = !$existed ? DOKU_CHANGE_TYPE_CREATE : ($action['minor'] ? DOKU_CHANGE_TYPE_MINOR_EDIT : DOKU_CHANGE_TYPE_EDIT);
+                $check(($last['type'] ?? null) === $type, $label, 'changelog type ' . json_encode($last['type'] ?? null));
+                break;
+            case 'deletePage':
+                $check(!file_exists(wikiFN($id)), $label, 'page still exists');
+                $last = $lastChange($id);
+                $check(($last['type'] ?? null) === DOKU_CHANGE_TYPE_DELETE, $label, 'changelog type');
+                $check(($last['user'] ?? null) === ($action['author'] ?? 'wikisync'), $label, 'changelog author');
+                break;
+            case 'lockPage':
+                $file = wikiLockFN($id);
+                $check(is_file($file) && io_readFile($file, false) === ($action['editor'] ?? '?') . ' @ ' . $action['site'],
+                    $label, 'lock file holder');
+                $check(@filemtime($file) === (int)$action['until'] - (int)$conf['locktime'], $label, 'lock expiry');
+                break;
+            case 'unlockPage':
+                $check(!is_file(wikiLockFN($id)), $label, 'the remote editor\'s lock stays');
+                break;
+            case 'publish':
+                $new = array_values(array_diff($sync->queue->files(), $queued));
+                $check(count($new) === 1, $label, 'one entry queued');
+                $job = $new ? json_decode(file_get_contents($new[0]), true) : [];
+                $check(($job['node'] ?? null) === $node, $label, 'queued for the namespace\'s node');
+                $check(($job['page'] ?? null) === $id, $label, 'queued for the page');
+                $decoded = isset($job['xml']) ? $sync->core->decode($job['xml']) : null;
+                $check($decoded !== null && $decoded['kind'] === $action['entry']['kind']
+                    && $decoded['revision'] === $action['entry']['revision'], $label, 'the entry queued is the one published');
+                foreach ($new as $f) @unlink($f);
+                break;
+            case 'recordConflict':
+            case 'clearConflict':
+                $check(true, $label, '');
+                break;
+        }
+    }
+};
+
+$n = 0;
+foreach (json_decode(file_get_contents("$vectors/decisions.json"), true)['cases'] as $case) {
+    $id = 'carrier:decision' . $n++;
+    if ($case['localText'] !== null) saveWikiText($id, $case['localText'], 'before');
+    $run($case['name'], $id, $case['expected']['actions']);
+}
+foreach (json_decode(file_get_contents("$vectors/locks.json"), true)['cases'] as $case) {
+    $id = 'carrier:trace' . $n++;
+    foreach ($case['steps'] as $k => $step) $run("{$case['name']} step $k", $id, $step['expected']['actions']);
+}
+echo json_encode(['checks' => $checks, 'failures' => $failures], JSON_PRETTY_PRINT | JSON_UNESCAPED_SLASHES) . "\n";
+exit($failures ? 1 : 0);

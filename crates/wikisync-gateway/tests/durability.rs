@@ -173,7 +173,7 @@ async fn every_acknowledged_publish_survives_kill_9() {
 
 #[tokio::test]
 async fn graceful_shutdown_drains_in_flight_deliveries() {
-    use wikisync_gateway::store::{SqliteStore, Store, StoreLimits};
+    use wikisync_gateway::store::{Store, StoreLimits};
     let dir = tempfile::tempdir().unwrap();
     let mut config = socket_config(dir.path());
     config.verify = false;
@@ -188,7 +188,7 @@ async fn graceful_shutdown_drains_in_flight_deliveries() {
         .uri();
     assert!(wait_for(Duration::from_secs(5), || rx.posts().len() == 1).await);
     gw.stop().await; // the callback is still sleeping: shutdown must wait for its answer
-    let store = SqliteStore::open(
+    let store = Store::open(
         &dir.path().join(wikisync_gateway::DATABASE_FILE),
         StoreLimits::default(),
         None,

@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use axum::http::Method;
 use common::*;
-use wikisync_gateway::delivery::{FEED_CONTENT_TYPE, now_ms, signature};
-use wikisync_gateway::hub::{DEFAULT_LEASE_SECONDS, MAX_LEASE_SECONDS, MIN_LEASE_SECONDS};
+use wikisync_gateway::delivery::{FEED_CONTENT_TYPE, signature};
+use wikisync_gateway::http::websub::{DEFAULT_LEASE_SECONDS, MAX_LEASE_SECONDS, MIN_LEASE_SECONDS};
 use wikisync_gateway::store::SubscribeRequest;
+use wikisync_gateway::time::now_ms;
 
 const WAIT: Duration = Duration::from_secs(10);
 const FORM: &str = "application/x-www-form-urlencoded";

@@ -11,7 +11,7 @@ use tower::ServiceExt;
 use wikisync_gateway::config::Config;
 use wikisync_gateway::delivery::{self, DeliveryMetrics};
 use wikisync_gateway::http::{AppState, app};
-use wikisync_gateway::store::{SqliteStore, Store, StoreLimits};
+use wikisync_gateway::store::{Store, StoreLimits};
 
 pub const SERVICE: &str = "pubsub.example.org";
 
@@ -23,7 +23,7 @@ pub fn entry(id: &str, text: &str) -> String {
 
 pub struct Api {
     pub router: Router,
-    pub store: Arc<dyn Store>,
+    pub store: Store,
     _dir: tempfile::TempDir,
 }
 
@@ -37,7 +37,7 @@ pub fn config() -> Config {
 
 pub fn api_with(config: Config) -> Api {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(
+    let store = Store::open(
         &dir.path().join("g.sqlite3"),
         StoreLimits {
             max_items_per_node: config.max_items_per_node,
@@ -46,7 +46,6 @@ pub fn api_with(config: Config) -> Api {
         None,
     )
     .unwrap();
-    let store: Arc<dyn Store> = Arc::new(store);
     let state = AppState::new(
         store.clone(),
         config,

@@ -84,7 +84,7 @@ pub(crate) async fn publish(
         .map(|u| state.leaf_uri("uri", &u))
         .transpose()?;
     let item = query_param(query.as_deref(), "item").filter(|i| !i.is_empty());
-    let store = &state.store();
+    let store = state.store();
     let now = now_ms();
     if body.iter().all(u8::is_ascii_whitespace) {
         let uri = uri.ok_or_else(|| {
@@ -226,26 +226,57 @@ async fn verify(state: &AppState, callback: &str, mode: &str, topic: &NodeUri) -
     })
 }
 
+/// Which of the two subscription endpoints a request came to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Intent {
+    Subscribe,
+    Unsubscribe,
+}
+
+impl Intent {
+    fn mode(self) -> &'static str {
+        match self {
+            Self::Subscribe => "subscribe",
+            Self::Unsubscribe => "unsubscribe",
+        }
+    }
+}
+
+/// What `/subscribe` and `/unsubscribe` share: the request, checked against the store (the node
+/// exists; the callback is not yet, or is, subscribed) and verified with the callback. Gives
+/// the request and the node's storage key.
+async fn checked_request(
+    state: &AppState,
+    body: Result<Bytes, BytesRejection>,
+    intent: Intent,
+) -> ApiResult<(SubscriptionBody, String)> {
+    let body = body_bytes(body, state.config().max_body_bytes)?;
+    let req = parse_subscription(&body)?;
+    let (uri, node) = state.subscribable_uri("uri", &req.uri)?;
+    let store = state.store();
+    if !store.node_exists(node.clone()).await? {
+        return Err(subscription_error(StoreError::NodeNotFound(node)));
+    }
+    let subscribed = store
+        .is_subscribed(node.clone(), req.callback.clone())
+        .await?;
+    match (intent, subscribed) {
+        (Intent::Subscribe, true) => return Err(StoreError::SubscriptionExists.into()),
+        (Intent::Unsubscribe, false) => return Err(StoreError::NoSubscription.into()),
+        _ => {}
+    }
+    verify(state, &req.callback, intent.mode(), &uri).await?;
+    Ok((req, node))
+}
+
 /// `POST /subscribe`: a verified Idavoll-style subscription.
 pub(crate) async fn subscribe(
     State(state): State<AppState>,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
-    let body = body_bytes(body, state.config().max_body_bytes)?;
-    let req = parse_subscription(&body)?;
-    let (uri, node) = state.subscribable_uri("uri", &req.uri)?;
-    let store = &state.store();
-    if !store.node_exists(node.clone()).await? {
-        return Err(subscription_error(StoreError::NodeNotFound(node)));
-    }
-    if store
-        .is_subscribed(node.clone(), req.callback.clone())
-        .await?
-    {
-        return Err(StoreError::SubscriptionExists.into());
-    }
-    verify(&state, &req.callback, "subscribe", &uri).await?;
-    store
+    let (req, node) = checked_request(&state, body, Intent::Subscribe).await?;
+    state
+        .store()
         .subscribe(SubscribeRequest {
             node,
             callback: req.callback,
@@ -264,21 +295,9 @@ pub(crate) async fn unsubscribe(
     State(state): State<AppState>,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
-    let body = body_bytes(body, state.config().max_body_bytes)?;
-    let req = parse_subscription(&body)?;
-    let (uri, node) = state.subscribable_uri("uri", &req.uri)?;
-    let store = &state.store();
-    if !store.node_exists(node.clone()).await? {
-        return Err(subscription_error(StoreError::NodeNotFound(node)));
-    }
-    if !store
-        .is_subscribed(node.clone(), req.callback.clone())
-        .await?
-    {
-        return Err(StoreError::NoSubscription.into());
-    }
-    verify(&state, &req.callback, "unsubscribe", &uri).await?;
-    store
+    let (req, node) = checked_request(&state, body, Intent::Unsubscribe).await?;
+    state
+        .store()
         .unsubscribe(node, req.callback)
         .await
         .map_err(subscription_error)?;

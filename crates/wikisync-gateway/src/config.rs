@@ -81,7 +81,7 @@ pub struct Config {
     /// A PEM file of certificates trusted for `https://` callbacks besides the system's roots.
     pub callback_ca: Option<PathBuf>,
     /// XMPP mode settings; `None` = embedded mode (see [`crate::xmpp`]).
-    pub xmpp: Option<crate::xmpp::XmppConfig>,
+    pub xmpp: Option<crate::xmpp::config::XmppConfig>,
 }
 
 impl Default for Config {
@@ -242,7 +242,7 @@ pub struct Args {
     pub callback_ca: Option<PathBuf>,
     /// XMPP mode (see `docs/deploy.md`).
     #[command(flatten)]
-    pub xmpp: crate::xmpp::XmppArgs,
+    pub xmpp: crate::xmpp::config::XmppArgs,
 }
 
 /// The TOML file: every key optional, unknown keys rejected.
@@ -265,7 +265,7 @@ struct FileConfig {
     shutdown_grace_ms: Option<u64>,
     public_url: Option<String>,
     callback_ca: Option<PathBuf>,
-    xmpp: Option<crate::xmpp::XmppFileConfig>,
+    xmpp: Option<crate::xmpp::config::XmppFileConfig>,
 }
 
 impl Config {
@@ -350,7 +350,7 @@ fn merge(args: Args, file: FileConfig) -> Result<Config, ConfigError> {
             .or(file.public_url)
             .map(|u| u.trim_end_matches('/').to_owned()),
         callback_ca: args.callback_ca.or(file.callback_ca),
-        xmpp: crate::xmpp::XmppConfig::merge(args.xmpp, file.xmpp)
+        xmpp: crate::xmpp::config::XmppConfig::merge(args.xmpp, file.xmpp)
             .map_err(|e| ConfigError::Invalid(e.to_string()))?,
     };
     config.validate()?;

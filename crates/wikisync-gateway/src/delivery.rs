@@ -36,7 +36,7 @@
 //! - node deleted: `Event: DELETED`, empty body, and `Link: <redirect uri>; rel=alternate` when the
 //!   deletion carried a redirect.
 //!
-//! WebSub subscriptions (made through `POST /hub`, see [`crate::hub`]) get fat pings instead: an
+//! WebSub subscriptions (made through `POST /hub`, see [`crate::http::websub`]) get fat pings instead: an
 //! Atom feed holding the entry or tombstone, `Content-Type:` [`FEED_CONTENT_TYPE`], and
 //! `Link: <hub>; rel="hub", <topic>; rel="self"`; a node deletion is a `hub.mode=denied` GET.
 //!
@@ -57,7 +57,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use axum::body::Bytes;
 use axum::http::{HeaderValue, Method, Request, StatusCode, Uri, header};
@@ -75,6 +75,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
 use crate::store::{Delivery, EventKind, QueueSignal, Store};
+use crate::time::now_ms;
 
 /// The content type of entries sent to callbacks.
 pub const ENTRY_CONTENT_TYPE: &str = "application/atom+xml;type=entry;charset=utf-8";
@@ -185,13 +186,6 @@ pub fn load_callback_ca(path: &Path) -> Result<Vec<CertificateDer<'static>>, Cal
     Ok(certs)
 }
 
-/// Now, in Unix milliseconds (the gateway is not sans-IO: it reads the clock).
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
 /// Settings of the delivery worker.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DeliveryConfig {
@@ -225,7 +219,7 @@ pub struct DeliveryMetrics {
 }
 
 struct Inner {
-    store: Arc<dyn Store>,
+    store: Store,
     client: HttpClient,
     config: DeliveryConfig,
     signal: Arc<QueueSignal>,
@@ -258,7 +252,7 @@ impl DeliveryHandle {
 
 /// Starts the delivery worker. `signal` must be the one the store marks after commits.
 pub fn spawn(
-    store: Arc<dyn Store>,
+    store: Store,
     client: HttpClient,
     config: DeliveryConfig,
     signal: Arc<QueueSignal>,
@@ -564,7 +558,7 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
     let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes())
         .expect("HMAC takes keys of any length");
     mac.update(body);
-    format!("sha256={}", crate::hex(&mac.finalize().into_bytes()))
+    format!("sha256={}", crate::hex::lower(&mac.finalize().into_bytes()))
 }
 
 /// The content type of the fat pings sent to WebSub subscribers (the topic's, as `/items`).
@@ -778,7 +772,7 @@ pub async fn verify_intent(
     let mut challenge = [0u8; 16];
     getrandom::fill(&mut challenge)
         .map_err(|e| VerifyError::Unreachable(format!("no randomness: {e}")))?;
-    let challenge = crate::hex(&challenge);
+    let challenge = crate::hex::lower(&challenge);
     let lease = lease_seconds.map(|l| l.to_string());
     let mut params = vec![
         ("hub.mode", mode),
@@ -855,7 +849,7 @@ mod tests {
 
     #[test]
     fn retry_after_seconds_and_dates() {
-        let now = UNIX_EPOCH + Duration::from_secs(1_000_000_000);
+        let now = std::time::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
         assert_eq!(
             parse_retry_after("120", now),
             Some(Duration::from_secs(120))

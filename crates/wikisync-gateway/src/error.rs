@@ -21,6 +21,9 @@ use serde::Serialize;
 use crate::store::StoreError;
 use crate::uri::UriError;
 
+/// The result of a handler step: a value, or the error to answer.
+pub(crate) type ApiResult<T> = Result<T, ApiError>;
+
 /// An error answered to an HTTP client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {

@@ -1,6 +1,6 @@
 //! The wikisync gateway: Idavoll's HTTP publish–subscribe interface, done right.
 //!
-//! In embedded mode (the only mode so far) the gateway *is* the pubsub service: it keeps nodes,
+//! In embedded mode (the default) the gateway *is* the pubsub service: it keeps nodes,
 //! items, subscriptions and its delivery outbox in SQLite and POSTs every published Atom entry to
 //! the subscribers' callbacks. Old Idavoll clients (dokupubsub-style wikis) work unchanged; on
 //! top of that, delivery is durable, ordered per subscriber and retried, subscriptions are
@@ -16,11 +16,21 @@
 //! | [`error`] | [`error::ApiError`]: status + JSON `{"error", "message"}`, never leaking internals |
 //! | [`uri`] | node URIs (parsed by the core's [`wikisync_core::node`]) and how the store keys them |
 //! | [`atom`] | the little Atom the gateway reads (an entry's `atom:id`) and writes (feeds, tombstones) |
-//! | [`store`] | the [`store::Store`] trait and its SQLite implementation (WAL, group commit) |
-//! | [`http`] | the axum routes: [`http::app`] builds the router from an [`http::AppState`] |
-//! | [`hub`] | the WebSub hub endpoint `POST /hub` and how topics map to nodes |
+//! | [`hex`], [`time`] | lower-case hexadecimal; the clock in Unix milliseconds |
+//! | [`store`] | the [`store::Store`] over SQLite (WAL, group commit) for both modes |
+//! | [`store::sql`] | every SQL statement, as plain functions over a connection, one submodule per table |
+//! | [`store`]`::nodes` | the narrow `Nodes` trait: what differs between embedded and XMPP nodes |
+//! | [`http`] | the axum router: [`http::app`] builds it from an [`http::AppState`] |
+//! | [`http::idavoll`] | the Idavoll API: `/create`, `/publish`, `/delete`, `/list`, `/subscribe`, `/unsubscribe`, `/items` |
+//! | [`http::websub`] | the WebSub hub `POST /hub` and how topics map to nodes |
+//! | [`http::ops`] | operations: `/healthz`, `/metrics`, `/openapi.json` |
+//! | [`metrics`] | the `/metrics` families in the Prometheus text format |
 //! | [`delivery`] | the outbox worker: ordered, at-least-once, backoff, failure budget; verification and signatures |
 //! | [`xmpp`] | XMPP mode: the nodes live on an XEP-0060 service, the gateway is an XEP-0114 component |
+//!
+//! Modules depend on each other without cycles: `http` → `metrics` → `delivery` → `store` →
+//! `uri`, `atom`, `hex`, `time`; `xmpp` → `store`; `config` → `xmpp::config`. Only [`run`] ties
+//! them all together.
 //!
 //! [`run`] ties them together on a listener until a shutdown future resolves; `main.rs` only
 //! parses the configuration, binds the socket and waits for Ctrl-C or SIGTERM.
@@ -42,10 +52,11 @@ pub mod atom;
 pub mod config;
 pub mod delivery;
 pub mod error;
-pub mod exposition;
+pub mod hex;
 pub mod http;
-pub mod hub;
+pub mod metrics;
 pub mod store;
+pub mod time;
 pub mod uri;
 pub mod xmpp;
 
@@ -56,7 +67,7 @@ use tokio::net::TcpListener;
 
 use crate::config::Config;
 use crate::delivery::{DeliveryConfig, DeliveryMetrics};
-use crate::store::{QueueSignal, SqliteStore, StoreError, StoreLimits};
+use crate::store::{QueueSignal, Store, StoreError, StoreLimits};
 
 /// Name of the SQLite database file inside the data directory.
 pub const DATABASE_FILE: &str = "gateway.sqlite3";
@@ -94,7 +105,7 @@ pub async fn run(
         config.public_url = Some(format!("http://{local}"));
     }
     let signal = Arc::new(QueueSignal::default());
-    let store = SqliteStore::open(
+    let store = Store::open(
         &config.data_dir.join(DATABASE_FILE),
         StoreLimits {
             max_items_per_node: config.max_items_per_node,
@@ -103,14 +114,12 @@ pub async fn run(
         Some(signal.clone()),
     )
     .map_err(RunError::Store)?;
-    let store: Arc<dyn store::Store> = match &config.xmpp {
+    let store = match &config.xmpp {
         // XMPP mode: nodes live on the XMPP pubsub service (see `xmpp`).
-        Some(xmpp) => Arc::new(
-            xmpp::XmppStore::start(store, xmpp, &config.service)
-                .await
-                .map_err(RunError::Store)?,
-        ),
-        None => Arc::new(store),
+        Some(xmpp) => xmpp::start(store, xmpp, &config.service)
+            .await
+            .map_err(RunError::Store)?,
+        None => store,
     };
     let extra_roots = match &config.callback_ca {
         Some(path) => delivery::load_callback_ca(path).map_err(RunError::CallbackCa)?,
@@ -152,15 +161,4 @@ pub async fn run(
     tracing::info!("stopped accepting requests; draining deliveries");
     deliveries.shutdown(grace).await;
     served.map_err(RunError::Serve)
-}
-
-/// Lower-case hexadecimal.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
 }

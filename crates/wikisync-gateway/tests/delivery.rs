@@ -10,8 +10,6 @@ use axum::http::Method;
 use common::*;
 use wikisync_gateway::delivery::{ENTRY_CONTENT_TYPE, signature};
 
-const WAIT: Duration = Duration::from_secs(10);
-
 #[tokio::test]
 async fn verified_subscription_receives_signed_entries_with_idavoll_headers() {
     let gw = Gateway::start_fresh().await;
@@ -82,10 +80,12 @@ async fn failed_verification_refuses_the_subscription() {
     http_publish(gw.addr, Some(&uri), entry("urn:1", "y"))
         .await
         .uri();
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(rx.posts().is_empty(), "no subscription was stored");
-    // Unsubscribing is verified too.
+    // No subscription was stored: subscribing the same callback now succeeds (a stored one
+    // would be 403 subscription_exists), and the only delivery is the newest item for it.
     assert_subscribed(gw.addr, &uri, &rx.url("/a")).await;
+    assert!(wait_for(WAIT, || !rx.posts().is_empty()).await);
+    assert_eq!(titles(&rx.posts()), ["y"]);
+    // Unsubscribing is verified too.
     rx.state.get_status.store(404, Ordering::SeqCst);
     http_unsubscribe(gw.addr, &uri, &rx.url("/a"))
         .await
@@ -185,7 +185,8 @@ async fn failing_subscriber_is_retried_in_order_and_never_delays_others() {
     let slow = Receiver::start().await;
     let fast = Receiver::start().await;
     down.state.post_status.store(503, Ordering::SeqCst);
-    slow.state.delay_ms.store(1500, Ordering::SeqCst);
+    // The slow subscriber does not answer at all until released.
+    slow.state.hold.store(true, Ordering::SeqCst);
     let uri = http_create(gw.addr).await;
     for rx in [&down, &slow, &fast] {
         assert_subscribed(gw.addr, &uri, &rx.url("/cb")).await;
@@ -196,14 +197,20 @@ async fn failing_subscriber_is_retried_in_order_and_never_delays_others() {
             .await
             .uri();
     }
-    // The fast subscriber has everything while the slow one is still on its first request.
+    // The fast subscriber gets everything while the slow one hangs on its first request.
     assert!(
-        wait_for(Duration::from_secs(1), || fast.posts().len() == 20).await,
+        wait_for(WAIT, || fast.posts().len() == 20).await,
         "fast got {}",
         fast.posts().len()
     );
-    assert!(slow.posts().len() <= 1);
+    assert!(
+        slow.posts().len() <= 1,
+        "one request at a time per subscriber"
+    );
     assert_eq!(titles(&fast.posts()), want);
+    slow.release();
+    assert!(wait_for(WAIT, || slow.posts().len() == 20).await);
+    assert_eq!(titles(&slow.posts()), want);
     // The failing subscriber is retried (only its head) and, once back, gets everything in order.
     assert!(wait_for(WAIT, || down.posts().len() >= 3).await);
     assert!(
@@ -230,12 +237,13 @@ async fn retry_after_is_honoured() {
     http_publish(gw.addr, Some(&uri), entry("urn:1", "x"))
         .await
         .uri();
-    assert!(wait_for(WAIT, || rx.posts().len() == 1).await);
-    // Backoff alone would retry within 100 ms; Retry-After: 1 holds it for a second.
-    tokio::time::sleep(Duration::from_millis(700)).await;
-    assert_eq!(rx.posts().len(), 1);
-    rx.state.post_status.store(0, Ordering::SeqCst);
-    assert!(wait_for(WAIT, || rx.posts().len() == 2).await);
+    // The callback keeps failing; its second attempt shows when the retry came.
+    assert!(wait_for(WAIT, || rx.posts().len() >= 2).await);
+    // Backoff alone would retry within 100 ms; Retry-After: 1 holds it for at least a second
+    // after the first attempt was answered (so after it arrived).
+    let posts = rx.posts();
+    let gap = posts[1].at - posts[0].at;
+    assert!(gap >= Duration::from_secs(1), "retried after {gap:?}");
     gw.stop().await;
     rx.stop().await;
 }
@@ -249,17 +257,12 @@ async fn spent_failure_budget_unsubscribes() {
     http_publish(gw.addr, Some(&uri), entry("urn:1", "x"))
         .await
         .uri();
-    let mut removed = false;
-    for _ in 0..100 {
-        if http_metrics(gw.addr)
+    let removed = eventually(WAIT, || async {
+        http_metrics(gw.addr)
             .await
             .contains("wikisync_gateway_unsubscribed_total{reason=\"failure_budget\"} 1")
-        {
-            removed = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await;
     assert!(removed, "{}", http_metrics(gw.addr).await);
     assert!(
         http_metrics(gw.addr)

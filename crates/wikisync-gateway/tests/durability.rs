@@ -31,7 +31,15 @@ async fn outbox_survives_a_restart_and_delivers_in_order() {
             .await
             .uri();
     }
-    tokio::time::sleep(Duration::from_millis(200)).await; // a few failed attempts
+    // Stop only once deliveries were attempted (and failed: nothing listens yet), so the restart
+    // picks up queues with a failure streak.
+    let failed = eventually(WAIT, || async {
+        !http_metrics(gw.addr)
+            .await
+            .contains("wikisync_gateway_delivery_failures_total 0")
+    })
+    .await;
+    assert!(failed, "no delivery was attempted");
     gw.stop().await;
 
     let rx = Receiver::start_on(
@@ -40,7 +48,7 @@ async fn outbox_survives_a_restart_and_delivers_in_order() {
     )
     .await;
     let gw = Gateway::start(config).await;
-    assert!(wait_for(Duration::from_secs(10), || rx.posts().len() >= 5).await);
+    assert!(wait_for(WAIT, || rx.posts().len() >= 5).await);
     assert_eq!(titles(&rx.posts()), want);
     gw.stop().await;
     rx.stop().await;
@@ -71,7 +79,7 @@ impl Binary {
             .spawn()
             .unwrap();
         let client = wikisync_gateway::delivery::http_client();
-        for _ in 0..500 {
+        for _ in 0..1500 {
             let request = axum::http::Request::get(format!("http://{addr}/healthz"))
                 .body(http_body_util::Full::new(axum::body::Bytes::new()))
                 .unwrap();
@@ -94,6 +102,9 @@ impl Binary {
         self.child.wait().unwrap();
     }
 }
+
+/// Acknowledged publishes after which the gateway is killed.
+const KILL_AFTER: usize = 100;
 
 #[tokio::test]
 async fn every_acknowledged_publish_survives_kill_9() {
@@ -125,22 +136,24 @@ async fn every_acknowledged_publish_survives_kill_9() {
             }
         }));
     }
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // Kill the gateway while publishes are in flight, once some were acknowledged (a count, not
+    // a time: a slow machine only takes longer to get there).
+    assert!(
+        wait_for(Duration::from_secs(120), || acked.lock().unwrap().len()
+            >= KILL_AFTER)
+        .await,
+        "fewer than {KILL_AFTER} publishes acknowledged"
+    );
     gw.kill_9();
     for p in publishers {
         p.await.unwrap();
     }
     let acked = acked.lock().unwrap().clone();
-    assert!(
-        acked.len() > 50,
-        "only {} publishes before the kill",
-        acked.len()
-    );
     eprintln!("{} publishes acknowledged before kill -9", acked.len());
 
     let gw = Binary::start(dir.path()).await;
     let received = || -> HashSet<String> { titles(&rx.posts()).into_iter().collect() };
-    let all = wait_for(Duration::from_secs(60), || {
+    let all = wait_for(Duration::from_secs(120), || {
         let got = received();
         acked.iter().all(|t| got.contains(t))
     })
@@ -173,11 +186,13 @@ async fn every_acknowledged_publish_survives_kill_9() {
 
 #[tokio::test]
 async fn graceful_shutdown_drains_in_flight_deliveries() {
-    use wikisync_gateway::store::{SqliteStore, Store, StoreLimits};
+    use wikisync_gateway::store::{Store, StoreLimits};
     let dir = tempfile::tempdir().unwrap();
     let mut config = socket_config(dir.path());
     config.verify = false;
     let rx = Receiver::start().await;
+    // Part of the scenario: the callback answers slowly, so its delivery is still in flight
+    // when the shutdown begins.
     rx.state
         .delay_ms
         .store(500, std::sync::atomic::Ordering::SeqCst);
@@ -186,9 +201,9 @@ async fn graceful_shutdown_drains_in_flight_deliveries() {
     http_publish(gw.addr, Some(&uri), entry("urn:1", "x"))
         .await
         .uri();
-    assert!(wait_for(Duration::from_secs(5), || rx.posts().len() == 1).await);
+    assert!(wait_for(WAIT, || rx.posts().len() == 1).await);
     gw.stop().await; // the callback is still sleeping: shutdown must wait for its answer
-    let store = SqliteStore::open(
+    let store = Store::open(
         &dir.path().join(wikisync_gateway::DATABASE_FILE),
         StoreLimits::default(),
         None,

@@ -5,15 +5,14 @@
 mod common;
 
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 use axum::http::Method;
 use common::*;
-use wikisync_gateway::delivery::{FEED_CONTENT_TYPE, now_ms, signature};
-use wikisync_gateway::hub::{DEFAULT_LEASE_SECONDS, MAX_LEASE_SECONDS, MIN_LEASE_SECONDS};
+use wikisync_gateway::delivery::{FEED_CONTENT_TYPE, signature};
+use wikisync_gateway::http::websub::{DEFAULT_LEASE_SECONDS, MAX_LEASE_SECONDS, MIN_LEASE_SECONDS};
 use wikisync_gateway::store::SubscribeRequest;
+use wikisync_gateway::time::now_ms;
 
-const WAIT: Duration = Duration::from_secs(10);
 const FORM: &str = "application/x-www-form-urlencoded";
 
 fn form(pairs: &[(&str, &str)]) -> String {
@@ -211,11 +210,12 @@ async fn websub_subscriber_is_verified_then_gets_signed_fat_pings() {
     assert_eq!(verify.param("hub.topic").as_deref(), Some(topic.as_str()));
     assert_eq!(verify.param("hub.lease_seconds").as_deref(), Some("3600"));
     assert_eq!(verify.param("hub.challenge").map(|c| c.len()), Some(32));
-    // WebSub subscribers get no "last item" on subscribe. The subscription is stored right after
-    // the verification answer; give it a moment.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(rx.posts().is_empty());
+    // The subscription is stored after the verification answer.
+    assert!(wait_for(WAIT, || gw.leases_of(&callback).len() == 1).await);
+    let lease = gw.leases_of(&callback)[0];
 
+    // WebSub subscribers get no "last item" on subscribe: the first delivery is the entry
+    // published next (deliveries to a subscriber are ordered, so urn:1 would come first).
     let body = entry("urn:2", "after");
     http_publish(gw.addr, Some(&uri), body.clone()).await.uri();
     assert!(wait_for(WAIT, || rx.posts().len() == 1).await);
@@ -250,36 +250,44 @@ async fn websub_subscriber_is_verified_then_gets_signed_fat_pings() {
     assert!(wait_for(WAIT, || rx.posts().len() == 2).await);
     assert!(rx.posts()[1].body.contains("<id>urn:2</id>"));
 
-    // Re-subscription renews (no duplicate deliveries); then unsubscribe is verified too.
+    // Re-subscription renews: the same subscription (and queue) with a new lease, so no
+    // duplicate deliveries; then unsubscribe is verified too.
     hub_call(gw.addr, intent("subscribe", &callback, &topic, &[])).await;
     assert!(wait_for(WAIT, || rx.gets().len() == 2).await);
     assert_eq!(
         rx.gets()[1].param("hub.lease_seconds"),
         Some(DEFAULT_LEASE_SECONDS.to_string())
     );
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(wait_for(WAIT, || gw.leases_of(&callback) != [lease]).await);
+    assert_eq!(gw.leases_of(&callback).len(), 1, "renewed, not added");
     http_publish(gw.addr, Some(&uri), entry("urn:3", "three"))
         .await
         .uri();
-    assert!(wait_for(WAIT, || rx.posts().len() == 3).await);
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(
-        rx.posts().len(),
-        3,
-        "one delivery per publish after renewal"
-    );
+    // A sentinel: a second delivery of urn:3 would come before it.
+    http_publish(gw.addr, Some(&uri), entry("urn:3b", "sentinel"))
+        .await
+        .uri();
+    assert!(wait_for(WAIT, || rx.posts().len() >= 4).await);
+    let ids: Vec<bool> = rx.posts()[2..]
+        .iter()
+        .map(|p| p.body.contains("<id>urn:3</id>"))
+        .collect();
+    assert_eq!(ids, [true, false], "one delivery per publish after renewal");
+    assert!(rx.posts()[3].body.contains("<id>urn:3b</id>"));
 
     hub_call(gw.addr, intent("unsubscribe", &callback, &topic, &[])).await;
     assert!(wait_for(WAIT, || rx.gets().len() == 3).await);
     let unsub = &rx.gets()[2];
     assert_eq!(unsub.param("hub.mode").as_deref(), Some("unsubscribe"));
     assert_eq!(unsub.param("hub.lease_seconds"), None);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(wait_for(WAIT, || gw.leases_of(&callback).is_empty()).await);
+    // Nothing after unsubscribing: the publish is acknowledged once its deliveries are
+    // queued, and none is queued for the callback.
     http_publish(gw.addr, Some(&uri), entry("urn:4", "four"))
         .await
         .uri();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(rx.posts().len(), 3, "nothing after unsubscribing");
+    assert_eq!(gw.queued_for(&callback), 0, "nothing after unsubscribing");
+    assert_eq!(rx.posts().len(), 4);
     gw.stop().await;
     rx.stop().await;
 }
@@ -298,11 +306,13 @@ async fn refused_verification_unknown_topic_and_node_deletion() {
         202
     );
     assert!(wait_for(WAIT, || refuser.gets().len() == 1).await);
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The refusal stores nothing, so a publish queues nothing for the callback (the publish
+    // is acknowledged once its deliveries are queued).
     http_publish(gw.addr, Some(&uri), entry("urn:2", "y"))
         .await
         .uri();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(gw.leases_of(&refuser.url("/r")).is_empty());
+    assert_eq!(gw.queued_for(&refuser.url("/r")), 0);
     assert!(refuser.posts().is_empty());
 
     // An unknown topic: 202, then a denial (no verification).
@@ -325,7 +335,7 @@ async fn refused_verification_unknown_topic_and_node_deletion() {
     let rx = Receiver::start().await;
     hub_call(gw.addr, sub(rx.url("/s"), &uri)).await;
     assert!(wait_for(WAIT, || rx.gets().len() == 1).await);
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(wait_for(WAIT, || gw.leases_of(&rx.url("/s")).len() == 1).await);
     let reply = call(
         gw.addr,
         Method::POST,

@@ -1,7 +1,7 @@
 //! A database written by the first gateway version (schema 1) opens, migrates and keeps working.
 #![allow(clippy::unwrap_used)]
 
-use wikisync_gateway::store::{PublishRequest, SqliteStore, Store, StoreLimits, SubscribeRequest};
+use wikisync_gateway::store::{PublishRequest, Store, StoreLimits, SubscribeRequest};
 
 const SCHEMA_1: &str = "
 CREATE TABLE nodes (id TEXT PRIMARY KEY NOT NULL, owner TEXT, created_ms INTEGER NOT NULL);
@@ -29,7 +29,7 @@ async fn schema_1_is_migrated_and_its_outbox_kept() {
         .unwrap()
         .execute_batch(SCHEMA_1)
         .unwrap();
-    let store = SqliteStore::open(&path, StoreLimits::default(), None).unwrap();
+    let store = Store::open(&path, StoreLimits::default(), None).unwrap();
     assert_eq!(
         store.outbox_len().await.unwrap(),
         1,

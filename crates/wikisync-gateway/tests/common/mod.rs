@@ -11,7 +11,7 @@ use tower::ServiceExt;
 use wikisync_gateway::config::Config;
 use wikisync_gateway::delivery::{self, DeliveryMetrics};
 use wikisync_gateway::http::{AppState, app};
-use wikisync_gateway::store::{SqliteStore, Store, StoreLimits};
+use wikisync_gateway::store::{Store, StoreLimits};
 
 pub const SERVICE: &str = "pubsub.example.org";
 
@@ -23,7 +23,7 @@ pub fn entry(id: &str, text: &str) -> String {
 
 pub struct Api {
     pub router: Router,
-    pub store: Arc<dyn Store>,
+    pub store: Store,
     _dir: tempfile::TempDir,
 }
 
@@ -37,7 +37,7 @@ pub fn config() -> Config {
 
 pub fn api_with(config: Config) -> Api {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(
+    let store = Store::open(
         &dir.path().join("g.sqlite3"),
         StoreLimits {
             max_items_per_node: config.max_items_per_node,
@@ -46,7 +46,6 @@ pub fn api_with(config: Config) -> Api {
         None,
     )
     .unwrap();
-    let store: Arc<dyn Store> = Arc::new(store);
     let state = AppState::new(
         store.clone(),
         config,
@@ -215,6 +214,8 @@ pub struct Received {
     pub query: Option<String>,
     pub headers: HeaderMap,
     pub body: String,
+    /// When the request arrived (before it was answered).
+    pub at: std::time::Instant,
 }
 
 impl Received {
@@ -243,8 +244,12 @@ pub struct ReceiverState {
     pub get_status: AtomicU16,
     /// Echo a wrong challenge.
     pub wrong_challenge: std::sync::atomic::AtomicBool,
-    /// Milliseconds to wait before answering a POST.
+    /// Milliseconds to wait before answering a POST (a callback that is slow on purpose).
     pub delay_ms: AtomicU64,
+    /// While set, POSTs are not answered until [`Receiver::release`] (a callback that hangs).
+    pub hold: std::sync::atomic::AtomicBool,
+    /// Wakes the POSTs held by `hold`.
+    pub released: tokio::sync::Notify,
     /// Retry-After header value in seconds for failing POSTs (0 = none).
     pub retry_after: AtomicU64,
     /// TLS handshakes that failed (a TLS receiver only).
@@ -273,6 +278,7 @@ async fn receive(
         query: query.clone(),
         headers,
         body,
+        at: std::time::Instant::now(),
     });
     if is_get {
         let status = state.get_status.load(Ordering::SeqCst);
@@ -288,8 +294,18 @@ async fn receive(
         }
         return challenge.into_response();
     }
+    loop {
+        let released = state.released.notified();
+        tokio::pin!(released);
+        released.as_mut().enable();
+        if !state.hold.load(Ordering::SeqCst) {
+            break;
+        }
+        released.await;
+    }
     let delay = state.delay_ms.load(Ordering::SeqCst);
     if delay > 0 {
+        // Part of the scenario: a callback that answers slowly on purpose.
         tokio::time::sleep(Duration::from_millis(delay)).await;
     }
     let status = match state.post_status.load(Ordering::SeqCst) {
@@ -395,6 +411,12 @@ impl Receiver {
             .collect()
     }
 
+    /// Answers the POSTs held since `state.hold` was set, and holds no more.
+    pub fn release(&self) {
+        self.state.hold.store(false, Ordering::SeqCst);
+        self.state.released.notify_waiters();
+    }
+
     pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -436,6 +458,10 @@ impl axum::serve::Listener for TlsListener {
     }
 }
 
+/// How long a test waits for something that must happen: generous, so that only a condition
+/// that never holds fails, however slow the machine.
+pub const WAIT: Duration = Duration::from_secs(30);
+
 /// Polls `cond` every 10 ms until it holds or `timeout` passes; returns whether it held.
 pub async fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let deadline = tokio::time::Instant::now() + timeout;
@@ -450,8 +476,29 @@ pub async fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool
     }
 }
 
+/// Polls the asynchronous `cond` every 10 ms until it holds or `timeout` passes; returns
+/// whether it held.
+pub async fn eventually<F, Fut>(timeout: Duration, mut cond: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if cond().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 pub struct Gateway {
     pub addr: SocketAddr,
+    /// Its data directory.
+    pub data_dir: std::path::PathBuf,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<Result<(), wikisync_gateway::RunError>>>,
     /// The data directory the gateway made for itself (`start_fresh`), removed after it stops.
@@ -476,12 +523,14 @@ impl Gateway {
     pub async fn start(config: Config) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let data_dir = config.data_dir.clone();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(wikisync_gateway::run(listener, config, async {
             let _ = stopped.await;
         }));
         Self {
             addr,
+            data_dir,
             stop: Some(stop),
             task: Some(task),
             own_dir: None,
@@ -511,6 +560,45 @@ impl Gateway {
         if let Some(task) = self.task.take() {
             task.await.unwrap().unwrap();
         }
+    }
+
+    /// Reads the running gateway's database (a second, read-only connection: WAL mode allows
+    /// it), to see state that no endpoint shows, such as a WebSub subscription taking effect.
+    fn peek<T>(
+        &self,
+        sql: &str,
+        param: &str,
+        row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Vec<T> {
+        let conn = rusqlite::Connection::open_with_flags(
+            self.data_dir.join(wikisync_gateway::DATABASE_FILE),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .unwrap();
+        conn.busy_timeout(Duration::from_secs(5)).unwrap();
+        let mut stmt = conn.prepare(sql).unwrap();
+        stmt.query_map([param], row)
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    /// The lease ends (`None`: no lease) of the subscriptions of `callback`, as stored now.
+    pub fn leases_of(&self, callback: &str) -> Vec<Option<i64>> {
+        self.peek(
+            "SELECT expires_ms FROM subscriptions WHERE callback = ?1",
+            callback,
+            |r| r.get(0),
+        )
+    }
+
+    /// The deliveries waiting for `callback` now.
+    pub fn queued_for(&self, callback: &str) -> u64 {
+        self.peek(
+            "SELECT COUNT(*) FROM outbox WHERE callback = ?1",
+            callback,
+            |r| r.get(0),
+        )[0]
     }
 }
 

@@ -1,4 +1,4 @@
-//! The WebSub hub endpoint, `POST /hub`, over the same store as the Idavoll endpoints.
+//! WebSub: the hub endpoint `POST /hub`, over the same store as the Idavoll API.
 //!
 //! Standard WebSub subscribers and publishers (W3C WebSub, 2018) can use the gateway: requests
 //! are `application/x-www-form-urlencoded`, unknown parameters are ignored.
@@ -51,10 +51,12 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use super::input::{body_bytes, check_callback, check_secret};
+use super::state::AppState;
 use crate::delivery;
-use crate::error::ApiError;
-use crate::http::AppState;
+use crate::error::{ApiError, ApiResult};
 use crate::store::{StoreError, SubscribeRequest};
+use crate::time::now_ms;
 use crate::uri::NodeUri;
 
 /// Lease given when the subscriber asks for none: 10 days, as WebSub suggests.
@@ -63,8 +65,6 @@ pub const DEFAULT_LEASE_SECONDS: u64 = 10 * 86_400;
 pub const MIN_LEASE_SECONDS: u64 = 60;
 /// Longest lease granted (longer requests get this): 30 days.
 pub const MAX_LEASE_SECONDS: u64 = 30 * 86_400;
-
-type ApiResult<T> = Result<T, ApiError>;
 
 /// A parsed `hub.mode=subscribe|unsubscribe` request.
 struct SubscriptionRequest {
@@ -138,7 +138,7 @@ fn parse_subscription(
     };
     let callback = get("hub.callback")
         .ok_or_else(|| ApiError::bad_request("missing_callback", "hub.callback is required"))?;
-    crate::http::check_callback(callback)?;
+    check_callback(callback)?;
     let topic = get("hub.topic")
         .ok_or_else(|| ApiError::bad_request("missing_topic", "hub.topic is required"))?;
     let node = topic_node(state, topic)?;
@@ -154,21 +154,9 @@ fn parse_subscription(
             })?
             .clamp(MIN_LEASE_SECONDS, MAX_LEASE_SECONDS),
     };
-    let secret = match get("hub.secret") {
-        None => None,
-        Some(secret) if !secret.is_empty() && secret.len() <= crate::http::MAX_SECRET_LEN => {
-            Some(secret.to_owned())
-        }
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                "bad_secret",
-                format!(
-                    "hub.secret must be 1 to {} bytes",
-                    crate::http::MAX_SECRET_LEN
-                ),
-            ));
-        }
-    };
+    let secret = get("hub.secret")
+        .map(|secret| check_secret("hub.secret", secret).map(|()| secret.to_owned()))
+        .transpose()?;
     Ok(SubscriptionRequest {
         subscribe,
         callback: callback.to_owned(),
@@ -179,7 +167,7 @@ fn parse_subscription(
     })
 }
 
-/// `POST /hub`.
+/// `POST /hub`: subscribe, unsubscribe or publish ping (see the module docs).
 pub(crate) async fn hub(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -211,7 +199,7 @@ async fn hub_request(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
-    let body = crate::http::body_bytes(body, state.config().max_body_bytes)?;
+    let body = body_bytes(body, state.config().max_body_bytes)?;
     check_form_content_type(&headers)?;
     let params: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
     let mode = params
@@ -271,7 +259,7 @@ async fn publish(
     for node in nodes {
         state
             .store()
-            .republish(node.node().to_owned(), owner.clone(), delivery::now_ms())
+            .republish(node.node().to_owned(), owner.clone(), now_ms())
             .await?;
     }
     Ok(StatusCode::ACCEPTED.into_response())
@@ -310,7 +298,7 @@ async fn verify_and_apply(state: AppState, req: SubscriptionRequest) {
             "WebSub verification of intent failed; request ignored");
         return;
     }
-    let now = delivery::now_ms();
+    let now = now_ms();
     let result = if req.subscribe {
         let lease_ms = i64::try_from(req.lease_seconds.saturating_mul(1000)).unwrap_or(i64::MAX);
         store

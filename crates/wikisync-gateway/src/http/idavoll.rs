@@ -1,0 +1,341 @@
+//! The Idavoll API: `/create`, `/publish`, `/delete`, `/list`, `/subscribe`, `/unsubscribe`
+//! and `/items`, drop-in for Idavoll's HTTP interface (see [`super`] for the table).
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::input::{body_bytes, check_callback, check_secret, query_param};
+use super::state::AppState;
+use crate::atom;
+use crate::delivery;
+use crate::error::{ApiError, ApiResult};
+use crate::store::{PublishRequest, StoreError, SubscribeRequest};
+use crate::time::now_ms;
+use crate::uri::{NodeUri, is_remote_key};
+
+/// Checks `Content-Type: application/atom+xml[;type=entry][;charset=utf-8]`.
+fn check_entry_content_type(headers: &HeaderMap) -> ApiResult<()> {
+    let value = headers
+        .get(header::CONTENT_TYPE)
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "missing_content_type",
+                "no Content-Type; send application/atom+xml;type=entry;charset=utf-8",
+            )
+        })?
+        .to_str()
+        .map_err(|_| {
+            ApiError::unsupported_media_type("the Content-Type header is not readable text")
+        })?;
+    let mut parts = value.split(';');
+    let essence = parts.next().unwrap_or_default().trim();
+    if !essence.eq_ignore_ascii_case("application/atom+xml") {
+        return Err(ApiError::unsupported_media_type(format!(
+            "Content-Type '{essence}' is not accepted; send application/atom+xml;type=entry;charset=utf-8"
+        )));
+    }
+    for param in parts {
+        let Some((key, value)) = param.split_once('=') else {
+            continue;
+        };
+        let value = value.trim().trim_matches('"');
+        match key.trim().to_ascii_lowercase().as_str() {
+            "type" if !value.eq_ignore_ascii_case("entry") => {
+                return Err(ApiError::unsupported_media_type(format!(
+                    "type={value} is not accepted; publish one entry (type=entry) per request"
+                )));
+            }
+            "charset" if !value.eq_ignore_ascii_case("utf-8") => {
+                return Err(ApiError::unsupported_media_type(format!(
+                    "charset={value} is not accepted; entries must be UTF-8"
+                )));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// `POST /create`: a new instant node.
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let owner = state.owner(&headers)?;
+    let node = state.store().create_node(owner, now_ms()).await?;
+    Ok(state.uri_json(&node).into_response())
+}
+
+/// `POST /publish`: an entry to a node (or a new instant node); an empty body retracts or deletes.
+pub(crate) async fn publish(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    let body = body_bytes(body, state.config().max_body_bytes)?;
+    let owner = state.owner(&headers)?;
+    let uri = query_param(query.as_deref(), "uri")
+        .map(|u| state.leaf_uri("uri", &u))
+        .transpose()?;
+    let item = query_param(query.as_deref(), "item").filter(|i| !i.is_empty());
+    let store = state.store();
+    let now = now_ms();
+    if body.iter().all(u8::is_ascii_whitespace) {
+        let uri = uri.ok_or_else(|| {
+            ApiError::bad_request(
+                "missing_uri",
+                "an empty body deletes a node (or, with item=, retracts an item); give the node's uri",
+            )
+        })?;
+        let node = uri.node().to_owned();
+        match item {
+            Some(item) => store.retract(node.clone(), item, owner, now).await?,
+            None => store.delete_node(node.clone(), None, owner, now).await?,
+        }
+        return Ok(state.uri_json(&node).into_response());
+    }
+    check_entry_content_type(&headers)?;
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::bad_request("bad_encoding", "the entry is not valid UTF-8"))?;
+    let info = atom::scan_entry(text)
+        .map_err(|e| ApiError::bad_request("malformed_entry", e.to_string()))?;
+    let item_id = item.or(info.id).unwrap_or_else(|| "current".to_owned());
+    let node = store
+        .publish(PublishRequest {
+            node: uri.map(|u| u.node().to_owned()),
+            item_id,
+            payload: text.to_owned(),
+            owner,
+            now_ms: now,
+        })
+        .await?;
+    state.count_publish();
+    Ok(state.uri_json(&node).into_response())
+}
+
+#[derive(Deserialize)]
+struct DeleteBody {
+    redirect_uri: Option<String>,
+}
+
+/// `POST /delete`: deletes a node, with an optional redirect.
+pub(crate) async fn delete(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    let body = body_bytes(body, state.config().max_body_bytes)?;
+    let owner = state.owner(&headers)?;
+    let uri = query_param(query.as_deref(), "uri").ok_or_else(|| {
+        ApiError::bad_request("missing_uri", "give the node to delete as ?uri=<xmpp uri>")
+    })?;
+    let uri = state.leaf_uri("uri", &uri)?;
+    let redirect = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        let parsed: DeleteBody = serde_json::from_slice(&body).map_err(|e| {
+            ApiError::bad_request(
+                "bad_json",
+                format!("the body is not the expected JSON: {e}"),
+            )
+        })?;
+        parsed
+            .redirect_uri
+            .map(|r| {
+                NodeUri::parse(&r)
+                    .map(|u| u.to_string())
+                    .map_err(|e| ApiError::bad_uri("redirect_uri", &e))
+            })
+            .transpose()?
+    };
+    state
+        .store()
+        .delete_node(uri.node().to_owned(), redirect, owner, now_ms())
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `GET /list`: the nodes of this service.
+pub(crate) async fn list(State(state): State<AppState>) -> ApiResult<Response> {
+    Ok(Json(state.store().list_nodes().await?).into_response())
+}
+
+#[derive(Deserialize)]
+struct SubscriptionBody {
+    uri: String,
+    callback: String,
+    secret: Option<String>,
+}
+
+fn parse_subscription(body: &[u8]) -> ApiResult<SubscriptionBody> {
+    let parsed: SubscriptionBody = serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request(
+            "bad_json",
+            format!(
+                "the body must be JSON {{\"uri\": \"xmpp:...\", \"callback\": \"http://...\"}}: {e}"
+            ),
+        )
+    })?;
+    check_callback(&parsed.callback)?;
+    if let Some(secret) = &parsed.secret {
+        check_secret("secret", secret)?;
+    }
+    Ok(parsed)
+}
+
+/// A missing node is 403 on the subscription endpoints, as in Idavoll.
+fn subscription_error(e: StoreError) -> ApiError {
+    match e {
+        StoreError::NodeNotFound(node) if is_remote_key(&node) => ApiError::forbidden(
+            "node_not_found",
+            format!("no node {node}: its pubsub service says it does not exist"),
+        ),
+        StoreError::NodeNotFound(node) => ApiError::forbidden(
+            "node_not_found",
+            format!("no node '{node}' on this service"),
+        ),
+        other => other.into(),
+    }
+}
+
+async fn verify(state: &AppState, callback: &str, mode: &str, topic: &NodeUri) -> ApiResult<()> {
+    if !state.config().verify {
+        return Ok(());
+    }
+    delivery::verify_intent(
+        state.client(),
+        callback,
+        mode,
+        &topic.to_string(),
+        None,
+        state.config().callback_timeout,
+    )
+    .await
+    .map_err(|e| {
+        ApiError::forbidden(
+            "verification_failed",
+            format!("verification of intent failed: {e}"),
+        )
+    })
+}
+
+/// Which of the two subscription endpoints a request came to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Intent {
+    Subscribe,
+    Unsubscribe,
+}
+
+impl Intent {
+    fn mode(self) -> &'static str {
+        match self {
+            Self::Subscribe => "subscribe",
+            Self::Unsubscribe => "unsubscribe",
+        }
+    }
+}
+
+/// What `/subscribe` and `/unsubscribe` share: the request, checked against the store (the node
+/// exists; the callback is not yet, or is, subscribed) and verified with the callback. Gives
+/// the request and the node's storage key.
+async fn checked_request(
+    state: &AppState,
+    body: Result<Bytes, BytesRejection>,
+    intent: Intent,
+) -> ApiResult<(SubscriptionBody, String)> {
+    let body = body_bytes(body, state.config().max_body_bytes)?;
+    let req = parse_subscription(&body)?;
+    let (uri, node) = state.subscribable_uri("uri", &req.uri)?;
+    let store = state.store();
+    if !store.node_exists(node.clone()).await? {
+        return Err(subscription_error(StoreError::NodeNotFound(node)));
+    }
+    let subscribed = store
+        .is_subscribed(node.clone(), req.callback.clone())
+        .await?;
+    match (intent, subscribed) {
+        (Intent::Subscribe, true) => return Err(StoreError::SubscriptionExists.into()),
+        (Intent::Unsubscribe, false) => return Err(StoreError::NoSubscription.into()),
+        _ => {}
+    }
+    verify(state, &req.callback, intent.mode(), &uri).await?;
+    Ok((req, node))
+}
+
+/// `POST /subscribe`: a verified Idavoll-style subscription.
+pub(crate) async fn subscribe(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    let (req, node) = checked_request(&state, body, Intent::Subscribe).await?;
+    state
+        .store()
+        .subscribe(SubscribeRequest {
+            node,
+            callback: req.callback,
+            secret: req.secret,
+            topic: None,
+            expires_ms: None,
+            now_ms: now_ms(),
+        })
+        .await
+        .map_err(subscription_error)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `POST /unsubscribe`: removes a subscription, verified.
+pub(crate) async fn unsubscribe(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    let (req, node) = checked_request(&state, body, Intent::Unsubscribe).await?;
+    state
+        .store()
+        .unsubscribe(node, req.callback)
+        .await
+        .map_err(subscription_error)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `GET /items`: a node's newest items as an Atom feed.
+pub(crate) async fn items(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Response> {
+    let uri = query_param(query.as_deref(), "uri")
+        .ok_or_else(|| ApiError::bad_request("missing_uri", "give the node as ?uri=<xmpp uri>"))?;
+    let (uri, node) = state.subscribable_uri("uri", &uri)?;
+    if uri.is_root() {
+        return Err(ApiError::bad_request(
+            "root_node",
+            "uri names the root collection; give a node (xmpp:<service>?;node=<id>)",
+        ));
+    }
+    let max = match query_param(query.as_deref(), "max_items") {
+        None => state.config().max_items_per_node,
+        Some(text) => text.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
+            ApiError::bad_request(
+                "bad_max_items",
+                "max_items must be a whole number of at least 1",
+            )
+        })?,
+    };
+    let items = state.store().items(&node, max).await?;
+    let payloads: Vec<String> = items.into_iter().map(|i| i.payload).collect();
+    let feed = atom::items_feed(&uri.to_string(), &atom::rfc3339(now_ms()), &payloads);
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/atom+xml;type=feed;charset=utf-8"),
+        )],
+        feed,
+    )
+        .into_response())
+}

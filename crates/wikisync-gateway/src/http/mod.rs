@@ -1,0 +1,104 @@
+//! The HTTP interface: Idavoll's endpoints (drop-in), the WebSub hub, and operations.
+//!
+//! [`app`] builds the router from an [`AppState`], so tests drive it with
+//! `tower::ServiceExt::oneshot` and no socket. Every error is JSON
+//! `{"error": "<code>", "message": "<sentence>"}` (see [`crate::error`]); the codes per endpoint
+//! are listed in `docs/gateway.md`.
+//!
+//! | endpoint | success | notes |
+//! |---|---|---|
+//! | `POST /create` | 200 `{"uri"}` | new instant node `generic/<uuid>` |
+//! | `POST /publish[?uri=][&item=]` | 200 `{"uri"}` | body = Atom entry; no `uri`: new instant node; item id = `item`, else the entry's `atom:id`, else `current`; empty body: retract `item`, or delete the node when no `item` is given |
+//! | `POST /delete?uri=` | 204 | optional JSON body `{"redirect_uri": "xmpp:…"}` |
+//! | `GET /list` | 200 `["node", …]` | |
+//! | `POST /subscribe` | 204 | JSON `{"uri", "callback", "secret"?}`; verified unless `--no-verify`; the newest item is queued for the new subscriber |
+//! | `POST /unsubscribe` | 204 | JSON `{"uri", "callback"}`; verified unless `--no-verify` |
+//! | `GET /items?uri=[&max_items=]` | 200 Atom feed, newest first | |
+//! | `POST /hub` | 202 | WebSub hub, form-encoded `hub.mode` subscribe / unsubscribe / publish; see [`websub`] |
+//! | `GET /openapi.json` | 200 OpenAPI 3.1 document of this API | |
+//! | `GET /healthz` | 200 `{"status": "ok", "outbox": n}` (+ `"xmpp"` state in XMPP mode) | 503 when the store has stopped |
+//! | `GET /metrics` | 200 Prometheus text | |
+//!
+//! Compatibility notes: like Idavoll, a missing node is 404 on `/publish`, `/delete` and `/items`
+//! but **403** on `/subscribe` and `/unsubscribe`; an existing or missing subscription is 403.
+//! Unlike Idavoll, malformed input is 400 (never 500), and node URIs in answers and callbacks
+//! are canonical (`xmpp:<service>?;node=<id>`, see [`crate::uri`]), including a redirect URI.
+//! In XMPP mode `/subscribe`, `/unsubscribe` and `/items` also take nodes of other pubsub
+//! services (remote subscriptions, Idavoll's remote-node resources; see [`crate::xmpp`]).
+//!
+//! # Modules
+//!
+//! | module | holds |
+//! |---|---|
+//! | [`idavoll`] | the Idavoll API: `/create`, `/publish`, `/delete`, `/list`, `/subscribe`, `/unsubscribe`, `/items` |
+//! | [`websub`] | the WebSub hub, `/hub` |
+//! | [`ops`] | operations: `/healthz`, `/metrics`, `/openapi.json` |
+//! | [`state`] | [`AppState`], the publisher tokens and the node URIs of this service |
+//! | [`input`] | request checks both APIs share: bodies, query parameters, callbacks, secrets |
+//!
+//! The handler modules depend on `state` and `input`, never on each other; this module only
+//! assembles the router.
+
+pub mod idavoll;
+pub mod input;
+pub mod ops;
+pub mod state;
+pub mod websub;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::Method;
+use axum::routing::{MethodRouter, get, post};
+
+pub use ops::OPENAPI_JSON;
+pub use state::{AppState, owner_id};
+
+use crate::error::ApiError;
+
+/// Every endpoint: path, its one method, and its handler (the router is built from this list).
+pub fn routes() -> Vec<(&'static str, Method, MethodRouter<AppState>)> {
+    vec![
+        ("/create", Method::POST, only_post(post(idavoll::create))),
+        ("/publish", Method::POST, only_post(post(idavoll::publish))),
+        ("/delete", Method::POST, only_post(post(idavoll::delete))),
+        (
+            "/subscribe",
+            Method::POST,
+            only_post(post(idavoll::subscribe)),
+        ),
+        (
+            "/unsubscribe",
+            Method::POST,
+            only_post(post(idavoll::unsubscribe)),
+        ),
+        ("/hub", Method::POST, only_post(post(websub::hub))),
+        ("/list", Method::GET, only_get(get(idavoll::list))),
+        ("/items", Method::GET, only_get(get(idavoll::items))),
+        ("/healthz", Method::GET, only_get(get(ops::healthz))),
+        ("/metrics", Method::GET, only_get(get(ops::metrics))),
+        ("/openapi.json", Method::GET, only_get(get(ops::openapi))),
+    ]
+}
+
+/// The router with every endpoint.
+pub fn app(state: AppState) -> Router {
+    let limit = state.config().max_body_bytes;
+    routes()
+        .into_iter()
+        .fold(Router::new(), |router, (path, _, route)| {
+            router.route(path, route)
+        })
+        .fallback(|| async {
+            ApiError::not_found("no_such_endpoint", "no such endpoint; see /openapi.json")
+        })
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+fn only_post(route: MethodRouter<AppState>) -> MethodRouter<AppState> {
+    route.fallback(|| async { ApiError::method_not_allowed("POST") })
+}
+
+fn only_get(route: MethodRouter<AppState>) -> MethodRouter<AppState> {
+    route.fallback(|| async { ApiError::method_not_allowed("GET, HEAD") })
+}

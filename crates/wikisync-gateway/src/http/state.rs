@@ -1,0 +1,217 @@
+//! [`AppState`]: what every handler shares (store, configuration, HTTP client, publisher
+//! tokens, counters), and the checks that need it (the caller's token, node URIs of this
+//! service).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::Json;
+use axum::http::{HeaderMap, header};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::config::Config;
+use crate::delivery::{DeliveryMetrics, HttpClient};
+use crate::error::{ApiError, ApiResult};
+use crate::store::Store;
+use crate::uri::{NodeUri, REMOTE_KEY_PREFIX, is_remote_key};
+
+/// Shared state of the HTTP handlers.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    config: Config,
+    client: HttpClient,
+    /// (token, owner id) pairs; the owner id is a hash prefix, never the token.
+    tokens: Vec<(Vec<u8>, String)>,
+    delivery_metrics: Arc<DeliveryMetrics>,
+    publishes: AtomicU64,
+}
+
+impl AppState {
+    /// State over `store`, using `client` for verification requests.
+    pub fn new(
+        store: Store,
+        config: Config,
+        client: HttpClient,
+        delivery_metrics: Arc<DeliveryMetrics>,
+    ) -> Self {
+        let tokens = config
+            .tokens
+            .iter()
+            .map(|t| (t.as_bytes().to_vec(), owner_id(t)))
+            .collect();
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                config,
+                client,
+                tokens,
+                delivery_metrics,
+                publishes: AtomicU64::new(0),
+            }),
+        }
+    }
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("service", &self.inner.config.service)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The owner id recorded for nodes created with `token`: `token:` + 16 hex digits of its SHA-256.
+pub fn owner_id(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    format!("token:{}", &crate::hex::lower(&digest)[..16])
+}
+
+impl AppState {
+    fn service(&self) -> &str {
+        &self.inner.config.service
+    }
+
+    /// The gateway's configuration.
+    pub(crate) fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The store.
+    pub(crate) fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// The client for verification requests and denials.
+    pub(crate) fn client(&self) -> &HttpClient {
+        &self.inner.client
+    }
+
+    /// The delivery worker's counters.
+    pub(crate) fn delivery_metrics(&self) -> &DeliveryMetrics {
+        &self.inner.delivery_metrics
+    }
+
+    /// Counts an entry accepted by `/publish`.
+    pub(crate) fn count_publish(&self) {
+        self.inner.publishes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Entries accepted by `/publish` since start.
+    pub(crate) fn publishes(&self) -> u64 {
+        self.inner.publishes.load(Ordering::Relaxed)
+    }
+
+    /// The caller's owner id: `None` with open publishing, else the id of a valid bearer token.
+    pub(crate) fn owner(&self, headers: &HeaderMap) -> ApiResult<Option<String>> {
+        if self.inner.tokens.is_empty() {
+            return Ok(None);
+        }
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .ok_or_else(|| {
+                ApiError::unauthorized(
+                    "this gateway requires 'Authorization: Bearer <token>' to publish",
+                )
+            })?;
+        self.inner
+            .tokens
+            .iter()
+            .find(|(token, _)| constant_time_eq(token, given.as_bytes()))
+            .map(|(_, owner)| Some(owner.clone()))
+            .ok_or_else(|| ApiError::unauthorized("the bearer token is not valid"))
+    }
+
+    /// Parses a node URI naming a node of this service.
+    pub(crate) fn local_uri(&self, field: &str, text: &str) -> ApiResult<NodeUri> {
+        let uri = NodeUri::parse(text).map_err(|e| ApiError::bad_uri(field, &e))?;
+        if uri.service() != self.service() {
+            return Err(ApiError::not_found(
+                "unknown_service",
+                format!(
+                    "this gateway serves '{}', not '{}'",
+                    self.service(),
+                    uri.service()
+                ),
+            ));
+        }
+        Ok(uri)
+    }
+
+    /// Like [`Self::local_uri`], refusing the root collection and reserved node ids.
+    pub(crate) fn leaf_uri(&self, field: &str, text: &str) -> ApiResult<NodeUri> {
+        let uri = self.local_uri(field, text)?;
+        if uri.is_root() {
+            return Err(ApiError::bad_request(
+                "root_node",
+                format!(
+                    "{field} names the root collection; give a node (xmpp:<service>?;node=<id>)"
+                ),
+            ));
+        }
+        if is_remote_key(uri.node()) {
+            return Err(reserved_node());
+        }
+        Ok(uri)
+    }
+
+    /// Parses the node URI of a subscription or an item read, and gives the node's storage
+    /// key: a node of this service, or (XMPP mode: remote subscriptions, as Idavoll's
+    /// remote-node resources) a node of any other pubsub service.
+    pub(crate) fn subscribable_uri(&self, field: &str, text: &str) -> ApiResult<(NodeUri, String)> {
+        let uri = NodeUri::parse(text).map_err(|e| ApiError::bad_uri(field, &e))?;
+        if uri.service() == self.service() {
+            if is_remote_key(uri.node()) {
+                return Err(reserved_node());
+            }
+            let key = crate::uri::storage_key(&uri, self.service());
+            return Ok((uri, key));
+        }
+        if !self.inner.store.remote_nodes() {
+            return Err(ApiError::not_found(
+                "unknown_service",
+                format!(
+                    "this gateway serves '{}', not '{}' (nodes of other services can be subscribed to in XMPP mode only)",
+                    self.service(),
+                    uri.service()
+                ),
+            ));
+        }
+        if uri.is_root() {
+            return Err(ApiError::bad_request(
+                "root_node",
+                format!(
+                    "{field} names the root collection of another service; give one of its nodes (xmpp:<service>?;node=<id>)"
+                ),
+            ));
+        }
+        let key = crate::uri::storage_key(&uri, self.service());
+        Ok((uri, key))
+    }
+
+    /// The JSON answer `{"uri": <canonical URI of node>}`.
+    pub(crate) fn uri_json(&self, node: &str) -> Json<serde_json::Value> {
+        Json(json!({ "uri": NodeUri::new(self.service(), node).to_string() }))
+    }
+}
+
+fn reserved_node() -> ApiError {
+    ApiError::bad_request(
+        "reserved_node",
+        format!(
+            "node ids starting with '{REMOTE_KEY_PREFIX}' are reserved (the gateway stores nodes of other services under their URI)"
+        ),
+    )
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

@@ -1,0 +1,47 @@
+//! [`StoreError`]: why a store operation failed.
+
+/// Why a store operation failed.
+///
+/// One enum for the whole store: each variant says which operations return it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The node does not exist (publish, retract, delete, items, subscribe, unsubscribe).
+    #[error("node '{0}' not found")]
+    NodeNotFound(String),
+    /// The item does not exist in the node (retract).
+    #[error("item '{0}' not found")]
+    ItemNotFound(String),
+    /// The node was created with another publisher token (publish, retract, delete).
+    #[error("the node belongs to another publisher")]
+    NotOwner,
+    /// The callback is already subscribed to the node (subscribe).
+    #[error("subscription already exists")]
+    SubscriptionExists,
+    /// The callback is not subscribed to the node (unsubscribe).
+    #[error("no such subscription")]
+    NoSubscription,
+    /// The node already has the configured maximum of subscriptions (subscribe).
+    #[error("subscription limit of {0} reached")]
+    SubscriptionLimit(u32),
+    /// The store thread has stopped (any operation during or after shutdown).
+    #[error("the store is not running")]
+    Unavailable,
+    /// SQLite failed (any operation); the text is for the log, never for clients.
+    #[error("database error: {0}")]
+    Database(String),
+    /// XMPP mode: the pubsub service of a remote node refused the request (node_exists, items
+    /// of a node on another service); the text names the condition.
+    #[error("the remote pubsub service refused: {0}")]
+    RemoteRefused(String),
+    /// XMPP mode: the pubsub service of a remote node could not be asked now (the gateway is
+    /// not connected to its XMPP server, or no answer came in time); trying again may work.
+    #[error("the remote pubsub service cannot be reached now: {0}")]
+    RemoteUnavailable(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Database(e.to_string())
+    }
+}

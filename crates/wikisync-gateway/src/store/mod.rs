@@ -1,0 +1,468 @@
+//! Storage: the [`Store`], over SQLite, for both modes.
+//!
+//! The store keeps nodes, items, subscriptions and the delivery outbox. Every operation that
+//! changes what subscribers must receive writes the matching outbox rows **in the same
+//! transaction**, so an acknowledged publish can never lose its deliveries, even to `kill -9`.
+//!
+//! # Schema
+//!
+//! - `nodes(id, owner, created_ms)`: `owner` identifies the publisher token that created the node
+//!   (a hash, never the token), `NULL` when publishing is open.
+//! - `items(node, item_id, seq, payload, published_ms)`: the latest payload per item id; `seq`
+//!   orders items (newest = highest); at most `max_items_per_node` per node, oldest dropped.
+//! - `subscriptions(id, node, callback, secret, created_ms, topic, expires_ms)`: `node = ''` is the
+//!   root collection (every node). `id` is never reused (AUTOINCREMENT) and names the subscriber's
+//!   delivery queue. `topic` is `NULL` for Idavoll-style subscriptions (`POST /subscribe`) and the
+//!   topic URL as the subscriber gave it for WebSub ones (`POST /hub`), which also carry a lease
+//!   end `expires_ms` (an expired subscription receives nothing and is swept away).
+//! - `events(id, node, kind, item_id, payload, redirect, created_ms)`: one row per thing to tell
+//!   subscribers (`item`, `retracted`, `deleted`), shared by all its deliveries.
+//! - `outbox(id, sub_key, event_id, callback, secret, attempts, next_attempt_ms,
+//!   first_failure_ms, topic)`: one row per (subscriber, event); a subscriber's queue is its rows
+//!   in `id` order. The callback, secret and topic are copied so a node deletion can still be
+//!   delivered after its subscriptions are gone. An event row is removed with its last delivery.
+//!
+//! - `xmpp_ops(id, kind, node, item_id, payload, redirect, created_ms)`, XMPP mode only: the
+//!   operations waiting for the pubsub service (`ensure`, `follow`, `unfollow`, `publish`,
+//!   `retract`, `delete`), sent in `id` order and removed once answered.
+//!
+//! Schema version 2 (`PRAGMA user_version`) added the `topic` and `expires_ms` columns; a version
+//! 1 database is migrated on open. Every statement is in [`sql`], one submodule per table.
+//!
+//! # Embedded and XMPP nodes
+//!
+//! [`Store`] does everything both modes share (owners, subscriptions, the delivery outbox, the
+//! item cache) and hands what differs to its `Nodes` ([`nodes`]): embedded nodes carry a change
+//! out at once, XMPP nodes (`crate::xmpp`) queue it for the pubsub service in the same
+//! transaction and fill the item cache and the outbox from the service's events.
+//!
+//! # Threading, group commit and the pipelined fsync
+//!
+//! rusqlite is blocking, so the store ([`db`]) owns one connection on a dedicated thread and takes
+//! jobs over a channel. The thread takes every job waiting in the channel (up to 512), runs them
+//! in **one** transaction, each inside its own savepoint (a failing job rolls back alone), and
+//! commits once. Under load this is group commit: one fsync covers many publishes.
+//!
+//! The fsync is pipelined. The database runs in WAL mode with `synchronous=NORMAL`, so a commit
+//! only appends its frames to the write-ahead log (SQLite itself syncs at checkpoints, before
+//! the log is reused). The store thread hands each committed batch to a second thread, the
+//! *sync* thread, and goes on with the next batch at once; the sync thread `fdatasync`s the WAL
+//! file (one call for every batch waiting for it) and only then answers the batch's callers.
+//! So batch N+1 is executed while batch N is being synced, and an answer (such as a publish's
+//! acknowledgement) is still given only once its writes are on disk: the WAL is appended in
+//! order, so a sync that starts after a commit covers it. Batches holding only reads and
+//! delivery acknowledgements need no sync (a lost acknowledgement only repeats a delivery, which
+//! at-least-once allows); they are still answered in commit order, after the batches before them.
+//!
+//! After a batch that queued deliveries is synced, the store marks the subscriber queues concerned
+//! in its [`QueueSignal`], so the delivery worker learns which queues to work without scanning the
+//! outbox (it scans it once, at start).
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! use wikisync_gateway::store::{PublishRequest, Store, StoreLimits};
+//!
+//! let dir = tempfile::tempdir().expect("temp dir");
+//! let store = Store::open(&dir.path().join("g.sqlite3"), StoreLimits::default(), None)
+//!     .expect("open");
+//! let node = store.create_node(None, 0).await.expect("created");
+//! let entry = r#"<entry xmlns="http://www.w3.org/2005/Atom"><id>urn:x</id></entry>"#;
+//! store
+//!     .publish(PublishRequest { node: Some(node.clone()), item_id: "urn:x".into(),
+//!         payload: entry.into(), owner: None, now_ms: 1 })
+//!     .await
+//!     .expect("published");
+//! assert_eq!(store.items(&node, 10).await.expect("items")[0].payload, entry);
+//! # }
+//! ```
+
+mod db;
+mod error;
+mod nodes;
+mod records;
+pub(crate) mod sql;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rusqlite::Connection;
+
+pub use db::QueueSignal;
+pub(crate) use db::{BoxFuture, Db};
+pub use error::StoreError;
+pub use nodes::XmppStatus;
+pub(crate) use nodes::{NodeChange, Nodes};
+pub use records::{
+    Delivery, EventKind, Item, PublishRequest, QueueHead, StoreLimits, SubscribeRequest,
+};
+use sql::Filled;
+
+use crate::uri::is_remote_key;
+
+/// Storage of nodes, items, subscriptions and the outbox; cheap to clone.
+///
+/// Every method's work is committed (durably, unless it says otherwise) before it returns `Ok`.
+#[derive(Clone)]
+pub struct Store {
+    db: Db,
+    limits: StoreLimits,
+    nodes: Arc<dyn Nodes>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("limits", &self.limits)
+            .field("remote_nodes", &self.nodes.remote_nodes())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path` in WAL mode and starts its thread, with
+    /// embedded nodes. After each commit that queued deliveries, the queues concerned are marked
+    /// in `signal`.
+    pub fn open(
+        path: &Path,
+        limits: StoreLimits,
+        signal: Option<Arc<QueueSignal>>,
+    ) -> Result<Self, StoreError> {
+        Ok(Self {
+            db: Db::open(path, signal)?,
+            limits,
+            nodes: Arc::new(nodes::Embedded {
+                max_items: limits.max_items_per_node,
+            }),
+        })
+    }
+
+    /// The same database with other nodes (XMPP mode).
+    pub(crate) fn with_nodes(self, nodes: Arc<dyn Nodes>) -> Self {
+        Self { nodes, ..self }
+    }
+
+    /// The database thread.
+    pub(crate) fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// The limits the store was opened with.
+    pub(crate) fn limits(&self) -> StoreLimits {
+        self.limits
+    }
+
+    /// Runs `f` as a durable job that may hand changes to the nodes, and tells them once it is
+    /// committed.
+    async fn change<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, &mut Filled, &dyn Nodes) -> Result<T, StoreError> + Send + 'static,
+    {
+        let nodes = self.nodes.clone();
+        let result = self
+            .db
+            .call(move |conn, filled| f(conn, filled, &*nodes))
+            .await?;
+        self.nodes.committed();
+        Ok(result)
+    }
+
+    /// Creates an instant node (`generic/<random uuid>`) owned by `owner`; returns its id.
+    pub async fn create_node(
+        &self,
+        owner: Option<String>,
+        now_ms: i64,
+    ) -> Result<String, StoreError> {
+        self.change(move |conn, filled, nodes| {
+            create_instant(conn, filled, nodes, owner.as_deref(), now_ms)
+        })
+        .await
+    }
+
+    /// Stores an item and queues it for every subscriber of the node and of the root; returns
+    /// the node id (new if `req.node` was `None`).
+    pub async fn publish(&self, req: PublishRequest) -> Result<String, StoreError> {
+        self.nodes.accepts(&req.payload)?;
+        match self.publish_once(req.clone()).await {
+            // A node made on the XMPP service by someone else: adopted, then published to.
+            Err(StoreError::NodeNotFound(node)) => {
+                if self.nodes.find(node.clone()).await? {
+                    self.publish_once(req).await
+                } else {
+                    Err(StoreError::NodeNotFound(node))
+                }
+            }
+            other => other,
+        }
+    }
+
+    async fn publish_once(&self, req: PublishRequest) -> Result<String, StoreError> {
+        self.change(move |conn, filled, nodes| {
+            let node = match req.node {
+                Some(node) => {
+                    sql::nodes::check_owner(conn, &node, req.owner.as_deref())?;
+                    node
+                }
+                None => create_instant(conn, filled, nodes, req.owner.as_deref(), req.now_ms)?,
+            };
+            let item = Item {
+                id: req.item_id,
+                payload: req.payload,
+            };
+            let change = NodeChange::Publish {
+                node: &node,
+                item: &item,
+            };
+            nodes.apply(conn, filled, change, req.now_ms)?;
+            Ok(node)
+        })
+        .await
+    }
+
+    /// Removes an item and queues a retraction for every subscriber.
+    pub async fn retract(
+        &self,
+        node: String,
+        item_id: String,
+        owner: Option<String>,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.change(move |conn, filled, nodes| {
+            sql::nodes::check_owner(conn, &node, owner.as_deref())?;
+            let change = NodeChange::Retract {
+                node: &node,
+                item_id: &item_id,
+            };
+            nodes.apply(conn, filled, change, now_ms)
+        })
+        .await
+    }
+
+    /// Deletes a node with its items and subscriptions, queueing `deleted` for its subscribers
+    /// (and root subscribers), after whatever they still have pending.
+    pub async fn delete_node(
+        &self,
+        node: String,
+        redirect: Option<String>,
+        owner: Option<String>,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.change(move |conn, filled, nodes| {
+            sql::nodes::check_owner(conn, &node, owner.as_deref())?;
+            let change = NodeChange::Delete {
+                node: &node,
+                redirect: redirect.as_deref(),
+            };
+            nodes.apply(conn, filled, change, now_ms)
+        })
+        .await
+    }
+
+    /// The ids of all nodes of this service, sorted.
+    pub async fn list_nodes(&self) -> Result<Vec<String>, StoreError> {
+        self.db
+            .call_lazy(|conn| sql::nodes::list(conn, false))
+            .await
+    }
+
+    /// Whether a node exists (`""`, the root, always does).
+    pub async fn node_exists(&self, node: String) -> Result<bool, StoreError> {
+        let key = node.clone();
+        let here = self
+            .db
+            .call_lazy(move |conn| Ok(sql::nodes::check_exists(conn, &key).is_ok()))
+            .await?;
+        if here {
+            return Ok(true);
+        }
+        self.nodes.find(node).await
+    }
+
+    /// The newest `max` items of a node, newest first.
+    pub async fn items(&self, node: &str, max: u32) -> Result<Vec<Item>, StoreError> {
+        let key = node.to_owned();
+        let stored = self
+            .db
+            .call_lazy(move |conn| {
+                if !sql::nodes::exists(conn, &key)? {
+                    return Err(StoreError::NodeNotFound(key));
+                }
+                sql::items::newest(conn, &key, max)
+            })
+            .await;
+        match stored {
+            // A node of another service that nobody here follows: read from its service.
+            Err(StoreError::NodeNotFound(node)) if is_remote_key(&node) => {
+                self.nodes.remote_items(node, max).await
+            }
+            other => other,
+        }
+    }
+
+    /// Whether `callback` is subscribed to `node`.
+    pub async fn is_subscribed(&self, node: String, callback: String) -> Result<bool, StoreError> {
+        self.db
+            .call_lazy(move |conn| sql::subscriptions::exists(conn, &node, &callback))
+            .await
+    }
+
+    /// Adds a subscription and queues the node's newest item for it (not for the root). The
+    /// first subscription to a node of another service (XMPP mode) makes the gateway follow it.
+    pub async fn subscribe(&self, req: SubscribeRequest) -> Result<(), StoreError> {
+        let max = self.limits.max_subscriptions_per_node;
+        let remote = self.nodes.remote_nodes() && is_remote_key(&req.node);
+        self.change(move |conn, filled, nodes| {
+            if remote && sql::nodes::record(conn, &req.node, req.now_ms)? {
+                let change = NodeChange::Follow { node: &req.node };
+                nodes.apply(conn, filled, change, req.now_ms)?;
+            }
+            sql::subscriptions::add(conn, filled, &req, max)
+        })
+        .await
+    }
+
+    /// Adds or renews a WebSub subscription (the key is node + callback; a renewal replaces the
+    /// topic, secret and lease and keeps the queue). Queues nothing.
+    pub async fn websub_subscribe(&self, req: SubscribeRequest) -> Result<(), StoreError> {
+        let max = self.limits.max_subscriptions_per_node;
+        self.db
+            .call(move |conn, _| sql::subscriptions::add_or_renew_websub(conn, &req, max))
+            .await
+    }
+
+    /// Queues the node's newest item again for every subscriber (a WebSub publish ping); returns
+    /// whether the node had an item.
+    pub async fn republish(
+        &self,
+        node: String,
+        owner: Option<String>,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        self.db
+            .call(move |conn, filled| {
+                sql::nodes::check_owner(conn, &node, owner.as_deref())?;
+                let Some(item) = sql::items::last(conn, &node)? else {
+                    return Ok(false);
+                };
+                sql::outbox::fan_out_item(conn, filled, &node, &item, now_ms)?;
+                Ok(true)
+            })
+            .await
+    }
+
+    /// Removes the subscriptions whose lease ended before `now_ms`, with their queues; returns
+    /// how many.
+    pub async fn expire_leases(&self, now_ms: i64) -> Result<u64, StoreError> {
+        self.db
+            .call(move |conn, _| sql::subscriptions::expire(conn, now_ms))
+            .await
+    }
+
+    /// Removes a subscription and its pending deliveries. After the last subscription to a node
+    /// of another service, the gateway stops following it (as Idavoll unsubscribed only after
+    /// the last callback).
+    pub async fn unsubscribe(&self, node: String, callback: String) -> Result<(), StoreError> {
+        self.change(move |conn, filled, nodes| {
+            sql::subscriptions::remove(conn, &node, &callback)?;
+            unfollow_if_unused(conn, filled, nodes, &node)
+        })
+        .await
+    }
+
+    /// The head of every non-empty subscriber queue.
+    pub async fn queue_heads(&self) -> Result<Vec<QueueHead>, StoreError> {
+        self.db.call_lazy(sql::outbox::heads).await
+    }
+
+    /// Records the successful deliveries `delivered` (removes them from their queue), then
+    /// returns the first `limit` deliveries of queue `sub_key`, head first. One round trip per
+    /// batch: the worker acknowledges a batch while fetching the next. Not synced to disk (a lost
+    /// acknowledgement only repeats a delivery, which at-least-once allows).
+    pub async fn advance(
+        &self,
+        sub_key: i64,
+        delivered: Vec<i64>,
+        limit: u32,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        self.db
+            .call_lazy(move |conn| {
+                sql::outbox::acknowledge(conn, &delivered)?;
+                if limit == 0 {
+                    return Ok(Vec::new());
+                }
+                sql::outbox::first(conn, sub_key, limit)
+            })
+            .await
+    }
+
+    /// Records a failed attempt; the delivery is due again at `next_attempt_ms`.
+    pub async fn delivery_failed(
+        &self,
+        delivery_id: i64,
+        next_attempt_ms: i64,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.db
+            .call(move |conn, _| sql::outbox::failed(conn, delivery_id, next_attempt_ms, now_ms))
+            .await
+    }
+
+    /// Removes a subscriber (410 Gone or failure budget spent): its subscription and its queue;
+    /// like [`Store::unsubscribe`], the last one of a node of another service unfollows it.
+    pub async fn drop_subscriber(&self, sub_key: i64) -> Result<(), StoreError> {
+        self.change(move |conn, filled, nodes| {
+            match sql::subscriptions::remove_by_key(conn, sub_key)? {
+                Some(node) => unfollow_if_unused(conn, filled, nodes, &node),
+                None => Ok(()),
+            }
+        })
+        .await
+    }
+
+    /// The number of pending deliveries.
+    pub async fn outbox_len(&self) -> Result<u64, StoreError> {
+        self.db.call_lazy(sql::outbox::len).await
+    }
+
+    /// Whether nodes of other pubsub services can be subscribed to and read (remote
+    /// subscriptions, XMPP mode); their storage key is [`crate::uri::storage_key`].
+    pub fn remote_nodes(&self) -> bool {
+        self.nodes.remote_nodes()
+    }
+
+    /// The state of the XMPP side, in XMPP mode (`None` in embedded mode).
+    pub async fn xmpp_status(&self) -> Result<Option<XmppStatus>, StoreError> {
+        self.nodes.status().await
+    }
+}
+
+/// Inserts a new instant node and tells the nodes.
+fn create_instant(
+    conn: &Connection,
+    filled: &mut Filled,
+    nodes: &dyn Nodes,
+    owner: Option<&str>,
+    now_ms: i64,
+) -> Result<String, StoreError> {
+    let node = sql::nodes::create_instant(conn, owner, now_ms)?;
+    nodes.apply(conn, filled, NodeChange::Create { node: &node }, now_ms)?;
+    Ok(node)
+}
+
+/// Stops following a node of another service once nobody here subscribes to it: forgets it
+/// and its cached items, and tells the nodes.
+fn unfollow_if_unused(
+    conn: &Connection,
+    filled: &mut Filled,
+    nodes: &dyn Nodes,
+    node: &str,
+) -> Result<(), StoreError> {
+    if !is_remote_key(node) || sql::subscriptions::any(conn, node)? {
+        return Ok(());
+    }
+    if sql::nodes::forget(conn, node)? {
+        let now = crate::time::now_ms();
+        nodes.apply(conn, filled, NodeChange::Unfollow { node }, now)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,83 @@
+//! The `items` table: the newest payload per item id of each node, ordered by `seq` (embedded
+//! mode: what was published; XMPP mode: a cache of the pubsub service's items).
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::super::error::StoreError;
+use super::super::records::Item;
+
+/// Stores `payload` as item `item_id` of `node`, as its newest item, and drops the oldest items
+/// beyond `max_items`.
+pub(crate) fn put(
+    conn: &Connection,
+    node: &str,
+    item: &Item,
+    now_ms: i64,
+    max_items: u32,
+) -> Result<(), StoreError> {
+    let seq: i64 = conn
+        .prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM items WHERE node = ?1")?
+        .query_row([node], |r| r.get(0))?;
+    conn.prepare_cached(
+        "INSERT INTO items (node, item_id, seq, payload, published_ms) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (node, item_id) DO UPDATE SET seq = excluded.seq, payload = excluded.payload,
+         published_ms = excluded.published_ms",
+    )?
+    .execute(params![node, item.id, seq, item.payload, now_ms])?;
+    let max = i64::from(max_items);
+    if seq > max {
+        conn.prepare_cached("DELETE FROM items WHERE node = ?1 AND seq <= ?2")?
+            .execute(params![node, seq - max])?;
+    }
+    Ok(())
+}
+
+/// The payload of item `item_id` of `node`, if stored.
+pub(crate) fn payload(
+    conn: &Connection,
+    node: &str,
+    item_id: &str,
+) -> Result<Option<String>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT payload FROM items WHERE node = ?1 AND item_id = ?2")?
+        .query_row(params![node, item_id], |r| r.get(0))
+        .optional()?)
+}
+
+/// Removes item `item_id` of `node`; returns whether it was stored.
+pub(crate) fn remove(conn: &Connection, node: &str, item_id: &str) -> Result<bool, StoreError> {
+    let removed = conn
+        .prepare_cached("DELETE FROM items WHERE node = ?1 AND item_id = ?2")?
+        .execute(params![node, item_id])?;
+    Ok(removed > 0)
+}
+
+/// The newest `max` items of `node`, newest first.
+pub(crate) fn newest(conn: &Connection, node: &str, max: u32) -> Result<Vec<Item>, StoreError> {
+    let items = conn
+        .prepare_cached(
+            "SELECT item_id, payload FROM items WHERE node = ?1 ORDER BY seq DESC LIMIT ?2",
+        )?
+        .query_map(params![node, max], |r| {
+            Ok(Item {
+                id: r.get(0)?,
+                payload: r.get(1)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(items)
+}
+
+/// The newest item of `node`, if it has one.
+pub(crate) fn last(conn: &Connection, node: &str) -> Result<Option<Item>, StoreError> {
+    Ok(newest(conn, node, 1)?.into_iter().next())
+}
+
+/// The ids of the items of `node`, oldest first.
+pub(crate) fn ids(conn: &Connection, node: &str) -> Result<Vec<String>, StoreError> {
+    let ids = conn
+        .prepare_cached("SELECT item_id FROM items WHERE node = ?1 ORDER BY seq")?
+        .query_map([node], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(ids)
+}

@@ -1,0 +1,197 @@
+//! [`XmppNodes`]: the nodes of the XMPP mode. They live on the pubsub service: a change is
+//! queued in the durable XMPP outbox (table `xmpp_ops`, sent by [`super::outbox`]) in the
+//! store's transaction, and comes back as a pubsub event that fills the item cache and the
+//! delivery outbox ([`super::intake`]).
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use rusqlite::Connection;
+
+use super::conn::IqError;
+use super::stanza::{self, PubsubRequest};
+use super::state::Shared;
+use crate::store::sql::xmpp_ops::{self, OpKind};
+use crate::store::sql::{Filled, items, nodes};
+use crate::store::{BoxFuture, Item, NodeChange, Nodes, StoreError, XmppStatus};
+use crate::uri::is_remote_key;
+
+/// The nodes of the XMPP mode (see the module docs).
+#[derive(Clone)]
+pub(crate) struct XmppNodes {
+    pub(crate) inner: Arc<Shared>,
+}
+
+impl XmppNodes {
+    /// Whether the component is connected.
+    fn is_online(&self) -> bool {
+        self.inner.conn.online().borrow().is_some()
+    }
+
+    /// Whether a node of another service exists: asks that service (through the XMPP
+    /// server, so across federation too). Not recorded: subscribing does that.
+    async fn probe_remote(&self, key: &str) -> Result<bool, StoreError> {
+        let result = self
+            .inner
+            .iq_for(key, |node| PubsubRequest::Items { node, max: 1 })
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) => remote_refusal(e).map(|_: ()| false),
+        }
+    }
+
+    /// Adopts a node that exists on the service but not here (created by an XMPP client or
+    /// another gateway): records it and queues its configuration and subscription.
+    async fn adopt(&self, node: String) -> Result<bool, StoreError> {
+        let shared = &self.inner;
+        if is_remote_key(&node) || !self.is_online() {
+            return Ok(false);
+        }
+        let probe = PubsubRequest::Items {
+            node: node.clone(),
+            max: 1,
+        };
+        match shared.conn.iq(&shared.service, &probe).await {
+            Ok(_) => {}
+            Err(IqError::Refused(r)) => {
+                tracing::debug!(node, refusal = %r, "node not adoptable");
+                return Ok(false);
+            }
+            Err(_) => return Ok(false),
+        }
+        let now = crate::time::now_ms();
+        shared
+            .db
+            .call(move |conn, _| {
+                nodes::record(conn, &node, now)?;
+                xmpp_ops::queue(conn, OpKind::Ensure, &node, None, None, None, now)
+            })
+            .await?;
+        shared.wake.notify_one();
+        Ok(true)
+    }
+}
+
+/// How a request about a node of another service failed: `item-not-found` is `Ok` (the node
+/// does not exist), any other refusal or failure an error.
+fn remote_refusal(e: IqError) -> Result<(), StoreError> {
+    match e {
+        IqError::Refused(r) if r.condition == "item-not-found" => Ok(()),
+        IqError::Refused(r) if !r.is_transient() => Err(StoreError::RemoteRefused(r.to_string())),
+        e => Err(StoreError::RemoteUnavailable(e.to_string())),
+    }
+}
+
+impl Nodes for XmppNodes {
+    fn apply(
+        &self,
+        conn: &Connection,
+        _filled: &mut Filled,
+        change: NodeChange<'_>,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let queue = |kind: OpKind,
+                     node: &str,
+                     item_id: Option<&str>,
+                     payload: Option<&str>,
+                     redirect: Option<&str>| {
+            xmpp_ops::queue(conn, kind, node, item_id, payload, redirect, now_ms)
+        };
+        match change {
+            NodeChange::Create { node } => queue(OpKind::Ensure, node, None, None, None),
+            NodeChange::Follow { node } => queue(OpKind::Follow, node, None, None, None),
+            NodeChange::Unfollow { node } => queue(OpKind::Unfollow, node, None, None, None),
+            NodeChange::Publish { node, item } => queue(
+                OpKind::Publish,
+                node,
+                Some(&item.id),
+                Some(&item.payload),
+                None,
+            ),
+            NodeChange::Retract { node, item_id } => {
+                let known = items::payload(conn, node, item_id)?.is_some()
+                    || xmpp_ops::publish_queued(conn, node, item_id)?;
+                if !known {
+                    return Err(StoreError::ItemNotFound(item_id.to_owned()));
+                }
+                queue(OpKind::Retract, node, Some(item_id), None, None)
+            }
+            NodeChange::Delete { node, redirect } => {
+                queue(OpKind::Delete, node, None, None, redirect)
+            }
+        }
+    }
+
+    fn accepts(&self, payload: &str) -> Result<(), StoreError> {
+        // Fail now, not in the worker, if the service could not take the payload.
+        stanza::from_text(payload)
+            .map(|_| ())
+            .map_err(|e| StoreError::Database(format!("entry not usable as XML: {e}")))
+    }
+
+    fn committed(&self) {
+        self.inner.wake.notify_one();
+    }
+
+    fn find(&self, node: String) -> BoxFuture<'_, Result<bool, StoreError>> {
+        Box::pin(async move {
+            if is_remote_key(&node) {
+                self.probe_remote(&node).await
+            } else {
+                self.adopt(node).await
+            }
+        })
+    }
+
+    fn remote_items(&self, node: String, max: u32) -> BoxFuture<'_, Result<Vec<Item>, StoreError>> {
+        Box::pin(async move {
+            let result = self
+                .inner
+                .iq_for(&node, |n| PubsubRequest::Items { node: n, max })
+                .await;
+            match result {
+                Ok(answer) => Ok(answer
+                    .map(|a| stanza::parse_items(&a))
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|(id, payload)| {
+                        Some(Item {
+                            id,
+                            payload: stanza::to_text(&payload).ok()?,
+                        })
+                    })
+                    .collect()),
+                Err(e) => {
+                    remote_refusal(e)?;
+                    Err(StoreError::NodeNotFound(node))
+                }
+            }
+        })
+    }
+
+    fn remote_nodes(&self) -> bool {
+        true
+    }
+
+    fn status(&self) -> BoxFuture<'_, Result<Option<XmppStatus>, StoreError>> {
+        Box::pin(async move {
+            let (pending_ops, remote_nodes) = self
+                .inner
+                .db
+                .call_lazy(|conn| Ok((xmpp_ops::count(conn)?, nodes::count_remote(conn)?)))
+                .await?;
+            let m = &self.inner.metrics;
+            Ok(Some(XmppStatus {
+                connected: self.is_online(),
+                sessions: self.inner.conn.sessions(),
+                pending_ops,
+                ops_sent: m.sent.load(Ordering::Relaxed),
+                ops_refused: m.refused.load(Ordering::Relaxed),
+                events: m.events.load(Ordering::Relaxed),
+                remote_nodes,
+                remote_unreachable: self.inner.unreachable().len() as u64,
+            }))
+        })
+    }
+}

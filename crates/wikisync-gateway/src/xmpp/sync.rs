@@ -1,0 +1,206 @@
+//! Keeping the cache up to date with the pubsub service: the resynchronisation after every new
+//! session, the following of nodes of other services, and the background retry of those whose
+//! service could not be reached.
+
+use std::sync::Weak;
+
+use tokio_xmpp::minidom::Element;
+
+use super::conn::IqError;
+use super::intake::apply;
+use super::stanza::{self, PubsubEvent, PubsubRequest};
+use super::state::{Shared, store_failure};
+use crate::store::sql::xmpp_ops::{self, OpKind};
+use crate::store::sql::{items, nodes};
+use crate::uri::is_remote_key;
+
+/// After a (re)connection: stop following nodes of other services nobody here subscribes to
+/// any more, resubscribe to every other known node and deliver what changed meanwhile.
+pub(crate) async fn resync(s: &Shared) -> Result<(), IqError> {
+    let now = crate::time::now_ms();
+    s.db.call(move |conn, _| {
+        for node in nodes::unused_remote(conn)? {
+            if nodes::forget(conn, &node)? {
+                xmpp_ops::queue(conn, OpKind::Unfollow, &node, None, None, None, now)?;
+            }
+        }
+        Ok(())
+    })
+    .await
+    .map_err(store_failure)?;
+    let (known, queued) =
+        s.db.call_lazy(|conn| Ok((nodes::list(conn, true)?, xmpp_ops::nodes_to_sync(conn)?)))
+            .await
+            .map_err(store_failure)?;
+    for node in known.into_iter().filter(|n| !queued.contains(n)) {
+        if is_remote_key(&node) {
+            follow(s, &node).await?;
+        } else {
+            sync_node(s, &node).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Brings a followed node of another service up to date. When that service cannot be
+/// reached (its server down, federation broken) while this gateway's own connection is fine,
+/// the node is set aside and retried in the background ([`refollow`]) instead of holding up
+/// the outbox or the resynchronisation of this service's nodes; only a lost connection is an
+/// error.
+pub(crate) async fn follow(s: &Shared, key: &str) -> Result<(), IqError> {
+    let result = sync_node(s, key).await;
+    let mut unreachable = s.unreachable();
+    match result {
+        Ok(()) => {
+            unreachable.remove(key);
+            Ok(())
+        }
+        Err(e @ (IqError::NotConnected | IqError::Disconnected)) => Err(e),
+        Err(e) => {
+            if unreachable.insert(key.to_owned()) {
+                tracing::warn!(node = key, error = %e, "the node's pubsub service cannot be reached; retrying in the background");
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Tries the unreachable followed nodes again, every `retry_every`, while connected.
+pub(crate) async fn refollow(shared: Weak<Shared>) {
+    loop {
+        let Some(s) = shared.upgrade() else { return };
+        let every = s.retry_every;
+        drop(s);
+        tokio::time::sleep(every).await;
+        let Some(s) = shared.upgrade() else { return };
+        if s.conn.online().borrow().is_none() {
+            continue;
+        }
+        let waiting: Vec<String> = s.unreachable().iter().cloned().collect();
+        for key in waiting {
+            match is_known(&s, &key).await {
+                Ok(true) => {
+                    if follow(&s, &key).await.is_err() {
+                        break;
+                    }
+                }
+                _ => {
+                    s.unreachable().remove(&key);
+                }
+            }
+        }
+    }
+}
+
+/// Brings one node up to date with its service: subscribes the component (again) and applies
+/// what changed while the gateway was not listening: items published (delivered unless
+/// identical to the cached ones), items retracted (delivered as retractions), or the node
+/// deleted. Only transient failures are errors (the caller retries).
+async fn sync_node(s: &Shared, key: &str) -> Result<(), IqError> {
+    let max = s.node_config.max_items;
+    let found = match s
+        .iq_for(key, |node| PubsubRequest::Items { node, max })
+        .await
+    {
+        Ok(result) => result.map(|r| stanza::parse_items(&r)).unwrap_or_default(),
+        Err(IqError::Refused(r)) if r.condition == "item-not-found" => {
+            let deleted = PubsubEvent::Deleted {
+                node: key.to_owned(),
+                redirect: None,
+            };
+            apply(s, vec![deleted]).await;
+            return Ok(());
+        }
+        Err(IqError::Refused(r)) if !r.is_transient() => {
+            tracing::warn!(node = key, condition = %r.condition, "cannot read the node's items");
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
+    if is_remote_key(key) && !is_known(s, key).await? {
+        // Unfollowed meanwhile (its unsubscription is queued after this): stay unsubscribed.
+        return Ok(());
+    }
+    let result = s
+        .iq_for(key, |node| PubsubRequest::Subscribe {
+            node,
+            jid: s.conn.jid().to_owned(),
+        })
+        .await;
+    match result {
+        Ok(_) => {}
+        Err(IqError::Refused(r)) if !r.is_transient() => {
+            tracing::error!(node = key, condition = %r.condition, "the pubsub service refused the gateway's subscription; events of this node will not reach HTTP subscribers");
+        }
+        Err(e) => return Err(e),
+    }
+    let gone = retracted_meanwhile(s, key, &found, max).await?;
+    // Oldest first, so the newest ends up newest in the cache too.
+    let mut events: Vec<PubsubEvent> = found
+        .into_iter()
+        .rev()
+        .map(|(id, payload)| PubsubEvent::Published {
+            node: key.to_owned(),
+            item: Some(id),
+            payload: Some(payload),
+        })
+        .collect();
+    events.extend(gone.into_iter().map(|item| PubsubEvent::Retracted {
+        node: key.to_owned(),
+        item,
+    }));
+    apply(s, events).await;
+    Ok(())
+}
+
+async fn is_known(s: &Shared, key: &str) -> Result<bool, IqError> {
+    let key = key.to_owned();
+    s.db.call_lazy(move |conn| nodes::exists(conn, &key))
+        .await
+        .map_err(store_failure)
+}
+
+/// The cached items of a node that its service no longer has: retracted (or purged) while
+/// the gateway was not listening. When the answer may have been cut at `max` items, the
+/// missing ones are asked for by id, so an item is never taken for retracted only because
+/// the service sent the newest `max`.
+async fn retracted_meanwhile(
+    s: &Shared,
+    key: &str,
+    found: &[(String, Element)],
+    max: u32,
+) -> Result<Vec<String>, IqError> {
+    let node = key.to_owned();
+    let cached =
+        s.db.call_lazy(move |conn| items::ids(conn, &node))
+            .await
+            .map_err(store_failure)?;
+    let missing: Vec<String> = cached
+        .into_iter()
+        .filter(|id| !found.iter().any(|(f, _)| f == id))
+        .collect();
+    if missing.is_empty() || found.len() < max as usize {
+        return Ok(missing);
+    }
+    let ids = missing.clone();
+    match s
+        .iq_for(key, |node| PubsubRequest::ItemsById { node, ids })
+        .await
+    {
+        Ok(answer) => {
+            let still: Vec<String> = answer
+                .map(|a| stanza::parse_items(&a))
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect();
+            Ok(missing
+                .into_iter()
+                .filter(|id| !still.contains(id))
+                .collect())
+        }
+        Err(IqError::Refused(r)) if r.condition == "item-not-found" => Ok(missing),
+        Err(IqError::Refused(_)) => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
+}

@@ -40,7 +40,7 @@ class Queue
     protected function sub($sub)
     {
         $dir = "$this->dir/$sub";
-        if (!is_dir($dir)) io_mkdir_p($dir);
+        if (!is_dir($dir)) @io_mkdir_p($dir);
         return $dir;
     }
 
@@ -55,8 +55,13 @@ class Queue
     {
         $name = sprintf('%.6f', microtime(true)) . '-' . getmypid() . '-' . substr(md5($page . $xml), 0, 8);
         $dir = $this->sub('queue');
-        io_saveFile("$dir/$name.tmp", json_encode(['node' => $node, 'page' => $page, 'xml' => $xml]));
-        rename("$dir/$name.tmp", "$dir/$name.json");
+        $json = json_encode(['node' => $node, 'page' => $page, 'xml' => $xml], JSON_UNESCAPED_SLASHES);
+        if ($json === false || @file_put_contents("$dir/$name.tmp", $json) === false
+            || !@rename("$dir/$name.tmp", "$dir/$name.json")) {
+            @unlink("$dir/$name.tmp");
+            // the caller's input fails and its state is not stored: the entry is never lost
+            throw new \RuntimeException("wikisync: cannot queue the entry for $page in $dir");
+        }
     }
 
     /**

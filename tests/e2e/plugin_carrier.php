@@ -17,6 +17,7 @@ define('DOKU_INC', rtrim($argv[1], '/') . '/');
 define('NOSESSION', 1);
 require_once DOKU_INC . 'inc/init.php';
 $vectors = rtrim($argv[2], '/');
+global $conf;
 
 /** @var helper_plugin_wikisync_sync $sync */
 $sync = plugin_load('helper', 'wikisync_sync');
@@ -114,5 +115,26 @@ foreach (json_decode(file_get_contents("$vectors/locks.json"), true)['cases'] as
     $id = 'carrier:trace' . $n++;
     foreach ($case['steps'] as $k => $step) $run("{$case['name']} step $k", $id, $step['expected']['actions']);
 }
+// One apply path: the actions first, then the state. A publish that cannot be queued fails
+// the input, and the page's state is not stored: the save is still "to be published".
+$id = 'carrier:unqueued';
+saveWikiText($id, "text\n", 'before');
+$queueDir = $conf['metadir'] . '/_wikisync/queue';
+io_rmdir($queueDir, true);
+file_put_contents($queueDir, 'not a directory');
+$failed = false;
+try {
+    $sync->applier->apply($id, \dokuwiki\plugin\wikisync\classes\Bulk::localSave("text\n", '', false, time(), 'carrier', null));
+} catch (\Throwable $e) {
+    $failed = true;
+}
+$check($failed, 'unqueued', 'a publish that cannot be queued fails the input');
+$check($sync->pages->state($id) === null, 'unqueued', 'the state of a failed input is not stored');
+unlink($queueDir);
+$d = $sync->applier->apply($id, \dokuwiki\plugin\wikisync\classes\Bulk::localSave("text\n", '', false, time(), 'carrier', null));
+$check($d['outcome']['type'] === 'publish' && count($sync->queue->files()) === 1, 'unqueued', 'published once the queue works');
+$check($sync->pages->state($id) !== null && !$sync->core->needsPublish($sync->pages->state($id), "text\n"),
+    'unqueued', 'the state is stored after the actions');
+
 echo json_encode(['checks' => $checks, 'failures' => $failures], JSON_PRETTY_PRINT | JSON_UNESCAPED_SLASHES) . "\n";
 exit($failures ? 1 : 0);

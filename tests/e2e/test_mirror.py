@@ -89,6 +89,21 @@ def test_edit_form_save_is_mirrored(cluster):
                what="the mirror's changelog")
 
 
+def test_a_node_uri_typed_with_capitals_names_the_same_node(cluster):
+    """XMPP services compare without case: a mirror given the node URI with the service in
+    capitals is verified and receives every callback (the core compares node URIs)."""
+    src, mir = cluster.source, cluster.mirror
+    node = src.cli("source", "caps").stdout.strip().splitlines()[-1]
+    service = re.match(r"xmpp:([^?;]+)", node).group(1)
+    typed = node.replace(service, service.upper(), 1)
+    assert typed != node
+    refused = mir.status()["health"].get("count", {}).get("refused", 0)
+    mir.cli("mirror", "caps", typed, src.url)
+    assert src.put("caps:page", "reached the mirror\n", "caps")
+    wait_until(lambda: mir.raw("caps:page") == b"reached the mirror\n", 20, what="caps:page on the mirror")
+    assert mir.status()["health"]["count"].get("refused", 0) == refused  # no callback refused
+
+
 # 2 ------------------------------------------------------------------------------------------
 
 def test_mirror_refuses_local_edits_of_mirrored_pages(cluster):
@@ -292,8 +307,15 @@ def test_source_move_is_followed_and_a_retired_source_leaves_kept_or_deleted_cop
         m.cli("mirror", "moving", node, a.url)
         b.cli("mirror", "moving", node, a.url)
         assert a.put("moving:page", "version 1 from A\n", "v1")
+        # a page deleted before the move is known at A only from its sync state
+        assert a.put("moving:deleted", "soon gone\n", "created")
         for w in (m, b):
             wait_until(lambda: w.raw("moving:page") == b"version 1 from A\n", 20, what="v1")
+            wait_until(lambda: w.raw("moving:deleted") == b"soon gone\n", 20, what="moving:deleted")
+        time.sleep(1.1)  # DokuWiki revisions are whole seconds
+        assert a.put("moving:deleted", "", "deleted")
+        for w in (m, b):
+            wait_until(lambda: w.raw("moving:deleted") is None or None, 20, what="the deletion")
 
         # A hands the namespace to B; B takes over on the same node
         a.cli("move", "moving", b.url)
@@ -305,6 +327,10 @@ def test_source_move_is_followed_and_a_retired_source_leaves_kept_or_deleted_cop
         html = requests.get(m.url + "doku.php", params={"id": "moving:page"}, timeout=20).text
         assert "mirrored from" in html and b.url in html
         assert a.rpc().wiki.aclCheck("moving:page") == 1  # A is a read-only mirror now
+        # the move reached the deleted page too: the mirrors take it from B when B recreates it
+        assert b.put("moving:deleted", "recreated at B\n", "recreated")
+        for w in (m, a):
+            wait_until(lambda: w.raw("moving:deleted") == b"recreated at B\n", 20, what="the recreated page")
 
         # B retires the namespace: mirrors keep their copies (default policy), with a notice
         b.cli("retire", "moving")

@@ -245,9 +245,10 @@ pub fn decode_feed(xml: &[u8], options: &DecodeOptions) -> Result<Vec<FeedItem>,
         .collect())
 }
 
-/// The options of a merge, as both bindings take them.
+/// The options of a merge, as both bindings take them. Every option may be left out, also
+/// from the empty list that is PHP's empty array.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 pub struct MergeArgs {
     /// The word-level pass inside line conflicts (default true).
     pub words: Option<bool>,
@@ -349,5 +350,10 @@ mod tests {
         assert!(parse::<MergeArgs>("options", r#"{"markerSize": 9, "words": false}"#).is_ok());
         let err = parse::<MergeArgs>("options", r#"{"marker_size": 9}"#).expect_err("unknown");
         assert_eq!(err.code, INVALID_ARGUMENT);
+        // No options from PHP is an empty array, and an empty PHP array is an empty list.
+        assert_eq!(
+            parse::<MergeArgs>("options", "[]"),
+            Ok(MergeArgs::default())
+        );
     }
 }

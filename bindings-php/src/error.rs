@@ -1,163 +1,163 @@
 //! The exception classes: `WikiSync\Exception` (extends `\Exception`, adds
-//! `getErrorCode(): string`) and its subclasses, one per kind of failure. Each is thrown with
-//! the core error's stable `code()` and its one-sentence message.
+//! `getErrorCode(): string`) and one subclass per [`ErrorKind`], and the throwing of a
+//! [`WireError`] as one of them.
 //!
-//! ext-php-rs gives each Rust-defined class its own object handlers, so a method of the base
-//! class does not work on a subclass instance: every class re-declares `getErrorCode` through
-//! the [`Coded`] trait (the pattern of the ext-php-rs guide, "Sharing Methods Between Parent and
-//! Child Classes").
+//! They are plain PHP exception classes, registered at module startup without a Rust object
+//! behind them: the engine creates their objects as it creates any `\Exception`, so
+//! `getFile()`, `getLine()` and `getTrace()` point at the PHP code that called the extension,
+//! and PHP code may construct them too. The code is kept in the protected property
+//! `errorCode`.
 
-use ext_php_rs::class::RegisteredClass;
+use std::cell::Cell;
+use std::ptr;
+
+use ext_php_rs::args::ArgInfoTables;
+use ext_php_rs::builders::{ClassBuilder, ClassProperty, FunctionBuilder};
 use ext_php_rs::convert::IntoZval;
-use ext_php_rs::exception::{PhpException, throw_object, throw_with_code};
-use ext_php_rs::prelude::*;
-use ext_php_rs::types::ZendClassObject;
-use ext_php_rs::zend::{ExecutorGlobals, ce};
-use wikisync_core::entry::DecodeError;
-use wikisync_core::id::PageIdError;
+use ext_php_rs::error::Result;
+use ext_php_rs::exception::PhpException;
+use ext_php_rs::flags::{DataType, MethodFlags, PropertyFlags};
+use ext_php_rs::types::{ZendObject, Zval};
+use ext_php_rs::zend::{ClassEntry, ExecuteData, ExecutorGlobals, ce};
+use ext_php_rs::zend_fastcall;
+use wikisync_core::wire::{ErrorKind, WireError};
 
-/// The code of every [`InvalidArgumentException`].
-pub(crate) const INVALID_ARGUMENT: &str = "invalid_argument";
+/// The base class of every wikisync error.
+const BASE: &str = "WikiSync\\Exception";
 
-/// An exception class that carries a stable error code.
-trait Coded: RegisteredClass + Default {
-    /// Stores the code in the Rust half of the object.
-    fn set_code(&mut self, code: &str);
-}
+/// The property holding the stable code.
+const CODE: &str = "errorCode";
 
-/// Base class of every wikisync error: `WikiSync\Exception extends \Exception`.
-#[php_class]
-#[php(name = "WikiSync\\Exception")]
-#[php(extends(ce = ce::exception, stub = "\\Exception"))]
-#[derive(Default)]
-pub struct WikiSyncException {
-    code: String,
-}
+/// The class of each kind, in registration order.
+const KINDS: [ErrorKind; 4] = [
+    ErrorKind::PageId,
+    ErrorKind::Decode,
+    ErrorKind::Setup,
+    ErrorKind::InvalidArgument,
+];
 
-#[php_impl]
-impl WikiSyncException {
-    /// The stable machine-readable code of the error (the core's `code()`, e.g.
-    /// `hash_mismatch`, `path_traversal`, `invalid_argument`).
-    pub fn get_error_code(&self) -> String {
-        self.code.clone()
+fn class_name(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::PageId => "WikiSync\\PageIdException",
+        ErrorKind::Decode => "WikiSync\\DecodeException",
+        ErrorKind::Setup => "WikiSync\\SetupException",
+        ErrorKind::InvalidArgument => "WikiSync\\InvalidArgumentException",
+        _ => BASE,
     }
 }
 
-/// A page id was refused (`WikiSync\PageId::clean`, or a page id inside an argument). The code
-/// is the core's `PageIdError::code()`.
-#[php_class]
-#[php(name = "WikiSync\\PageIdException")]
-#[php(extends(WikiSyncException))]
-#[derive(Default)]
-pub struct PageIdException {
-    code: String,
-}
-
-#[php_impl]
-impl PageIdException {
-    /// The stable machine-readable code of the error, e.g. `path_traversal`.
-    pub fn get_error_code(&self) -> String {
-        self.code.clone()
+/// The module startup function: registers the classes (0 is PHP's `SUCCESS`, -1 `FAILURE`).
+pub(crate) extern "C" fn register(_type: i32, _module: i32) -> i32 {
+    match register_classes() {
+        Ok(()) => 0,
+        Err(_) => -1,
     }
 }
 
-/// `WikiSync\Entry::decode` refused the XML. The code is the core's `DecodeError::code()`.
-#[php_class]
-#[php(name = "WikiSync\\DecodeException")]
-#[php(extends(WikiSyncException))]
-#[derive(Default)]
-pub struct DecodeException {
-    code: String,
+fn register_classes() -> Result<()> {
+    let get_error_code = FunctionBuilder::new("getErrorCode", get_error_code)
+        .returns(DataType::String, false, false)
+        .docs(&["The stable code of the error, e.g. `path_traversal` or `invalid_argument`."]);
+    ClassBuilder::new(BASE)
+        .extends((ce::exception, "\\Exception"))
+        .property(ClassProperty {
+            name: CODE.into(),
+            flags: PropertyFlags::Protected,
+            default: Some(Box::new(|| "".into_zval(false))),
+            docs: &[],
+            ty: Some(DataType::String),
+            nullable: false,
+            readonly: false,
+            default_stub: Some("''".into()),
+        })
+        .method(get_error_code, MethodFlags::Public)
+        .registration(|class, tables| {
+            BASE_CLASS.set(Some(class));
+            keep_forever(tables);
+        })
+        .register()?;
+    for kind in KINDS {
+        ClassBuilder::new(class_name(kind))
+            .extends((base, BASE))
+            .registration(|_, tables| keep_forever(tables))
+            .register()?;
+    }
+    Ok(())
 }
 
-#[php_impl]
-impl DecodeException {
-    /// The stable machine-readable code of the error, e.g. `hash_mismatch`.
-    pub fn get_error_code(&self) -> String {
-        self.code.clone()
+/// The engine points at the method tables of a registered class until the process ends.
+fn keep_forever(tables: ArgInfoTables) {
+    std::mem::forget(tables);
+}
+
+thread_local! {
+    /// `WikiSync\Exception` once registered: the class table cannot be searched during
+    /// startup, and the startup registers its subclasses on the same thread.
+    static BASE_CLASS: Cell<Option<&'static ClassEntry>> = const { Cell::new(None) };
+}
+
+fn base() -> &'static ClassEntry {
+    // Registered just before its subclasses; `\Exception` keeps them exceptions regardless.
+    BASE_CLASS.get().unwrap_or_else(ce::exception)
+}
+
+zend_fastcall! {
+    /// `WikiSync\Exception::getErrorCode(): string`.
+    extern "C" fn get_error_code(ex: &mut ExecuteData, retval: &mut Zval) {
+        let code = ex.get_self().and_then(|this| this.get_property::<String>(CODE).ok());
+        // A code is a short ASCII identifier, which always makes a PHP string.
+        let _ = retval.set_string(&code.unwrap_or_default(), false);
     }
 }
 
-/// An argument does not have the documented shape (a missing or mistyped key, a string that
-/// is not UTF-8, an unknown option). The code is always `invalid_argument`.
-#[php_class]
-#[php(name = "WikiSync\\InvalidArgumentException")]
-#[php(extends(WikiSyncException))]
-#[derive(Default)]
-pub struct InvalidArgumentException {
-    code: String,
+/// Why a method failed: the core refused an argument, or the PHP value could not be built.
+#[derive(Debug)]
+pub enum Failure {
+    /// An error of the core, thrown as the exception class of its kind.
+    Wire(WireError),
+    /// An error of ext-php-rs, thrown as `\Exception`.
+    Php(ext_php_rs::error::Error),
 }
 
-#[php_impl]
-impl InvalidArgumentException {
-    /// The stable machine-readable code of the error: `invalid_argument`.
-    pub fn get_error_code(&self) -> String {
-        self.code.clone()
+impl<E: Into<WireError>> From<E> for Failure {
+    fn from(error: E) -> Failure {
+        Failure::Wire(error.into())
     }
 }
 
-impl Coded for WikiSyncException {
-    fn set_code(&mut self, code: &str) {
-        code.clone_into(&mut self.code);
+impl From<Failure> for PhpException {
+    fn from(failure: Failure) -> PhpException {
+        match failure {
+            Failure::Wire(error) => exception(&error),
+            Failure::Php(error) => error.into(),
+        }
     }
 }
 
-impl Coded for PageIdException {
-    fn set_code(&mut self, code: &str) {
-        code.clone_into(&mut self.code);
-    }
-}
-
-impl Coded for DecodeException {
-    fn set_code(&mut self, code: &str) {
-        code.clone_into(&mut self.code);
-    }
-}
-
-impl Coded for InvalidArgumentException {
-    fn set_code(&mut self, code: &str) {
-        code.clone_into(&mut self.code);
-    }
-}
-
-/// Throws an exception of class `T` with `message` and the error code `code`, and returns the
-/// value to hand back to ext-php-rs (which throws nothing more while an exception is pending).
-///
-/// The engine builds the exception object (so message, file, line and trace are set as for any
-/// exception); the code is then written into its Rust half and the object rethrown.
-fn throw_coded<T: Coded>(code: &str, message: &str) -> PhpException {
-    let fallback = PhpException::from_class::<T>(message.to_owned());
-    if throw_with_code(T::get_metadata().ce(), 0, message).is_err() {
-        return fallback;
-    }
-    let Some(mut object) = ExecutorGlobals::take_exception() else {
+/// The exception to throw for `error`: an object of its kind's class with its message and
+/// code.
+fn exception(error: &WireError) -> PhpException {
+    let fallback = PhpException::new(error.message.clone(), 0, ce::exception());
+    let Some(class) = ClassEntry::try_find(class_name(error.kind)) else {
         return fallback;
     };
-    if let Some(this) = ZendClassObject::<T>::from_zend_obj_mut(&mut object) {
-        this.set_code(code);
+    let mut object = ZendObject::new(class);
+    let filled = as_code_of(class, || {
+        object.set_property("message", error.message.as_str())?;
+        object.set_property(CODE, error.code)
+    });
+    match filled.and_then(|()| object.into_zval(false)) {
+        Ok(object) => fallback.with_object(object),
+        Err(_) => fallback,
     }
-    match object.into_zval(false) {
-        Ok(zval) => {
-            if throw_object(zval).is_err() {
-                return fallback;
-            }
-        }
-        Err(_) => return fallback,
-    }
-    fallback
 }
 
-/// A `WikiSync\PageIdException` for a refused page id.
-pub(crate) fn page_id(error: &PageIdError) -> PhpException {
-    throw_coded::<PageIdException>(error.code(), &error.to_string())
-}
-
-/// A `WikiSync\DecodeException` for a refused entry.
-pub(crate) fn decode(error: &DecodeError) -> PhpException {
-    throw_coded::<DecodeException>(error.code(), &error.to_string())
-}
-
-/// A `WikiSync\InvalidArgumentException` (code `invalid_argument`).
-pub(crate) fn invalid_argument(message: &str) -> PhpException {
-    throw_coded::<InvalidArgumentException>(INVALID_ARGUMENT, message)
+/// Runs `f` as code of `class`, so that it may write the class's protected properties: what
+/// the engine's `zend_update_property` does.
+fn as_code_of<T>(class: &ClassEntry, f: impl FnOnce() -> T) -> T {
+    let scope = ptr::from_ref(class).cast_mut();
+    let outer = std::mem::replace(&mut ExecutorGlobals::get_mut().fake_scope, scope);
+    let result = f();
+    ExecutorGlobals::get_mut().fake_scope = outer;
+    result
 }

@@ -1,17 +1,20 @@
 //! # wikisync-php
 //!
-//! The `wikisync` PHP extension: `wikisync-core` as the `WikiSync\` class API described in
-//! `docs/bindings.md`. Thin: each static method converts its arguments (PHP arrays in the
-//! serde JSON shape of the core's types, see [`convert`]), calls the core, and converts the
-//! result, or throws the matching exception class of [`error`]. No logic lives here.
+//! The `wikisync` PHP extension: `wikisync-core` as the `WikiSync\` class API of
+//! `docs/bindings.md`. Thin: each static method converts its arguments to JSON ([`convert`]),
+//! reads them as the core's types with `wikisync_core::wire`, makes one call into the core and
+//! converts the result back, or throws the exception class of the error's kind ([`error`]).
 //!
 //! ```php
-//! $id = WikiSync\PageId::clean('Wiki:Start Page');          // "wiki:start_page"
-//! $merged = WikiSync\Merge::merge($base, $ours, $theirs);      // ['text' => ..., 'clean' => ...]
+//! $id = WikiSync\PageId::clean('Wiki:Start Page');               // "wiki:start_page"
+//! $state = WikiSync\Sync::newState($id);                          // opaque JSON text: store it
+//! $d = WikiSync\Sync::handle($config, $state, ['type' => 'editorOpened', 'editor' => 'alice'], time());
+//! foreach ($d['actions'] as $action) { /* carry out, in order */ }
+//! $state = $d['state'];                                           // then store the state
 //! try {
 //!     WikiSync\Entry::decode($xml);
 //! } catch (WikiSync\DecodeException $e) {
-//!     error_log($e->getErrorCode());                           // e.g. "hash_mismatch"
+//!     error_log($e->getErrorCode());                              // e.g. "hash_mismatch"
 //! }
 //! ```
 #![cfg_attr(windows, feature(abi_vectorcall))]
@@ -22,54 +25,50 @@
 mod convert;
 mod error;
 
+pub use error::Failure;
 use ext_php_rs::binary_slice::BinarySlice;
 use ext_php_rs::boxed::ZBox;
 use ext_php_rs::prelude::*;
 use ext_php_rs::types::ZendHashTable;
-use serde::Deserialize;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use wikisync_core::entry::{self, DecodeOptions};
-use wikisync_core::id::{self, PageIdError};
-use wikisync_core::merge::{self, Markers, MergeOptions};
-use wikisync_core::sync::{self, PageState, PendingConflict, SiteConfig};
+use serde_json::json;
+use wikisync_core::id::PageId;
+use wikisync_core::sync::{self, NamespaceSetup, PageState, PublishFailure, SiteConfig};
+use wikisync_core::time::Timestamp;
+use wikisync_core::wire::{self, MergeArgs, WireError};
+use wikisync_core::{entry, hash, node};
 
-use crate::convert::{Node, ShapeError};
-pub use crate::error::{
-    DecodeException, InvalidArgumentException, PageIdException, WikiSyncException,
-};
+type Text<'a> = BinarySlice<'a, u8>;
+type Array = ZBox<ZendHashTable>;
 
-/// Reads a PHP array argument as the core type `T`. A page id inside it that the core refuses
-/// becomes a `PageIdException`, any other mismatch an `InvalidArgumentException`.
-fn arg<T: DeserializeOwned>(array: &ZendHashTable, name: &str) -> PhpResult<T> {
-    let node = convert::read_array(array, name).map_err(|e| error::invalid_argument(&e.0))?;
-    from_node(&node, name)
+/// Reads the array argument `what` as the core type `T`.
+fn arg<T: DeserializeOwned>(what: &str, array: &ZendHashTable) -> Result<T, WireError> {
+    wire::from_value(what, convert::from_array(array, what)?)
 }
 
-fn from_node<T: DeserializeOwned>(node: &Node, name: &str) -> PhpResult<T> {
-    convert::from_node(node).map_err(|e| match page_id_error(node, &e) {
-        Some(page_error) => error::page_id(&page_error),
-        None => error::invalid_argument(&format!("{name}: {e}")),
-    })
+/// Reads the string argument `what` as UTF-8 text.
+fn text<'a>(what: &str, bytes: &'a Text<'a>) -> Result<&'a str, WireError> {
+    convert::text(bytes, what)
 }
 
-/// The page id error behind a failed deserialization, if it was one: the core's `PageId`
-/// refuses a string with the `PageIdError`'s message, so the refused string is among the
-/// argument's strings and cleaning it gives that same message.
-fn page_id_error(node: &Node, error: &ShapeError) -> Option<PageIdError> {
-    convert::strings(node)
-        .into_iter()
-        .filter_map(|s| id::PageId::clean(s).err())
-        .find(|e| e.to_string() == error.0)
+fn config(array: &ZendHashTable) -> Result<SiteConfig, WireError> {
+    arg("config", array)
 }
 
-/// Reads a PHP string argument as UTF-8 text.
-fn text<'a>(bytes: &'a BinarySlice<'a, u8>, name: &str) -> PhpResult<&'a str> {
-    convert::utf8(bytes, name).map_err(|e| error::invalid_argument(&e.0))
+/// Reads a page state from the JSON text a host stored.
+fn state(json: &Text) -> Result<PageState, WireError> {
+    wire::state_from_json(text("state", json)?)
 }
 
-/// Converts a core value to the PHP value returned.
-fn ret<T: serde::Serialize>(value: &T) -> PhpResult<ZBox<ZendHashTable>> {
-    convert::to_array(value).map_err(|e| error::invalid_argument(&e.0))
+/// Reads and cleans a page id argument.
+fn page(raw: &Text) -> Result<PageId, WireError> {
+    Ok(PageId::clean(text("pageId", raw)?)?)
+}
+
+/// A core value as the PHP array returned.
+fn array<T: Serialize>(value: &T) -> Result<Array, Failure> {
+    convert::to_array(&wire::to_value(value)).map_err(Failure::Php)
 }
 
 /// `WikiSync\PageId`: DokuWiki page ids.
@@ -79,13 +78,10 @@ pub struct PageIdClass;
 
 #[php_impl]
 impl PageIdClass {
-    /// Cleans a raw page id the way DokuWiki's `cleanID` does, refusing ids that try to escape
-    /// (`..`, `/`, absolute paths, control characters) with a `WikiSync\PageIdException`.
-    pub fn clean(raw: BinarySlice<u8>) -> PhpResult<String> {
-        let raw = text(&raw, "raw")?;
-        id::PageId::clean(raw)
-            .map(String::from)
-            .map_err(|e| error::page_id(&e))
+    /// Cleans a raw page id the way DokuWiki's `cleanID` does; an id that tries to escape
+    /// (`..`, `/`, an absolute path, a control character) throws `WikiSync\PageIdException`.
+    pub fn clean(raw: Text) -> Result<String, Failure> {
+        Ok(PageId::clean(text("raw", &raw)?)?.as_str().to_owned())
     }
 }
 
@@ -96,26 +92,22 @@ pub struct EntryClass;
 
 #[php_impl]
 impl EntryClass {
-    /// Encodes an entry (an array in the serde JSON shape of the core's `Entry`) as an Atom
-    /// entry document.
-    pub fn encode(entry: &ZendHashTable) -> PhpResult<String> {
-        let entry: entry::Entry = arg(entry, "entry")?;
-        Ok(entry::encode(&entry))
+    /// Encodes an entry as an Atom entry document.
+    pub fn encode(entry: &ZendHashTable) -> Result<String, Failure> {
+        Ok(entry::encode(&arg("entry", entry)?))
     }
 
-    /// Decodes an Atom entry document (UTF-8 bytes) into an entry array; refusals throw
-    /// `WikiSync\DecodeException` with the core's code. `$maxBytes` overrides the default size
-    /// limit.
-    pub fn decode(xml: BinarySlice<u8>, maxBytes: Option<i64>) -> PhpResult<ZBox<ZendHashTable>> {
-        let options = match maxBytes {
-            None => DecodeOptions::default(),
-            Some(max) => match usize::try_from(max) {
-                Ok(max) => DecodeOptions::with_max_bytes(max),
-                Err(_) => return Err(error::invalid_argument("maxBytes must not be negative")),
-            },
-        };
-        let decoded = entry::decode(&xml, &options).map_err(|e| error::decode(&e))?;
-        ret(&decoded)
+    /// Decodes an Atom entry document; a refusal throws `WikiSync\DecodeException`.
+    /// `$maxBytes` overrides the default size limit.
+    pub fn decode(xml: Text, maxBytes: Option<i64>) -> Result<Array, Failure> {
+        array(&entry::decode(&xml, &wire::decode_options(maxBytes)?)?)
+    }
+
+    /// Decodes an Atom feed into its entries, oldest first, each `{entry, error}` so that one
+    /// bad entry does not spoil the others; a feed refused as a whole throws
+    /// `WikiSync\DecodeException`.
+    pub fn decode_feed(xml: Text, maxBytes: Option<i64>) -> Result<Array, Failure> {
+        array(&wire::decode_feed(&xml, &wire::decode_options(maxBytes)?)?)
     }
 }
 
@@ -126,33 +118,10 @@ pub struct HashClass;
 
 #[php_impl]
 impl HashClass {
-    /// The SHA-256 of a UTF-8 text, as 64 lowercase hex digits (the `ws:sha256` of entries).
-    pub fn sha256(text: BinarySlice<u8>) -> PhpResult<String> {
-        Ok(wikisync_core::hash::sha256_hex(self::text(&text, "text")?))
+    /// The SHA-256 of a text, as 64 lowercase hex digits (the `ws:sha256` of entries).
+    pub fn sha256(text: Text) -> Result<String, Failure> {
+        Ok(hash::sha256_hex(self::text("text", &text)?))
     }
-}
-
-/// Merge options as PHP passes them (see `docs/bindings.md`).
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct MergeArgs {
-    words: Option<bool>,
-    diff3: Option<bool>,
-    labels: Option<Labels>,
-    marker_size: Option<usize>,
-}
-
-/// Marker labels: `[ours, base, theirs]` (as in `tests/vectors/merge.json`) or a map with those
-/// keys.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Labels {
-    List([String; 3]),
-    Map {
-        ours: String,
-        base: String,
-        theirs: String,
-    },
 }
 
 /// `WikiSync\Merge`: three-way merge.
@@ -162,87 +131,126 @@ pub struct MergeClass;
 
 #[php_impl]
 impl MergeClass {
-    /// Merges `$ours` and `$theirs`, two descendants of `$base`. Returns `text` (conflicts
-    /// rendered as git-style markers), `conflicts` (their count), `clean` and `regions`.
-    /// Options: `words` (bool, default true), `diff3` (bool), `labels` (`[ours, base, theirs]`
-    /// or keyed by those names), `marker_size` (int, default 7).
+    /// Merges `$ours` and `$theirs`, two descendants of `$base`: `text` (conflicts as
+    /// git-style markers), `conflicts` (their count), `clean` and `regions`. Options: `words`,
+    /// `diff3`, `labels`, `markerSize`; left out, null or `[]`: the defaults.
     pub fn merge(
-        base: BinarySlice<u8>,
-        ours: BinarySlice<u8>,
-        theirs: BinarySlice<u8>,
+        base: Text,
+        ours: Text,
+        theirs: Text,
         options: Option<&ZendHashTable>,
-    ) -> PhpResult<ZBox<ZendHashTable>> {
-        let args: MergeArgs = match options {
-            Some(options) => arg(options, "options")?,
-            None => MergeArgs {
-                words: None,
-                diff3: None,
-                labels: None,
-                marker_size: None,
-            },
-        };
-        let diff3 = args.diff3.unwrap_or(false);
-        let merge_options = MergeOptions::default()
-            .with_words(args.words.unwrap_or(true))
-            .with_diff3(diff3);
-        let mut markers = match args.labels {
-            None => Markers::default(),
-            Some(Labels::List([ours, base, theirs]) | Labels::Map { ours, base, theirs }) => {
-                Markers::labelled(ours, base, theirs)
-            }
-        }
-        .with_diff3(diff3);
-        if let Some(size) = args.marker_size {
-            markers = markers.with_size(size);
-        }
-        let merged = merge::merge3(
-            text(&base, "base")?,
-            text(&ours, "ours")?,
-            text(&theirs, "theirs")?,
-            &merge_options,
+    ) -> Result<Array, Failure> {
+        let args = options.map_or(Ok(MergeArgs::default()), |o| arg("options", o))?;
+        let (base, ours, theirs) = (
+            text("base", &base)?,
+            text("ours", &ours)?,
+            text("theirs", &theirs)?,
         );
-        ret(&serde_json::json!({
-            "text": merged.render(&markers),
-            "conflicts": merged.conflict_count(),
-            "clean": merged.is_clean(),
-            "regions": merged.regions,
-        }))
+        array(&wire::merge(base, ours, theirs, &args))
     }
 }
 
-/// `WikiSync\Sync`: the sync engine for one page.
+/// `WikiSync\Sync`: the sync engine for one page. A page state is the JSON text the core
+/// gives: store it and pass it back unread.
 #[php_class]
 #[php(name = "WikiSync\\Sync")]
 pub struct SyncClass;
 
 #[php_impl]
 impl SyncClass {
-    /// A fresh sync state for a page that has never been synced (the id is cleaned first).
-    pub fn new_state(pageId: BinarySlice<u8>) -> PhpResult<ZBox<ZendHashTable>> {
-        let raw = text(&pageId, "pageId")?;
-        let page = id::PageId::clean(raw).map_err(|e| error::page_id(&e))?;
-        ret(&PageState::new(page))
+    /// The state of a page never synced (the id is cleaned first).
+    pub fn new_state(pageId: Text) -> Result<String, Failure> {
+        Ok(wire::state_to_json(&wire::new_state(text(
+            "pageId", &pageId,
+        )?)?))
     }
 
-    /// Runs one input (`notification`, `local_save`, `editor_opened`, `editor_closed`, `tick`,
-    /// `source_gone`, `announce_source_move`) for a page and returns the decision: `outcome`,
-    /// the new `state` (store it) and the `actions` to carry out in order.
+    /// Runs one input at `$now` (Unix seconds): `outcome`, the new `state` and the `actions`.
+    /// Carry out the actions in order, then store the state.
     pub fn handle(
         config: &ZendHashTable,
-        state: &ZendHashTable,
+        state: Text,
         input: &ZendHashTable,
-    ) -> PhpResult<ZBox<ZendHashTable>> {
-        let config: SiteConfig = arg(config, "config")?;
-        let state: PageState = arg(state, "state")?;
-        let input: sync::Input = arg(input, "input")?;
-        ret(&sync::handle(&config, state, input))
+        now: i64,
+    ) -> Result<Array, Failure> {
+        let (config, state) = (self::config(config)?, self::state(&state)?);
+        let d = sync::handle(&config, state, arg("input", input)?, Timestamp(now));
+        array(&json!({
+            "outcome": wire::to_value(&d.outcome),
+            "state": wire::state_to_json(&d.state),
+            "actions": wire::to_value(&d.actions),
+        }))
     }
 
-    /// Renders a pending conflict (the `conflict` of a page state) as git-style markers
-    /// labelled with the two revisions.
-    pub fn render_conflict(conflict: &ZendHashTable) -> PhpResult<String> {
-        let conflict: PendingConflict = arg(conflict, "conflict")?;
-        Ok(sync::render_conflict(&conflict))
+    /// The notices to show with the page at `$now` (Unix seconds).
+    pub fn notices(config: &ZendHashTable, state: Text, now: i64) -> Result<Array, Failure> {
+        let (config, state) = (self::config(config)?, self::state(&state)?);
+        array(&sync::notices(&config, &state, Timestamp(now)))
+    }
+
+    /// The conflict waiting for the local editor, if any.
+    pub fn conflict(state: Text) -> Result<Option<Array>, Failure> {
+        self::state(&state)?.conflict().map(array).transpose()
+    }
+
+    /// A pending conflict (from `conflict`) as git-style markers labelled with the revisions.
+    pub fn render_conflict(conflict: &ZendHashTable) -> Result<String, Failure> {
+        Ok(sync::render_conflict(&arg("conflict", conflict)?))
+    }
+
+    /// Whether a page whose text here is `$text` (null: no page) still has to be published.
+    pub fn needs_publish(state: Text, text: Option<Text>) -> Result<bool, Failure> {
+        let text = text.as_ref().map(|t| self::text("text", t)).transpose()?;
+        Ok(sync::needs_publish(&self::state(&state)?, text))
+    }
+
+    /// What to do with an entry the gateway refused with HTTP `$status` (0: no answer):
+    /// `retry` or `reject`.
+    pub fn publish_failure(status: i64) -> Result<String, Failure> {
+        let status = u16::try_from(status).map_err(|_| {
+            WireError::invalid_argument(format!("status: {status} is not an HTTP status"))
+        })?;
+        // A unit variant serializes as its name.
+        let failure = wire::to_value(&PublishFailure::from_status(status));
+        Ok(failure.as_str().unwrap_or_default().to_owned())
+    }
+
+    /// The namespace whose rule covers the page, or null when the page is not synced.
+    pub fn namespace_of(config: &ZendHashTable, pageId: Text) -> Result<Option<String>, Failure> {
+        let (config, page) = (self::config(config)?, page(&pageId)?);
+        Ok(config.namespace_for(&page).map(str::to_owned))
+    }
+
+    /// Whether local users may not edit the page here (it is mirrored).
+    pub fn is_read_only(config: &ZendHashTable, pageId: Text) -> Result<bool, Failure> {
+        Ok(self::config(config)?.is_read_only(&page(&pageId)?))
+    }
+
+    /// The steps that turn what this site has for a namespace (`$current`, null: nothing) into
+    /// what `$request` asks for; a change that cannot be made throws `WikiSync\SetupException`.
+    pub fn plan_setup(
+        current: Option<&ZendHashTable>,
+        request: &ZendHashTable,
+    ) -> Result<Array, Failure> {
+        let current: Option<NamespaceSetup> = current.map(|c| arg("current", c)).transpose()?;
+        array(&sync::plan_setup(
+            current.as_ref(),
+            arg("request", request)?,
+        )?)
+    }
+}
+
+/// `WikiSync\Node`: XMPP pubsub node URIs.
+#[php_class]
+#[php(name = "WikiSync\\Node")]
+pub struct NodeClass;
+
+#[php_impl]
+impl NodeClass {
+    /// Whether two node URIs name the same node, however each is spelled (a string that is
+    /// not a node URI names none).
+    pub fn same(a: Text, b: Text) -> Result<bool, Failure> {
+        Ok(node::same_node(text("a", &a)?, text("b", &b)?))
     }
 }
 
@@ -252,19 +260,18 @@ impl SyncClass {
 mod entry_point {
     use super::*;
 
-    /// The extension: the classes above and the exception classes.
+    /// The extension: the exception classes (registered at startup, see [`error`]) and the
+    /// classes above.
     #[php_module]
     fn get_module(module: ModuleBuilder) -> ModuleBuilder {
         module
             .name("wikisync")
-            .class::<WikiSyncException>()
-            .class::<PageIdException>()
-            .class::<DecodeException>()
-            .class::<InvalidArgumentException>()
+            .startup_function(error::register)
             .class::<PageIdClass>()
             .class::<EntryClass>()
             .class::<HashClass>()
             .class::<MergeClass>()
             .class::<SyncClass>()
+            .class::<NodeClass>()
     }
 }

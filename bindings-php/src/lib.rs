@@ -199,6 +199,7 @@ impl SyncClass {
     }
 
     /// Whether a page whose text here is `$text` (null: no page) still has to be published.
+    /// (ext-php-rs makes a trailing nullable parameter optional: callers pass it always.)
     pub fn needs_publish(state: Text, text: Option<Text>) -> Result<bool, Failure> {
         let text = text.as_ref().map(|t| self::text("text", t)).transpose()?;
         Ok(sync::needs_publish(&self::state(&state)?, text))

@@ -1,62 +1,72 @@
 <?php
 
-// Stubs for wikisync
+// Stubs for wikisync: the WikiSync\ API of docs/bindings.md, for IDEs and static analysis.
+// Kept by hand; tests/StubTest.php checks it against the loaded extension.
 
 namespace WikiSync {
     /**
-     * `WikiSync\Entry::decode` refused the XML. The code is the core's `DecodeError::code()`.
+     * Base class of every wikisync error. PHP code may construct it and its subclasses like
+     * any exception (the error code is then `''`).
      */
-    class DecodeException extends \WikiSync\Exception {
-        public function __construct() {}
+    class Exception extends \Exception {
+        /** @var string */
+        protected $errorCode = '';
 
         /**
-         * The stable machine-readable code of the error, e.g. `hash_mismatch`.
-         *
-         * @return string
+         * The stable code of the error, e.g. `path_traversal` or `invalid_argument`.
          */
         public function getErrorCode(): string {}
     }
 
     /**
-     * `WikiSync\Entry`: the wikisync Atom entry codec.
+     * A page id was refused (`PageId::clean`, or a page id inside an argument). The code is the
+     * core's `PageIdError` code, e.g. `path_traversal`.
+     */
+    class PageIdException extends \WikiSync\Exception {}
+
+    /**
+     * `Entry::decode` or `Entry::decodeFeed` refused the XML. The code is the core's
+     * `DecodeError` code, e.g. `hash_mismatch`.
+     */
+    class DecodeException extends \WikiSync\Exception {}
+
+    /**
+     * `Sync::planSetup` cannot make the namespace change: `not_synced`, `not_source`, `bad_node`.
+     */
+    class SetupException extends \WikiSync\Exception {}
+
+    /**
+     * An argument does not have the documented shape (a missing or mistyped key, a string that
+     * is not UTF-8, an unknown option, arrays nested deeper than 64). The code is always
+     * `invalid_argument`.
+     */
+    class InvalidArgumentException extends \WikiSync\Exception {}
+
+    /**
+     * `WikiSync\Entry`: the wikisync Atom entry codec. Entries are arrays in the JSON shape of
+     * the core's `Entry` (camelCase keys, as in tests/vectors/entries.json).
      */
     class Entry {
         public function __construct() {}
 
         /**
-         * Decodes an Atom entry document (UTF-8 bytes) into an entry array; refusals throw
-         * `WikiSync\DecodeException` with the core's code. `$maxBytes` overrides the default size
-         * limit.
-         *
-         * @param string $xml
-         * @param int|null $maxBytes
-         * @return array
+         * Decodes an Atom entry document; a refusal throws `WikiSync\DecodeException`.
+         * `$maxBytes` overrides the default size limit.
          */
         public static function decode(string $xml, ?int $maxBytes = null): array {}
 
         /**
-         * Encodes an entry (an array in the serde JSON shape of the core's `Entry`) as an Atom
-         * entry document.
-         *
-         * @param array $entry
-         * @return string
+         * Decodes an Atom feed into its entries, oldest first, each
+         * `['entry' => array|null, 'error' => ['code' => string, 'message' => string]|null]`
+         * so that one bad entry does not spoil the others; a feed refused as a whole throws
+         * `WikiSync\DecodeException`.
          */
-        public static function encode(array $entry): string {}
-    }
-
-    /**
-     * Base class of every wikisync error: `WikiSync\Exception extends \Exception`.
-     */
-    class Exception extends \Exception {
-        public function __construct() {}
+        public static function decodeFeed(string $xml, ?int $maxBytes = null): array {}
 
         /**
-         * The stable machine-readable code of the error (the core's `code()`, e.g.
-         * `hash_mismatch`, `path_traversal`, `invalid_argument`).
-         *
-         * @return string
+         * Encodes an entry as an Atom entry document.
          */
-        public function getErrorCode(): string {}
+        public static function encode(array $entry): string {}
     }
 
     /**
@@ -66,27 +76,9 @@ namespace WikiSync {
         public function __construct() {}
 
         /**
-         * The SHA-256 of a UTF-8 text, as 64 lowercase hex digits (the `ws:sha256` of entries).
-         *
-         * @param string $text
-         * @return string
+         * The SHA-256 of a text, as 64 lowercase hex digits (the `ws:sha256` of entries).
          */
         public static function sha256(string $text): string {}
-    }
-
-    /**
-     * An argument does not have the documented shape (a missing or mistyped key, a string that
-     * is not UTF-8, an unknown option). The code is always `invalid_argument`.
-     */
-    class InvalidArgumentException extends \WikiSync\Exception {
-        public function __construct() {}
-
-        /**
-         * The stable machine-readable code of the error: `invalid_argument`.
-         *
-         * @return string
-         */
-        public function getErrorCode(): string {}
     }
 
     /**
@@ -96,18 +88,25 @@ namespace WikiSync {
         public function __construct() {}
 
         /**
-         * Merges `$ours` and `$theirs`, two descendants of `$base`. Returns `text` (conflicts
-         * rendered as git-style markers), `conflicts` (their count), `clean` and `regions`.
-         * Options: `words` (bool, default true), `diff3` (bool), `labels` (`[ours, base, theirs]`
-         * or keyed by those names), `marker_size` (int, default 7).
-         *
-         * @param string $base
-         * @param string $ours
-         * @param string $theirs
-         * @param array|null $options
-         * @return array
+         * Merges `$ours` and `$theirs`, two descendants of `$base`: `text` (conflicts as
+         * git-style markers), `conflicts` (their count), `clean` and `regions`. Options: `words`
+         * (bool, default true), `diff3` (bool), `labels` (`[ours, base, theirs]` or keyed by
+         * those names), `markerSize` (int, default 7); left out, null or `[]`: the defaults.
          */
         public static function merge(string $base, string $ours, string $theirs, ?array $options = null): array {}
+    }
+
+    /**
+     * `WikiSync\Node`: XMPP pubsub node URIs.
+     */
+    class Node {
+        public function __construct() {}
+
+        /**
+         * Whether two node URIs name the same node, however each is spelled (a string that is
+         * not a node URI names none).
+         */
+        public static function same(string $a, string $b): bool {}
     }
 
     /**
@@ -117,62 +116,71 @@ namespace WikiSync {
         public function __construct() {}
 
         /**
-         * Cleans a raw page id the way DokuWiki's `cleanID` does, refusing ids that try to escape
-         * (`..`, `/`, absolute paths, control characters) with a `WikiSync\PageIdException`.
-         *
-         * @param string $raw
-         * @return string
+         * Cleans a raw page id the way DokuWiki's `cleanID` does; an id that tries to escape
+         * (`..`, `/`, an absolute path, a control character) throws `WikiSync\PageIdException`.
          */
         public static function clean(string $raw): string {}
     }
 
     /**
-     * A page id was refused (`WikiSync\PageId::clean`, or a page id inside an argument). The code
-     * is the core's `PageIdError::code()`.
-     */
-    class PageIdException extends \WikiSync\Exception {
-        public function __construct() {}
-
-        /**
-         * The stable machine-readable code of the error, e.g. `path_traversal`.
-         *
-         * @return string
-         */
-        public function getErrorCode(): string {}
-    }
-
-    /**
-     * `WikiSync\Sync`: the sync engine for one page.
+     * `WikiSync\Sync`: the sync engine for one page. A page state is the JSON text the core
+     * gives: store it and pass it back unread. Times are Unix seconds.
      */
     class Sync {
         public function __construct() {}
 
         /**
-         * Runs one input (`notification`, `local_save`, `editor_opened`, `editor_closed`, `tick`,
-         * `source_gone`, `announce_source_move`) for a page and returns the decision: `outcome`,
-         * the new `state` (store it) and the `actions` to carry out in order.
-         *
-         * @param array $config
-         * @param array $state
-         * @param array $input
-         * @return array
+         * The conflict waiting for the local editor, if any.
          */
-        public static function handle(array $config, array $state, array $input): array {}
+        public static function conflict(string $state): ?array {}
 
         /**
-         * A fresh sync state for a page that has never been synced (the id is cleaned first).
-         *
-         * @param string $pageId
-         * @return array
+         * Runs one input at `$now`: `['outcome' => array, 'state' => string, 'actions' => array]`.
+         * Carry out the actions in order, then store the state.
          */
-        public static function newState(string $pageId): array {}
+        public static function handle(array $config, string $state, array $input, int $now): array {}
 
         /**
-         * Renders a pending conflict (the `conflict` of a page state) as git-style markers
-         * labelled with the two revisions.
-         *
-         * @param array $conflict
-         * @return string
+         * Whether local users may not edit the page here (it is mirrored).
+         */
+        public static function isReadOnly(array $config, string $pageId): bool {}
+
+        /**
+         * The namespace whose rule covers the page, or null when the page is not synced.
+         */
+        public static function namespaceOf(array $config, string $pageId): ?string {}
+
+        /**
+         * Whether a page whose text here is `$text` (null: no page) still has to be published.
+         * Pass the text always: ext-php-rs makes a trailing nullable parameter optional.
+         */
+        public static function needsPublish(string $state, ?string $text = null): bool {}
+
+        /**
+         * The state of a page never synced (the id is cleaned first).
+         */
+        public static function newState(string $pageId): string {}
+
+        /**
+         * The notices to show with the page at `$now`.
+         */
+        public static function notices(array $config, string $state, int $now): array {}
+
+        /**
+         * The steps that turn what this site has for a namespace (`$current`, null: nothing)
+         * into what `$request` asks for; a change that cannot be made throws
+         * `WikiSync\SetupException`.
+         */
+        public static function planSetup(?array $current, array $request): array {}
+
+        /**
+         * What to do with an entry the gateway refused with HTTP `$status` (0: no answer):
+         * `'retry'` or `'reject'`.
+         */
+        public static function publishFailure(int $status): string {}
+
+        /**
+         * A pending conflict (from `conflict`) as git-style markers labelled with the revisions.
          */
         public static function renderConflict(array $conflict): string {}
     }

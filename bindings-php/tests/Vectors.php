@@ -9,12 +9,34 @@ final class Vectors
     /** The cases of tests/vectors/<name>.json at the workspace root. */
     public static function cases(string $name): array
     {
-        $path = dirname(__DIR__, 2) . "/tests/vectors/$name.json";
-        $doc = json_decode((string) file_get_contents($path), true, 512, JSON_THROW_ON_ERROR);
+        $doc = self::document($name);
         if (!is_string($doc['description'] ?? null) || $doc['description'] === '') {
             throw new \RuntimeException("$name.json has no description");
         }
         return $doc['cases'];
+    }
+
+    /** The whole document of tests/vectors/<name>.json, for files with more than `cases`. */
+    public static function document(string $name): array
+    {
+        $path = dirname(__DIR__, 2) . "/tests/vectors/$name.json";
+        return json_decode((string) file_get_contents($path), true, 512, JSON_THROW_ON_ERROR);
+    }
+
+    /** A page state of a vector (a JSON object) as the opaque text the extension takes. */
+    public static function state(array $state): string
+    {
+        return json_encode($state, JSON_THROW_ON_ERROR);
+    }
+
+    /**
+     * What the Rust runner compares of a new state: the test looks inside the opaque state to
+     * check the pinned essentials; hosts never do.
+     */
+    public static function essentials(string $state): array
+    {
+        $s = json_decode($state, true, 512, JSON_THROW_ON_ERROR);
+        return ['clock' => $s['clock'], 'text' => $s['text'], 'lock' => $s['lock']];
     }
 
     /** Data provider form: [case name => [case]]. */

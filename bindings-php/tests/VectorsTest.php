@@ -7,13 +7,14 @@ use PHPUnit\Framework\TestCase;
 use WikiSync\DecodeException;
 use WikiSync\Entry;
 use WikiSync\Merge;
+use WikiSync\Node;
 use WikiSync\PageId;
 use WikiSync\PageIdException;
-use WikiSync\Sync;
 
 /**
- * Runs every case of the shared conformance vectors (tests/vectors/*.json) through the PHP API,
- * checking what the Rust runners in crates/wikisync-core/tests/*_vectors.rs check.
+ * Runs the codec vectors (tests/vectors/{page_ids,entries,merge,feeds,node_uris}.json) through
+ * the PHP API, checking what the Rust runners in crates/wikisync-core/tests/*_vectors.rs check.
+ * SyncVectorsTest runs the sync engine's vectors.
  */
 final class VectorsTest extends TestCase
 {
@@ -106,62 +107,63 @@ final class VectorsTest extends TestCase
         $this->assertGreaterThanOrEqual(30, count(Vectors::cases('merge')));
     }
 
-    public function decisionCases(): array
+    public function feedCases(): array
     {
-        return Vectors::provider('decisions');
+        return Vectors::provider('feeds');
     }
 
-    /** @dataProvider decisionCases */
-    public function testDecision(array $case): void
+    /** @dataProvider feedCases */
+    public function testFeed(array $case): void
     {
-        $input = ['type' => 'notification', 'local_text' => $case['local_text'], 'entry' => $case['entry'], 'now' => $case['now']];
-        $d = Sync::handle($case['config'], $case['state'], $input);
         $expected = $case['expected'];
-        $this->assertSame(Vectors::canon($expected['outcome']), Vectors::canon($d['outcome']), 'outcome');
-        $this->assertSame(Vectors::canon($expected['actions']), Vectors::canon($d['actions']), 'actions');
-        $essentials = [
-            'clock' => $d['state']['clock'],
-            'text' => $d['state']['text'],
-            'lock' => $d['state']['lock'],
-            'conflict' => $d['state']['conflict'] !== null,
-        ];
-        $this->assertSame(Vectors::canon($expected['state']), Vectors::canon($essentials), 'new state');
-
-        // Idempotence: the same notification again, on the new state and text, changes nothing
-        // (except for a conflict report, which is answered every time).
-        $textAfter = $case['local_text'];
-        foreach ($d['actions'] as $action) {
-            if ($action['type'] === 'write_page') {
-                $textAfter = $action['text'];
-            } elseif ($action['type'] === 'delete_page') {
-                $textAfter = null;
-            }
+        try {
+            $items = array_key_exists('maxBytes', $case)
+                ? Entry::decodeFeed($case['xml'], $case['maxBytes'])
+                : Entry::decodeFeed($case['xml']);
+        } catch (DecodeException $e) {
+            $this->assertSame($expected['error'] ?? null, $e->getErrorCode(), $e->getMessage());
+            return;
         }
-        $kind = $case['entry']['kind'];
-        if (!($kind['type'] === 'draft' && $kind['conflict_with'] !== null)) {
-            $again = Sync::handle($case['config'], $d['state'], ['local_text' => $textAfter] + $input);
-            $this->assertSame('ignore', $again['outcome']['type'], 'not idempotent');
-            $this->assertSame(Vectors::canon($d['state']), Vectors::canon($again['state']), 'second application changed the state');
-        }
+        $this->assertArrayHasKey('items', $expected, 'refused in Rust, decoded here');
+        // Compared as the Rust runner does: {entry} or {error: code}.
+        $got = array_map(function (array $item): array {
+            $this->assertTrue(($item['entry'] === null) !== ($item['error'] === null), 'exactly one of entry/error');
+            $this->assertNotSame('', $item['error']['message'] ?? 'no error');
+            return $item['entry'] !== null ? ['entry' => $item['entry']] : ['error' => $item['error']['code']];
+        }, $items);
+        $this->assertSame(Vectors::canon($expected['items']), Vectors::canon($got));
     }
 
-    public function lockCases(): array
+    public function nodeUriCases(): array
     {
-        return Vectors::provider('locks');
+        return Vectors::provider('node_uris');
     }
 
-    /** @dataProvider lockCases */
-    public function testLockTrace(array $case): void
+    /**
+     * PHP has `Node::same` only: every spelling of a node is the same node as its canonical
+     * form, and a string that is not a node URI is not even the same as itself.
+     *
+     * @dataProvider nodeUriCases
+     */
+    public function testNodeUri(array $case): void
     {
-        $this->assertNotEmpty($case['steps']);
-        $state = $case['state'];
-        foreach ($case['steps'] as $i => $step) {
-            $label = "step $i";
-            $d = Sync::handle($case['config'], $state, $step['input']);
-            $this->assertSame(Vectors::canon($step['expected']['outcome']), Vectors::canon($d['outcome']), "$label: outcome");
-            $this->assertSame($step['expected']['lock'], $d['state']['lock']['type'], "$label: lock");
-            $this->assertSame(Vectors::canon($step['expected']['actions']), Vectors::canon($d['actions']), "$label: actions");
-            $state = $d['state'];
+        $raw = $case['raw'];
+        if (isset($case['expected']['error'])) {
+            $this->assertFalse(Node::same($raw, $raw), "refused with {$case['expected']['error']} in Rust");
+            return;
+        }
+        $canonical = $case['expected']['canonical'];
+        $this->assertTrue(Node::same($raw, $canonical), 'not the same node as its canonical form');
+        $this->assertTrue(Node::same($canonical, $raw), 'not symmetric');
+    }
+
+    public function testNodeUriPairs(): void
+    {
+        $pairs = Vectors::document('node_uris')['pairs'];
+        $this->assertNotEmpty($pairs);
+        foreach ($pairs as ['a' => $a, 'b' => $b, 'same' => $same]) {
+            $this->assertSame($same, Node::same($a, $b), "same($a, $b)");
+            $this->assertSame($same, Node::same($b, $a), "same($b, $a)");
         }
     }
 }

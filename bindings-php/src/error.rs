@@ -14,9 +14,9 @@ use std::ptr;
 use ext_php_rs::args::ArgInfoTables;
 use ext_php_rs::builders::{ClassBuilder, ClassProperty, FunctionBuilder};
 use ext_php_rs::convert::IntoZval;
-use ext_php_rs::error::Result;
+use ext_php_rs::error::{Result, php_error};
 use ext_php_rs::exception::PhpException;
-use ext_php_rs::flags::{DataType, MethodFlags, PropertyFlags};
+use ext_php_rs::flags::{DataType, ErrorType, MethodFlags, PropertyFlags};
 use ext_php_rs::types::{ZendObject, Zval};
 use ext_php_rs::zend::{ClassEntry, ExecuteData, ExecutorGlobals, ce};
 use ext_php_rs::zend_fastcall;
@@ -46,11 +46,16 @@ fn class_name(kind: ErrorKind) -> &'static str {
     }
 }
 
-/// The module startup function: registers the classes (0 is PHP's `SUCCESS`, -1 `FAILURE`).
+/// The module startup function: registers the classes (0 is PHP's `SUCCESS`; on `FAILURE`,
+/// -1, PHP refuses the module after the warning that says why).
 pub(crate) extern "C" fn register(_type: i32, _module: i32) -> i32 {
     match register_classes() {
         Ok(()) => 0,
-        Err(_) => -1,
+        Err(e) => {
+            let message = format!("wikisync: cannot register the exception classes: {e}");
+            php_error(&ErrorType::CoreWarning, &message);
+            -1
+        }
     }
 }
 

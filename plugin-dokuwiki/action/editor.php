@@ -44,6 +44,8 @@ class action_plugin_wikisync_editor extends ActionPlugin
         $sync = $this->sync();
         if (!$sync->isSynced((string)$ID)) return;
         $d = $sync->localInput($ID, ['type' => 'editorOpened', 'editor' => $sync->editorName()], 'editor opened on');
+        // the draft should reach the peers before the user starts typing
+        $sync->flushBriefly();
         if ($d === null || $d['outcome']['type'] !== 'refuse') return;
         $INFO['locked'] = checklock($ID);
         if ($INFO['locked']) throw new ActionAbort('locked');
@@ -62,7 +64,10 @@ class action_plugin_wikisync_editor extends ActionPlugin
         $id = (string)($event->data['id'] ?? '');
         $sync = $this->sync();
         if ($id === '' || !$sync->isSynced($id)) return;
-        if (!checklock($id)) $sync->localInput($id, ['type' => 'editorOpened', 'editor' => $sync->editorName()], 'editor refreshed on');
+        if (!checklock($id)) {
+            $sync->localInput($id, ['type' => 'editorOpened', 'editor' => $sync->editorName()], 'editor refreshed on');
+            $sync->flushBriefly();
+        }
         $state = $sync->pages->state($id);
         if ($state === null) return;
         foreach ($sync->core->notices($sync->rules->siteConfig(), $state) as $notice) {

@@ -108,7 +108,8 @@ $run = function ($case, $id, array $actions) use ($sync, $check, $lastChange, $n
 $n = 0;
 foreach (json_decode(file_get_contents("$vectors/decisions.json"), true)['cases'] as $case) {
     $id = 'carrier:decision' . $n++;
-    if ($case['localText'] !== null) saveWikiText($id, $case['localText'], 'before');
+    // written as the gateway writes (no save hook publishes it, no state is stored)
+    if ($case['localText'] !== null) $sync->wiki->write($id, $case['localText'], 'setup', 'before', false);
     $run($case['name'], $id, $case['expected']['actions']);
 }
 foreach (json_decode(file_get_contents("$vectors/locks.json"), true)['cases'] as $case) {
@@ -118,7 +119,7 @@ foreach (json_decode(file_get_contents("$vectors/locks.json"), true)['cases'] as
 // One apply path: the actions first, then the state. A publish that cannot be queued fails
 // the input, and the page's state is not stored: the save is still "to be published".
 $id = 'carrier:unqueued';
-saveWikiText($id, "text\n", 'before');
+$sync->wiki->write($id, "text\n", 'setup', 'before', false);
 $queueDir = $conf['metadir'] . '/_wikisync/queue';
 io_rmdir($queueDir, true);
 file_put_contents($queueDir, 'not a directory');

@@ -358,7 +358,7 @@ def test_without_the_extension_the_wiki_works_and_the_admin_page_says_why(cluste
     # configured while the extension is there (a source and a mirror) ...
     w.start()
     try:
-        w.cli("source", "docs", "--node", cluster.node)
+        w.cli("source", "--node", cluster.node, "docs")
         w.cli("mirror", "--no-sync", "copy", cluster.node, cluster.source.url)
     finally:
         w.stop()

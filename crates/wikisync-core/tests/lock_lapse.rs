@@ -31,6 +31,16 @@ fn drafts(d: &Decision) -> Vec<Entry> {
         .collect()
 }
 
+/// `entry` arrives at a site (no local text: the page's text plays no part in locks).
+fn receive(config: &SiteConfig, state: PageState, entry: Entry, now: i64) -> Decision {
+    let input = Input::Notification {
+        local_text: None,
+        entry: Box::new(entry),
+        namespace: None,
+    };
+    handle(config, state, input, Timestamp(now))
+}
+
 fn remote_expiry(state: &PageState) -> Option<i64> {
     match &state.lock {
         LockState::AwaitingRemoteSave { expires, .. } => Some(expires.0),
@@ -78,17 +88,7 @@ fn a_refreshing_editor_holds_the_page_elsewhere_and_a_silent_one_lapses_on_time(
                 .map(|(_, e)| e.clone())
                 .collect();
             for entry in due {
-                let d = handle(
-                    &b,
-                    at_b,
-                    Input::Notification {
-                        local_text: None,
-                        entry: Box::new(entry),
-                        namespace: None,
-                    },
-                    Timestamp(now),
-                );
-                at_b = d.state;
+                at_b = receive(&b, at_b, entry, now).state;
             }
             let d = handle(&b, at_b, Input::Tick, Timestamp(now));
             if now >= start + delay {
@@ -118,17 +118,7 @@ fn a_refreshing_editor_holds_the_page_elsewhere_and_a_silent_one_lapses_on_time(
         .filter(|(when, _)| *when > stop)
         .map(|(_, e)| e.clone())
     {
-        let d = handle(
-            &b,
-            at_b,
-            Input::Notification {
-                local_text: None,
-                entry: Box::new(entry),
-                namespace: None,
-            },
-            Timestamp(stop + delay),
-        );
-        at_b = d.state;
+        at_b = receive(&b, at_b, entry, stop + delay).state;
     }
     let last = remote_expiry(&at_b).unwrap_or(last);
     let before = handle(&b, at_b.clone(), Input::Tick, Timestamp(last - 1));
@@ -173,16 +163,7 @@ fn a_refreshing_editor_holds_the_page_elsewhere_and_a_silent_one_lapses_on_time(
     );
     assert_eq!(bob.outcome, Outcome::Lock);
     let draft = drafts(&bob).pop().expect("bob's draft");
-    let at_a = handle(
-        &a,
-        at_a,
-        Input::Notification {
-            local_text: None,
-            entry: Box::new(draft),
-            namespace: None,
-        },
-        Timestamp(last + 2),
-    );
+    let at_a = receive(&a, at_a, draft, last + 2);
     assert_eq!(at_a.outcome, Outcome::Lock);
     let late = handle(
         &a,

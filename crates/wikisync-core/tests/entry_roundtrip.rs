@@ -112,7 +112,7 @@ fn hash_is_checked_and_carried() {
 }
 
 fn any_site() -> impl Strategy<Value = SiteId> {
-    "\\PC{0,12}".prop_map(SiteId)
+    "\\PC{0,12}".prop_map(SiteId::new)
 }
 
 fn any_rev() -> impl Strategy<Value = RevisionRef> {
@@ -185,7 +185,7 @@ fn expected(e: &Entry) -> Entry {
         .filter(|a| !a.is_empty());
     e.summary = e.summary.as_deref().map(normalised);
     e.link = e.link.as_deref().map(normalised);
-    let site = |s: &SiteId| SiteId(normalised(s.as_str()));
+    let site = |s: &SiteId| SiteId::new(normalised(s.as_str()));
     e.revision.site = site(&e.revision.site);
     if let Some(b) = &mut e.base {
         b.site = site(&b.site);

@@ -1,5 +1,5 @@
 //! Runs the conformance vectors of the sync engine: `decisions.json`, `locks.json`,
-//! `notices.json`, `setup.json`, `hosts.json` and `feeds.json` in `tests/vectors`.
+//! `notices.json`, `setup.json`, `hosts.json`, `feeds.json` and `site_ids.json` in `tests/vectors`.
 //!
 //! Outcomes and lock states in the files are written by hand; actions and new-state
 //! essentials are pinned snapshots. `WIKISYNC_BLESS=1` rewrites the snapshots (after checking
@@ -240,5 +240,21 @@ fn feeds() {
                 assert_eq!(&Value::Array(got), items, "{name}");
             }
         }
+    }
+}
+
+#[test]
+fn site_ids() {
+    use wikisync_core::entry::SiteId;
+    let file = load("site_ids.json");
+    for case in file["cases"].as_array().expect("cases is a list") {
+        let name = case["name"].as_str().expect("name");
+        let raw = case["raw"].as_str().expect("raw");
+        let want = case["expected"].as_str().expect("expected");
+        assert_eq!(SiteId::new(raw).as_str(), want, "{name}");
+        // normal forms are normal, and ids read from JSON are normalised too
+        assert_eq!(SiteId::new(want).as_str(), want, "{name}: not idempotent");
+        let read: SiteId = from(&Value::String(raw.to_owned()), "site", name);
+        assert_eq!(read.as_str(), want, "{name}: read from JSON");
     }
 }

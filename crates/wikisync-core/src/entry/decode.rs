@@ -617,7 +617,7 @@ impl<'a> Parser<'a> {
         match revision {
             Some(revision) => Ok(RevisionRef {
                 revision,
-                site: SiteId(site),
+                site: SiteId::new(site),
             }),
             None => Err(DecodeError::BadRevision { element, value }),
         }
@@ -1010,7 +1010,7 @@ fn build(f: Fields) -> Result<Entry, DecodeError> {
         base: f.base,
         clock: f.clock.unwrap_or_default(),
         minor: f.minor,
-        source: f.source.map(SiteId),
+        source: f.source.map(SiteId::new),
         kind,
     })
 }

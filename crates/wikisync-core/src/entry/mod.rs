@@ -34,16 +34,28 @@ pub const WIKISYNC_NS: &str = "urn:x-wikisync:entry:1";
 pub const DOKUWIKI_MEDIA_TYPE: &str = "text/x-dokuwiki";
 
 /// Identifies a site taking part in sync (in practice its base URL, e.g.
-/// `https://wiki-a.example.org/`). Compared byte for byte; used for echo suppression and as the
-/// deterministic tie-break between sites.
+/// `https://wiki-a.example.org/`). Used for echo suppression and as the deterministic
+/// tie-break between sites.
+///
+/// Site ids compare the way administrators write URLs: an id that is an `http`/`https` URL is
+/// normalised when it is made (scheme and host lower-cased, the default port dropped, the path
+/// ending with `/`), so `HTTP://Wiki.Example.org:80` and `http://wiki.example.org/` are one
+/// site; any other id (`siteA`) is kept as it is, without surrounding whitespace.
+///
+/// ```
+/// use wikisync_core::entry::SiteId;
+/// assert_eq!(SiteId::new("HTTP://Wiki.Example.org:80").as_str(), "http://wiki.example.org/");
+/// assert_eq!(SiteId::new("https://wiki.example.org/doc"), SiteId::new("https://WIKI.example.org:443/doc/"));
+/// assert_eq!(SiteId::new(" siteA ").as_str(), "siteA");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct SiteId(pub String);
+#[serde(from = "String", into = "String")]
+pub struct SiteId(String);
 
 impl SiteId {
-    /// Makes a site id from anything string-like.
+    /// Makes a site id from anything string-like, normalised (see the type's documentation).
     pub fn new(id: impl Into<String>) -> Self {
-        SiteId(id.into())
+        SiteId(normalize_site(&id.into()))
     }
 
     /// The id as a string slice.
@@ -52,9 +64,64 @@ impl SiteId {
     }
 }
 
+/// The normal form of a site id: URLs by the rules of [`SiteId`], anything else trimmed.
+fn normalize_site(raw: &str) -> String {
+    let id = raw.trim();
+    let Some((scheme, rest)) = id.split_once("://") else {
+        return id.to_owned();
+    };
+    let scheme = scheme.to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "http" => ":80",
+        "https" => ":443",
+        _ => return id.to_owned(),
+    };
+    let (authority, path) = match rest.find(['/', '?', '#']) {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    // user info keeps its case; the host (and port) do not
+    let (user, host) = match authority.rsplit_once('@') {
+        Some((user, host)) => (Some(user), host),
+        None => (None, authority),
+    };
+    let mut host = host.to_ascii_lowercase();
+    if let Some(bare) = host.strip_suffix(default_port) {
+        host = bare.to_owned();
+    }
+    let (path, tail) = match path.find(['?', '#']) {
+        Some(i) => path.split_at(i),
+        None => (path, ""),
+    };
+    let mut out = format!("{scheme}://");
+    if let Some(user) = user {
+        out.push_str(user);
+        out.push('@');
+    }
+    out.push_str(&host);
+    out.push_str(path);
+    if !path.ends_with('/') {
+        out.push('/');
+    }
+    out.push_str(tail);
+    out
+}
+
+impl From<String> for SiteId {
+    fn from(id: String) -> Self {
+        SiteId::new(id)
+    }
+}
+
 impl From<&str> for SiteId {
     fn from(id: &str) -> Self {
-        SiteId(id.to_owned())
+        SiteId::new(id)
+    }
+}
+
+impl From<SiteId> for String {
+    fn from(id: SiteId) -> String {
+        id.0
     }
 }
 

@@ -11,7 +11,12 @@ use sha2::{Digest, Sha256};
 /// );
 /// ```
 pub fn sha256_hex(text: &str) -> String {
-    let digest = Sha256::digest(text.as_bytes());
+    sha256_hex_bytes(text.as_bytes())
+}
+
+/// The SHA-256 of `bytes`, as 64 lowercase hex digits (the `ws:sha256` of media entries).
+pub fn sha256_hex_bytes(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
     let mut out = String::with_capacity(64);
     for byte in digest.iter() {
         out.push(char::from(b"0123456789abcdef"[usize::from(byte >> 4)]));

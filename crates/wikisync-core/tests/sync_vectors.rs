@@ -199,6 +199,16 @@ fn host_policies() {
         let want: PublishFailure = from(&case["failure"], "failure", "publishFailures");
         assert_eq!(PublishFailure::from_status(status), want, "{status}");
     }
+    for case in file["mediaNeedsPublish"].as_array().expect("a list") {
+        let name = case["name"].as_str().expect("name");
+        let state: PageState = from(&case["state"], "state", name);
+        let sha256: Option<String> = from(&case["sha256"], "sha256", name);
+        assert_eq!(
+            Value::Bool(media_needs_publish(&state, sha256.as_deref())),
+            case["expected"],
+            "{name}"
+        );
+    }
     for case in file["needsPublish"].as_array().expect("a list") {
         let name = case["name"].as_str().expect("name");
         let state: PageState = from(&case["state"], "state", name);

@@ -4,7 +4,7 @@
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /// Appends the base64 form of `bytes` to `out`.
-pub(super) fn encode_into(bytes: &[u8], out: &mut String) {
+pub(crate) fn encode_into(bytes: &[u8], out: &mut String) {
     out.reserve(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
         let b = [
@@ -34,7 +34,7 @@ fn value(c: u8) -> Option<u32> {
 
 /// Decodes base64 text, ignoring spaces, tabs and line breaks. `None` if it is not valid
 /// padded base64.
-pub(super) fn decode(text: &str) -> Option<Vec<u8>> {
+pub(crate) fn decode(text: &str) -> Option<Vec<u8>> {
     let digits: Vec<u8> = text
         .bytes()
         .filter(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
@@ -59,6 +59,58 @@ pub(super) fn decode(text: &str) -> Option<Vec<u8>> {
         out.extend_from_slice(&bytes[..3 - pad]);
     }
     Some(out)
+}
+
+/// Serde for optional bytes as an optional base64 string (the JSON form of media data).
+pub(crate) mod option_bytes {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Writes the bytes as base64.
+    pub(crate) fn serialize<S: Serializer>(
+        bytes: &Option<Vec<u8>>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match bytes {
+            Some(bytes) => {
+                let mut out = String::new();
+                super::encode_into(bytes, &mut out);
+                serializer.serialize_some(&out)
+            }
+            None => serializer.serialize_none(),
+        }
+    }
+
+    /// Reads base64 (whitespace ignored) into bytes.
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Vec<u8>>, D::Error> {
+        match Option::<String>::deserialize(deserializer)? {
+            Some(text) => super::decode(&text)
+                .map(Some)
+                .ok_or_else(|| serde::de::Error::custom("data is not valid base64")),
+            None => Ok(None),
+        }
+    }
+}
+
+/// Serde for bytes as a base64 string.
+pub(crate) mod bytes {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Writes the bytes as base64.
+    pub(crate) fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        let mut out = String::new();
+        super::encode_into(bytes, &mut out);
+        serializer.serialize_str(&out)
+    }
+
+    /// Reads base64 (whitespace ignored) into bytes.
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        super::decode(&text).ok_or_else(|| serde::de::Error::custom("data is not valid base64"))
+    }
 }
 
 #[cfg(test)]

@@ -92,6 +92,8 @@ enum Tag {
     By,
     Comment,
     Page,
+    Media,
+    Size,
     Revision,
     Base,
     Clock,
@@ -124,6 +126,8 @@ fn tag_of(ns: &ResolveResult<'_>, local: &str) -> Tag {
         },
         (n, l) if n == WIKISYNC_NS => match l {
             "page" => Tag::Page,
+            "media" => Tag::Media,
+            "size" => Tag::Size,
             "revision" => Tag::Revision,
             "base" => Tag::Base,
             "clock" => Tag::Clock,
@@ -173,8 +177,26 @@ struct Fields {
     conflict: Option<RevisionRef>,
     unlock: bool,
     draft: Option<bool>,
-    content: Option<(String, String)>,
+    media: Option<String>,
+    size: Option<u64>,
+    content: Option<Content>,
     deleted: Option<Tombstone>,
+}
+
+/// An `atom:content` as read: its body and its media type.
+struct Content {
+    body: Body,
+    media_type: String,
+}
+
+/// What an `atom:content` carried.
+enum Body {
+    /// Inline text (a `text/*` or XML type).
+    Text(String),
+    /// Base64 of any other type, decoded.
+    Bytes(Vec<u8>),
+    /// Out of line: the `src` URI.
+    Src(String),
 }
 
 /// The data of an `at:deleted-entry`.
@@ -393,6 +415,17 @@ impl<'a> Parser<'a> {
                 Ok(())
             }
             Tag::Page => set(&mut f.page, self.text(&open)?, "ws:page"),
+            Tag::Media => set(&mut f.media, self.text(&open)?, "ws:media"),
+            Tag::Size => {
+                let text = self.text(&open)?;
+                let size = trim_xml(&text)
+                    .parse::<u64>()
+                    .map_err(|_| DecodeError::BadValue {
+                        element: "ws:size",
+                        value: text.clone(),
+                    })?;
+                set(&mut f.size, size, "ws:size")
+            }
             Tag::Revision => {
                 let rev = self.revision(&open, "ws:revision")?;
                 set(&mut f.revision, rev, "ws:revision")
@@ -634,42 +667,44 @@ impl<'a> Parser<'a> {
     }
 
     /// `atom:content`: (text, media type).
-    fn content(&mut self, open: &Open<'a>) -> Result<(String, String), DecodeError> {
+    fn content(&mut self, open: &Open<'a>) -> Result<Content, DecodeError> {
         let mut kind = None;
         let mut media = None;
-        let mut src = false;
+        let mut src = None;
         let resolver_attrs = self.ns_attributes(&open.start)?;
         for (ns_ws, local, value) in resolver_attrs {
             match (ns_ws, local.as_str()) {
                 (false, "type") => kind = Some(value),
-                (false, "src") => src = true,
+                (false, "src") => src = Some(value),
                 (true, "media-type") => media = Some(value),
                 _ => {}
             }
         }
-        if src {
-            return Err(DecodeError::BadContent("out-of-line content (src)"));
-        }
         let kind = kind.as_deref().map(trim_xml).unwrap_or("text").to_owned();
         let text = self.text(open)?;
         let lower = kind.to_ascii_lowercase();
+        let media_type = media.unwrap_or_else(|| match lower.as_str() {
+            "text" => "text/plain".to_owned(),
+            "html" => "text/html".to_owned(),
+            _ => kind.clone(),
+        });
+        if let Some(src) = src {
+            return Ok(Content {
+                body: Body::Src(trim_xml(&src).to_owned()),
+                media_type,
+            });
+        }
         let inline = match lower.as_str() {
             "text" | "html" => true,
             "xhtml" => return Err(DecodeError::BadContent("xhtml content")),
             t => t.starts_with("text/") || t.ends_with("/xml") || t.ends_with("+xml"),
         };
-        let media = media.unwrap_or_else(|| match lower.as_str() {
-            "text" => "text/plain".to_owned(),
-            "html" => "text/html".to_owned(),
-            _ => kind.clone(),
-        });
-        if inline {
-            return Ok((text, media));
-        }
-        let bytes = base64::decode(&text).ok_or(DecodeError::BadContent("invalid base64"))?;
-        let text = String::from_utf8(bytes)
-            .map_err(|_| DecodeError::BadContent("base64 content that is not UTF-8"))?;
-        Ok((text, media))
+        let body = if inline {
+            Body::Text(text)
+        } else {
+            Body::Bytes(base64::decode(&text).ok_or(DecodeError::BadContent("invalid base64"))?)
+        };
+        Ok(Content { body, media_type })
     }
 
     /// Calls `each(local name, value)` for every attribute without a namespace.
@@ -937,7 +972,14 @@ fn attr_value(attr: &quick_xml::events::attributes::Attribute<'_>) -> Result<Str
 
 /// Turns the collected fields into an entry, checking what is required.
 fn build(f: Fields) -> Result<Entry, DecodeError> {
-    let raw_page = f.page.ok_or(DecodeError::MissingPageId)?;
+    let is_media = f.media.is_some();
+    let raw_page = match (f.page, f.media) {
+        (Some(_), Some(_)) => {
+            return Err(DecodeError::ConflictingKind("both ws:page and ws:media"));
+        }
+        (Some(id), None) | (None, Some(id)) => id,
+        (None, None) => return Err(DecodeError::MissingPageId),
+    };
     let page = PageId::clean(&raw_page).map_err(DecodeError::BadPageId)?;
     if page.as_str() != trim_xml(&raw_page) {
         return Err(DecodeError::UncleanPageId {
@@ -962,10 +1004,49 @@ fn build(f: Fields) -> Result<Entry, DecodeError> {
                 "a deleted entry that is a draft",
             ));
         }
-        EntryKind::Deleted {
-            when: t.when,
-            by: t.by,
-            comment: t.comment,
+        if is_media {
+            EntryKind::MediaDeleted {
+                when: t.when,
+                by: t.by,
+                comment: t.comment,
+            }
+        } else {
+            EntryKind::Deleted {
+                when: t.when,
+                by: t.by,
+                comment: t.comment,
+            }
+        }
+    } else if is_media {
+        if draft {
+            return Err(DecodeError::ConflictingKind("a media file that is a draft"));
+        }
+        let content = f
+            .content
+            .ok_or(DecodeError::MissingElement("atom:content"))?;
+        let sha256 = checked_sha256(f.sha256)?;
+        let size = f.size.ok_or(DecodeError::MissingElement("ws:size"))?;
+        let (data, url) = match content.body {
+            Body::Src(url) => (None, Some(url)),
+            Body::Bytes(bytes) => (Some(bytes), None),
+            Body::Text(text) => (Some(text.into_bytes()), None),
+        };
+        if let Some(bytes) = &data {
+            super::verify_media(bytes, &sha256, size).map_err(|e| match e {
+                super::MediaError::HashMismatch { expected, actual } => {
+                    DecodeError::HashMismatch { expected, actual }
+                }
+                super::MediaError::SizeMismatch { expected, actual } => {
+                    DecodeError::SizeMismatch { expected, actual }
+                }
+            })?;
+        }
+        EntryKind::Media {
+            media_type: content.media_type,
+            sha256,
+            size,
+            data,
+            url,
         }
     } else if f.unlock {
         EntryKind::Unlock
@@ -977,16 +1058,17 @@ fn build(f: Fields) -> Result<Entry, DecodeError> {
             conflict_with: f.conflict,
         }
     } else {
-        let (text, media_type) = f
+        let content = f
             .content
             .ok_or(DecodeError::MissingElement("atom:content"))?;
-        let expected = f.sha256.ok_or(DecodeError::MissingElement("ws:sha256"))?;
-        if expected.len() != 64 || !expected.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(DecodeError::BadValue {
-                element: "ws:sha256",
-                value: expected,
-            });
-        }
+        let media_type = content.media_type;
+        let text = match content.body {
+            Body::Text(text) => text,
+            Body::Bytes(bytes) => String::from_utf8(bytes)
+                .map_err(|_| DecodeError::BadContent("base64 content that is not UTF-8"))?,
+            Body::Src(_) => return Err(DecodeError::BadContent("out-of-line content (src)")),
+        };
+        let expected = checked_sha256(f.sha256)?;
         let actual = sha256_hex(&text);
         if !actual.eq_ignore_ascii_case(&expected) {
             return Err(DecodeError::HashMismatch { expected, actual });
@@ -995,7 +1077,13 @@ fn build(f: Fields) -> Result<Entry, DecodeError> {
     };
     let title = match f.title {
         Some(title) => title,
-        None if matches!(kind, EntryKind::Deleted { .. }) => page.as_str().to_owned(),
+        None if matches!(
+            kind,
+            EntryKind::Deleted { .. } | EntryKind::MediaDeleted { .. }
+        ) =>
+        {
+            page.as_str().to_owned()
+        }
         None => return Err(DecodeError::MissingElement("atom:title")),
     };
     Ok(Entry {
@@ -1013,6 +1101,18 @@ fn build(f: Fields) -> Result<Entry, DecodeError> {
         source: f.source.map(SiteId::new),
         kind,
     })
+}
+
+/// `ws:sha256`, required and 64 hex digits.
+fn checked_sha256(sha256: Option<String>) -> Result<String, DecodeError> {
+    let expected = sha256.ok_or(DecodeError::MissingElement("ws:sha256"))?;
+    if expected.len() != 64 || !expected.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(DecodeError::BadValue {
+            element: "ws:sha256",
+            value: expected,
+        });
+    }
+    Ok(expected)
 }
 
 #[cfg(test)]

@@ -49,7 +49,13 @@ pub(super) const BASE64_MEDIA_TYPE: &str = "application/octet-stream";
 /// assert_eq!(decode(xml.as_bytes(), &DecodeOptions::default()), Ok(entry));
 /// ```
 pub fn encode(entry: &Entry) -> String {
-    let text_len = entry.text().map_or(0, str::len);
+    let text_len = match &entry.kind {
+        EntryKind::Page { text, .. } => text.len(),
+        EntryKind::Media {
+            data: Some(bytes), ..
+        } => bytes.len() / 3 * 4 + 4,
+        _ => 0,
+    };
     let mut out = String::with_capacity(1024 + text_len + text_len / 8);
     out.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<entry xmlns=\"");
     out.push_str(ATOM_NS);
@@ -62,12 +68,12 @@ pub fn encode(entry: &Entry) -> String {
             out.push_str(APP_NS);
             out.push('"');
         }
-        EntryKind::Deleted { .. } => {
+        EntryKind::Deleted { .. } | EntryKind::MediaDeleted { .. } => {
             out.push_str(" xmlns:at=\"");
             out.push_str(TOMBSTONE_NS);
             out.push('"');
         }
-        EntryKind::Page { .. } => {}
+        EntryKind::Page { .. } | EntryKind::Media { .. } => {}
     }
     out.push_str(">\n");
 
@@ -81,6 +87,10 @@ pub fn encode(entry: &Entry) -> String {
         None if needs_base64(entry) => out.push_str(
             "  <summary ws:placeholder=\"yes\">(page text in base64; no edit summary)</summary>\n",
         ),
+        // Atom requires a summary beside base64 or out-of-line content.
+        None if matches!(entry.kind, EntryKind::Media { .. }) => out.push_str(
+            "  <summary ws:placeholder=\"yes\">(a media file; no edit summary)</summary>\n",
+        ),
         None => {}
     }
     if let Some(link) = &entry.link {
@@ -89,7 +99,12 @@ pub fn encode(entry: &Entry) -> String {
         out.push_str("\"/>\n");
     }
 
-    text_element(&mut out, "  ", "ws:page", entry.page.as_str());
+    let subject = if entry.is_media() {
+        "ws:media"
+    } else {
+        "ws:page"
+    };
+    text_element(&mut out, "  ", subject, entry.page.as_str());
     revision_element(&mut out, "  ", "ws:revision", &entry.revision);
     if let Some(base) = &entry.base {
         revision_element(&mut out, "  ", "ws:base", base);
@@ -141,7 +156,19 @@ pub fn encode(entry: &Entry) -> String {
             out.push_str("  <ws:unlock/>\n");
             text_element(&mut out, "  ", "content", "Editing ended without saving.");
         }
-        EntryKind::Deleted { when, by, comment } => {
+        EntryKind::Media {
+            media_type,
+            sha256,
+            size,
+            data,
+            url,
+        } => {
+            text_element(&mut out, "  ", "ws:sha256", sha256);
+            text_element(&mut out, "  ", "ws:size", &size.to_string());
+            media_content(&mut out, media_type, data.as_deref(), url.as_deref());
+        }
+        EntryKind::Deleted { when, by, comment }
+        | EntryKind::MediaDeleted { when, by, comment } => {
             out.push_str("  <at:deleted-entry ref=\"");
             escape_attr(&mut out, &entry.atom_id);
             out.push_str("\" when=\"");
@@ -159,7 +186,12 @@ pub fn encode(entry: &Entry) -> String {
                 }
                 out.push_str("  </at:deleted-entry>\n");
             }
-            text_element(&mut out, "  ", "content", "This page was deleted.");
+            let what = if entry.is_media() {
+                "This media file was deleted."
+            } else {
+                "This page was deleted."
+            };
+            text_element(&mut out, "  ", "content", what);
         }
     }
     out.push_str("</entry>\n");
@@ -253,6 +285,29 @@ fn content(out: &mut String, text: &str, media_type: &str) {
     out.push_str("\">");
     base64::encode_into(text.as_bytes(), out);
     out.push_str("</content>\n");
+}
+
+/// A media file's `atom:content`: its bytes in base64 (as `application/octet-stream`, the real
+/// type in `ws:media-type`), or out of line (`src`) with its own type.
+fn media_content(out: &mut String, media_type: &str, data: Option<&[u8]>, url: Option<&str>) {
+    match (data, url) {
+        (None, Some(url)) => {
+            out.push_str("  <content type=\"");
+            escape_attr(out, media_type);
+            out.push_str("\" src=\"");
+            escape_attr(out, url);
+            out.push_str("\"/>\n");
+        }
+        (bytes, _) => {
+            out.push_str("  <content type=\"");
+            out.push_str(BASE64_MEDIA_TYPE);
+            out.push_str("\" ws:media-type=\"");
+            escape_attr(out, media_type);
+            out.push_str("\">");
+            base64::encode_into(bytes.unwrap_or_default(), out);
+            out.push_str("</content>\n");
+        }
+    }
 }
 
 /// Whether XML 1.0 can carry `c` at all (its `Char` production; Rust strings hold no

@@ -99,8 +99,16 @@ pub enum DecodeError {
     /// outside a draft).
     #[error("the entry mixes kinds: {0}")]
     ConflictingKind(&'static str),
-    /// The SHA-256 of the decoded text differs from `ws:sha256`: the text was altered or
-    /// mangled on the way.
+    /// A media file's inline bytes are not `ws:size` long (a truncated or padded file).
+    #[error("the media file has {actual} bytes, not the {expected} of ws:size")]
+    SizeMismatch {
+        /// The size announced in `ws:size`.
+        expected: u64,
+        /// The number of bytes received.
+        actual: u64,
+    },
+    /// The SHA-256 of the decoded text (or a media file's bytes) differs from `ws:sha256`: it
+    /// was altered or mangled on the way.
     #[error("the text does not match its hash (ws:sha256 {expected}, text {actual})")]
     HashMismatch {
         /// The hash announced in `ws:sha256`.
@@ -130,6 +138,7 @@ impl DecodeError {
             DecodeError::BadValue { .. } => "bad_value",
             DecodeError::BadContent(_) => "bad_content",
             DecodeError::ConflictingKind(_) => "conflicting_kind",
+            DecodeError::SizeMismatch { .. } => "size_mismatch",
             DecodeError::HashMismatch { .. } => "hash_mismatch",
         }
     }
@@ -152,6 +161,7 @@ impl DecodeError {
         "bad_value",
         "bad_content",
         "conflicting_kind",
+        "size_mismatch",
         "hash_mismatch",
     ];
 }

@@ -17,6 +17,8 @@ pub use encode::encode;
 pub use error::DecodeError;
 pub use feed::decode_feed;
 
+pub(crate) use base64::{bytes, option_bytes};
+
 use serde::{Deserialize, Serialize};
 
 use crate::id::PageId;
@@ -217,6 +219,93 @@ pub enum EntryKind {
         /// `at:comment`: why, if given.
         comment: Option<String>,
     },
+    /// A media file (an image, an attachment) named by `ws:media` (the entry's `page` holds
+    /// its id). Its bytes travel inside the entry (`data`, base64 on the wire and in JSON) or
+    /// by reference (`url`, fetched by the receiver); either way `sha256` and `size` say what
+    /// they must be, and nothing is written before they match ([`verify_media`]).
+    Media {
+        /// The file's media type, e.g. `image/png`.
+        media_type: String,
+        /// The hex SHA-256 of the bytes (`ws:sha256`).
+        sha256: String,
+        /// The number of bytes (`ws:size`).
+        size: u64,
+        /// The bytes, when they travel inside the entry.
+        #[serde(default, with = "base64::option_bytes")]
+        data: Option<Vec<u8>>,
+        /// Where to fetch the bytes, when they travel by reference (`atom:content/@src`).
+        #[serde(default)]
+        url: Option<String>,
+    },
+    /// The media file was deleted at the origin (an `at:deleted-entry` with `ws:media`).
+    MediaDeleted {
+        /// When it was deleted.
+        when: Timestamp,
+        /// Who deleted it, if known.
+        by: Option<String>,
+        /// Why, if given.
+        comment: Option<String>,
+    },
+}
+
+/// Why the bytes of a media file are not the ones its entry announced.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MediaError {
+    /// The number of bytes differs from `ws:size` (a truncated or padded file).
+    #[error("the file has {actual} bytes, not the {expected} announced")]
+    SizeMismatch {
+        /// The size announced.
+        expected: u64,
+        /// The size received.
+        actual: u64,
+    },
+    /// The SHA-256 differs from `ws:sha256` (a corrupt or other file).
+    #[error("the file does not match its hash (ws:sha256 {expected}, file {actual})")]
+    HashMismatch {
+        /// The hash announced.
+        expected: String,
+        /// The hash of the bytes received.
+        actual: String,
+    },
+}
+
+impl MediaError {
+    /// A stable code: `size_mismatch`, `hash_mismatch`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            MediaError::SizeMismatch { .. } => "size_mismatch",
+            MediaError::HashMismatch { .. } => "hash_mismatch",
+        }
+    }
+}
+
+/// Checks that `bytes` are the media file an entry announced (`size` bytes with the hex
+/// SHA-256 `sha256`): what a host runs on fetched bytes before it writes them.
+///
+/// ```
+/// use wikisync_core::entry::verify_media;
+/// use wikisync_core::hash::sha256_hex_bytes;
+/// let png = b"\x89PNG...";
+/// assert!(verify_media(png, &sha256_hex_bytes(png), 7).is_ok());
+/// assert_eq!(verify_media(&png[..3], &sha256_hex_bytes(png), 7).unwrap_err().code(), "size_mismatch");
+/// ```
+pub fn verify_media(bytes: &[u8], sha256: &str, size: u64) -> Result<(), MediaError> {
+    let actual = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
+    if actual != size {
+        return Err(MediaError::SizeMismatch {
+            expected: size,
+            actual,
+        });
+    }
+    let hash = crate::hash::sha256_hex_bytes(bytes);
+    if !hash.eq_ignore_ascii_case(sha256) {
+        return Err(MediaError::HashMismatch {
+            expected: sha256.to_owned(),
+            actual: hash,
+        });
+    }
+    Ok(())
 }
 
 impl Entry {
@@ -226,6 +315,21 @@ impl Entry {
             EntryKind::Page { text, .. } => Some(text),
             _ => None,
         }
+    }
+
+    /// Whether the entry is about a media file rather than a page.
+    pub fn is_media(&self) -> bool {
+        self.kind.is_media()
+    }
+}
+
+impl EntryKind {
+    /// Whether this kind is about a media file ([`EntryKind::Media`], [`EntryKind::MediaDeleted`]).
+    pub fn is_media(&self) -> bool {
+        matches!(
+            self,
+            EntryKind::Media { .. } | EntryKind::MediaDeleted { .. }
+        )
     }
 }
 
@@ -252,4 +356,15 @@ pub fn page_atom_id(page: &PageId) -> String {
 /// ```
 pub fn draft_atom_id(page: &PageId) -> String {
     format!("urn:x-wikisync:draft:{}", page.as_str())
+}
+
+/// The `atom:id` of a media file (its id cleaned like a page id).
+///
+/// ```
+/// use wikisync_core::{entry::media_atom_id, id::PageId};
+/// let id = PageId::clean("wiki:Logo.PNG").unwrap();
+/// assert_eq!(media_atom_id(&id), "urn:x-wikisync:media:wiki:logo.png");
+/// ```
+pub fn media_atom_id(media: &PageId) -> String {
+    format!("urn:x-wikisync:media:{}", media.as_str())
 }

@@ -112,6 +112,10 @@ pub enum IgnoreReason {
     NoConflict,
     /// This site is the page's source and has no peers: editors need no lock elsewhere.
     NoPeers,
+    /// A media file larger than this site's `mediaMax`: not applied (a notice says so).
+    TooLarge,
+    /// A media file's move cannot be announced: this site has no `mediaUrl` to serve it from.
+    MediaUnavailable,
 }
 
 /// Why a local action was refused.
@@ -132,6 +136,8 @@ pub enum RefuseReason {
     NotSource,
     /// Another local editor holds the page's lock.
     LockedLocally,
+    /// A media file larger than this site's `mediaMax`: it stays here and is not published.
+    TooLarge,
 }
 
 /// Something the host must do.
@@ -217,6 +223,33 @@ pub enum Action {
         /// The text for the editor.
         text: String,
     },
+    /// Save this media file as a new local revision: its bytes are `data`, or are fetched
+    /// from `url`; either way, write them only if [`crate::entry::verify_media`] accepts them
+    /// (else fail the input: its state is not stored and it is tried again later).
+    WriteMedia {
+        /// The media type.
+        media_type: String,
+        /// The hex SHA-256 the bytes must have.
+        sha256: String,
+        /// The size the bytes must have.
+        size: u64,
+        /// The bytes, when the entry carried them.
+        #[serde(default, with = "crate::entry::option_bytes")]
+        data: Option<Vec<u8>>,
+        /// Where to fetch them otherwise.
+        url: Option<String>,
+        /// The author to record, if known.
+        author: Option<String>,
+        /// The summary to record.
+        summary: Option<String>,
+    },
+    /// Delete the media file locally.
+    DeleteMedia {
+        /// Who deleted it, if known.
+        author: Option<String>,
+        /// Why, if given.
+        summary: Option<String>,
+    },
 }
 
 /// How the local editor resolves a pending conflict.
@@ -273,6 +306,22 @@ pub enum Notice {
         /// The other side's revision.
         revision: RevisionRef,
     },
+    /// A media file of `size` bytes is over this site's limit of `max`: not published (a local
+    /// upload) or not applied (from another site).
+    MediaTooLarge {
+        /// Its size.
+        size: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// Two sites uploaded the media file at once: `kept` is the version everywhere now,
+    /// `replaced` stays in the media history of the site that made it.
+    MediaConflict {
+        /// The version kept.
+        kept: RevisionRef,
+        /// The version replaced.
+        replaced: RevisionRef,
+    },
     /// Another local editor holds the page until `until`.
     EditedLocally {
         /// The editor.
@@ -287,6 +336,40 @@ pub enum Notice {
         /// The revision it could not merge.
         revision: RevisionRef,
     },
+}
+
+/// A local upload, overwrite or deletion of a media file, as the host reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LocalMediaEdit {
+    /// The new file, or the deletion.
+    pub change: MediaChange,
+    /// The user who uploaded or deleted it.
+    pub author: Option<String>,
+    /// The summary, if any.
+    pub summary: Option<String>,
+    /// The host's revision number (DokuWiki: the upload time).
+    pub revision: u64,
+}
+
+/// What a local media edit did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum MediaChange {
+    /// The file now has these bytes (base64 in JSON).
+    File {
+        /// The bytes.
+        #[serde(with = "crate::entry::bytes")]
+        data: Vec<u8>,
+        /// The media type, e.g. `image/png`.
+        media_type: String,
+    },
+    /// The file was deleted.
+    Deleted,
 }
 
 /// A local save, as the host reports it.

@@ -24,6 +24,14 @@ use crate::id::PageId;
 /// Default lock duration: DokuWiki's own edit lock lasts 15 minutes.
 pub const DEFAULT_LOCK_SECONDS: u32 = 15 * 60;
 
+/// Default largest media file carried inside its entry (64 KiB: with base64 and the entry
+/// around it, well under the 256 KB stanza limit XMPP servers apply); larger files travel by
+/// reference ([`SiteConfig::media_url`]).
+pub const DEFAULT_MEDIA_INLINE_MAX: u64 = 64 * 1024;
+
+/// Default largest media file synced at all (32 MiB).
+pub const DEFAULT_MEDIA_MAX: u64 = 32 * 1024 * 1024;
+
 /// This site's sync configuration (site-wide; the host builds it from its settings).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -42,6 +50,27 @@ pub struct SiteConfig {
     /// link to it (`atom:link rel="alternate"`). `None`: entries carry no link.
     #[serde(default)]
     pub page_url: Option<String>,
+    /// Where other sites fetch a media file revision of this site, with `{media}`,
+    /// `{revision}` and `{sha256}` placeholders (the hash is the capability: only who saw the
+    /// entry knows it). Files larger than [`SiteConfig::media_inline_max`] travel by this
+    /// reference; `None`: every file travels inside its entry.
+    #[serde(default)]
+    pub media_url: Option<String>,
+    /// The largest media file carried inside its entry, in bytes.
+    #[serde(default = "default_media_inline_max")]
+    pub media_inline_max: u64,
+    /// The largest media file synced, in bytes: larger files are not published, and not
+    /// accepted from others (a notice says so).
+    #[serde(default = "default_media_max")]
+    pub media_max: u64,
+}
+
+fn default_media_inline_max() -> u64 {
+    DEFAULT_MEDIA_INLINE_MAX
+}
+
+fn default_media_max() -> u64 {
+    DEFAULT_MEDIA_MAX
 }
 
 /// The role of this site for one namespace.
@@ -96,6 +125,9 @@ impl SiteConfig {
             lock_seconds: DEFAULT_LOCK_SECONDS,
             media_type: DOKUWIKI_MEDIA_TYPE.to_owned(),
             page_url: None,
+            media_url: None,
+            media_inline_max: DEFAULT_MEDIA_INLINE_MAX,
+            media_max: DEFAULT_MEDIA_MAX,
         }
     }
 
@@ -136,6 +168,19 @@ impl SiteConfig {
                         .is_some_and(|rest| rest.starts_with(':'))
             })
             .max_by_key(|r| r.namespace.trim_matches(':').len())
+    }
+
+    /// Where other sites fetch `revision` of media file `media` (hash `sha256`) from this site
+    /// ([`SiteConfig::media_url`] filled in).
+    pub fn media_link(&self, media: &PageId, revision: u64, sha256: &str) -> Option<String> {
+        let template = self.media_url.as_deref()?;
+        let id = utf8_percent_encode(media.as_str(), URL_COMPONENT).to_string();
+        Some(
+            template
+                .replace("{media}", &id)
+                .replace("{revision}", &revision.to_string())
+                .replace("{sha256}", sha256),
+        )
     }
 
     /// The link of `revision` of `page` on this site ([`SiteConfig::page_url`] filled in; the

@@ -7,6 +7,7 @@ use super::action::{
 };
 use super::config::{GonePolicy, Role, SiteConfig};
 use super::lock;
+use super::media;
 use super::publish;
 use super::state::{ConflictOrigin, LockState, PageState, PendingConflict};
 use super::version_vector::{Causality, VersionVector};
@@ -209,7 +210,7 @@ pub fn handle_notification(
     match config.role_for(&state.page) {
         None => ignore(state, IgnoreReason::NotSynced),
         Some(Role::Source) => ignore(state, IgnoreReason::SourceIsAuthoritative),
-        Some(Role::Mirror { source, .. }) => mirror_notification(state, entry, source),
+        Some(Role::Mirror { source, .. }) => mirror_notification(config, state, entry, source),
         Some(Role::Peer) => match &entry.kind {
             EntryKind::Draft {
                 lock_expires,
@@ -225,6 +226,9 @@ pub fn handle_notification(
             EntryKind::Unlock => lock::remote_unlock(state, entry),
             EntryKind::Page { .. } | EntryKind::Deleted { .. } => {
                 peer_revision(config, state, local_text, entry, now)
+            }
+            EntryKind::Media { .. } | EntryKind::MediaDeleted { .. } => {
+                media::peer_media(config, state, entry)
             }
         },
     }
@@ -248,6 +252,9 @@ fn apply(
     clock: VersionVector,
     actions: &mut Vec<Action>,
 ) -> Outcome {
+    if entry.is_media() {
+        return media::apply(state, entry, clock, actions);
+    }
     let existed = state.text.is_some();
     let text = entry.text().map(str::to_owned);
     let outcome = match (&text, existed) {
@@ -426,7 +433,12 @@ fn merge_revision(
     decision(Outcome::Merge, state, actions)
 }
 
-fn mirror_notification(mut state: PageState, entry: &Entry, configured: &SiteId) -> Decision {
+fn mirror_notification(
+    config: &SiteConfig,
+    mut state: PageState,
+    entry: &Entry,
+    configured: &SiteId,
+) -> Decision {
     let source = state
         .followed_source
         .clone()
@@ -453,6 +465,9 @@ fn mirror_notification(mut state: PageState, entry: &Entry, configured: &SiteId)
             Some(outcome) => decision(outcome, state, actions),
             None => ignore(state, IgnoreReason::ReadOnly),
         };
+    }
+    if let Some(refused) = media::too_large(config, &state, entry) {
+        return refused;
     }
     let theirs_clock = VersionVector::from_entry(&entry.clock, &entry.revision);
     let applied = match theirs_clock.compare(&state.clock) {
@@ -514,6 +529,15 @@ pub fn handle_source_gone(
     }];
     match when_gone {
         GonePolicy::Keep => decision(Outcome::Keep, state, actions),
+        GonePolicy::Delete if state.is_media => {
+            if state.media.take().is_some() {
+                actions.push(Action::DeleteMedia {
+                    author: None,
+                    summary: Some("wikisync: source gone".to_owned()),
+                });
+            }
+            decision(Outcome::Delete, state, actions)
+        }
         GonePolicy::Delete => {
             if state.text.take().is_some() {
                 actions.push(Action::DeletePage {
@@ -544,8 +568,15 @@ pub fn announce_source_move(
     if !state.ever_synced() {
         return ignore(state, IgnoreReason::NeverSynced);
     }
-    let kind = publish::revision_kind(config, state.text.as_deref(), None, None, now);
-    let mut entry = publish::entry(config, &state, kind, now);
+    let entry = if state.is_media {
+        media::announcement(config, &state, now)
+    } else {
+        let kind = publish::revision_kind(config, state.text.as_deref(), None, None, now);
+        Some(publish::entry(config, &state, kind, now))
+    };
+    let Some(mut entry) = entry else {
+        return ignore(state, IgnoreReason::MediaUnavailable);
+    };
     entry.source = Some(new_source.clone());
     decision(Outcome::Follow, state, vec![Action::Publish { entry }])
 }

@@ -4,12 +4,15 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::action::{Change, ConflictChoice, Decision, IgnoreReason, LocalEdit, Outcome};
+use super::action::{
+    Change, ConflictChoice, Decision, IgnoreReason, LocalEdit, LocalMediaEdit, Outcome,
+};
 use super::config::SiteConfig;
 use super::state::PageState;
 use super::{
     announce_source_move, check_save, handle_editor_closed, handle_editor_opened,
-    handle_local_save, handle_notification, handle_source_gone, handle_tick, resolve_conflict,
+    handle_local_save, handle_media_saved, handle_notification, handle_source_gone, handle_tick,
+    resolve_conflict,
 };
 use crate::entry::{Entry, SiteId};
 use crate::time::Timestamp;
@@ -68,6 +71,11 @@ pub enum Input {
         /// The site that becomes authoritative.
         new_source: SiteId,
     },
+    /// A media file was uploaded, overwritten or deleted here; see [`handle_media_saved`].
+    MediaSaved {
+        /// The upload or deletion.
+        edit: LocalMediaEdit,
+    },
     /// See [`resolve_conflict`].
     ResolveConflict {
         /// The editor's choice.
@@ -108,6 +116,7 @@ pub fn handle(config: &SiteConfig, state: PageState, input: Input, now: Timestam
             handle_notification(config, state, local_text.as_deref(), &entry, now)
         }
         Input::Tick => handle_tick(config, state, now),
+        Input::MediaSaved { edit } => handle_media_saved(config, state, edit, now),
         Input::SourceGone { redirect } => handle_source_gone(config, state, redirect, now),
         Input::AnnounceSourceMove { new_source } => {
             announce_source_move(config, state, &new_source, now)

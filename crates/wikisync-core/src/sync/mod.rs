@@ -38,6 +38,7 @@ mod config;
 mod engine;
 mod input;
 mod lock;
+mod media;
 mod notices;
 mod outbox;
 mod publish;
@@ -46,21 +47,25 @@ mod state;
 mod version_vector;
 
 pub use action::{
-    Action, Change, ConflictChoice, Decision, IgnoreReason, LocalEdit, Notice, Outcome,
-    RefuseReason,
+    Action, Change, ConflictChoice, Decision, IgnoreReason, LocalEdit, LocalMediaEdit, MediaChange,
+    Notice, Outcome, RefuseReason,
 };
-pub use config::{DEFAULT_LOCK_SECONDS, GonePolicy, NamespaceRule, Role, SiteConfig};
+pub use config::{
+    DEFAULT_LOCK_SECONDS, DEFAULT_MEDIA_INLINE_MAX, DEFAULT_MEDIA_MAX, GonePolicy, NamespaceRule,
+    Role, SiteConfig,
+};
 pub use engine::{
     announce_source_move, check_save, handle_local_save, handle_notification, handle_source_gone,
     render_conflict, resolve_conflict,
 };
 pub use input::{Input, handle};
 pub use lock::{handle_editor_closed, handle_editor_opened, handle_tick};
+pub use media::{handle_media_saved, media_needs_publish};
 pub use notices::{REPORT_NOTICE_SECONDS, notices};
 pub use outbox::{PublishFailure, needs_publish};
 pub use setup::{NamespaceSetup, SetupError, SetupRequest, SetupStep, plan_setup};
 pub use state::{
-    ConflictOrigin, ConflictReport, HISTORY_LEN, LockState, PageState, PendingConflict, Releases,
-    Snapshot,
+    ConflictOrigin, ConflictReport, HISTORY_LEN, LockState, MediaVersion, PageState,
+    PendingConflict, Releases, Snapshot,
 };
 pub use version_vector::{Causality, VersionVector};

@@ -3,7 +3,7 @@
 use super::config::{Role, SiteConfig};
 use super::state::PageState;
 use super::version_vector::VersionVector;
-use crate::entry::{Entry, EntryKind, RevisionRef, draft_atom_id, page_atom_id};
+use crate::entry::{Entry, EntryKind, RevisionRef, draft_atom_id, media_atom_id, page_atom_id};
 use crate::time::Timestamp;
 
 /// An entry for `state`'s page from this site, with the page's current revision, base,
@@ -20,9 +20,14 @@ pub(crate) fn entry(
     };
     let atom_id = match kind {
         EntryKind::Draft { .. } | EntryKind::Unlock => draft_atom_id(&state.page),
+        EntryKind::Media { .. } | EntryKind::MediaDeleted { .. } => media_atom_id(&state.page),
         _ => page_atom_id(&state.page),
     };
     let revision = state.clock.get(&config.site);
+    // a media file has no page to link to
+    let link = (!kind.is_media())
+        .then(|| config.page_link(&state.page, revision))
+        .flatten();
     Entry {
         atom_id,
         page: state.page.clone(),
@@ -33,7 +38,7 @@ pub(crate) fn entry(
         updated: now,
         author: None,
         summary: None,
-        link: config.page_link(&state.page, revision),
+        link,
         revision: RevisionRef {
             revision,
             site: config.site.clone(),

@@ -55,6 +55,24 @@ pub struct PageState {
     /// The newest conflict another site reported for a revision made or seen here.
     #[serde(default)]
     pub reported: Option<ConflictReport>,
+    /// Whether this is the state of a media file (set by its first media input).
+    #[serde(default)]
+    pub is_media: bool,
+    /// For a media file, the version last synced (`None`: no file).
+    #[serde(default)]
+    pub media: Option<MediaVersion>,
+}
+
+/// One version of a media file, as synced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MediaVersion {
+    /// Its media type.
+    pub media_type: String,
+    /// The hex SHA-256 of its bytes.
+    pub sha256: String,
+    /// Its size in bytes.
+    pub size: u64,
 }
 
 /// Per site, the time of its newest save or editor close seen here. Serialized as a list of
@@ -225,6 +243,8 @@ impl PageState {
             source_gone: None,
             title: None,
             reported: None,
+            is_media: false,
+            media: None,
         }
     }
 

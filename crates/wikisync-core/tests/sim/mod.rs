@@ -169,9 +169,12 @@ impl World {
                 | Action::ShowNotice { .. }
                 | Action::ClearConflict
                 | Action::RefuseLocalEdit { .. } => {}
-                // Only answers to `resolveConflict`, which the simulated editors never send.
-                Action::SaveResolution { .. } | Action::OpenEditor { .. } => {
-                    unreachable!("no conflict choice is simulated")
+                // Only answers to `resolveConflict` and media, which the simulation never sends.
+                Action::SaveResolution { .. }
+                | Action::OpenEditor { .. }
+                | Action::WriteMedia { .. }
+                | Action::DeleteMedia { .. } => {
+                    unreachable!("no conflict choice or media file is simulated")
                 }
             }
         }

@@ -176,6 +176,30 @@ fn namespace_changes() {
 }
 
 #[test]
+fn mirror_source_checks() {
+    let file = load("setup.json");
+    for case in file["sourceChecks"].as_array().expect("a list") {
+        let name = case["name"].as_str().expect("name");
+        let source = wikisync_core::entry::SiteId::new(case["source"].as_str().expect("source"));
+        let entries: Vec<Entry> = from(&case["entries"], "entries", name);
+        match check_mirror_source(&source, &entries) {
+            Ok(()) => assert_eq!(case["expected"]["ok"], Value::Bool(true), "{name}"),
+            Err(e) => {
+                assert_eq!(Some(e.code()), case["expected"]["error"].as_str(), "{name}");
+                let SetupError::WrongSource { carries, .. } = e else {
+                    panic!("{name}: {e}")
+                };
+                assert_eq!(
+                    Some(carries.as_str()),
+                    case["expected"]["carries"].as_str(),
+                    "{name}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
 fn host_policies() {
     let file = load("hosts.json");
     for case in file["namespaces"].as_array().expect("a list") {

@@ -358,6 +358,54 @@ pub fn draft_atom_id(page: &PageId) -> String {
     format!("urn:x-wikisync:draft:{}", page.as_str())
 }
 
+/// What an item of a wikisync node is about, read from its id (its `atom:id`): what a bare
+/// retraction names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum ItemSubject {
+    /// A page's revisions (`urn:x-wikisync:page:<id>`).
+    Page {
+        /// The page.
+        page: PageId,
+    },
+    /// A page's drafts and lock releases (`urn:x-wikisync:draft:<id>`).
+    Draft {
+        /// The page.
+        page: PageId,
+    },
+    /// A media file (`urn:x-wikisync:media:<id>`).
+    Media {
+        /// The media file.
+        media: PageId,
+    },
+}
+
+/// The subject of an item id, if it is one wikisync writes (the id must be clean).
+///
+/// ```
+/// use wikisync_core::entry::{ItemSubject, item_subject};
+/// assert!(matches!(item_subject("urn:x-wikisync:page:wiki:start"), Some(ItemSubject::Page { .. })));
+/// assert_eq!(item_subject("urn:x-wikisync:page:../etc"), None);
+/// assert_eq!(item_subject("tag:example.org,2026:1"), None);
+/// ```
+pub fn item_subject(item_id: &str) -> Option<ItemSubject> {
+    let (kind, id) = item_id
+        .trim()
+        .strip_prefix("urn:x-wikisync:")?
+        .split_once(':')?;
+    let page = PageId::clean(id).ok().filter(|p| p.as_str() == id)?;
+    match kind {
+        "page" => Some(ItemSubject::Page { page }),
+        "draft" => Some(ItemSubject::Draft { page }),
+        "media" => Some(ItemSubject::Media { media: page }),
+        _ => None,
+    }
+}
+
 /// The `atom:id` of a media file (its id cleaned like a page id).
 ///
 /// ```

@@ -55,6 +55,9 @@ pub enum Outcome {
     },
     /// A mirror now follows a new source.
     Follow,
+    /// A page's item was retracted from its node and this site, authoritative for it, put it
+    /// back (republished its current revision).
+    Restore,
     /// A mirror's source went away and the policy keeps the page.
     Keep,
     /// A local save may be written: report it with `localSave` once it is (answer to
@@ -116,6 +119,26 @@ pub enum IgnoreReason {
     TooLarge,
     /// A media file's move cannot be announced: this site has no `mediaUrl` to serve it from.
     MediaUnavailable,
+    /// A retracted item that announced a lock: locks lapse by themselves.
+    LockItem,
+}
+
+impl IgnoreReason {
+    /// Whether an administrator should hear of it: the entry was not applied for a reason
+    /// that may be a mistake in the set-up (`notFromSource`, `outsideNamespace`, `notSynced`,
+    /// `sourceIsAuthoritative`, `tooLarge`, `mediaUnavailable`), as opposed to the expected
+    /// repeats, echoes and lock bookkeeping every site sees all the time.
+    pub fn worth_reporting(self) -> bool {
+        matches!(
+            self,
+            IgnoreReason::NotFromSource
+                | IgnoreReason::OutsideNamespace
+                | IgnoreReason::NotSynced
+                | IgnoreReason::SourceIsAuthoritative
+                | IgnoreReason::TooLarge
+                | IgnoreReason::MediaUnavailable
+        )
+    }
 }
 
 /// Why a local action was refused.

@@ -11,7 +11,7 @@ use super::media;
 use super::publish;
 use super::state::{ConflictOrigin, LockState, PageState, PendingConflict};
 use super::version_vector::{Causality, VersionVector};
-use crate::entry::{Entry, EntryKind, RevisionRef, SiteId};
+use crate::entry::{Entry, EntryKind, ItemSubject, RevisionRef, SiteId};
 use crate::merge::{Markers, MergeOptions, merge3};
 use crate::time::Timestamp;
 
@@ -671,6 +671,93 @@ pub fn resolve_conflict(
         }
     };
     decision(Outcome::Resolve, state, vec![action])
+}
+
+/// The item of this page (or media file) was retracted from its node without a wikisync
+/// tombstone (an XMPP client removed it): `item` is the retracted item's id.
+///
+/// The node no longer carries the page, so a mirror removes its copy (and forgets the page's
+/// versions, so that the source can put it back); a source or a peer, for whom the page is
+/// still alive, republishes its current revision, so the node is complete again for sites that
+/// join later. A retracted lock announcement changes nothing (locks lapse by themselves).
+pub fn handle_retracted(
+    config: &SiteConfig,
+    mut state: PageState,
+    item: &str,
+    now: Timestamp,
+) -> Decision {
+    let subject = crate::entry::item_subject(item);
+    let page = match &subject {
+        Some(ItemSubject::Page { page } | ItemSubject::Media { media: page }) => page,
+        Some(ItemSubject::Draft { .. }) => return ignore(state, IgnoreReason::LockItem),
+        None => return ignore(state, IgnoreReason::OtherPage),
+    };
+    if *page != state.page {
+        return ignore(state, IgnoreReason::OtherPage);
+    }
+    if !state.ever_synced() {
+        return ignore(state, IgnoreReason::NeverSynced);
+    }
+    let media = matches!(subject, Some(ItemSubject::Media { .. }));
+    match config.role_for(&state.page) {
+        None => ignore(state, IgnoreReason::NotSynced),
+        Some(Role::Mirror { .. }) => {
+            let summary = Some("wikisync: removed from its node".to_owned());
+            let mut actions = Vec::new();
+            if media && state.media.take().is_some() {
+                actions.push(Action::DeleteMedia {
+                    author: None,
+                    summary,
+                });
+            } else if !media && state.text.take().is_some() {
+                actions.push(Action::DeletePage {
+                    author: None,
+                    summary,
+                });
+            }
+            state.head = None;
+            state.clock = VersionVector::default();
+            decision(Outcome::Delete, state, actions)
+        }
+        Some(Role::Source | Role::Peer) => {
+            let entry = if media {
+                match &state.media {
+                    Some(version) => {
+                        let head = state.head.as_ref().map_or(0, |h| h.revision);
+                        let url = config.media_link(&state.page, head, &version.sha256);
+                        let Some(url) = url else {
+                            return ignore(state, IgnoreReason::MediaUnavailable);
+                        };
+                        let kind = EntryKind::Media {
+                            media_type: version.media_type.clone(),
+                            sha256: version.sha256.clone(),
+                            size: version.size,
+                            data: None,
+                            url: Some(url),
+                        };
+                        publish::entry(config, &state, kind, now)
+                    }
+                    None => {
+                        let kind = EntryKind::MediaDeleted {
+                            when: now,
+                            by: None,
+                            comment: None,
+                        };
+                        publish::entry(config, &state, kind, now)
+                    }
+                }
+            } else {
+                let kind = publish::revision_kind(config, state.text.as_deref(), None, None, now);
+                publish::entry(config, &state, kind, now)
+            };
+            let mut entry = entry;
+            // the revision the page has here, not a new one: receivers that have it ignore it
+            if let Some(head) = &state.head {
+                entry.revision = head.clone();
+            }
+            decision(Outcome::Restore, state, vec![Action::Publish { entry }])
+        }
+    }
 }
 
 /// Renders a pending conflict as git-style markers labelled with the two revisions; the

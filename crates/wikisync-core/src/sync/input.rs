@@ -11,8 +11,8 @@ use super::config::SiteConfig;
 use super::state::PageState;
 use super::{
     announce_source_move, check_save, handle_editor_closed, handle_editor_opened,
-    handle_local_save, handle_media_saved, handle_notification, handle_source_gone, handle_tick,
-    resolve_conflict,
+    handle_local_save, handle_media_saved, handle_notification, handle_retracted,
+    handle_source_gone, handle_tick, resolve_conflict,
 };
 use crate::entry::{Entry, SiteId};
 use crate::time::Timestamp;
@@ -76,6 +76,11 @@ pub enum Input {
         /// The upload or deletion.
         edit: LocalMediaEdit,
     },
+    /// The page's item was retracted from its node; see [`handle_retracted`].
+    Retracted {
+        /// The retracted item's id.
+        item: String,
+    },
     /// See [`resolve_conflict`].
     ResolveConflict {
         /// The editor's choice.
@@ -117,6 +122,7 @@ pub fn handle(config: &SiteConfig, state: PageState, input: Input, now: Timestam
         }
         Input::Tick => handle_tick(config, state, now),
         Input::MediaSaved { edit } => handle_media_saved(config, state, edit, now),
+        Input::Retracted { item } => handle_retracted(config, state, &item, now),
         Input::SourceGone { redirect } => handle_source_gone(config, state, redirect, now),
         Input::AnnounceSourceMove { new_source } => {
             announce_source_move(config, state, &new_source, now)

@@ -26,7 +26,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::config::{GonePolicy, Role};
-use crate::entry::SiteId;
+use crate::entry::{Entry, SiteId};
 use crate::node::{NodeUri, UriError, same_node};
 
 /// What this site has for a namespace now (the host's record of it).
@@ -82,6 +82,15 @@ pub enum SetupRequest {
     Retire,
     /// Stop syncing the namespace; its pages stay.
     Remove,
+    /// The node was deleted with a redirect to `node` (the source moved, maybe to another
+    /// gateway or service): a mirror or peer follows it there. `source` is the site the new
+    /// node's items come from ([`source_of_items`]), when they say.
+    Follow {
+        /// The node to follow.
+        node: String,
+        /// The site publishing there, if known.
+        source: Option<SiteId>,
+    },
 }
 
 /// One step of a namespace change, for the host to carry out in order. Steps after a
@@ -127,6 +136,12 @@ pub enum SetupStep {
     DeleteNode,
     /// Forget the namespace's rule (the pages stay).
     ForgetRule,
+    /// Give every page of the namespace the input `sourceGone` with `redirect` = `source`, so
+    /// that pages following an earlier source follow this one.
+    FollowSource {
+        /// The source to follow.
+        source: SiteId,
+    },
     /// Fetch the node's items and apply them (first sync).
     FirstSync,
 }
@@ -144,16 +159,70 @@ pub enum SetupError {
     /// The node given is not an XMPP node URI (`xmpp:<service>?;node=<id>`).
     #[error("the node is not an XMPP node URI (xmpp:<service>?;node=<id>): {0}")]
     BadNode(UriError),
+    /// The node's items come from another site than the source given: the mirror would ignore
+    /// every page (`notFromSource`).
+    #[error("the node's pages come from {carries}, not from {expected}")]
+    WrongSource {
+        /// The source given.
+        expected: SiteId,
+        /// The site the node's items come from.
+        carries: SiteId,
+    },
+    /// Only a mirror or a peer follows a node elsewhere.
+    #[error("only a mirror or a peer follows its node to another one")]
+    NotFollowing,
 }
 
 impl SetupError {
-    /// A stable snake_case code: `not_synced`, `not_source`, `bad_node`.
+    /// A stable snake_case code: `not_synced`, `not_source`, `bad_node`, `wrong_source`,
+    /// `not_following`.
     pub fn code(&self) -> &'static str {
         match self {
             SetupError::NotSynced => "not_synced",
             SetupError::NotSource => "not_source",
             SetupError::BadNode(_) => "bad_node",
+            SetupError::WrongSource { .. } => "wrong_source",
+            SetupError::NotFollowing => "not_following",
         }
+    }
+}
+
+/// The site a node's items come from, as far as they say: the `ws:source` most of them name,
+/// else the site that made most of their revisions. `None` for a node without items.
+///
+/// ```
+/// use wikisync_core::entry::{Entry, SiteId};
+/// use wikisync_core::sync::source_of_items;
+/// assert_eq!(source_of_items(&[]), None);
+/// ```
+pub fn source_of_items(entries: &[Entry]) -> Option<SiteId> {
+    let most = |sites: Vec<&SiteId>| -> Option<SiteId> {
+        let mut counts: std::collections::BTreeMap<&SiteId, usize> = Default::default();
+        for site in sites {
+            *counts.entry(site).or_default() += 1;
+        }
+        counts
+            .into_iter()
+            .max_by_key(|(_, n)| *n)
+            .map(|(site, _)| site.clone())
+    };
+    let declared: Vec<&SiteId> = entries.iter().filter_map(|e| e.source.as_ref()).collect();
+    if declared.is_empty() {
+        most(entries.iter().map(|e| &e.revision.site).collect())
+    } else {
+        most(declared)
+    }
+}
+
+/// The check a mirror makes before subscribing to `node`: do the node's items (`entries`, a
+/// page of them is enough) come from `source`? An empty node passes.
+pub fn check_mirror_source(source: &SiteId, entries: &[Entry]) -> Result<(), SetupError> {
+    match source_of_items(entries) {
+        Some(carries) if carries != *source => Err(SetupError::WrongSource {
+            expected: source.clone(),
+            carries,
+        }),
+        _ => Ok(()),
     }
 }
 
@@ -261,6 +330,36 @@ pub fn plan_setup(
             }
             leave(&mut steps, None);
             steps.push(SetupStep::ForgetRule);
+        }
+        SetupRequest::Follow { node, source } => {
+            let node = checked(&node)?;
+            let role = match current.map(|c| &c.role) {
+                Some(Role::Mirror {
+                    source: old,
+                    when_gone,
+                }) => {
+                    let new = source.unwrap_or_else(|| old.clone());
+                    if new != *old {
+                        steps.push(SetupStep::FollowSource {
+                            source: new.clone(),
+                        });
+                    }
+                    Role::Mirror {
+                        source: new,
+                        when_gone: *when_gone,
+                    }
+                }
+                Some(Role::Peer) => Role::Peer,
+                _ => return Err(SetupError::NotFollowing),
+            };
+            let mut plan = Vec::new();
+            leave(&mut plan, Some(&node));
+            plan.push(SetupStep::UseNode { node });
+            plan.push(set_role(role));
+            plan.push(SetupStep::Subscribe);
+            plan.append(&mut steps);
+            plan.push(SetupStep::FirstSync);
+            steps = plan;
         }
     }
     Ok(steps)

@@ -100,6 +100,54 @@ pub fn decode_feed(
     Ok(entries)
 }
 
+/// The item id a bare retraction names: the `ref` of a standalone RFC 6721
+/// `at:deleted-entry` (what the gateway posts with `Event: RETRACTED` when an item is retracted
+/// without a wikisync tombstone). Anything else is refused (`not_an_entry`, or the errors of a
+/// document that is not well-formed).
+///
+/// ```
+/// use wikisync_core::entry::decode_retraction;
+/// let xml = r#"<at:deleted-entry xmlns:at="http://purl.org/atompub/tombstones/1.0"
+///     ref="urn:x-wikisync:page:wiki:start" when="2026-11-21T10:00:00Z"/>"#;
+/// assert_eq!(decode_retraction(xml.as_bytes()).as_deref(), Ok("urn:x-wikisync:page:wiki:start"));
+/// ```
+pub fn decode_retraction(input: &[u8]) -> Result<String, DecodeError> {
+    let text = std::str::from_utf8(input).map_err(|e| {
+        DecodeError::Malformed(format!("invalid UTF-8 at byte {}", e.valid_up_to()))
+    })?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut reader = NsReader::from_str(text);
+    loop {
+        match reader.read_event().map_err(malformed)? {
+            Event::DocType(_) => return Err(DecodeError::Doctype),
+            Event::Eof => {
+                return Err(DecodeError::Malformed(
+                    "the document has no root element".to_owned(),
+                ));
+            }
+            Event::Start(start) | Event::Empty(start) => {
+                let (ns, local) = reader.resolver().resolve_element(start.name());
+                let is_tombstone = matches!(&ns, ResolveResult::Bound(ns) if ns.as_ref() == TOMBSTONE_NS)
+                    && local.as_ref() == "deleted-entry";
+                if !is_tombstone {
+                    return Err(DecodeError::NotAnEntry(kind_of(&reader, &start).1));
+                }
+                for attr in start.attributes() {
+                    let attr = attr.map_err(|e| DecodeError::Malformed(e.to_string()))?;
+                    if attr.key.as_ref() == "ref" {
+                        let value = attr
+                            .unescape_value()
+                            .map_err(|e| DecodeError::Malformed(e.to_string()))?;
+                        return Ok(value.trim().to_owned());
+                    }
+                }
+                return Err(DecodeError::MissingElement("at:deleted-entry/@ref"));
+            }
+            _ => {}
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Feed,

@@ -15,7 +15,7 @@ mod feed;
 pub use decode::{DecodeOptions, decode};
 pub use encode::encode;
 pub use error::DecodeError;
-pub use feed::decode_feed;
+pub use feed::{decode_feed, decode_retraction};
 
 pub(crate) use base64::{bytes, option_bytes};
 

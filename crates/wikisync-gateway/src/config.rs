@@ -9,7 +9,7 @@
 //! | skip verification of intent | `--no-verify` | `WIKISYNC_GATEWAY_NO_VERIFY=true` | `no_verify` | `false` (verify) |
 //! | publisher tokens (comma-separated in env) | `--token` (repeatable) | `WIKISYNC_GATEWAY_TOKENS` | `tokens` | none (open publishing) |
 //! | largest request body, bytes | `--max-body-bytes` | `WIKISYNC_GATEWAY_MAX_BODY_BYTES` | `max_body_bytes` | 1 MiB |
-//! | items kept per node (oldest dropped) | `--max-items-per-node` | `WIKISYNC_GATEWAY_MAX_ITEMS_PER_NODE` | `max_items_per_node` | 256 |
+//! | items kept per node, oldest dropped beyond it (logged, counted in `/metrics`); 0 = all | `--max-items-per-node` | `WIKISYNC_GATEWAY_MAX_ITEMS_PER_NODE` | `max_items_per_node` | 0 (all) |
 //! | subscriptions per node | `--max-subscriptions-per-node` | `WIKISYNC_GATEWAY_MAX_SUBSCRIPTIONS_PER_NODE` | `max_subscriptions_per_node` | 1000 |
 //! | callback time limit (delivery and verification), ms | `--callback-timeout-ms` | `WIKISYNC_GATEWAY_CALLBACK_TIMEOUT_MS` | `callback_timeout_ms` | 10000 |
 //! | first retry delay, ms | `--retry-base-ms` | `WIKISYNC_GATEWAY_RETRY_BASE_MS` | `retry_base_ms` | 1000 |
@@ -35,7 +35,7 @@
 //!     .expect("valid TOML");
 //! assert_eq!(config.listen.port(), 9000);
 //! assert!(!config.verify);
-//! assert_eq!(config.max_items_per_node, 256); // default
+//! assert_eq!(config.max_items_per_node, 0); // default: every item is kept
 //! ```
 
 use std::net::SocketAddr;
@@ -60,7 +60,9 @@ pub struct Config {
     pub tokens: Vec<String>,
     /// Largest accepted request body in bytes (larger: 413).
     pub max_body_bytes: usize,
-    /// Items kept per node; publishing more drops the oldest.
+    /// Items kept per node; publishing more drops the oldest (logged and counted). 0 (the
+    /// default) keeps every item: items are replaced by id, so a node holds one item per page
+    /// plus drafts, and a limit would drop current pages.
     pub max_items_per_node: u32,
     /// Subscriptions accepted per node (more: 403 `subscription_limit`).
     pub max_subscriptions_per_node: u32,
@@ -93,7 +95,7 @@ impl Default for Config {
             verify: true,
             tokens: Vec::new(),
             max_body_bytes: 1024 * 1024,
-            max_items_per_node: 256,
+            max_items_per_node: 0,
             max_subscriptions_per_node: 1000,
             callback_timeout: Duration::from_secs(10),
             retry_base: Duration::from_secs(1),
@@ -148,7 +150,7 @@ const HELP_EXAMPLES: &str = "Examples:
       --xmpp-server 127.0.0.1:5347 --xmpp-secret \"$COMPONENT_SECRET\"
 
   # Tighter limits and faster retries
-  wikisync-gateway --max-body-bytes 262144 --max-items-per-node 64 \\
+  wikisync-gateway --max-body-bytes 262144 --max-items-per-node 5000 \\
       --callback-timeout-ms 3000 --retry-base-ms 500 --failure-budget-secs 3600
 
   # The same settings from the environment or a TOML file (flags win over both)
@@ -197,7 +199,8 @@ pub struct Args {
     /// Largest request body in bytes [default: 1048576].
     #[arg(long, env = "WIKISYNC_GATEWAY_MAX_BODY_BYTES", value_name = "BYTES")]
     pub max_body_bytes: Option<usize>,
-    /// Items kept per node, oldest dropped first [default: 256].
+    /// Items kept per node, oldest dropped first (logged and counted in /metrics); 0 keeps
+    /// every item [default: 0].
     #[arg(long, env = "WIKISYNC_GATEWAY_MAX_ITEMS_PER_NODE", value_name = "N")]
     pub max_items_per_node: Option<u32>,
     /// Subscriptions accepted per node [default: 1000].
@@ -358,12 +361,17 @@ fn merge(args: Args, file: FileConfig) -> Result<Config, ConfigError> {
 }
 
 impl Config {
+    /// The base URL clients reach the gateway at: `public_url`, or `http://<listen>`.
+    pub fn public_base(&self) -> String {
+        match &self.public_url {
+            Some(base) => base.clone(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+
     /// The WebSub hub URL: `<public_url>/hub`, or `http://<listen>/hub`.
     pub fn hub_url(&self) -> String {
-        match &self.public_url {
-            Some(base) => format!("{base}/hub"),
-            None => format!("http://{}/hub", self.listen),
-        }
+        format!("{}/hub", self.public_base())
     }
 
     /// Checks the ranges: non-zero limits, a valid service JID, non-empty tokens.
@@ -376,11 +384,12 @@ impl Config {
             return invalid("tokens must not be empty");
         }
         if self.max_body_bytes == 0
-            || self.max_items_per_node == 0
             || self.max_subscriptions_per_node == 0
             || self.max_concurrent_deliveries == 0
         {
-            return invalid("limits (max_*) must be at least 1");
+            return invalid(
+                "limits (max_*) must be at least 1 (only max_items_per_node takes 0: no limit)",
+            );
         }
         if self.callback_timeout.is_zero() || self.retry_base.is_zero() {
             return invalid("callback_timeout_ms and retry_base_ms must be at least 1");
@@ -456,9 +465,11 @@ mod tests {
             Err(ConfigError::Invalid(_))
         ));
         assert!(matches!(
-            Config::from_toml_str("max_items_per_node = 0"),
+            Config::from_toml_str("max_subscriptions_per_node = 0"),
             Err(ConfigError::Invalid(_))
         ));
+        let unlimited = Config::from_toml_str("max_items_per_node = 0").expect("0 = no limit");
+        assert_eq!(unlimited.max_items_per_node, 0);
         assert!(matches!(
             Config::from_toml_str("retry_base_ms = 10\nretry_max_ms = 5"),
             Err(ConfigError::Invalid(_))

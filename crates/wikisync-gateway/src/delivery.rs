@@ -606,6 +606,7 @@ fn build_request(
                 topic,
                 &crate::atom::rfc3339(d.created_ms),
                 std::slice::from_ref(&d.payload),
+                None,
             ))
         }
         (EventKind::Item, None) => {

@@ -14,7 +14,7 @@ use super::state::AppState;
 use crate::atom;
 use crate::delivery;
 use crate::error::{ApiError, ApiResult};
-use crate::store::{PublishRequest, StoreError, SubscribeRequest};
+use crate::store::{Cursor, PageRequest, PublishRequest, StoreError, SubscribeRequest};
 use crate::time::now_ms;
 use crate::uri::{NodeUri, is_remote_key};
 
@@ -304,7 +304,20 @@ pub(crate) async fn unsubscribe(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// `GET /items`: a node's newest items as an Atom feed.
+/// Items per `/items` page when the request gives no `max_items`: what a node held at most
+/// under the old default limit, so a client that does not page sees what it saw before.
+pub const DEFAULT_PAGE_ITEMS: u32 = 256;
+
+/// Most items per `/items` page; a larger `max_items` is served as this many, with a link to
+/// the next page.
+pub const MAX_PAGE_ITEMS: u32 = 1000;
+
+/// A page of `/items` stops adding entries once they reach this many bytes (it always holds at
+/// least one), and links to the next page.
+pub const MAX_PAGE_BYTES: usize = 8 * 1024 * 1024;
+
+/// `GET /items`: one page of a node's items as an Atom feed, newest first; when more follow,
+/// `Link: <…&after=CURSOR>; rel="next"` and the same link in the feed (RFC 5005).
 pub(crate) async fn items(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
@@ -319,23 +332,68 @@ pub(crate) async fn items(
         ));
     }
     let max = match query_param(query.as_deref(), "max_items") {
-        None => state.config().max_items_per_node,
-        Some(text) => text.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
-            ApiError::bad_request(
-                "bad_max_items",
-                "max_items must be a whole number of at least 1",
-            )
-        })?,
+        None => DEFAULT_PAGE_ITEMS,
+        Some(text) => text
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "bad_max_items",
+                    "max_items must be a whole number of at least 1",
+                )
+            })?
+            .min(MAX_PAGE_ITEMS),
     };
-    let items = state.store().items(&node, max).await?;
-    let payloads: Vec<String> = items.into_iter().map(|i| i.payload).collect();
-    let feed = atom::items_feed(&uri.to_string(), &atom::rfc3339(now_ms()), &payloads);
-    Ok((
+    let after = query_param(query.as_deref(), "after")
+        .map(|text| {
+            Cursor::decode(&text).ok_or_else(|| {
+                ApiError::bad_request(
+                    "bad_cursor",
+                    "after must be a cursor from a next link of /items; start without after",
+                )
+            })
+        })
+        .transpose()?;
+    let page = state
+        .store()
+        .items_page(
+            &node,
+            PageRequest {
+                max,
+                max_bytes: MAX_PAGE_BYTES,
+                after,
+            },
+        )
+        .await?;
+    let canonical = uri.to_string();
+    let next = page.next.map(|cursor| {
+        let query = form_urlencoded::Serializer::new(String::new())
+            .append_pair("uri", &canonical)
+            .append_pair("max_items", &max.to_string())
+            .append_pair("after", &cursor.encode())
+            .finish();
+        format!("{}/items?{query}", state.config().public_base())
+    });
+    let payloads: Vec<String> = page.items.into_iter().map(|i| i.payload).collect();
+    let feed = atom::items_feed(
+        &canonical,
+        &atom::rfc3339(now_ms()),
+        &payloads,
+        next.as_deref(),
+    );
+    let mut response = (
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/atom+xml;type=feed;charset=utf-8"),
         )],
         feed,
     )
-        .into_response())
+        .into_response();
+    if let Some(next) = next {
+        let link = HeaderValue::try_from(format!("<{next}>; rel=\"next\""))
+            .map_err(|e| ApiError::internal(&e))?;
+        response.headers_mut().insert(header::LINK, link);
+    }
+    Ok(response)
 }

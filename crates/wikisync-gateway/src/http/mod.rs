@@ -13,7 +13,7 @@
 //! | `GET /list` | 200 `["node", …]` | |
 //! | `POST /subscribe` | 204 | JSON `{"uri", "callback", "secret"?}`; verified unless `--no-verify`; the newest item is queued for the new subscriber |
 //! | `POST /unsubscribe` | 204 | JSON `{"uri", "callback"}`; verified unless `--no-verify` |
-//! | `GET /items?uri=[&max_items=]` | 200 Atom feed, newest first | |
+//! | `GET /items?uri=[&max_items=][&after=]` | 200 Atom feed, newest first, one page | `Link: <…&after=CURSOR>; rel="next"` (and in the feed) when more follow; see `docs/gateway.md` |
 //! | `POST /hub` | 202 | WebSub hub, form-encoded `hub.mode` subscribe / unsubscribe / publish; see [`websub`] |
 //! | `GET /openapi.json` | 200 OpenAPI 3.1 document of this API | |
 //! | `GET /healthz` | 200 `{"status": "ok", "outbox": n}` (+ `"xmpp"` state in XMPP mode) | 503 when the store has stopped |

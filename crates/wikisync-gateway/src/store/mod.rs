@@ -9,7 +9,9 @@
 //! - `nodes(id, owner, created_ms)`: `owner` identifies the publisher token that created the node
 //!   (a hash, never the token), `NULL` when publishing is open.
 //! - `items(node, item_id, seq, payload, published_ms)`: the latest payload per item id; `seq`
-//!   orders items (newest = highest); at most `max_items_per_node` per node, oldest dropped.
+//!   orders items (newest = highest) and is the cursor of `/items` pages; every item is kept
+//!   unless `max_items_per_node` is set (then the oldest beyond it are dropped, logged and
+//!   counted).
 //! - `subscriptions(id, node, callback, secret, created_ms, topic, expires_ms)`: `node = ''` is the
 //!   root collection (every node). `id` is never reused (AUTOINCREMENT) and names the subscriber's
 //!   delivery queue. `topic` is `NULL` for Idavoll-style subscriptions (`POST /subscribe`) and the
@@ -91,13 +93,18 @@ pub use db::QueueSignal;
 pub(crate) use db::{BoxFuture, Db};
 pub use error::StoreError;
 pub use nodes::XmppStatus;
-pub(crate) use nodes::{NodeChange, Nodes};
+pub(crate) use nodes::{ItemKeeping, NodeChange, Nodes};
 pub use records::{
-    Delivery, EventKind, Item, PublishRequest, QueueHead, StoreLimits, SubscribeRequest,
+    Cursor, Delivery, EventKind, Item, ItemPage, PageRequest, PublishRequest, QueueHead,
+    StoreLimits, SubscribeRequest,
 };
 use sql::Filled;
 
 use crate::uri::is_remote_key;
+
+/// Why a cursor of the wrong kind is refused: the node went from read-through to followed (or
+/// back) between two pages.
+const WRONG_CURSOR_KIND: &str = "the cursor belongs to another listing of this node (it was followed or left meanwhile); start again without after";
 
 /// Storage of nodes, items, subscriptions and the outbox; cheap to clone.
 ///
@@ -106,6 +113,7 @@ use crate::uri::is_remote_key;
 pub struct Store {
     db: Db,
     limits: StoreLimits,
+    items: Arc<ItemKeeping>,
     nodes: Arc<dyn Nodes>,
 }
 
@@ -127,12 +135,14 @@ impl Store {
         limits: StoreLimits,
         signal: Option<Arc<QueueSignal>>,
     ) -> Result<Self, StoreError> {
+        let items = Arc::new(ItemKeeping::new(limits.max_items_per_node));
         Ok(Self {
             db: Db::open(path, signal)?,
             limits,
             nodes: Arc::new(nodes::Embedded {
-                max_items: limits.max_items_per_node,
+                items: items.clone(),
             }),
+            items,
         })
     }
 
@@ -149,6 +159,18 @@ impl Store {
     /// The limits the store was opened with.
     pub(crate) fn limits(&self) -> StoreLimits {
         self.limits
+    }
+
+    /// How many items the store keeps per node (shared with the XMPP mode's item cache).
+    pub(crate) fn item_keeping(&self) -> Arc<ItemKeeping> {
+        self.items.clone()
+    }
+
+    /// Items dropped since start because a node held more than `max_items_per_node`.
+    pub fn items_dropped(&self) -> u64 {
+        self.items
+            .dropped
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Runs `f` as a durable job that may hand changes to the nodes, and tells them once it is
@@ -278,22 +300,47 @@ impl Store {
         self.nodes.find(node).await
     }
 
-    /// The newest `max` items of a node, newest first.
+    /// The newest `max` items of a node, newest first (the first page of [`Store::items_page`]
+    /// without a byte limit).
     pub async fn items(&self, node: &str, max: u32) -> Result<Vec<Item>, StoreError> {
+        let first = PageRequest {
+            max,
+            max_bytes: usize::MAX,
+            after: None,
+        };
+        Ok(self.items_page(node, first).await?.items)
+    }
+
+    /// One page of a node's items, newest first, and where the next one begins. Nodes stored
+    /// here (embedded nodes; in XMPP mode the cache of the gateway's own nodes and of the
+    /// nodes it follows) are paged by sequence number ([`Cursor::Stored`]); a node of another
+    /// service nobody here follows is read from that service ([`Cursor::Rsm`] or
+    /// [`Cursor::ItemId`]). A cursor of another kind than the node's is
+    /// [`StoreError::BadCursor`].
+    pub async fn items_page(&self, node: &str, req: PageRequest) -> Result<ItemPage, StoreError> {
         let key = node.to_owned();
+        let local = req.clone();
         let stored = self
             .db
             .call_lazy(move |conn| {
                 if !sql::nodes::exists(conn, &key)? {
                     return Err(StoreError::NodeNotFound(key));
                 }
-                sql::items::newest(conn, &key, max)
+                let after = match local.after {
+                    None => None,
+                    Some(Cursor::Stored(seq)) => Some(seq),
+                    Some(_) => return Err(StoreError::BadCursor(WRONG_CURSOR_KIND.to_owned())),
+                };
+                sql::items::page(conn, &key, after, local.max, local.max_bytes)
             })
             .await;
         match stored {
             // A node of another service that nobody here follows: read from its service.
             Err(StoreError::NodeNotFound(node)) if is_remote_key(&node) => {
-                self.nodes.remote_items(node, max).await
+                if matches!(req.after, Some(Cursor::Stored(_))) {
+                    return Err(StoreError::BadCursor(WRONG_CURSOR_KIND.to_owned()));
+                }
+                self.nodes.remote_page(node, req).await
             }
             other => other,
         }

@@ -3,7 +3,8 @@
 /// Limits the store enforces.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StoreLimits {
-    /// Items kept per node.
+    /// Items kept per node, oldest dropped beyond it; 0 = no limit (the default: items are
+    /// replaced by id, so a node holds one item per page plus drafts, and none may be lost).
     pub max_items_per_node: u32,
     /// Subscriptions per node.
     pub max_subscriptions_per_node: u32,
@@ -12,7 +13,7 @@ pub struct StoreLimits {
 impl Default for StoreLimits {
     fn default() -> Self {
         Self {
-            max_items_per_node: 256,
+            max_items_per_node: 0,
             max_subscriptions_per_node: 1000,
         }
     }
@@ -111,4 +112,78 @@ pub struct QueueHead {
     pub sub_key: i64,
     /// When its head delivery is due, Unix ms.
     pub next_attempt_ms: i64,
+}
+
+/// Where a page of a node's items begins: the `after` cursor of `GET /items`, opaque to clients
+/// (see [`Cursor::encode`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Cursor {
+    /// After the item with this sequence number, for items stored here (embedded nodes, and
+    /// the XMPP mode's cache of its own nodes and of the nodes it follows). Sequence numbers
+    /// only grow, so pages neither repeat nor skip an item that is left alone meanwhile; an
+    /// item published or republished meanwhile gets a higher number, above the pages still to
+    /// come (a subscriber gets it as a callback).
+    Stored(i64),
+    /// Before this XEP-0059 `<first>` of the previous page, for a node of another service read
+    /// from its service through result set management.
+    Rsm(String),
+    /// After the item with this id, for a node of another service whose service cannot page
+    /// (it sends every item at once).
+    ItemId(String),
+}
+
+impl Cursor {
+    /// The cursor as clients see it: `s<sequence>`, `r<hex>` or `i<hex>`.
+    ///
+    /// ```
+    /// use wikisync_gateway::store::Cursor;
+    ///
+    /// let c = Cursor::Rsm("2026-12-04T21:18:20Z".into());
+    /// assert_eq!(Cursor::decode(&c.encode()), Some(c));
+    /// assert_eq!(Cursor::Stored(42).encode(), "s42");
+    /// assert_eq!(Cursor::decode("s-1"), None);
+    /// ```
+    pub fn encode(&self) -> String {
+        match self {
+            Self::Stored(seq) => format!("s{seq}"),
+            Self::Rsm(first) => format!("r{}", crate::hex::lower(first.as_bytes())),
+            Self::ItemId(id) => format!("i{}", crate::hex::lower(id.as_bytes())),
+        }
+    }
+
+    /// Reads a cursor written by [`Cursor::encode`]; `None` for anything else.
+    pub fn decode(text: &str) -> Option<Self> {
+        let text_of = |hex: &str| String::from_utf8(crate::hex::decode(hex)?).ok();
+        match text.split_at_checked(1)? {
+            ("s", digits) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
+                digits.parse().ok().map(Self::Stored)
+            }
+            ("r", hex) => text_of(hex).map(Self::Rsm),
+            ("i", hex) if !hex.is_empty() => text_of(hex).map(Self::ItemId),
+            _ => None,
+        }
+    }
+}
+
+/// Which page of a node's items to read, newest first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PageRequest {
+    /// At most this many items.
+    pub max: u32,
+    /// Stop adding items once their payloads reach this many bytes (a page always holds at
+    /// least one item); pages read from another service through result set management are
+    /// bounded by `max` only.
+    pub max_bytes: usize,
+    /// Where to begin: `None` for the newest items.
+    pub after: Option<Cursor>,
+}
+
+/// One page of a node's items.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ItemPage {
+    /// The items, newest first.
+    pub items: Vec<Item>,
+    /// Where the next page begins; `None` on the last page.
+    pub next: Option<Cursor>,
 }

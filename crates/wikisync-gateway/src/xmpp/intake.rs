@@ -11,7 +11,7 @@ use tokio_xmpp::Stanza;
 use super::stanza::{self, PubsubEvent};
 use super::state::Shared;
 use crate::store::sql::{Filled, items, nodes, outbox, xmpp_ops};
-use crate::store::{Item, StoreError};
+use crate::store::{Item, ItemKeeping, StoreError};
 use crate::uri::{NodeUri, is_remote_key};
 
 /// Applies the pubsub events that arrive on `events`, for as long as the XMPP side exists.
@@ -78,11 +78,11 @@ fn events_of(s: &Shared, stanza: Stanza) -> Vec<PubsubEvent> {
 /// Applies events to the item cache and queues their deliveries, in one durable transaction.
 pub(crate) async fn apply(s: &Shared, events: Vec<PubsubEvent>) {
     let count = events.len() as u64;
-    let max_items = s.node_config.max_items;
+    let keeping = s.items.clone();
     let result =
         s.db.call(move |conn, filled| {
             for event in events {
-                apply_one(conn, filled, event, max_items, crate::time::now_ms())?;
+                apply_one(conn, filled, event, &keeping, crate::time::now_ms())?;
             }
             Ok(())
         })
@@ -99,7 +99,7 @@ fn apply_one(
     conn: &Connection,
     filled: &mut Filled,
     event: PubsubEvent,
-    max_items: u32,
+    keeping: &ItemKeeping,
     now: i64,
 ) -> Result<(), StoreError> {
     // A node of this service that the gateway did not know is adopted (created by an XMPP
@@ -130,7 +130,7 @@ fn apply_one(
             if items::payload(conn, &node, &item.id)?.as_deref() == Some(item.payload.as_str()) {
                 return Ok(());
             }
-            items::put(conn, &node, &item, now, max_items)?;
+            keeping.put(conn, &node, &item, now)?;
             outbox::fan_out_item(conn, filled, &node, &item, now)
         }
         PubsubEvent::Retracted { node, item } => {
@@ -147,7 +147,7 @@ fn apply_one(
                     node: node.clone(),
                     item,
                 };
-                apply_one(conn, filled, retracted, max_items, now)?;
+                apply_one(conn, filled, retracted, keeping, now)?;
             }
             Ok(())
         }

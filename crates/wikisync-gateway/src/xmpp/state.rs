@@ -11,7 +11,7 @@ use tokio_xmpp::minidom::Element;
 
 use super::conn::{Connection as XmppConnection, IqError};
 use super::stanza::{NodeConfig, PubsubRequest};
-use crate::store::{Db, StoreError};
+use crate::store::{Db, ItemKeeping, StoreError};
 use crate::uri::NodeUri;
 
 /// Counters of the XMPP side.
@@ -35,6 +35,8 @@ pub(crate) struct Shared {
     pub(crate) service: String,
     /// The configuration the gateway gives its nodes.
     pub(crate) node_config: NodeConfig,
+    /// How many items the item cache keeps per node (the store's setting and counter).
+    pub(crate) items: Arc<ItemKeeping>,
     /// Wakes the outbox worker after an operation was queued.
     pub(crate) wake: Arc<Notify>,
     /// The counters.

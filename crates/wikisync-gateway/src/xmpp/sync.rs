@@ -92,17 +92,50 @@ pub(crate) async fn refollow(shared: Weak<Shared>) {
     }
 }
 
+/// Items asked for per page when reading every item of a node through result set management.
+const FETCH_PAGE: u32 = 250;
+
+/// Every item of a node, oldest first (the order Prosody and ejabberd list them in): page by
+/// page through XEP-0059 result set management when the service supports it (ejabberd), from
+/// the newest page back, else in one answer (Prosody 0.12 ignores the `<set/>` and sends every
+/// item it keeps).
+async fn fetch_all(s: &Shared, key: &str) -> Result<Vec<(String, Element)>, IqError> {
+    let mut pages: Vec<Vec<(String, Element)>> = Vec::new();
+    let mut before: Option<String> = None;
+    loop {
+        let anchor = before.clone();
+        let answer = s
+            .iq_for(key, |node| PubsubRequest::ItemsPage {
+                node,
+                max: FETCH_PAGE,
+                before: anchor,
+            })
+            .await?;
+        let Some(answer) = answer else { break };
+        let items = stanza::parse_items(&answer);
+        let Some(rsm) = stanza::parse_rsm(&answer) else {
+            return Ok(items);
+        };
+        let more = rsm.more_before(items.len(), FETCH_PAGE);
+        pages.push(items);
+        match rsm.first {
+            // A service that answers the same page again would loop: stop there.
+            Some(first) if more && before.as_deref() != Some(first.as_str()) => {
+                before = Some(first);
+            }
+            _ => break,
+        }
+    }
+    Ok(pages.into_iter().rev().flatten().collect())
+}
+
 /// Brings one node up to date with its service: subscribes the component (again) and applies
 /// what changed while the gateway was not listening: items published (delivered unless
 /// identical to the cached ones), items retracted (delivered as retractions), or the node
 /// deleted. Only transient failures are errors (the caller retries).
 async fn sync_node(s: &Shared, key: &str) -> Result<(), IqError> {
-    let max = s.node_config.max_items;
-    let found = match s
-        .iq_for(key, |node| PubsubRequest::Items { node, max })
-        .await
-    {
-        Ok(result) => result.map(|r| stanza::parse_items(&r)).unwrap_or_default(),
+    let found = match fetch_all(s, key).await {
+        Ok(found) => found,
         Err(IqError::Refused(r)) if r.condition == "item-not-found" => {
             let deleted = PubsubEvent::Deleted {
                 node: key.to_owned(),
@@ -134,11 +167,10 @@ async fn sync_node(s: &Shared, key: &str) -> Result<(), IqError> {
         }
         Err(e) => return Err(e),
     }
-    let gone = retracted_meanwhile(s, key, &found, max).await?;
-    // Oldest first, so the newest ends up newest in the cache too.
+    let gone = retracted_meanwhile(s, key, &found).await?;
+    // Oldest first, as the service lists them, so the newest ends up newest in the cache too.
     let mut events: Vec<PubsubEvent> = found
         .into_iter()
-        .rev()
         .map(|(id, payload)| PubsubEvent::Published {
             node: key.to_owned(),
             item: Some(id),
@@ -161,25 +193,25 @@ async fn is_known(s: &Shared, key: &str) -> Result<bool, IqError> {
 }
 
 /// The cached items of a node that its service no longer has: retracted (or purged) while
-/// the gateway was not listening. When the answer may have been cut at `max` items, the
-/// missing ones are asked for by id, so an item is never taken for retracted only because
-/// the service sent the newest `max`.
+/// the gateway was not listening. The missing ones are asked for by id before they are taken
+/// for retracted, so a service that sends fewer items than it keeps (a cap on the size of
+/// its answers) never makes the gateway announce retractions.
 async fn retracted_meanwhile(
     s: &Shared,
     key: &str,
     found: &[(String, Element)],
-    max: u32,
 ) -> Result<Vec<String>, IqError> {
     let node = key.to_owned();
     let cached =
         s.db.call_lazy(move |conn| items::ids(conn, &node))
             .await
             .map_err(store_failure)?;
+    let present: std::collections::HashSet<&str> = found.iter().map(|(f, _)| f.as_str()).collect();
     let missing: Vec<String> = cached
         .into_iter()
-        .filter(|id| !found.iter().any(|(f, _)| f == id))
+        .filter(|id| !present.contains(id.as_str()))
         .collect();
-    if missing.is_empty() || found.len() < max as usize {
+    if missing.is_empty() {
         return Ok(missing);
     }
     let ids = missing.clone();

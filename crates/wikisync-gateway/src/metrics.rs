@@ -85,6 +85,7 @@ pub fn render(
         &[
             ("{reason=\"gone\"}", load(&m.unsubscribed_gone)),
             ("{reason=\"failure_budget\"}", load(&m.unsubscribed_budget)),
+            ("{reason=\"lease_expired\"}", load(&m.unsubscribed_lease)),
         ],
     );
     e.family(

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::input::{body_bytes, check_callback, check_secret, query_param};
-use super::state::AppState;
+use super::state::{AppState, IntentGuard};
 use crate::atom;
 use crate::delivery;
 use crate::error::{ApiError, ApiResult};
@@ -172,6 +172,8 @@ struct SubscriptionBody {
     uri: String,
     callback: String,
     secret: Option<String>,
+    /// `/subscribe` only: the lease asked for, in seconds (WebSub's `hub.lease_seconds`).
+    lease_seconds: Option<u64>,
 }
 
 fn parse_subscription(body: &[u8]) -> ApiResult<SubscriptionBody> {
@@ -179,7 +181,7 @@ fn parse_subscription(body: &[u8]) -> ApiResult<SubscriptionBody> {
         ApiError::bad_request(
             "bad_json",
             format!(
-                "the body must be JSON {{\"uri\": \"xmpp:...\", \"callback\": \"http://...\"}}: {e}"
+                "the body must be JSON {{\"uri\": \"xmpp:...\", \"callback\": \"http://...\"}} (optionally \"secret\" and, to subscribe, a whole \"lease_seconds\"): {e}"
             ),
         )
     })?;
@@ -205,7 +207,13 @@ fn subscription_error(e: StoreError) -> ApiError {
     }
 }
 
-async fn verify(state: &AppState, callback: &str, mode: &str, topic: &NodeUri) -> ApiResult<()> {
+async fn verify(
+    state: &AppState,
+    callback: &str,
+    mode: &str,
+    topic: &NodeUri,
+    lease_seconds: Option<u64>,
+) -> ApiResult<()> {
     if !state.config().verify {
         return Ok(());
     }
@@ -214,7 +222,7 @@ async fn verify(state: &AppState, callback: &str, mode: &str, topic: &NodeUri) -
         callback,
         mode,
         &topic.to_string(),
-        None,
+        lease_seconds,
         state.config().callback_timeout,
     )
     .await
@@ -242,17 +250,35 @@ impl Intent {
     }
 }
 
+/// A `/subscribe` or `/unsubscribe` request, checked and verified.
+struct Checked {
+    req: SubscriptionBody,
+    uri: NodeUri,
+    /// The node's storage key.
+    node: String,
+    /// `/subscribe` with `lease_seconds`: the lease granted, in seconds.
+    lease: Option<u64>,
+    /// `/subscribe`: registered as pending while it was verified (and until it is stored).
+    _pending: Option<IntentGuard>,
+}
+
 /// What `/subscribe` and `/unsubscribe` share: the request, checked against the store (the node
-/// exists; the callback is not yet, or is, subscribed) and verified with the callback. Gives
-/// the request and the node's storage key.
+/// exists; the callback is not yet subscribed, unless a lease renews it, or is subscribed) and
+/// verified with the callback (with the lease granted, if any, as `hub.lease_seconds`).
 async fn checked_request(
     state: &AppState,
     body: Result<Bytes, BytesRejection>,
     intent: Intent,
-) -> ApiResult<(SubscriptionBody, String)> {
+) -> ApiResult<Checked> {
     let body = body_bytes(body, state.config().max_body_bytes)?;
     let req = parse_subscription(&body)?;
     let (uri, node) = state.subscribable_uri("uri", &req.uri)?;
+    let lease = match intent {
+        Intent::Subscribe => req
+            .lease_seconds
+            .map(|l| state.config().grant_lease(Some(l))),
+        Intent::Unsubscribe => None,
+    };
     let store = state.store();
     if !store.node_exists(node.clone()).await? {
         return Err(subscription_error(StoreError::NodeNotFound(node)));
@@ -261,33 +287,63 @@ async fn checked_request(
         .is_subscribed(node.clone(), req.callback.clone())
         .await?;
     match (intent, subscribed) {
-        (Intent::Subscribe, true) => return Err(StoreError::SubscriptionExists.into()),
+        // Without a lease, Idavoll's behaviour; with one, re-subscribing renews it.
+        (Intent::Subscribe, true) if lease.is_none() => {
+            return Err(StoreError::SubscriptionExists.into());
+        }
         (Intent::Unsubscribe, false) => return Err(StoreError::NoSubscription.into()),
         _ => {}
     }
-    verify(state, &req.callback, intent.mode(), &uri).await?;
-    Ok((req, node))
+    let pending = (intent == Intent::Subscribe)
+        .then(|| state.begin_intent(&node, &req.callback, req.secret.as_deref(), false));
+    verify(state, &req.callback, intent.mode(), &uri, lease).await?;
+    Ok(Checked {
+        req,
+        uri,
+        node,
+        lease,
+        _pending: pending,
+    })
 }
 
-/// `POST /subscribe`: a verified Idavoll-style subscription.
+/// `POST /subscribe`: a verified Idavoll-style subscription. Without `lease_seconds` it is
+/// Idavoll's: no lease, 204, and a second one is 403 `subscription_exists`. With it, the lease
+/// granted (clamped to the configured bounds) is in the verification GET and in the answer, 200
+/// `{"uri", "callback", "lease_seconds", "expires"}`, and subscribing again renews it.
 pub(crate) async fn subscribe(
     State(state): State<AppState>,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
-    let (req, node) = checked_request(&state, body, Intent::Subscribe).await?;
-    state
-        .store()
-        .subscribe(SubscribeRequest {
-            node,
-            callback: req.callback,
-            secret: req.secret,
-            topic: None,
-            expires_ms: None,
-            now_ms: now_ms(),
-        })
+    let checked = checked_request(&state, body, Intent::Subscribe).await?;
+    let now = now_ms();
+    let expires_ms = checked
+        .lease
+        .map(|l| now.saturating_add(i64::try_from(l.saturating_mul(1000)).unwrap_or(i64::MAX)));
+    let req = SubscribeRequest {
+        node: checked.node,
+        callback: checked.req.callback,
+        secret: checked.req.secret,
+        topic: None,
+        expires_ms,
+        now_ms: now,
+    };
+    let store = state.store();
+    let (Some(lease), Some(expires_ms)) = (checked.lease, expires_ms) else {
+        store.subscribe(req).await.map_err(subscription_error)?;
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    };
+    let callback = req.callback.clone();
+    store
+        .subscribe_or_renew(req)
         .await
         .map_err(subscription_error)?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    Ok(Json(serde_json::json!({
+        "uri": checked.uri.to_string(),
+        "callback": callback,
+        "lease_seconds": lease,
+        "expires": atom::rfc3339(expires_ms),
+    }))
+    .into_response())
 }
 
 /// `POST /unsubscribe`: removes a subscription, verified.
@@ -295,10 +351,10 @@ pub(crate) async fn unsubscribe(
     State(state): State<AppState>,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
-    let (req, node) = checked_request(&state, body, Intent::Unsubscribe).await?;
+    let checked = checked_request(&state, body, Intent::Unsubscribe).await?;
     state
         .store()
-        .unsubscribe(node, req.callback)
+        .unsubscribe(checked.node, checked.req.callback)
         .await
         .map_err(subscription_error)?;
     Ok(StatusCode::NO_CONTENT.into_response())

@@ -14,7 +14,7 @@ use rusqlite::Connection;
 use super::db::BoxFuture;
 use super::error::StoreError;
 use super::records::{Item, ItemPage, PageRequest};
-use super::sql::{Filled, items, nodes, outbox};
+use super::sql::{Filled, items, nodes, outbox, subscriptions};
 
 /// The state of the XMPP side, for `/healthz` and `/metrics`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -203,6 +203,7 @@ impl Nodes for Embedded {
             }
             NodeChange::Delete { node, redirect } => {
                 outbox::fan_out_deletion(conn, filled, node, redirect, now_ms)?;
+                subscriptions::retire_node(conn, node, redirect, now_ms)?;
                 nodes::forget(conn, node)?;
                 Ok(())
             }

@@ -187,3 +187,112 @@ pub struct ItemPage {
     /// Where the next page begins; `None` on the last page.
     pub next: Option<Cursor>,
 }
+
+/// Why a subscription ended. The gateway remembers it (with when, for the retention set by
+/// `--dropped-retention-secs`) so that the subscriber learns it at its next contact
+/// (`GET /subscription`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DropReason {
+    /// The callback answered `410 Gone`.
+    Gone,
+    /// The callback kept failing for longer than the failure budget.
+    FailureBudget,
+    /// The lease ended without a renewal.
+    LeaseExpired,
+    /// The subscriber unsubscribed (`/unsubscribe`, or WebSub `hub.mode=unsubscribe`).
+    Unsubscribed,
+    /// The node was deleted (its subscribers got `Event: DELETED`, with the redirect if any).
+    NodeDeleted,
+}
+
+impl DropReason {
+    const ALL: [Self; 5] = [
+        Self::Gone,
+        Self::FailureBudget,
+        Self::LeaseExpired,
+        Self::Unsubscribed,
+        Self::NodeDeleted,
+    ];
+
+    /// The name used in the database, in `/metrics` and in `GET /subscription`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Gone => "gone",
+            Self::FailureBudget => "failure_budget",
+            Self::LeaseExpired => "lease_expired",
+            Self::Unsubscribed => "unsubscribed",
+            Self::NodeDeleted => "node_deleted",
+        }
+    }
+
+    /// The reason named `name`, if this gateway knows it.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == name)
+    }
+}
+
+/// Where a subscription stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Standing {
+    /// Its verification of intent is under way (known to the HTTP layer only).
+    Pending,
+    /// It receives deliveries.
+    Active,
+    /// It ended.
+    Dropped {
+        /// Why.
+        reason: DropReason,
+        /// When, Unix ms.
+        at_ms: i64,
+        /// For [`DropReason::NodeDeleted`]: where the node's content went, if the deletion said.
+        redirect: Option<String>,
+    },
+}
+
+/// What the gateway knows of one subscription (node + callback), for `GET /subscription`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubscriptionState {
+    /// The node's storage key (`""`: the root collection).
+    pub node: String,
+    /// The callback URL.
+    pub callback: String,
+    /// Pending, active or dropped.
+    pub standing: Standing,
+    /// Whether it was made through WebSub (`POST /hub`) rather than `/subscribe`.
+    pub websub: bool,
+    /// When it was made, Unix ms.
+    pub created_ms: Option<i64>,
+    /// When its lease ends (ended), Unix ms; `None`: no lease.
+    pub expires_ms: Option<i64>,
+    /// When a delivery to it last succeeded, Unix ms.
+    pub last_delivery_ms: Option<i64>,
+    /// Deliveries queued for it now.
+    pub pending_deliveries: u64,
+    /// Failed attempts of the delivery at the head of its queue (its current failure streak).
+    pub failures: u32,
+    /// When that failure streak began, Unix ms.
+    pub failing_since_ms: Option<i64>,
+    /// SHA-256 of its secret: the key of the signature of `GET /subscription` (`None`: it has
+    /// no secret, so nobody can ask about it).
+    pub secret_digest: Option<[u8; 32]>,
+}
+
+/// What [`super::Store::subscribe_or_renew`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Subscribed {
+    /// A new subscription (the node's newest item is queued for it).
+    Added,
+    /// An existing subscription got the new lease (and secret); nothing queued.
+    Renewed,
+}
+
+/// What a sweep of [`super::Store::sweep`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Swept {
+    /// Subscriptions whose lease had ended, now dropped.
+    pub expired: u64,
+    /// The earliest lease end still to come, Unix ms (the next sweep is due then).
+    pub next_lease_end_ms: Option<i64>,
+}

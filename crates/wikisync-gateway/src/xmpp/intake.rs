@@ -10,7 +10,7 @@ use tokio_xmpp::Stanza;
 
 use super::stanza::{self, PubsubEvent};
 use super::state::Shared;
-use crate::store::sql::{Filled, items, nodes, outbox, xmpp_ops};
+use crate::store::sql::{Filled, items, nodes, outbox, subscriptions, xmpp_ops};
 use crate::store::{Item, ItemKeeping, StoreError};
 use crate::uri::{NodeUri, is_remote_key};
 
@@ -163,6 +163,7 @@ fn apply_one(
                 None => xmpp_ops::queued_redirect(conn, &node)?,
             };
             outbox::fan_out_deletion(conn, filled, &node, redirect.as_deref(), now)?;
+            subscriptions::retire_node(conn, &node, redirect.as_deref(), now)?;
             nodes::forget(conn, &node)?;
             Ok(())
         }

@@ -88,11 +88,15 @@ pub fn render(
             ("{reason=\"lease_expired\"}", load(&m.unsubscribed_lease)),
         ],
     );
+    let mut dropped = vec![("{by=\"gateway\"}", items_dropped)];
+    if let Some(x) = xmpp {
+        dropped.push(("{by=\"service\"}", x.items_dropped_by_service));
+    }
     e.family(
         "wikisync_gateway_items_dropped_total",
         "counter",
-        "Items dropped because their node held more than --max-items-per-node (0 = no limit, the default).",
-        &[("", items_dropped)],
+        "Items dropped because their node held more than the gateway keeps (--max-items-per-node, 0 = no limit, the default) or, XMPP mode, than the pubsub service keeps.",
+        &dropped,
     );
     e.family(
         "wikisync_gateway_outbox_pending",

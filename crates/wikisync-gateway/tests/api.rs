@@ -212,7 +212,7 @@ async fn items_per_node_are_limited_oldest_dropped_logged_and_counted() {
     );
     let metrics = api.send(get("/metrics")).await.body;
     assert!(
-        metrics.contains("\nwikisync_gateway_items_dropped_total 1\n"),
+        metrics.contains("\nwikisync_gateway_items_dropped_total{by=\"gateway\"} 1\n"),
         "{metrics}"
     );
 }

@@ -143,7 +143,7 @@ async fn a_2000_page_namespace_at_the_default_settings_pages_completely_byte_for
     assert_ne!(id_of(last), id_of(&page_entry(1995, 2)));
     let metrics = api.send(get("/metrics")).await.body;
     assert!(
-        metrics.contains("\nwikisync_gateway_items_dropped_total 0\n"),
+        metrics.contains("\nwikisync_gateway_items_dropped_total{by=\"gateway\"} 0\n"),
         "{metrics}"
     );
 }

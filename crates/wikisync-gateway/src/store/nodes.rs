@@ -36,6 +36,10 @@ pub struct XmppStatus {
     /// Of those, the ones whose service could not be reached at the last try (retried in the
     /// background).
     pub remote_unreachable: u64,
+    /// Items the pubsub service dropped because one of the gateway's nodes held more than the
+    /// service keeps (Prosody `pubsub_max_items`, ejabberd `max_items_node`); the gateway's
+    /// cache still serves them.
+    pub items_dropped_by_service: u64,
 }
 
 /// A change the store decided on, already checked (the node exists and the caller may change

@@ -93,6 +93,7 @@ pub async fn start(store: Store, config: &XmppConfig, service: &str) -> Result<S
         metrics: state::XmppMetrics::default(),
         unreachable: std::sync::Mutex::default(),
         retry_every: config.ping_interval,
+        caps: std::sync::Mutex::default(),
     });
     tokio::spawn(intake::intake(Arc::downgrade(&shared), events));
     tokio::spawn(outbox::worker(Arc::downgrade(&shared)));

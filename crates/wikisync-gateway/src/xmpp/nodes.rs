@@ -226,6 +226,7 @@ impl Nodes for XmppNodes {
                 events: m.events.load(Ordering::Relaxed),
                 remote_nodes,
                 remote_unreachable: self.inner.unreachable().len() as u64,
+                items_dropped_by_service: m.dropped_by_service.load(Ordering::Relaxed),
             }))
         })
     }

@@ -172,6 +172,12 @@ pub enum PubsubRequest {
         /// The item ids.
         ids: Vec<String>,
     },
+    /// `get` (owner): a node's configuration form, to learn how many items the service keeps
+    /// ([`parse_item_cap`]).
+    GetConfig {
+        /// The node id.
+        node: String,
+    },
     /// `get`: XEP-0199 ping (to the server).
     Ping,
 }
@@ -190,7 +196,11 @@ impl PubsubRequest {
     pub fn is_get(&self) -> bool {
         matches!(
             self,
-            Self::Items { .. } | Self::ItemsPage { .. } | Self::ItemsById { .. } | Self::Ping
+            Self::Items { .. }
+                | Self::ItemsPage { .. }
+                | Self::ItemsById { .. }
+                | Self::GetConfig { .. }
+                | Self::Ping
         )
     }
 
@@ -282,6 +292,10 @@ impl PubsubRequest {
                 }
                 pubsub(NS_PUBSUB, vec![items])
             }
+            Self::GetConfig { node } => pubsub(
+                NS_OWNER,
+                vec![el("configure", NS_OWNER, &[("node", node)])?],
+            ),
             Self::Ping => Element::bare("ping", NS_PING),
         })
     }
@@ -290,7 +304,7 @@ impl PubsubRequest {
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Create { .. } => "create",
-            Self::Configure { .. } => "configure",
+            Self::Configure { .. } | Self::GetConfig { .. } => "configure",
             Self::Subscribe { .. } => "subscribe",
             Self::Unsubscribe { .. } => "unsubscribe",
             Self::Publish { .. } => "publish",
@@ -450,6 +464,32 @@ pub fn parse_rsm(result: &Element) -> Option<RsmResult> {
             .get_child("count", NS_RSM)
             .and_then(|c| c.text().trim().parse().ok()),
     })
+}
+
+/// `http://jabber.org/protocol/xdata-validate` (XEP-0122 data form validation)
+pub const NS_XDATA_VALIDATE: &str = "http://jabber.org/protocol/xdata-validate";
+
+/// How many items the service keeps of a node, from its configuration form (a `GetConfig`
+/// answer): the `pubsub#max_items` number, or for `max` the upper bound the service declares for
+/// it (Prosody: its `pubsub_max_items`). `None` when the form says neither (ejabberd declares no
+/// bound for `max`: its `max_items_node`).
+pub fn parse_item_cap(result: &Element) -> Option<u32> {
+    let form = result
+        .get_child("configure", NS_OWNER)?
+        .get_child("x", NS_DATA)?;
+    let field = form
+        .children()
+        .find(|f| f.is("field", NS_DATA) && f.attr("var") == Some("pubsub#max_items"))?;
+    let value = field.get_child("value", NS_DATA).map(Element::text)?;
+    if let Ok(n) = value.trim().parse() {
+        return Some(n);
+    }
+    field
+        .get_child("validate", NS_XDATA_VALIDATE)?
+        .get_child("range", NS_XDATA_VALIDATE)?
+        .attr("max")?
+        .parse()
+        .ok()
 }
 
 /// Serializes an element (a payload) to text.
@@ -665,6 +705,34 @@ mod tests {
         let unpaged =
             parse("<pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='n'/></pubsub>");
         assert_eq!(parse_rsm(&unpaged), None, "no RSM: every item was sent");
+    }
+
+    #[test]
+    fn the_item_cap_is_read_from_the_configuration_form() {
+        let form = |field: &str| {
+            parse(&format!(
+                "<pubsub xmlns='http://jabber.org/protocol/pubsub#owner'><configure node='n'>\
+                 <x xmlns='jabber:x:data' type='form'>{field}</x></configure></pubsub>"
+            ))
+        };
+        let prosody = form(
+            "<field var='pubsub#max_items' type='text-single'>\
+             <validate xmlns='http://jabber.org/protocol/xdata-validate' datatype='pubsub:integer-or-max'>\
+             <range min='1' max='256'/></validate><value>max</value></field>",
+        );
+        assert_eq!(parse_item_cap(&prosody), Some(256));
+        let ejabberd = form("<field var='pubsub#max_items'><value>max</value></field>");
+        assert_eq!(parse_item_cap(&ejabberd), None, "no declared bound");
+        let number = form("<field var='pubsub#max_items'><value>20</value></field>");
+        assert_eq!(parse_item_cap(&number), Some(20));
+        let request = PubsubRequest::GetConfig { node: "n".into() };
+        assert!(request.is_get());
+        let e = request.to_element().expect("builds");
+        assert_eq!(
+            e.get_child("configure", NS_OWNER)
+                .and_then(|c| c.attr("node")),
+            Some("n")
+        );
     }
 
     #[test]

@@ -92,6 +92,34 @@ pub(crate) async fn refollow(shared: Weak<Shared>) {
     }
 }
 
+/// Asks the service how many items it keeps of one of the gateway's own nodes (its
+/// configuration form) and remembers it; a warning when that is a fixed number, since a larger
+/// namespace then loses its oldest pages on the service. Best effort: a refusal or no answer
+/// leaves the cap unknown.
+pub(crate) async fn learn_cap(s: &Shared, node: &str) {
+    let request = PubsubRequest::GetConfig {
+        node: node.to_owned(),
+    };
+    let cap = match s.conn.iq(&s.service, &request).await {
+        Ok(answer) => answer.as_ref().and_then(stanza::parse_item_cap),
+        Err(e) => {
+            tracing::debug!(node, error = %e, "cannot read the node's configuration");
+            None
+        }
+    };
+    let mut caps = s.caps();
+    match cap {
+        Some(cap) => {
+            if caps.insert(node.to_owned(), cap) != Some(cap) {
+                tracing::info!(node, service = %s.service, cap, "the pubsub service keeps at most this many items of the node (Prosody: pubsub_max_items; ejabberd: max_items_node)");
+            }
+        }
+        None => {
+            caps.remove(node);
+        }
+    }
+}
+
 /// Items asked for per page when reading every item of a node through result set management.
 const FETCH_PAGE: u32 = 250;
 
@@ -154,6 +182,9 @@ async fn sync_node(s: &Shared, key: &str) -> Result<(), IqError> {
         // Unfollowed meanwhile (its unsubscription is queued after this): stay unsubscribed.
         return Ok(());
     }
+    if !is_remote_key(key) {
+        learn_cap(s, key).await;
+    }
     let result = s
         .iq_for(key, |node| PubsubRequest::Subscribe {
             node,
@@ -213,6 +244,22 @@ async fn retracted_meanwhile(
         .collect();
     if missing.is_empty() {
         return Ok(missing);
+    }
+    let cap = s.caps().get(key).copied();
+    if let Some(cap) = cap.filter(|cap| found.len() >= *cap as usize) {
+        // At its cap the service drops the oldest items silently: a missing item may have been
+        // retracted or dropped, and announcing a retraction would delete a page on every
+        // mirror. They stay in the cache, served by /items.
+        s.metrics
+            .dropped_by_service
+            .fetch_add(missing.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        tracing::error!(
+            node = key,
+            cap,
+            missing = missing.len(),
+            "the pubsub service holds as many items of the node as it keeps at most, and lacks items the gateway has: taken as dropped by its cap, not as retracted (no retraction is delivered); raise Prosody's pubsub_max_items or ejabberd's max_items_node (docs/deploy.md)"
+        );
+        return Ok(Vec::new());
     }
     let ids = missing.clone();
     match s

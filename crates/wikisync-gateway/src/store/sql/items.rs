@@ -109,6 +109,13 @@ pub(crate) fn page(
     Ok(page)
 }
 
+/// How many items `node` holds.
+pub(crate) fn count(conn: &Connection, node: &str) -> Result<u64, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT COUNT(*) FROM items WHERE node = ?1")?
+        .query_row([node], |r| r.get(0))?)
+}
+
 /// The newest item of `node`, if it has one.
 pub(crate) fn last(conn: &Connection, node: &str) -> Result<Option<Item>, StoreError> {
     Ok(newest(conn, node, 1)?.into_iter().next())

@@ -14,7 +14,8 @@
 # `pubsub2.localhost` (the second for remote subscriptions) and accept the component
 # `gw.localhost` with secret `gwsecret`; only loopback ports are opened. Their pubsub services
 # keep up to 10000 items per node (Prosody `pubsub_max_items`, ejabberd `max_items_node`), as
-# docs/deploy.md asks of a production server.
+# docs/deploy.md asks of a production server; XMPP_PUBSUB_MAX_ITEMS=N sets another cap (a test
+# of what happens when a namespace outgrows it).
 #
 # Federation (s2s between two servers on one machine, for the federation test): set
 #   XMPP_DOMAIN=a.test     the domain instead of `localhost` (components are <name>.<domain>)
@@ -89,11 +90,11 @@ VirtualHost "$domain"
 -- Keep every item of a node (the gateway asks for pubsub#max_items = max, which Prosody caps at
 -- this; its default, 256, would drop the oldest pages of a larger namespace).
 Component "pubsub.$domain" "pubsub"
-  pubsub_max_items = 10000
+  pubsub_max_items = ${XMPP_PUBSUB_MAX_ITEMS:-10000}
 
 -- A second pubsub service: the gateway's remote subscriptions (nodes of other services).
 Component "pubsub2.$domain" "pubsub"
-  pubsub_max_items = 10000
+  pubsub_max_items = ${XMPP_PUBSUB_MAX_ITEMS:-10000}
 
 Component "gw.$domain"
   component_secret = "gwsecret"
@@ -211,7 +212,7 @@ modules:
     ignore_pep_from_offline: false
     last_item_cache: false
     # The cap on pubsub#max_items (the gateway asks for max): every page of a large namespace.
-    max_items_node: 10000
+    max_items_node: ${XMPP_PUBSUB_MAX_ITEMS:-10000}
     default_node_config:
       publish_model: open
       notify_delete: true

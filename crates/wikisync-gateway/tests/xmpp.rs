@@ -1429,3 +1429,61 @@ async fn a_leased_remote_subscription_ends_with_its_lease_and_says_why() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Prosody or ejabberd and slixmpp: run scripts/test-xmpp"]
+async fn a_node_past_the_services_cap_is_counted_and_never_announced_as_retracted() {
+    let kind = server_kind();
+    if kind != "prosody" {
+        // ejabberd does not declare its cap (max_items_node) in the node's configuration form,
+        // so the gateway cannot tell a dropped item from a retracted one (docs/deploy.md).
+        eprintln!("{kind}: the service does not declare its item cap; nothing to check");
+        return;
+    }
+    let server = Server::start_as(
+        kind,
+        "localhost",
+        vec![("XMPP_PUBSUB_MAX_ITEMS", "5".into())],
+    );
+    let gateway = Gateway::start(&server).await;
+    let mut callbacks = Callbacks::start().await;
+    let (uri, node) = gateway.create().await;
+    drop(node_on_service(&server, &node).await);
+    gateway.subscribe(&uri, &callbacks.url).await;
+    for n in 0..8 {
+        let id = format!("urn:c{n}");
+        gateway.publish(&uri, &entry(&id, &id, "capped")).await;
+        assert_eq!(atom_id(&callbacks.next().await.body), id);
+    }
+    // The service kept the newest five; the other three are counted (and logged).
+    wait_for_metric(
+        &gateway,
+        "wikisync_gateway_items_dropped_total{by=\"service\"}",
+        3.0,
+    )
+    .await;
+    // After a restart the three are missing from the service: taken as dropped by its cap, not
+    // announced as retracted (the next callback is a sentinel), and still served by /items.
+    let dir = gateway.shut_down().await;
+    let gateway = Gateway::start_in(&server, dir).await;
+    gateway.wait_connected(true).await;
+    gateway
+        .publish(
+            &uri,
+            &entry("urn:sentinel", "Sentinel", "after the restart"),
+        )
+        .await;
+    let next = callbacks.next().await;
+    assert_eq!(
+        atom_id(&next.body),
+        "urn:sentinel",
+        "unexpected callback: {next:?}"
+    );
+    let ids: Vec<String> = gateway
+        .all_items(&uri, 100)
+        .await
+        .iter()
+        .map(|e| atom_id(e))
+        .collect();
+    assert_eq!(ids.len(), 9, "{ids:?}");
+}

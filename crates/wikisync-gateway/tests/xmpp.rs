@@ -697,7 +697,11 @@ struct Fixture {
 }
 
 async fn fixture() -> Fixture {
-    let server = Server::start();
+    fixture_on(Server::start()).await
+}
+
+/// [`fixture`] on a server started by the caller.
+async fn fixture_on(server: Server) -> Fixture {
     let gateway = Gateway::start(&server).await;
     let callbacks = Callbacks::start().await;
     let (uri, node) = gateway.create().await;
@@ -1176,36 +1180,67 @@ async fn federation_a_gateway_follows_a_node_on_another_server() {
     );
 }
 
-/// Waits until a figure of `/metrics` is at least `value`.
-async fn wait_for_metric_at_least(gateway: &Gateway, name: &str, value: f64) {
+/// Restarts `gateway` (it reads its nodes back from the service) and publishes a sentinel to
+/// `uri`: asserts that the sentinel is the next callback, so that the restart announced
+/// nothing (no retraction, no repeat); gives the new gateway.
+async fn restart_announcing_nothing(
+    gateway: Gateway,
+    server: &Server,
+    uri: &str,
+    callbacks: &mut Callbacks,
+) -> Gateway {
+    let dir = gateway.shut_down().await;
+    let gateway = Gateway::start_in(server, dir).await;
+    gateway.wait_connected(true).await;
+    gateway
+        .publish(uri, &entry("urn:sentinel", "Sentinel", "after the restart"))
+        .await;
+    let next = callbacks.next().await;
+    assert_eq!(
+        atom_id(&next.body),
+        "urn:sentinel",
+        "unexpected callback: {next:?}"
+    );
+    gateway
+}
+
+/// Calls `probe` every 100 ms until it gives `Ok`; once [`WAIT`] has passed, fails with its last
+/// `Err`.
+async fn until<T, F, Fut>(mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        let now = gateway.metric(name).await;
-        if now >= value {
-            return;
+        match probe().await {
+            Ok(done) => return done,
+            Err(why) => assert!(tokio::time::Instant::now() < deadline, "{why}"),
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{name} stayed {now}, below {value}"
-        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
+/// Waits until a figure of `/metrics` is at least `value`.
+async fn wait_for_metric_at_least(gateway: &Gateway, name: &str, value: f64) {
+    until(|| async move {
+        let now = gateway.metric(name).await;
+        (now >= value)
+            .then_some(())
+            .ok_or(format!("{name} stayed {now}, below {value}"))
+    })
+    .await;
+}
+
 /// Waits until a figure of `/metrics` has `value`.
 async fn wait_for_metric(gateway: &Gateway, name: &str, value: f64) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
+    until(|| async move {
         let now = gateway.metric(name).await;
-        if now == value {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{name} stayed {now}, not {value}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        (now == value)
+            .then_some(())
+            .ok_or(format!("{name} stayed {now}, not {value}"))
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1242,11 +1277,15 @@ async fn a_namespace_larger_than_the_servers_defaults_is_kept_and_paged_complete
     // configured with max_items=max and the test server's cap is raised (docs/deploy.md).
     const PAGES: usize = 300;
     let server = Server::start();
-    let gateway = Gateway::start(&server).await;
-    let mut callbacks = Callbacks::start().await;
-    let (uri, node) = gateway.create().await;
-    drop(node_on_service(&server, &node).await);
-    gateway.subscribe(&uri, &callbacks.url).await;
+    let Fixture {
+        server,
+        gateway,
+        mut callbacks,
+        uri,
+        xmpp,
+        ..
+    } = fixture_on(server).await;
+    drop(xmpp);
     let entries: Vec<String> = (0..PAGES)
         .map(|n| {
             entry(
@@ -1273,22 +1312,8 @@ async fn a_namespace_larger_than_the_servers_defaults_is_kept_and_paged_complete
     check(gateway.all_items(&uri, 128).await);
 
     // After a restart the gateway reads every item back from the service: none is missing, so
-    // nothing is announced as retracted; the next callback is a sentinel published after it.
-    let dir = gateway.shut_down().await;
-    let gateway = Gateway::start_in(&server, dir).await;
-    gateway.wait_connected(true).await;
-    gateway
-        .publish(
-            &uri,
-            &entry("urn:sentinel", "Sentinel", "after the restart"),
-        )
-        .await;
-    let next = callbacks.next().await;
-    assert_eq!(
-        atom_id(&next.body),
-        "urn:sentinel",
-        "unexpected callback: {next:?}"
-    );
+    // nothing is announced as retracted.
+    let gateway = restart_announcing_nothing(gateway, &server, &uri, &mut callbacks).await;
     let mut paged = gateway.all_items(&uri, 1000).await;
     paged.retain(|e| atom_id(e) != "urn:sentinel");
     check(paged);
@@ -1412,22 +1437,16 @@ async fn a_leased_remote_subscription_ends_with_its_lease_and_says_why() {
         1
     );
     // The lease ends: the subscription is dropped, remembered, and the node left.
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let state = gateway
-            .subscription_state(&remote, &callbacks.url, "s")
-            .await;
+    let (gateway, url, remote) = (&gateway, callbacks.url.as_str(), remote.as_str());
+    let state = until(|| async move {
+        let state = gateway.subscription_state(remote, url, "s").await;
         let health = gateway.get_json("/healthz").await;
-        if state["state"] == "dropped" && health["xmpp"]["remote_nodes"] == 0 {
-            assert_eq!(state["dropped"]["reason"], "lease_expired");
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "not dropped and left: {state} {health}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        (state["state"] == "dropped" && health["xmpp"]["remote_nodes"] == 0)
+            .then_some(state.clone())
+            .ok_or(format!("not dropped and left: {state} {health}"))
+    })
+    .await;
+    assert_eq!(state["dropped"]["reason"], "lease_expired");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1445,11 +1464,15 @@ async fn a_node_past_the_services_cap_is_counted_and_never_announced_as_retracte
         "localhost",
         vec![("XMPP_PUBSUB_MAX_ITEMS", "5".into())],
     );
-    let gateway = Gateway::start(&server).await;
-    let mut callbacks = Callbacks::start().await;
-    let (uri, node) = gateway.create().await;
-    drop(node_on_service(&server, &node).await);
-    gateway.subscribe(&uri, &callbacks.url).await;
+    let Fixture {
+        server,
+        gateway,
+        mut callbacks,
+        uri,
+        xmpp,
+        ..
+    } = fixture_on(server).await;
+    drop(xmpp);
     for n in 0..8 {
         let id = format!("urn:c{n}");
         gateway.publish(&uri, &entry(&id, &id, "capped")).await;
@@ -1463,22 +1486,8 @@ async fn a_node_past_the_services_cap_is_counted_and_never_announced_as_retracte
     )
     .await;
     // After a restart the three are missing from the service: taken as dropped by its cap, not
-    // announced as retracted (the next callback is a sentinel), and still served by /items.
-    let dir = gateway.shut_down().await;
-    let gateway = Gateway::start_in(&server, dir).await;
-    gateway.wait_connected(true).await;
-    gateway
-        .publish(
-            &uri,
-            &entry("urn:sentinel", "Sentinel", "after the restart"),
-        )
-        .await;
-    let next = callbacks.next().await;
-    assert_eq!(
-        atom_id(&next.body),
-        "urn:sentinel",
-        "unexpected callback: {next:?}"
-    );
+    // announced as retracted, and still served by /items.
+    let gateway = restart_announcing_nothing(gateway, &server, &uri, &mut callbacks).await;
     let ids: Vec<String> = gateway
         .all_items(&uri, 100)
         .await

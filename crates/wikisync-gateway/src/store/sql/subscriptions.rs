@@ -240,6 +240,31 @@ pub(crate) fn prune_dropped(conn: &Connection, before_ms: i64) -> Result<u64, St
     Ok(pruned as u64)
 }
 
+/// The columns a subscription and the record of its end share, read from the first six of a
+/// row in this order: queue key, secret (of a record: the hex SHA-256 of it), topic, created,
+/// lease end, last delivery.
+struct Shared {
+    sub_key: i64,
+    secret: Option<String>,
+    topic: Option<String>,
+    created_ms: i64,
+    expires_ms: Option<i64>,
+    last_delivery_ms: Option<i64>,
+}
+
+impl Shared {
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            sub_key: r.get(0)?,
+            secret: r.get(1)?,
+            topic: r.get(2)?,
+            created_ms: r.get(3)?,
+            expires_ms: r.get(4)?,
+            last_delivery_ms: r.get(5)?,
+        })
+    }
+}
+
 /// What is known of the subscription of `callback` to `node`: the subscription itself, else the
 /// record of its end.
 pub(crate) fn state(
@@ -247,87 +272,67 @@ pub(crate) fn state(
     node: &str,
     callback: &str,
 ) -> Result<Option<SubscriptionState>, StoreError> {
+    // The failure streak is the queue head's, or for a record of an end the one it ended with.
+    let state = |shared: Shared, standing, secret_digest, recorded: Option<(u32, Option<i64>)>| {
+        let (pending, failures, failing_since) = queue_state(conn, shared.sub_key)?;
+        let (failures, failing_since) = recorded.unwrap_or((failures, failing_since));
+        Ok::<_, StoreError>(Some(SubscriptionState {
+            node: node.to_owned(),
+            callback: callback.to_owned(),
+            standing,
+            websub: shared.topic.is_some(),
+            created_ms: Some(shared.created_ms),
+            expires_ms: shared.expires_ms,
+            last_delivery_ms: shared.last_delivery_ms,
+            pending_deliveries: pending,
+            failures,
+            failing_since_ms: failing_since,
+            secret_digest,
+        }))
+    };
     let active = conn
         .prepare_cached(
             "SELECT id, secret, topic, created_ms, expires_ms, last_delivery_ms FROM subscriptions
              WHERE node = ?1 AND callback = ?2",
         )?
-        .query_row(params![node, callback], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, Option<String>>(1)?,
-                r.get::<_, Option<String>>(2)?,
-                r.get::<_, i64>(3)?,
-                r.get::<_, Option<i64>>(4)?,
-                r.get::<_, Option<i64>>(5)?,
-            ))
-        })
+        .query_row(params![node, callback], Shared::read)
         .optional()?;
-    if let Some((sub_key, secret, topic, created, expires, last)) = active {
-        let (pending, failures, failing_since) = queue_state(conn, sub_key)?;
-        return Ok(Some(SubscriptionState {
-            node: node.to_owned(),
-            callback: callback.to_owned(),
-            standing: Standing::Active,
-            websub: topic.is_some(),
-            created_ms: Some(created),
-            expires_ms: expires,
-            last_delivery_ms: last,
-            pending_deliveries: pending,
-            failures,
-            failing_since_ms: failing_since,
-            secret_digest: secret.as_deref().map(secret_digest),
-        }));
+    if let Some(shared) = active {
+        let digest = shared.secret.as_deref().map(secret_digest);
+        return state(shared, Standing::Active, digest, None);
     }
     let dropped = conn
         .prepare_cached(
-            "SELECT sub_key, secret_sha256, topic, reason, redirect, created_ms, expires_ms,
-                    last_delivery_ms, failures, failing_since_ms, dropped_ms
+            "SELECT sub_key, secret_sha256, topic, created_ms, expires_ms, last_delivery_ms,
+                    reason, redirect, failures, failing_since_ms, dropped_ms
              FROM dropped_subscriptions WHERE node = ?1 AND callback = ?2",
         )?
         .query_row(params![node, callback], |r| {
             Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, Option<String>>(1)?,
-                r.get::<_, Option<String>>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, Option<String>>(4)?,
-                r.get::<_, i64>(5)?,
-                r.get::<_, Option<i64>>(6)?,
-                r.get::<_, Option<i64>>(7)?,
+                Shared::read(r)?,
+                r.get::<_, String>(6)?,
+                r.get::<_, Option<String>>(7)?,
                 (r.get::<_, u32>(8)?, r.get::<_, Option<i64>>(9)?),
                 r.get::<_, i64>(10)?,
             ))
         })
         .optional()?;
-    let Some((sub_key, digest, topic, reason, redirect, created, expires, last, fails, at)) =
-        dropped
-    else {
+    let Some((shared, reason, redirect, failures, at_ms)) = dropped else {
         return Ok(None);
     };
     let reason = DropReason::parse(&reason)
         .ok_or_else(|| StoreError::Database(format!("unknown drop reason {reason:?}")))?;
-    let (pending, _, _) = queue_state(conn, sub_key)?;
-    Ok(Some(SubscriptionState {
-        node: node.to_owned(),
-        callback: callback.to_owned(),
-        standing: Standing::Dropped {
-            reason,
-            at_ms: at,
-            redirect,
-        },
-        websub: topic.is_some(),
-        created_ms: Some(created),
-        expires_ms: expires,
-        last_delivery_ms: last,
-        pending_deliveries: pending,
-        failures: fails.0,
-        failing_since_ms: fails.1,
-        secret_digest: digest
-            .as_deref()
-            .and_then(crate::hex::decode)
-            .and_then(|d| d.try_into().ok()),
-    }))
+    let digest = shared
+        .secret
+        .as_deref()
+        .and_then(crate::hex::decode)
+        .and_then(|d| d.try_into().ok());
+    let standing = Standing::Dropped {
+        reason,
+        at_ms,
+        redirect,
+    };
+    state(shared, standing, digest, Some(failures))
 }
 
 /// The SHA-256 of a subscription secret: all the gateway keeps of the secret of a subscription
@@ -359,20 +364,16 @@ fn retire(
     redirect: Option<&str>,
     now_ms: i64,
 ) -> Result<Option<String>, StoreError> {
-    let Some((node, callback, secret, topic, created, expires, last)) = conn
+    let Some((shared, node, callback)) = conn
         .prepare_cached(
             "DELETE FROM subscriptions WHERE id = ?1
-             RETURNING node, callback, secret, topic, created_ms, expires_ms, last_delivery_ms",
+             RETURNING id, secret, topic, created_ms, expires_ms, last_delivery_ms, node, callback",
         )?
         .query_row([sub_key], |r| {
             Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, Option<String>>(2)?,
-                r.get::<_, Option<String>>(3)?,
-                r.get::<_, i64>(4)?,
-                r.get::<_, Option<i64>>(5)?,
-                r.get::<_, Option<i64>>(6)?,
+                Shared::read(r)?,
+                r.get::<_, String>(6)?,
+                r.get::<_, String>(7)?,
             ))
         })
         .optional()?
@@ -380,7 +381,8 @@ fn retire(
         return Ok(None);
     };
     let (_, failures, failing_since) = queue_state(conn, sub_key)?;
-    let digest = secret
+    let digest = shared
+        .secret
         .as_deref()
         .map(|s| crate::hex::lower(&secret_digest(s)));
     conn.prepare_cached(
@@ -394,12 +396,12 @@ fn retire(
         callback,
         sub_key,
         digest,
-        topic,
+        shared.topic,
         reason.as_str(),
         redirect,
-        created,
-        expires,
-        last,
+        shared.created_ms,
+        shared.expires_ms,
+        shared.last_delivery_ms,
         failures,
         failing_since,
         now_ms

@@ -12,7 +12,10 @@
 #
 # Both servers serve the domain `localhost`, the pubsub services `pubsub.localhost` and
 # `pubsub2.localhost` (the second for remote subscriptions) and accept the component
-# `gw.localhost` with secret `gwsecret`; only loopback ports are opened.
+# `gw.localhost` with secret `gwsecret`; only loopback ports are opened. Their pubsub services
+# keep up to 10000 items per node (Prosody `pubsub_max_items`, ejabberd `max_items_node`), as
+# docs/deploy.md asks of a production server; XMPP_PUBSUB_MAX_ITEMS=N sets another cap (a test
+# of what happens when a namespace outgrows it).
 #
 # Federation (s2s between two servers on one machine, for the federation test): set
 #   XMPP_DOMAIN=a.test     the domain instead of `localhost` (components are <name>.<domain>)
@@ -84,10 +87,14 @@ allow_registration = false
 
 VirtualHost "$domain"
 
+-- Keep every item of a node (the gateway asks for pubsub#max_items = max, which Prosody caps at
+-- this; its default, 256, would drop the oldest pages of a larger namespace).
 Component "pubsub.$domain" "pubsub"
+  pubsub_max_items = ${XMPP_PUBSUB_MAX_ITEMS:-10000}
 
 -- A second pubsub service: the gateway's remote subscriptions (nodes of other services).
 Component "pubsub2.$domain" "pubsub"
+  pubsub_max_items = ${XMPP_PUBSUB_MAX_ITEMS:-10000}
 
 Component "gw.$domain"
   component_secret = "gwsecret"
@@ -204,7 +211,8 @@ modules:
       - "pep"
     ignore_pep_from_offline: false
     last_item_cache: false
-    max_items_node: 1000
+    # The cap on pubsub#max_items (the gateway asks for max): every page of a large namespace.
+    max_items_node: ${XMPP_PUBSUB_MAX_ITEMS:-10000}
     default_node_config:
       publish_model: open
       notify_delete: true

@@ -172,8 +172,9 @@ pub fn strip_prolog(xml: &str) -> &str {
 }
 
 /// An Atom feed of `entries`, newest first, as `GET /items` returns it (Idavoll's title
-/// "Retrieved item collection").
-pub fn items_feed(node_uri: &str, updated: &str, entries: &[String]) -> String {
+/// "Retrieved item collection"), with an RFC 5005 `<link rel="next" href="…"/>` to the next
+/// page when there is one.
+pub fn items_feed(node_uri: &str, updated: &str, entries: &[String], next: Option<&str>) -> String {
     let mut feed = String::with_capacity(256 + entries.iter().map(String::len).sum::<usize>());
     feed.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n");
     feed.push_str("<feed xmlns=\"http://www.w3.org/2005/Atom\">");
@@ -183,6 +184,11 @@ pub fn items_feed(node_uri: &str, updated: &str, entries: &[String]) -> String {
     feed.push_str("</id><updated>");
     feed.push_str(updated);
     feed.push_str("</updated>");
+    if let Some(next) = next {
+        feed.push_str("<link rel=\"next\" href=\"");
+        feed.push_str(&escape(next));
+        feed.push_str("\"/>");
+    }
     for entry in entries {
         feed.push_str(strip_prolog(entry));
     }
@@ -295,10 +301,19 @@ mod tests {
             "xmpp:svc?;node=a&b",
             "2026-01-01T00:00:00Z",
             &[ENTRY.to_owned()],
+            None,
         );
         assert!(!feed[10..].contains("<?xml"));
         assert!(feed.contains("<id>xmpp:svc?;node=a&amp;b</id>"));
         assert!(feed.contains("<entry xmlns=\"http://www.w3.org/2005/Atom\"><id>urn:uuid:"));
+        assert!(!feed.contains("rel=\"next\""), "no next page");
+        let paged = items_feed(
+            "n",
+            "2026-01-01T00:00:00Z",
+            &[],
+            Some("http://g/items?uri=n&after=s1"),
+        );
+        assert!(paged.contains("<link rel=\"next\" href=\"http://g/items?uri=n&amp;after=s1\"/>"));
     }
 
     #[test]

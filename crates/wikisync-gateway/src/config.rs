@@ -9,12 +9,16 @@
 //! | skip verification of intent | `--no-verify` | `WIKISYNC_GATEWAY_NO_VERIFY=true` | `no_verify` | `false` (verify) |
 //! | publisher tokens (comma-separated in env) | `--token` (repeatable) | `WIKISYNC_GATEWAY_TOKENS` | `tokens` | none (open publishing) |
 //! | largest request body, bytes | `--max-body-bytes` | `WIKISYNC_GATEWAY_MAX_BODY_BYTES` | `max_body_bytes` | 1 MiB |
-//! | items kept per node (oldest dropped) | `--max-items-per-node` | `WIKISYNC_GATEWAY_MAX_ITEMS_PER_NODE` | `max_items_per_node` | 256 |
+//! | items kept per node, oldest dropped beyond it (logged, counted in `/metrics`); 0 = all | `--max-items-per-node` | `WIKISYNC_GATEWAY_MAX_ITEMS_PER_NODE` | `max_items_per_node` | 0 (all) |
 //! | subscriptions per node | `--max-subscriptions-per-node` | `WIKISYNC_GATEWAY_MAX_SUBSCRIPTIONS_PER_NODE` | `max_subscriptions_per_node` | 1000 |
 //! | callback time limit (delivery and verification), ms | `--callback-timeout-ms` | `WIKISYNC_GATEWAY_CALLBACK_TIMEOUT_MS` | `callback_timeout_ms` | 10000 |
 //! | first retry delay, ms | `--retry-base-ms` | `WIKISYNC_GATEWAY_RETRY_BASE_MS` | `retry_base_ms` | 1000 |
 //! | longest retry delay, ms | `--retry-max-ms` | `WIKISYNC_GATEWAY_RETRY_MAX_MS` | `retry_max_ms` | 600000 (10 min) |
 //! | failure budget: a subscription failing this long is removed, s | `--failure-budget-secs` | `WIKISYNC_GATEWAY_FAILURE_BUDGET_SECS` | `failure_budget_secs` | 86400 (24 h) |
+//! | lease granted when a WebSub subscriber asks for none, s | `--lease-default-secs` | `WIKISYNC_GATEWAY_LEASE_DEFAULT_SECS` | `lease_default_secs` | 864000 (10 days) |
+//! | shortest lease granted (`hub.lease_seconds`, `lease_seconds`), s | `--lease-min-secs` | `WIKISYNC_GATEWAY_LEASE_MIN_SECS` | `lease_min_secs` | 60 |
+//! | longest lease granted, s | `--lease-max-secs` | `WIKISYNC_GATEWAY_LEASE_MAX_SECS` | `lease_max_secs` | 2592000 (30 days) |
+//! | how long an ended subscription's record (why, when) is kept for `GET /subscription`, s | `--dropped-retention-secs` | `WIKISYNC_GATEWAY_DROPPED_RETENTION_SECS` | `dropped_retention_secs` | 2592000 (30 days) |
 //! | deliveries in flight at once | `--max-concurrent-deliveries` | `WIKISYNC_GATEWAY_MAX_CONCURRENT_DELIVERIES` | `max_concurrent_deliveries` | 256 |
 //! | public base URL of the gateway, for the WebSub `Link: <…/hub>; rel="hub"` | `--public-url` | `WIKISYNC_GATEWAY_PUBLIC_URL` | `public_url` | `http://<listen address>` |
 //! | extra trusted certificates for `https://` callbacks (PEM file: a private CA, or a self-signed callback's own certificate), added to the system's roots | `--callback-ca` | `WIKISYNC_GATEWAY_CALLBACK_CA` | `callback_ca` | none (system roots only) |
@@ -35,7 +39,7 @@
 //!     .expect("valid TOML");
 //! assert_eq!(config.listen.port(), 9000);
 //! assert!(!config.verify);
-//! assert_eq!(config.max_items_per_node, 256); // default
+//! assert_eq!(config.max_items_per_node, 0); // default: every item is kept
 //! ```
 
 use std::net::SocketAddr;
@@ -60,7 +64,9 @@ pub struct Config {
     pub tokens: Vec<String>,
     /// Largest accepted request body in bytes (larger: 413).
     pub max_body_bytes: usize,
-    /// Items kept per node; publishing more drops the oldest.
+    /// Items kept per node; publishing more drops the oldest (logged and counted). 0 (the
+    /// default) keeps every item: items are replaced by id, so a node holds one item per page
+    /// plus drafts, and a limit would drop current pages.
     pub max_items_per_node: u32,
     /// Subscriptions accepted per node (more: 403 `subscription_limit`).
     pub max_subscriptions_per_node: u32,
@@ -72,6 +78,14 @@ pub struct Config {
     pub retry_max: Duration,
     /// A subscription whose deliveries keep failing for this long is removed.
     pub failure_budget: Duration,
+    /// The lease of a WebSub subscriber that asks for none.
+    pub lease_default: Duration,
+    /// The shortest lease granted: shorter requests get this.
+    pub lease_min: Duration,
+    /// The longest lease granted: longer requests get this.
+    pub lease_max: Duration,
+    /// How long the record of an ended subscription (why and when) is kept.
+    pub dropped_retention: Duration,
     /// Deliveries in flight at once, over all subscribers.
     pub max_concurrent_deliveries: usize,
     /// How long shutdown waits for in-flight deliveries.
@@ -93,12 +107,16 @@ impl Default for Config {
             verify: true,
             tokens: Vec::new(),
             max_body_bytes: 1024 * 1024,
-            max_items_per_node: 256,
+            max_items_per_node: 0,
             max_subscriptions_per_node: 1000,
             callback_timeout: Duration::from_secs(10),
             retry_base: Duration::from_secs(1),
             retry_max: Duration::from_secs(600),
             failure_budget: Duration::from_secs(86_400),
+            lease_default: Duration::from_secs(crate::http::websub::DEFAULT_LEASE_SECONDS),
+            lease_min: Duration::from_secs(crate::http::websub::MIN_LEASE_SECONDS),
+            lease_max: Duration::from_secs(crate::http::websub::MAX_LEASE_SECONDS),
+            dropped_retention: Duration::from_secs(30 * 86_400),
             max_concurrent_deliveries: 256,
             shutdown_grace: Duration::from_secs(10),
             public_url: None,
@@ -148,8 +166,11 @@ const HELP_EXAMPLES: &str = "Examples:
       --xmpp-server 127.0.0.1:5347 --xmpp-secret \"$COMPONENT_SECRET\"
 
   # Tighter limits and faster retries
-  wikisync-gateway --max-body-bytes 262144 --max-items-per-node 64 \\
+  wikisync-gateway --max-body-bytes 262144 --max-items-per-node 5000 \\
       --callback-timeout-ms 3000 --retry-base-ms 500 --failure-budget-secs 3600
+
+  # A test set-up: subscribers dropped after 2 s of failures, leases from 1 s
+  wikisync-gateway --failure-budget-secs 2 --lease-min-secs 1 --dropped-retention-secs 600
 
   # The same settings from the environment or a TOML file (flags win over both)
   WIKISYNC_GATEWAY_TOKENS=alpha,beta wikisync-gateway
@@ -197,7 +218,8 @@ pub struct Args {
     /// Largest request body in bytes [default: 1048576].
     #[arg(long, env = "WIKISYNC_GATEWAY_MAX_BODY_BYTES", value_name = "BYTES")]
     pub max_body_bytes: Option<usize>,
-    /// Items kept per node, oldest dropped first [default: 256].
+    /// Items kept per node, oldest dropped first (logged and counted in /metrics); 0 keeps
+    /// every item [default: 0].
     #[arg(long, env = "WIKISYNC_GATEWAY_MAX_ITEMS_PER_NODE", value_name = "N")]
     pub max_items_per_node: Option<u32>,
     /// Subscriptions accepted per node [default: 1000].
@@ -223,6 +245,24 @@ pub struct Args {
         value_name = "SECS"
     )]
     pub failure_budget_secs: Option<u64>,
+    /// Lease granted to a WebSub subscriber that asks for none, in seconds (a /subscribe
+    /// without lease_seconds gets no lease) [default: 864000].
+    #[arg(long, env = "WIKISYNC_GATEWAY_LEASE_DEFAULT_SECS", value_name = "SECS")]
+    pub lease_default_secs: Option<u64>,
+    /// Shortest lease granted, in seconds; shorter requests get this [default: 60].
+    #[arg(long, env = "WIKISYNC_GATEWAY_LEASE_MIN_SECS", value_name = "SECS")]
+    pub lease_min_secs: Option<u64>,
+    /// Longest lease granted, in seconds; longer requests get this [default: 2592000].
+    #[arg(long, env = "WIKISYNC_GATEWAY_LEASE_MAX_SECS", value_name = "SECS")]
+    pub lease_max_secs: Option<u64>,
+    /// How long the record of an ended subscription (why and when, for GET /subscription) is
+    /// kept, in seconds [default: 2592000].
+    #[arg(
+        long,
+        env = "WIKISYNC_GATEWAY_DROPPED_RETENTION_SECS",
+        value_name = "SECS"
+    )]
+    pub dropped_retention_secs: Option<u64>,
     /// Deliveries in flight at once [default: 256].
     #[arg(
         long,
@@ -261,6 +301,10 @@ struct FileConfig {
     retry_base_ms: Option<u64>,
     retry_max_ms: Option<u64>,
     failure_budget_secs: Option<u64>,
+    lease_default_secs: Option<u64>,
+    lease_min_secs: Option<u64>,
+    lease_max_secs: Option<u64>,
+    dropped_retention_secs: Option<u64>,
     max_concurrent_deliveries: Option<usize>,
     shutdown_grace_ms: Option<u64>,
     public_url: Option<String>,
@@ -337,6 +381,22 @@ fn merge(args: Args, file: FileConfig) -> Result<Config, ConfigError> {
             .failure_budget_secs
             .or(file.failure_budget_secs)
             .map_or(d.failure_budget, Duration::from_secs),
+        lease_default: args
+            .lease_default_secs
+            .or(file.lease_default_secs)
+            .map_or(d.lease_default, Duration::from_secs),
+        lease_min: args
+            .lease_min_secs
+            .or(file.lease_min_secs)
+            .map_or(d.lease_min, Duration::from_secs),
+        lease_max: args
+            .lease_max_secs
+            .or(file.lease_max_secs)
+            .map_or(d.lease_max, Duration::from_secs),
+        dropped_retention: args
+            .dropped_retention_secs
+            .or(file.dropped_retention_secs)
+            .map_or(d.dropped_retention, Duration::from_secs),
         max_concurrent_deliveries: args
             .max_concurrent_deliveries
             .or(file.max_concurrent_deliveries)
@@ -358,12 +418,34 @@ fn merge(args: Args, file: FileConfig) -> Result<Config, ConfigError> {
 }
 
 impl Config {
+    /// The lease granted for a requested one (`None`: the default), in whole seconds, clamped
+    /// to `lease_min` ..= `lease_max` as WebSub does.
+    ///
+    /// ```
+    /// use wikisync_gateway::config::Config;
+    ///
+    /// let config = Config::default();
+    /// assert_eq!(config.grant_lease(None), 864_000);
+    /// assert_eq!(config.grant_lease(Some(1)), 60);
+    /// assert_eq!(config.grant_lease(Some(u64::MAX)), 2_592_000);
+    /// ```
+    pub fn grant_lease(&self, requested: Option<u64>) -> u64 {
+        requested
+            .unwrap_or(self.lease_default.as_secs())
+            .clamp(self.lease_min.as_secs(), self.lease_max.as_secs())
+    }
+
+    /// The base URL clients reach the gateway at: `public_url`, or `http://<listen>`.
+    pub fn public_base(&self) -> String {
+        match &self.public_url {
+            Some(base) => base.clone(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+
     /// The WebSub hub URL: `<public_url>/hub`, or `http://<listen>/hub`.
     pub fn hub_url(&self) -> String {
-        match &self.public_url {
-            Some(base) => format!("{base}/hub"),
-            None => format!("http://{}/hub", self.listen),
-        }
+        format!("{}/hub", self.public_base())
     }
 
     /// Checks the ranges: non-zero limits, a valid service JID, non-empty tokens.
@@ -376,17 +458,26 @@ impl Config {
             return invalid("tokens must not be empty");
         }
         if self.max_body_bytes == 0
-            || self.max_items_per_node == 0
             || self.max_subscriptions_per_node == 0
             || self.max_concurrent_deliveries == 0
         {
-            return invalid("limits (max_*) must be at least 1");
+            return invalid(
+                "limits (max_*) must be at least 1 (only max_items_per_node takes 0: no limit)",
+            );
         }
         if self.callback_timeout.is_zero() || self.retry_base.is_zero() {
             return invalid("callback_timeout_ms and retry_base_ms must be at least 1");
         }
         if self.retry_max < self.retry_base {
             return invalid("retry_max_ms must be at least retry_base_ms");
+        }
+        if self.lease_min.is_zero()
+            || self.lease_min > self.lease_default
+            || self.lease_default > self.lease_max
+        {
+            return invalid(
+                "leases need 1 <= lease_min_secs <= lease_default_secs <= lease_max_secs",
+            );
         }
         if let Some(url) = &self.public_url
             && !(url.starts_with("http://") || url.starts_with("https://"))
@@ -456,13 +547,28 @@ mod tests {
             Err(ConfigError::Invalid(_))
         ));
         assert!(matches!(
-            Config::from_toml_str("max_items_per_node = 0"),
+            Config::from_toml_str("max_subscriptions_per_node = 0"),
             Err(ConfigError::Invalid(_))
         ));
+        let unlimited = Config::from_toml_str("max_items_per_node = 0").expect("0 = no limit");
+        assert_eq!(unlimited.max_items_per_node, 0);
         assert!(matches!(
             Config::from_toml_str("retry_base_ms = 10\nretry_max_ms = 5"),
             Err(ConfigError::Invalid(_))
         ));
+        for leases in [
+            "lease_min_secs = 0",
+            "lease_min_secs = 100\nlease_default_secs = 50",
+            "lease_max_secs = 100",
+        ] {
+            assert!(
+                matches!(Config::from_toml_str(leases), Err(ConfigError::Invalid(_))),
+                "{leases}"
+            );
+        }
+        let short = Config::from_toml_str("lease_min_secs = 1\nfailure_budget_secs = 0")
+            .expect("short leases and an empty failure budget are valid");
+        assert_eq!(short.grant_lease(Some(1)), 1);
     }
 
     #[test]

@@ -20,6 +20,10 @@
 //! | anything else, timeout, connection error | retried after `min(retry_max, retry_base × 2^(attempts−1))` with jitter (a random delay between half and all of it), or after `Retry-After` (seconds or HTTP date, at most 24 h) when that is longer |
 //! | failing continuously for `failure_budget` (default 24 h) | the subscription and its queue are removed |
 //!
+//! A removed subscription is remembered with its reason (`gone`, `failure_budget`; and
+//! `lease_expired`, `unsubscribed`, `node_deleted` from elsewhere) for `dropped_retention`, so the
+//! subscriber can learn why at its next contact (`GET /subscription`).
+//!
 //! # Callback requests
 //!
 //! Callbacks are `http://` or `https://` URLs; one client ([`HttpClient`], rustls) sends
@@ -74,7 +78,7 @@ use sha2::Sha256;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
-use crate::store::{Delivery, EventKind, QueueSignal, Store};
+use crate::store::{Delivery, DropReason, EventKind, QueueSignal, Store};
 use crate::time::now_ms;
 
 /// The content type of entries sent to callbacks.
@@ -201,6 +205,8 @@ pub struct DeliveryConfig {
     pub retry_max: Duration,
     /// How long a subscription may keep failing before it is removed.
     pub failure_budget: Duration,
+    /// How long the record of an ended subscription (why and when) is kept.
+    pub dropped_retention: Duration,
     /// Requests in flight at once.
     pub max_concurrent: usize,
 }
@@ -216,6 +222,8 @@ pub struct DeliveryMetrics {
     pub unsubscribed_gone: AtomicU64,
     /// Subscriptions removed because their failure budget was spent.
     pub unsubscribed_budget: AtomicU64,
+    /// Subscriptions removed because their lease ended.
+    pub unsubscribed_lease: AtomicU64,
 }
 
 struct Inner {
@@ -274,7 +282,8 @@ pub fn spawn(
 /// Deliveries fetched (and acknowledged) per store round trip.
 const BATCH: u32 = 64;
 
-/// How often expired WebSub leases are swept away.
+/// How often expired leases are swept away (and sooner when a lease known at the last sweep
+/// ends sooner), and old records of ended subscriptions forgotten.
 const LEASE_SWEEP: Duration = Duration::from_secs(10);
 
 /// What the dispatcher knows about one queue.
@@ -329,11 +338,28 @@ async fn dispatch(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) {
             break;
         }
         let now = now_ms();
+        if let Some(end) = inner.signal.take_lease_end() {
+            next_sweep = next_sweep.min(end);
+        }
         if now >= next_sweep {
             next_sweep = now + i64::try_from(LEASE_SWEEP.as_millis()).unwrap_or(10_000);
-            match inner.store.expire_leases(now).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(expired = n, "WebSub leases ended: unsubscribed"),
+            match inner
+                .store
+                .sweep(now, Some(inner.config.dropped_retention))
+                .await
+            {
+                Ok(swept) => {
+                    if swept.expired > 0 {
+                        inner
+                            .metrics
+                            .unsubscribed_lease
+                            .fetch_add(swept.expired, Ordering::Relaxed);
+                        tracing::info!(expired = swept.expired, "leases ended: unsubscribed");
+                    }
+                    if let Some(end) = swept.next_lease_end_ms {
+                        next_sweep = next_sweep.min(end.max(now + 1));
+                    }
+                }
                 Err(e) => tracing::error!(error = %e, "cannot sweep expired leases"),
             }
         }
@@ -478,7 +504,10 @@ async fn settle(inner: &Inner, head: &Delivery, outcome: Outcome) -> Option<i64>
                 .unsubscribed_gone
                 .fetch_add(1, Ordering::Relaxed);
             tracing::info!(callback = %head.callback, node = %head.node, "callback answered 410 Gone: unsubscribed");
-            (store.drop_subscriber(head.sub_key).await, None)
+            (
+                store.drop_subscriber(head.sub_key, DropReason::Gone).await,
+                None,
+            )
         }
         Outcome::Failed {
             retry_after,
@@ -498,7 +527,12 @@ async fn settle(inner: &Inner, head: &Delivery, outcome: Outcome) -> Option<i64>
                     .fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(callback = %head.callback, node = %head.node, %reason,
                     "callback failing longer than the failure budget: unsubscribed");
-                (store.drop_subscriber(head.sub_key).await, None)
+                (
+                    store
+                        .drop_subscriber(head.sub_key, DropReason::FailureBudget)
+                        .await,
+                    None,
+                )
             } else {
                 let mut delay = backoff(
                     head.attempts + 1,
@@ -606,6 +640,7 @@ fn build_request(
                 topic,
                 &crate::atom::rfc3339(d.created_ms),
                 std::slice::from_ref(&d.payload),
+                None,
             ))
         }
         (EventKind::Item, None) => {

@@ -192,6 +192,7 @@ impl From<StoreError> for ApiError {
                 "subscription_limit",
                 format!("this node already has the maximum of {limit} subscriptions"),
             ),
+            StoreError::BadCursor(why) => Self::bad_request("bad_cursor", why),
             StoreError::Unavailable => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",

@@ -21,11 +21,12 @@
 //! | [`store::sql`] | every SQL statement, as plain functions over a connection, one submodule per table |
 //! | [`store`]`::nodes` | the narrow `Nodes` trait: what differs between embedded and XMPP nodes |
 //! | [`http`] | the axum router: [`http::app`] builds it from an [`http::AppState`] |
-//! | [`http::idavoll`] | the Idavoll API: `/create`, `/publish`, `/delete`, `/list`, `/subscribe`, `/unsubscribe`, `/items` |
+//! | [`http::idavoll`] | the Idavoll API: `/create`, `/publish`, `/delete`, `/list`, `/subscribe` (with leases), `/unsubscribe`, `/items` (paged) |
 //! | [`http::websub`] | the WebSub hub `POST /hub` and how topics map to nodes |
+//! | [`http::subscription`] | `GET /subscription`: a subscriber asks, signed with its secret, where its subscription stands |
 //! | [`http::ops`] | operations: `/healthz`, `/metrics`, `/openapi.json` |
 //! | [`metrics`] | the `/metrics` families in the Prometheus text format |
-//! | [`delivery`] | the outbox worker: ordered, at-least-once, backoff, failure budget; verification and signatures |
+//! | [`delivery`] | the outbox worker: ordered, at-least-once, backoff, failure budget, the lease sweep; verification and signatures |
 //! | [`xmpp`] | XMPP mode: the nodes live on an XEP-0060 service, the gateway is an XEP-0114 component |
 //!
 //! Modules depend on each other without cycles: `http` → `metrics` → `delivery` → `store` →
@@ -147,6 +148,7 @@ pub async fn run(
             retry_base: config.retry_base,
             retry_max: config.retry_max,
             failure_budget: config.failure_budget,
+            dropped_retention: config.dropped_retention,
             max_concurrent: config.max_concurrent_deliveries,
         },
         signal,

@@ -49,10 +49,12 @@ impl Exposition {
 }
 
 /// The text of `/metrics`: `publishes` (entries accepted by `/publish`), the delivery counters
-/// `m`, the number of deliveries waiting in the outbox, and, in XMPP mode, the XMPP side.
+/// `m`, the items dropped by `--max-items-per-node`, the number of deliveries waiting in the
+/// outbox, and, in XMPP mode, the XMPP side.
 pub fn render(
     publishes: u64,
     m: &DeliveryMetrics,
+    items_dropped: u64,
     outbox: u64,
     xmpp: Option<&XmppStatus>,
 ) -> String {
@@ -83,7 +85,18 @@ pub fn render(
         &[
             ("{reason=\"gone\"}", load(&m.unsubscribed_gone)),
             ("{reason=\"failure_budget\"}", load(&m.unsubscribed_budget)),
+            ("{reason=\"lease_expired\"}", load(&m.unsubscribed_lease)),
         ],
+    );
+    let mut dropped = vec![("{by=\"gateway\"}", items_dropped)];
+    if let Some(x) = xmpp {
+        dropped.push(("{by=\"service\"}", x.items_dropped_by_service));
+    }
+    e.family(
+        "wikisync_gateway_items_dropped_total",
+        "counter",
+        "Items dropped because their node held more than the gateway keeps (--max-items-per-node, 0 = no limit, the default) or, XMPP mode, than the pubsub service keeps.",
+        &dropped,
     );
     e.family(
         "wikisync_gateway_outbox_pending",

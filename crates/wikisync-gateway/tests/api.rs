@@ -184,24 +184,37 @@ async fn body_size_is_limited() {
 }
 
 #[tokio::test]
-async fn items_per_node_are_limited_oldest_dropped() {
+async fn items_per_node_are_limited_oldest_dropped_logged_and_counted() {
     let api = api_with(Config {
         max_items_per_node: 2,
         ..config()
     });
     let uri = api.publish(None, &entry("urn:1", "1")).await.uri();
     api.publish(Some(&uri), &entry("urn:2", "2")).await.uri();
-    api.publish(Some(&uri), &entry("urn:3", "3")).await.uri();
+    // Republishing one item many times leaves gaps in the sequence; they cost nobody a place.
+    for i in 0..5 {
+        api.publish(Some(&uri), &entry("urn:2", &format!("2.{i}")))
+            .await
+            .uri();
+    }
     let node = node_of(&uri);
-    let ids: Vec<String> = api
-        .store
-        .items(node, 10)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|i| i.id)
-        .collect();
-    assert_eq!(ids, ["urn:3", "urn:2"]);
+    let ids = |items: Vec<wikisync_gateway::store::Item>| -> Vec<String> {
+        items.into_iter().map(|i| i.id).collect()
+    };
+    assert_eq!(
+        ids(api.store.items(node, 10).await.unwrap()),
+        ["urn:2", "urn:1"]
+    );
+    api.publish(Some(&uri), &entry("urn:3", "3")).await.uri();
+    assert_eq!(
+        ids(api.store.items(node, 10).await.unwrap()),
+        ["urn:3", "urn:2"]
+    );
+    let metrics = api.send(get("/metrics")).await.body;
+    assert!(
+        metrics.contains("\nwikisync_gateway_items_dropped_total{by=\"gateway\"} 1\n"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]

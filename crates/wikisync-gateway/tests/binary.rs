@@ -108,7 +108,7 @@ fn help_lists_the_flags_with_examples() {
 #[test]
 fn a_bad_configuration_exits_with_status_2() {
     let out = Command::new(env!("CARGO_BIN_EXE_wikisync-gateway"))
-        .args(["--max-items-per-node", "0"])
+        .args(["--max-subscriptions-per-node", "0"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));

@@ -1,9 +1,13 @@
-//! A database written by the first gateway version (schema 1) opens, migrates and keeps working.
+//! Databases written by earlier gateway versions (schemas 1 and 2) open, migrate and keep
+//! working.
 #![allow(clippy::unwrap_used)]
 
-use wikisync_gateway::store::{PublishRequest, Store, StoreLimits, SubscribeRequest};
+use wikisync_gateway::store::{
+    DropReason, PublishRequest, Standing, Store, StoreLimits, SubscribeRequest,
+};
 
-const SCHEMA_1: &str = "
+/// The tables of schema 1, as the first gateway version created them.
+const TABLES_1: &str = "
 CREATE TABLE nodes (id TEXT PRIMARY KEY NOT NULL, owner TEXT, created_ms INTEGER NOT NULL);
 CREATE TABLE items (node TEXT NOT NULL REFERENCES nodes(id) ON DELETE CASCADE, item_id TEXT NOT NULL,
     seq INTEGER NOT NULL, payload TEXT NOT NULL, published_ms INTEGER NOT NULL, PRIMARY KEY (node, item_id));
@@ -14,6 +18,21 @@ CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, node TEXT NOT NULL, k
 CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, sub_key INTEGER NOT NULL,
     event_id INTEGER NOT NULL REFERENCES events(id), callback TEXT NOT NULL, secret TEXT,
     attempts INTEGER NOT NULL DEFAULT 0, next_attempt_ms INTEGER NOT NULL, first_failure_ms INTEGER);
+";
+
+/// What schema 2 (WebSub) added to schema 1.
+const ADDED_IN_2: &str = "
+ALTER TABLE subscriptions ADD COLUMN topic TEXT;
+ALTER TABLE subscriptions ADD COLUMN expires_ms INTEGER;
+ALTER TABLE outbox ADD COLUMN topic TEXT;
+CREATE INDEX items_by_seq ON items(node, seq);
+CREATE INDEX outbox_by_queue ON outbox(sub_key, id);
+CREATE INDEX outbox_by_event ON outbox(event_id);
+CREATE INDEX subscriptions_by_lease ON subscriptions(expires_ms) WHERE expires_ms IS NOT NULL;
+";
+
+/// A schema 1 database with a subscription and a pending delivery.
+const DATA_1: &str = "
 INSERT INTO nodes VALUES ('old', NULL, 1);
 INSERT INTO subscriptions (node, callback, secret, created_ms) VALUES ('old', 'http://127.0.0.1:9/cb', NULL, 1);
 INSERT INTO events (node, kind, item_id, payload, redirect, created_ms) VALUES ('old', 'item', 'i', '<entry/>', NULL, 1);
@@ -21,14 +40,27 @@ INSERT INTO outbox (sub_key, event_id, callback, secret, next_attempt_ms) VALUES
 PRAGMA user_version = 1;
 ";
 
+/// Writes a database of `sql` at `path`.
+fn old_database(path: &std::path::Path, sql: &[&str]) {
+    rusqlite::Connection::open(path)
+        .unwrap()
+        .execute_batch(&sql.concat())
+        .unwrap();
+}
+
+/// The schema version of the database at `path`.
+fn version_of(path: &std::path::Path) -> i64 {
+    rusqlite::Connection::open(path)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap()
+}
+
 #[tokio::test]
 async fn schema_1_is_migrated_and_its_outbox_kept() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("g.sqlite3");
-    rusqlite::Connection::open(&path)
-        .unwrap()
-        .execute_batch(SCHEMA_1)
-        .unwrap();
+    old_database(&path, &[TABLES_1, DATA_1]);
     let store = Store::open(&path, StoreLimits::default(), None).unwrap();
     assert_eq!(
         store.outbox_len().await.unwrap(),
@@ -62,9 +94,64 @@ async fn schema_1_is_migrated_and_its_outbox_kept() {
         .unwrap();
     assert_eq!(store.outbox_len().await.unwrap(), 3);
     drop(store);
-    let version: i64 = rusqlite::Connection::open(&path)
+    assert_eq!(version_of(&path), 3);
+}
+
+/// A schema 2 database (WebSub, before leases on /subscribe and remembered drops) with a
+/// subscription and a pending delivery.
+const DATA_2: &str = "
+INSERT INTO nodes VALUES ('wiki', NULL, 1);
+INSERT INTO items VALUES ('wiki', 'urn:p', 1, '<entry/>', 1);
+INSERT INTO subscriptions (node, callback, secret, created_ms) VALUES ('wiki', 'http://127.0.0.1:9/cb', 's', 1);
+INSERT INTO events (node, kind, item_id, payload, redirect, created_ms) VALUES ('wiki', 'item', 'urn:p', '<entry/>', NULL, 1);
+INSERT INTO outbox (sub_key, event_id, callback, secret, next_attempt_ms) VALUES (1, 1, 'http://127.0.0.1:9/cb', 's', 1);
+PRAGMA user_version = 2;
+";
+
+#[tokio::test]
+async fn schema_2_is_migrated_and_its_subscriptions_can_be_asked_about_and_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("g.sqlite3");
+    old_database(&path, &[TABLES_1, ADDED_IN_2, DATA_2]);
+    let store = Store::open(&path, StoreLimits::default(), None).unwrap();
+    let cb = "http://127.0.0.1:9/cb".to_owned();
+    let state = store
+        .subscription_state("wiki".to_owned(), cb.clone())
+        .await
         .unwrap()
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .expect("the old subscription");
+    assert_eq!(state.standing, Standing::Active);
+    assert_eq!(
+        (state.pending_deliveries, state.last_delivery_ms),
+        (1, None)
+    );
+    // A delivery acknowledged now is remembered (the new column), and a drop is recorded.
+    let batch = store.advance(1, Vec::new(), 10).await.unwrap();
+    store.advance(1, vec![batch[0].id], 0).await.unwrap();
+    let state = store
+        .subscription_state("wiki".to_owned(), cb.clone())
+        .await
+        .unwrap()
         .unwrap();
-    assert_eq!(version, 2);
+    assert!(state.last_delivery_ms.is_some());
+    store.drop_subscriber(1, DropReason::Gone).await.unwrap();
+    let state = store
+        .subscription_state("wiki".to_owned(), cb)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        matches!(
+            state.standing,
+            Standing::Dropped {
+                reason: DropReason::Gone,
+                ..
+            }
+        ),
+        "{state:?}"
+    );
+    assert!(state.secret_digest.is_some(), "the secret's digest is kept");
+    assert_eq!(store.items("wiki", 10).await.unwrap().len(), 1);
+    drop(store);
+    assert_eq!(version_of(&path), 3);
 }

@@ -10,11 +10,11 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::input::{body_bytes, check_callback, check_secret, query_param};
-use super::state::AppState;
+use super::state::{AppState, IntentGuard};
 use crate::atom;
 use crate::delivery;
 use crate::error::{ApiError, ApiResult};
-use crate::store::{PublishRequest, StoreError, SubscribeRequest};
+use crate::store::{Cursor, PageRequest, PublishRequest, StoreError, SubscribeRequest};
 use crate::time::now_ms;
 use crate::uri::{NodeUri, is_remote_key};
 
@@ -172,6 +172,8 @@ struct SubscriptionBody {
     uri: String,
     callback: String,
     secret: Option<String>,
+    /// `/subscribe` only: the lease asked for, in seconds (WebSub's `hub.lease_seconds`).
+    lease_seconds: Option<u64>,
 }
 
 fn parse_subscription(body: &[u8]) -> ApiResult<SubscriptionBody> {
@@ -179,7 +181,7 @@ fn parse_subscription(body: &[u8]) -> ApiResult<SubscriptionBody> {
         ApiError::bad_request(
             "bad_json",
             format!(
-                "the body must be JSON {{\"uri\": \"xmpp:...\", \"callback\": \"http://...\"}}: {e}"
+                "the body must be JSON {{\"uri\": \"xmpp:...\", \"callback\": \"http://...\"}} (optionally \"secret\" and, to subscribe, a whole \"lease_seconds\"): {e}"
             ),
         )
     })?;
@@ -205,7 +207,13 @@ fn subscription_error(e: StoreError) -> ApiError {
     }
 }
 
-async fn verify(state: &AppState, callback: &str, mode: &str, topic: &NodeUri) -> ApiResult<()> {
+async fn verify(
+    state: &AppState,
+    callback: &str,
+    mode: &str,
+    topic: &NodeUri,
+    lease_seconds: Option<u64>,
+) -> ApiResult<()> {
     if !state.config().verify {
         return Ok(());
     }
@@ -214,7 +222,7 @@ async fn verify(state: &AppState, callback: &str, mode: &str, topic: &NodeUri) -
         callback,
         mode,
         &topic.to_string(),
-        None,
+        lease_seconds,
         state.config().callback_timeout,
     )
     .await
@@ -242,17 +250,35 @@ impl Intent {
     }
 }
 
+/// A `/subscribe` or `/unsubscribe` request, checked and verified.
+struct Checked {
+    req: SubscriptionBody,
+    uri: NodeUri,
+    /// The node's storage key.
+    node: String,
+    /// `/subscribe` with `lease_seconds`: the lease granted, in seconds.
+    lease: Option<u64>,
+    /// `/subscribe`: registered as pending while it was verified (and until it is stored).
+    _pending: Option<IntentGuard>,
+}
+
 /// What `/subscribe` and `/unsubscribe` share: the request, checked against the store (the node
-/// exists; the callback is not yet, or is, subscribed) and verified with the callback. Gives
-/// the request and the node's storage key.
+/// exists; the callback is not yet subscribed, unless a lease renews it, or is subscribed) and
+/// verified with the callback (with the lease granted, if any, as `hub.lease_seconds`).
 async fn checked_request(
     state: &AppState,
     body: Result<Bytes, BytesRejection>,
     intent: Intent,
-) -> ApiResult<(SubscriptionBody, String)> {
+) -> ApiResult<Checked> {
     let body = body_bytes(body, state.config().max_body_bytes)?;
     let req = parse_subscription(&body)?;
     let (uri, node) = state.subscribable_uri("uri", &req.uri)?;
+    let lease = match intent {
+        Intent::Subscribe => req
+            .lease_seconds
+            .map(|l| state.config().grant_lease(Some(l))),
+        Intent::Unsubscribe => None,
+    };
     let store = state.store();
     if !store.node_exists(node.clone()).await? {
         return Err(subscription_error(StoreError::NodeNotFound(node)));
@@ -261,33 +287,63 @@ async fn checked_request(
         .is_subscribed(node.clone(), req.callback.clone())
         .await?;
     match (intent, subscribed) {
-        (Intent::Subscribe, true) => return Err(StoreError::SubscriptionExists.into()),
+        // Without a lease, Idavoll's behaviour; with one, re-subscribing renews it.
+        (Intent::Subscribe, true) if lease.is_none() => {
+            return Err(StoreError::SubscriptionExists.into());
+        }
         (Intent::Unsubscribe, false) => return Err(StoreError::NoSubscription.into()),
         _ => {}
     }
-    verify(state, &req.callback, intent.mode(), &uri).await?;
-    Ok((req, node))
+    let pending = (intent == Intent::Subscribe)
+        .then(|| state.begin_intent(&node, &req.callback, req.secret.as_deref(), false));
+    verify(state, &req.callback, intent.mode(), &uri, lease).await?;
+    Ok(Checked {
+        req,
+        uri,
+        node,
+        lease,
+        _pending: pending,
+    })
 }
 
-/// `POST /subscribe`: a verified Idavoll-style subscription.
+/// `POST /subscribe`: a verified Idavoll-style subscription. Without `lease_seconds` it is
+/// Idavoll's: no lease, 204, and a second one is 403 `subscription_exists`. With it, the lease
+/// granted (clamped to the configured bounds) is in the verification GET and in the answer, 200
+/// `{"uri", "callback", "lease_seconds", "expires"}`, and subscribing again renews it.
 pub(crate) async fn subscribe(
     State(state): State<AppState>,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
-    let (req, node) = checked_request(&state, body, Intent::Subscribe).await?;
-    state
-        .store()
-        .subscribe(SubscribeRequest {
-            node,
-            callback: req.callback,
-            secret: req.secret,
-            topic: None,
-            expires_ms: None,
-            now_ms: now_ms(),
-        })
+    let checked = checked_request(&state, body, Intent::Subscribe).await?;
+    let now = now_ms();
+    let expires_ms = checked
+        .lease
+        .map(|l| now.saturating_add(i64::try_from(l.saturating_mul(1000)).unwrap_or(i64::MAX)));
+    let req = SubscribeRequest {
+        node: checked.node,
+        callback: checked.req.callback,
+        secret: checked.req.secret,
+        topic: None,
+        expires_ms,
+        now_ms: now,
+    };
+    let store = state.store();
+    let (Some(lease), Some(expires_ms)) = (checked.lease, expires_ms) else {
+        store.subscribe(req).await.map_err(subscription_error)?;
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    };
+    let callback = req.callback.clone();
+    store
+        .subscribe_or_renew(req)
         .await
         .map_err(subscription_error)?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    Ok(Json(serde_json::json!({
+        "uri": checked.uri.to_string(),
+        "callback": callback,
+        "lease_seconds": lease,
+        "expires": atom::rfc3339(expires_ms),
+    }))
+    .into_response())
 }
 
 /// `POST /unsubscribe`: removes a subscription, verified.
@@ -295,16 +351,29 @@ pub(crate) async fn unsubscribe(
     State(state): State<AppState>,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
-    let (req, node) = checked_request(&state, body, Intent::Unsubscribe).await?;
+    let checked = checked_request(&state, body, Intent::Unsubscribe).await?;
     state
         .store()
-        .unsubscribe(node, req.callback)
+        .unsubscribe(checked.node, checked.req.callback)
         .await
         .map_err(subscription_error)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// `GET /items`: a node's newest items as an Atom feed.
+/// Items per `/items` page when the request gives no `max_items`: what a node held at most
+/// under the old default limit, so a client that does not page sees what it saw before.
+pub const DEFAULT_PAGE_ITEMS: u32 = 256;
+
+/// Most items per `/items` page; a larger `max_items` is served as this many, with a link to
+/// the next page.
+pub const MAX_PAGE_ITEMS: u32 = 1000;
+
+/// A page of `/items` stops adding entries once they reach this many bytes (it always holds at
+/// least one), and links to the next page.
+pub const MAX_PAGE_BYTES: usize = 8 * 1024 * 1024;
+
+/// `GET /items`: one page of a node's items as an Atom feed, newest first; when more follow,
+/// `Link: <…&after=CURSOR>; rel="next"` and the same link in the feed (RFC 5005).
 pub(crate) async fn items(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
@@ -319,23 +388,68 @@ pub(crate) async fn items(
         ));
     }
     let max = match query_param(query.as_deref(), "max_items") {
-        None => state.config().max_items_per_node,
-        Some(text) => text.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
-            ApiError::bad_request(
-                "bad_max_items",
-                "max_items must be a whole number of at least 1",
-            )
-        })?,
+        None => DEFAULT_PAGE_ITEMS,
+        Some(text) => text
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "bad_max_items",
+                    "max_items must be a whole number of at least 1",
+                )
+            })?
+            .min(MAX_PAGE_ITEMS),
     };
-    let items = state.store().items(&node, max).await?;
-    let payloads: Vec<String> = items.into_iter().map(|i| i.payload).collect();
-    let feed = atom::items_feed(&uri.to_string(), &atom::rfc3339(now_ms()), &payloads);
-    Ok((
+    let after = query_param(query.as_deref(), "after")
+        .map(|text| {
+            Cursor::decode(&text).ok_or_else(|| {
+                ApiError::bad_request(
+                    "bad_cursor",
+                    "after must be a cursor from a next link of /items; start without after",
+                )
+            })
+        })
+        .transpose()?;
+    let page = state
+        .store()
+        .items_page(
+            &node,
+            PageRequest {
+                max,
+                max_bytes: MAX_PAGE_BYTES,
+                after,
+            },
+        )
+        .await?;
+    let canonical = uri.to_string();
+    let next = page.next.map(|cursor| {
+        let query = form_urlencoded::Serializer::new(String::new())
+            .append_pair("uri", &canonical)
+            .append_pair("max_items", &max.to_string())
+            .append_pair("after", &cursor.encode())
+            .finish();
+        format!("{}/items?{query}", state.config().public_base())
+    });
+    let payloads: Vec<String> = page.items.into_iter().map(|i| i.payload).collect();
+    let feed = atom::items_feed(
+        &canonical,
+        &atom::rfc3339(now_ms()),
+        &payloads,
+        next.as_deref(),
+    );
+    let mut response = (
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/atom+xml;type=feed;charset=utf-8"),
         )],
         feed,
     )
-        .into_response())
+        .into_response();
+    if let Some(next) = next {
+        let link = HeaderValue::try_from(format!("<{next}>; rel=\"next\""))
+            .map_err(|e| ApiError::internal(&e))?;
+        response.headers_mut().insert(header::LINK, link);
+    }
+    Ok(response)
 }

@@ -67,3 +67,9 @@ pub(crate) fn check_secret(field: &str, secret: &str) -> ApiResult<()> {
     }
     Ok(())
 }
+
+/// Whether `a` and `b` are equal, taking the same time wherever they differ (for tokens and
+/// signatures).
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

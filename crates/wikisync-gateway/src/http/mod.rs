@@ -11,10 +11,11 @@
 //! | `POST /publish[?uri=][&item=]` | 200 `{"uri"}` | body = Atom entry; no `uri`: new instant node; item id = `item`, else the entry's `atom:id`, else `current`; empty body: retract `item`, or delete the node when no `item` is given |
 //! | `POST /delete?uri=` | 204 | optional JSON body `{"redirect_uri": "xmpp:…"}` |
 //! | `GET /list` | 200 `["node", …]` | |
-//! | `POST /subscribe` | 204 | JSON `{"uri", "callback", "secret"?}`; verified unless `--no-verify`; the newest item is queued for the new subscriber |
+//! | `POST /subscribe` | 204, or 200 `{"uri", "callback", "lease_seconds", "expires"}` with a lease | JSON `{"uri", "callback", "secret"?, "lease_seconds"?}`; verified unless `--no-verify`; the newest item is queued for a new subscriber; with `lease_seconds`, subscribing again renews the lease |
 //! | `POST /unsubscribe` | 204 | JSON `{"uri", "callback"}`; verified unless `--no-verify` |
-//! | `GET /items?uri=[&max_items=]` | 200 Atom feed, newest first | |
+//! | `GET /items?uri=[&max_items=][&after=]` | 200 Atom feed, newest first, one page | `Link: <…&after=CURSOR>; rel="next"` (and in the feed) when more follow; see `docs/gateway.md` |
 //! | `POST /hub` | 202 | WebSub hub, form-encoded `hub.mode` subscribe / unsubscribe / publish; see [`websub`] |
+//! | `GET /subscription?uri=&callback=&timestamp=` | 200 JSON state of the caller's own subscription | signed with `X-Hub-Signature` under its secret; anything else is one uniform 404; see [`subscription`] |
 //! | `GET /openapi.json` | 200 OpenAPI 3.1 document of this API | |
 //! | `GET /healthz` | 200 `{"status": "ok", "outbox": n}` (+ `"xmpp"` state in XMPP mode) | 503 when the store has stopped |
 //! | `GET /metrics` | 200 Prometheus text | |
@@ -32,6 +33,7 @@
 //! |---|---|
 //! | [`idavoll`] | the Idavoll API: `/create`, `/publish`, `/delete`, `/list`, `/subscribe`, `/unsubscribe`, `/items` |
 //! | [`websub`] | the WebSub hub, `/hub` |
+//! | [`subscription`] | `GET /subscription`: a subscriber asks where its subscription stands |
 //! | [`ops`] | operations: `/healthz`, `/metrics`, `/openapi.json` |
 //! | [`state`] | [`AppState`], the publisher tokens and the node URIs of this service |
 //! | [`input`] | request checks both APIs share: bodies, query parameters, callbacks, secrets |
@@ -43,6 +45,7 @@ pub mod idavoll;
 pub mod input;
 pub mod ops;
 pub mod state;
+pub mod subscription;
 pub mod websub;
 
 use axum::Router;
@@ -72,6 +75,11 @@ pub fn routes() -> Vec<(&'static str, Method, MethodRouter<AppState>)> {
             only_post(post(idavoll::unsubscribe)),
         ),
         ("/hub", Method::POST, only_post(post(websub::hub))),
+        (
+            "/subscription",
+            Method::GET,
+            only_get(get(subscription::state_of)),
+        ),
         ("/list", Method::GET, only_get(get(idavoll::list))),
         ("/items", Method::GET, only_get(get(idavoll::items))),
         ("/healthz", Method::GET, only_get(get(ops::healthz))),

@@ -58,6 +58,7 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> ApiResult<Response
     let text = crate::metrics::render(
         state.publishes(),
         state.delivery_metrics(),
+        state.store().items_dropped(),
         outbox,
         xmpp.as_ref(),
     );

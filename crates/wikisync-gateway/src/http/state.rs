@@ -2,14 +2,16 @@
 //! tokens, counters), and the checks that need it (the caller's token, node URIs of this
 //! service).
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use axum::Json;
 use axum::http::{HeaderMap, header};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
+use super::input::constant_time_eq;
 use crate::config::Config;
 use crate::delivery::{DeliveryMetrics, HttpClient};
 use crate::error::{ApiError, ApiResult};
@@ -30,6 +32,47 @@ struct Inner {
     tokens: Vec<(Vec<u8>, String)>,
     delivery_metrics: Arc<DeliveryMetrics>,
     publishes: AtomicU64,
+    /// Subscriptions whose verification of intent is under way, by (node key, callback).
+    intents: Mutex<HashMap<(String, String), PendingIntent>>,
+    next_intent: AtomicU64,
+}
+
+/// A subscription request whose verification of intent is under way (`GET /subscription` says
+/// `pending`).
+#[derive(Clone, Debug)]
+pub(crate) struct PendingIntent {
+    /// SHA-256 of the secret it asked for, the key of `GET /subscription`.
+    pub(crate) secret_digest: Option<[u8; 32]>,
+    /// Whether it came through WebSub.
+    pub(crate) websub: bool,
+    /// When it came, Unix ms.
+    pub(crate) since_ms: i64,
+    token: u64,
+}
+
+/// Keeps a [`PendingIntent`] registered until dropped (the verification ended, one way or the
+/// other).
+pub(crate) struct IntentGuard {
+    state: AppState,
+    key: (String, String),
+    token: u64,
+}
+
+impl Drop for IntentGuard {
+    fn drop(&mut self) {
+        let mut intents = lock(&self.state.inner.intents);
+        if intents
+            .get(&self.key)
+            .is_some_and(|i| i.token == self.token)
+        {
+            intents.remove(&self.key);
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A poisoned map only means a holder panicked mid-update; the map itself stays usable.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl AppState {
@@ -53,6 +96,8 @@ impl AppState {
                 tokens,
                 delivery_metrics,
                 publishes: AtomicU64::new(0),
+                intents: Mutex::default(),
+                next_intent: AtomicU64::new(0),
             }),
         }
     }
@@ -105,6 +150,38 @@ impl AppState {
     /// Entries accepted by `/publish` since start.
     pub(crate) fn publishes(&self) -> u64 {
         self.inner.publishes.load(Ordering::Relaxed)
+    }
+
+    /// Registers a subscription request of `callback` to `node` (storage key) whose
+    /// verification is under way, until the guard is dropped.
+    pub(crate) fn begin_intent(
+        &self,
+        node: &str,
+        callback: &str,
+        secret: Option<&str>,
+        websub: bool,
+    ) -> IntentGuard {
+        let token = self.inner.next_intent.fetch_add(1, Ordering::Relaxed);
+        let key = (node.to_owned(), callback.to_owned());
+        let intent = PendingIntent {
+            secret_digest: secret.map(crate::store::secret_digest),
+            websub,
+            since_ms: crate::time::now_ms(),
+            token,
+        };
+        lock(&self.inner.intents).insert(key.clone(), intent);
+        IntentGuard {
+            state: self.clone(),
+            key,
+            token,
+        }
+    }
+
+    /// The subscription request of `callback` to `node` being verified now, if any.
+    pub(crate) fn pending_intent(&self, node: &str, callback: &str) -> Option<PendingIntent> {
+        lock(&self.inner.intents)
+            .get(&(node.to_owned(), callback.to_owned()))
+            .cloned()
     }
 
     /// The caller's owner id: `None` with open publishing, else the id of a valid bearer token.
@@ -210,8 +287,4 @@ fn reserved_node() -> ApiError {
             "node ids starting with '{REMOTE_KEY_PREFIX}' are reserved (the gateway stores nodes of other services under their URI)"
         ),
     )
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -26,8 +26,10 @@
 //! `--no-verify` only concerns `/subscribe` and `/unsubscribe`). A subscription that cannot be
 //! made (no such node, subscription limit reached) is refused with a `GET` of the callback with
 //! `hub.mode=denied`, `hub.topic` and `hub.reason`. Leases default to
-//! [`DEFAULT_LEASE_SECONDS`] and are clamped to [`MIN_LEASE_SECONDS`]..=[`MAX_LEASE_SECONDS`];
-//! an expired subscription receives nothing and is removed within seconds. `publish` needs a
+//! [`DEFAULT_LEASE_SECONDS`] and are clamped to [`MIN_LEASE_SECONDS`]..=[`MAX_LEASE_SECONDS`]
+//! (settings: `--lease-default-secs`, `--lease-min-secs`, `--lease-max-secs`, shared with the
+//! leases of `/subscribe`); an expired subscription receives nothing and is removed within
+//! seconds (remembered as `lease_expired`, like an unsubscription as `unsubscribed`). `publish` needs a
 //! publisher token when tokens are configured.
 //!
 //! Deliveries to WebSub subscribers are fat pings: `Content-Type:
@@ -59,11 +61,12 @@ use crate::store::{StoreError, SubscribeRequest};
 use crate::time::now_ms;
 use crate::uri::NodeUri;
 
-/// Lease given when the subscriber asks for none: 10 days, as WebSub suggests.
+/// Lease given when the subscriber asks for none, by default (`--lease-default-secs`): 10 days,
+/// as WebSub suggests.
 pub const DEFAULT_LEASE_SECONDS: u64 = 10 * 86_400;
-/// Shortest lease granted (shorter requests get this).
+/// Shortest lease granted by default (`--lease-min-secs`; shorter requests get this).
 pub const MIN_LEASE_SECONDS: u64 = 60;
-/// Longest lease granted (longer requests get this): 30 days.
+/// Longest lease granted by default (`--lease-max-secs`; longer requests get this): 30 days.
 pub const MAX_LEASE_SECONDS: u64 = 30 * 86_400;
 
 /// A parsed `hub.mode=subscribe|unsubscribe` request.
@@ -142,18 +145,18 @@ fn parse_subscription(
     let topic = get("hub.topic")
         .ok_or_else(|| ApiError::bad_request("missing_topic", "hub.topic is required"))?;
     let node = topic_node(state, topic)?;
-    let lease_seconds = match get("hub.lease_seconds").filter(|l| !l.is_empty()) {
-        None => DEFAULT_LEASE_SECONDS,
-        Some(text) => text
-            .parse::<u64>()
-            .map_err(|_| {
+    let requested = get("hub.lease_seconds")
+        .filter(|l| !l.is_empty())
+        .map(|text| {
+            text.parse::<u64>().map_err(|_| {
                 ApiError::bad_request(
                     "bad_lease",
                     "hub.lease_seconds must be a whole number of seconds",
                 )
-            })?
-            .clamp(MIN_LEASE_SECONDS, MAX_LEASE_SECONDS),
-    };
+            })
+        })
+        .transpose()?;
+    let lease_seconds = state.config().grant_lease(requested);
     let secret = get("hub.secret")
         .map(|secret| check_secret("hub.secret", secret).map(|()| secret.to_owned()))
         .transpose()?;
@@ -215,7 +218,14 @@ async fn hub_request(
     match mode {
         "subscribe" | "unsubscribe" => {
             let req = parse_subscription(&state, mode == "subscribe", &params)?;
-            tokio::spawn(verify_and_apply(state, req));
+            // A subscription request is `pending` (GET /subscription) until it is verified.
+            let pending = req.subscribe.then(|| {
+                state.begin_intent(req.node.node(), &req.callback, req.secret.as_deref(), true)
+            });
+            tokio::spawn(async move {
+                verify_and_apply(state, req).await;
+                drop(pending);
+            });
             Ok(StatusCode::ACCEPTED.into_response())
         }
         "publish" => publish(&state, &headers, &params).await,

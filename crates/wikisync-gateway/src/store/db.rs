@@ -19,10 +19,26 @@ use super::sql::{self, Filled};
 #[derive(Debug, Default)]
 pub struct QueueSignal {
     dirty: Mutex<HashSet<i64>>,
+    /// The earliest lease end set since the worker last looked (it sweeps expired leases).
+    lease_end: Mutex<Option<i64>>,
     notify: Notify,
 }
 
 impl QueueSignal {
+    /// Tells the worker that a lease ending at `end_ms` (Unix ms) was granted, so it sweeps
+    /// then, and wakes it.
+    pub fn lease_granted(&self, end_ms: i64) {
+        let mut earliest = lock(&self.lease_end);
+        *earliest = Some(earliest.map_or(end_ms, |e| e.min(end_ms)));
+        drop(earliest);
+        self.notify.notify_one();
+    }
+
+    /// Takes the earliest lease end granted since the last call, if any.
+    pub fn take_lease_end(&self) -> Option<i64> {
+        lock(&self.lease_end).take()
+    }
+
     /// Marks queues as having new deliveries and wakes the waiter.
     pub fn mark(&self, queues: impl IntoIterator<Item = i64>) {
         lock(&self.dirty).extend(queues);

@@ -24,6 +24,10 @@ pub enum StoreError {
     /// The node already has the configured maximum of subscriptions (subscribe).
     #[error("subscription limit of {0} reached")]
     SubscriptionLimit(u32),
+    /// The `after` cursor of an items page is not one this gateway wrote for this node, or
+    /// no longer fits it (items); the text says why.
+    #[error("bad cursor: {0}")]
+    BadCursor(String),
     /// The store thread has stopped (any operation during or after shutdown).
     #[error("the store is not running")]
     Unavailable,

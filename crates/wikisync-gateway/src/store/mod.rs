@@ -9,12 +9,22 @@
 //! - `nodes(id, owner, created_ms)`: `owner` identifies the publisher token that created the node
 //!   (a hash, never the token), `NULL` when publishing is open.
 //! - `items(node, item_id, seq, payload, published_ms)`: the latest payload per item id; `seq`
-//!   orders items (newest = highest); at most `max_items_per_node` per node, oldest dropped.
-//! - `subscriptions(id, node, callback, secret, created_ms, topic, expires_ms)`: `node = ''` is the
-//!   root collection (every node). `id` is never reused (AUTOINCREMENT) and names the subscriber's
-//!   delivery queue. `topic` is `NULL` for Idavoll-style subscriptions (`POST /subscribe`) and the
-//!   topic URL as the subscriber gave it for WebSub ones (`POST /hub`), which also carry a lease
-//!   end `expires_ms` (an expired subscription receives nothing and is swept away).
+//!   orders items (newest = highest) and is the cursor of `/items` pages; every item is kept
+//!   unless `max_items_per_node` is set (then the oldest beyond it are dropped, logged and
+//!   counted).
+//! - `subscriptions(id, node, callback, secret, created_ms, topic, expires_ms,
+//!   last_delivery_ms)`: `node = ''` is the root collection (every node). `id` is never reused
+//!   (AUTOINCREMENT) and names the subscriber's delivery queue. `topic` is `NULL` for
+//!   Idavoll-style subscriptions (`POST /subscribe`) and the topic URL as the subscriber gave it
+//!   for WebSub ones (`POST /hub`). `expires_ms` is the lease end (WebSub subscriptions always
+//!   have one, `/subscribe` ones when they asked for a lease; an expired subscription receives
+//!   nothing and is swept away). `last_delivery_ms`: the last delivery that succeeded.
+//! - `dropped_subscriptions(node, callback, sub_key, secret_sha256, topic, reason, redirect,
+//!   created_ms, expires_ms, last_delivery_ms, failures, failing_since_ms, dropped_ms)`: the
+//!   subscriptions that ended and why ([`DropReason`]), kept for the retention of
+//!   `--dropped-retention-secs` so the subscriber can ask (`GET /subscription`, authenticated
+//!   with the SHA-256 of the secret, which is all that is kept of it). One row per node +
+//!   callback; subscribing again removes it.
 //! - `events(id, node, kind, item_id, payload, redirect, created_ms)`: one row per thing to tell
 //!   subscribers (`item`, `retracted`, `deleted`), shared by all its deliveries.
 //! - `outbox(id, sub_key, event_id, callback, secret, attempts, next_attempt_ms,
@@ -26,8 +36,9 @@
 //!   operations waiting for the pubsub service (`ensure`, `follow`, `unfollow`, `publish`,
 //!   `retract`, `delete`), sent in `id` order and removed once answered.
 //!
-//! Schema version 2 (`PRAGMA user_version`) added the `topic` and `expires_ms` columns; a version
-//! 1 database is migrated on open. Every statement is in [`sql`], one submodule per table.
+//! Schema version 2 (`PRAGMA user_version`) added the `topic` and `expires_ms` columns, version 3
+//! `last_delivery_ms` and `dropped_subscriptions`; older databases are migrated on open. Every
+//! statement is in [`sql`], one submodule per table.
 //!
 //! # Embedded and XMPP nodes
 //!
@@ -91,13 +102,19 @@ pub use db::QueueSignal;
 pub(crate) use db::{BoxFuture, Db};
 pub use error::StoreError;
 pub use nodes::XmppStatus;
-pub(crate) use nodes::{NodeChange, Nodes};
+pub(crate) use nodes::{ItemKeeping, NodeChange, Nodes};
 pub use records::{
-    Delivery, EventKind, Item, PublishRequest, QueueHead, StoreLimits, SubscribeRequest,
+    Cursor, Delivery, DropReason, EventKind, Item, ItemPage, PageRequest, PublishRequest,
+    QueueHead, Standing, StoreLimits, SubscribeRequest, Subscribed, SubscriptionState, Swept,
 };
 use sql::Filled;
+pub use sql::subscriptions::secret_digest;
 
 use crate::uri::is_remote_key;
+
+/// Why a cursor of the wrong kind is refused: the node went from read-through to followed (or
+/// back) between two pages.
+const WRONG_CURSOR_KIND: &str = "the cursor belongs to another listing of this node (it was followed or left meanwhile); start again without after";
 
 /// Storage of nodes, items, subscriptions and the outbox; cheap to clone.
 ///
@@ -105,7 +122,10 @@ use crate::uri::is_remote_key;
 #[derive(Clone)]
 pub struct Store {
     db: Db,
+    /// Told of new deliveries (by the database thread) and of new leases.
+    signal: Option<Arc<QueueSignal>>,
     limits: StoreLimits,
+    items: Arc<ItemKeeping>,
     nodes: Arc<dyn Nodes>,
 }
 
@@ -127,12 +147,15 @@ impl Store {
         limits: StoreLimits,
         signal: Option<Arc<QueueSignal>>,
     ) -> Result<Self, StoreError> {
+        let items = Arc::new(ItemKeeping::new(limits.max_items_per_node));
         Ok(Self {
-            db: Db::open(path, signal)?,
+            db: Db::open(path, signal.clone())?,
+            signal,
             limits,
             nodes: Arc::new(nodes::Embedded {
-                max_items: limits.max_items_per_node,
+                items: items.clone(),
             }),
+            items,
         })
     }
 
@@ -149,6 +172,18 @@ impl Store {
     /// The limits the store was opened with.
     pub(crate) fn limits(&self) -> StoreLimits {
         self.limits
+    }
+
+    /// How many items the store keeps per node (shared with the XMPP mode's item cache).
+    pub(crate) fn item_keeping(&self) -> Arc<ItemKeeping> {
+        self.items.clone()
+    }
+
+    /// Items dropped since start because a node held more than `max_items_per_node`.
+    pub fn items_dropped(&self) -> u64 {
+        self.items
+            .dropped
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Runs `f` as a durable job that may hand changes to the nodes, and tells them once it is
@@ -278,22 +313,47 @@ impl Store {
         self.nodes.find(node).await
     }
 
-    /// The newest `max` items of a node, newest first.
+    /// The newest `max` items of a node, newest first (the first page of [`Store::items_page`]
+    /// without a byte limit).
     pub async fn items(&self, node: &str, max: u32) -> Result<Vec<Item>, StoreError> {
+        let first = PageRequest {
+            max,
+            max_bytes: usize::MAX,
+            after: None,
+        };
+        Ok(self.items_page(node, first).await?.items)
+    }
+
+    /// One page of a node's items, newest first, and where the next one begins. Nodes stored
+    /// here (embedded nodes; in XMPP mode the cache of the gateway's own nodes and of the
+    /// nodes it follows) are paged by sequence number ([`Cursor::Stored`]); a node of another
+    /// service nobody here follows is read from that service ([`Cursor::Rsm`] or
+    /// [`Cursor::ItemId`]). A cursor of another kind than the node's is
+    /// [`StoreError::BadCursor`].
+    pub async fn items_page(&self, node: &str, req: PageRequest) -> Result<ItemPage, StoreError> {
         let key = node.to_owned();
+        let local = req.clone();
         let stored = self
             .db
             .call_lazy(move |conn| {
                 if !sql::nodes::exists(conn, &key)? {
                     return Err(StoreError::NodeNotFound(key));
                 }
-                sql::items::newest(conn, &key, max)
+                let after = match local.after {
+                    None => None,
+                    Some(Cursor::Stored(seq)) => Some(seq),
+                    Some(_) => return Err(StoreError::BadCursor(WRONG_CURSOR_KIND.to_owned())),
+                };
+                sql::items::page(conn, &key, after, local.max, local.max_bytes)
             })
             .await;
         match stored {
             // A node of another service that nobody here follows: read from its service.
             Err(StoreError::NodeNotFound(node)) if is_remote_key(&node) => {
-                self.nodes.remote_items(node, max).await
+                if matches!(req.after, Some(Cursor::Stored(_))) {
+                    return Err(StoreError::BadCursor(WRONG_CURSOR_KIND.to_owned()));
+                }
+                self.nodes.remote_page(node, req).await
             }
             other => other,
         }
@@ -306,11 +366,19 @@ impl Store {
             .await
     }
 
+    /// Tells the delivery worker about a lease ending at `end_ms`, so that it sweeps then.
+    fn lease_granted(&self, end_ms: Option<i64>) {
+        if let (Some(signal), Some(end)) = (&self.signal, end_ms) {
+            signal.lease_granted(end);
+        }
+    }
+
     /// Adds a subscription and queues the node's newest item for it (not for the root). The
     /// first subscription to a node of another service (XMPP mode) makes the gateway follow it.
     pub async fn subscribe(&self, req: SubscribeRequest) -> Result<(), StoreError> {
         let max = self.limits.max_subscriptions_per_node;
         let remote = self.nodes.remote_nodes() && is_remote_key(&req.node);
+        let lease_end = req.expires_ms;
         self.change(move |conn, filled, nodes| {
             if remote && sql::nodes::record(conn, &req.node, req.now_ms)? {
                 let change = NodeChange::Follow { node: &req.node };
@@ -318,16 +386,40 @@ impl Store {
             }
             sql::subscriptions::add(conn, filled, &req, max)
         })
-        .await
+        .await?;
+        self.lease_granted(lease_end);
+        Ok(())
+    }
+
+    /// Adds a subscription, or renews it if `req.callback` is subscribed to `req.node` already
+    /// (a `/subscribe` with a lease: the lease end and secret are replaced, the queue is kept
+    /// and nothing is queued). A new one is [`Store::subscribe`].
+    pub async fn subscribe_or_renew(
+        &self,
+        req: SubscribeRequest,
+    ) -> Result<Subscribed, StoreError> {
+        let renewal = req.clone();
+        let renewed = self
+            .db
+            .call(move |conn, _| sql::subscriptions::renew(conn, &renewal))
+            .await?;
+        if renewed {
+            self.lease_granted(req.expires_ms);
+            return Ok(Subscribed::Renewed);
+        }
+        self.subscribe(req).await.map(|()| Subscribed::Added)
     }
 
     /// Adds or renews a WebSub subscription (the key is node + callback; a renewal replaces the
     /// topic, secret and lease and keeps the queue). Queues nothing.
     pub async fn websub_subscribe(&self, req: SubscribeRequest) -> Result<(), StoreError> {
         let max = self.limits.max_subscriptions_per_node;
+        let lease_end = req.expires_ms;
         self.db
             .call(move |conn, _| sql::subscriptions::add_or_renew_websub(conn, &req, max))
-            .await
+            .await?;
+        self.lease_granted(lease_end);
+        Ok(())
     }
 
     /// Queues the node's newest item again for every subscriber (a WebSub publish ping); returns
@@ -350,23 +442,62 @@ impl Store {
             .await
     }
 
-    /// Removes the subscriptions whose lease ended before `now_ms`, with their queues; returns
-    /// how many.
+    /// Removes the subscriptions whose lease ended by `now_ms`, with their queues (remembered
+    /// as [`DropReason::LeaseExpired`]); returns how many.
     pub async fn expire_leases(&self, now_ms: i64) -> Result<u64, StoreError> {
-        self.db
-            .call(move |conn, _| sql::subscriptions::expire(conn, now_ms))
-            .await
+        Ok(self.sweep(now_ms, None).await?.expired)
     }
 
-    /// Removes a subscription and its pending deliveries. After the last subscription to a node
-    /// of another service, the gateway stops following it (as Idavoll unsubscribed only after
-    /// the last callback).
+    /// The periodic sweep: drops the subscriptions whose lease ended by `now_ms` (as
+    /// [`Store::expire_leases`]; the last one of a followed node of another service unfollows
+    /// it), forgets the records of subscriptions that ended more than `keep_dropped` ago
+    /// (`None`: keeps them), and tells when the next lease ends.
+    pub async fn sweep(
+        &self,
+        now_ms: i64,
+        keep_dropped: Option<std::time::Duration>,
+    ) -> Result<Swept, StoreError> {
+        self.change(move |conn, filled, nodes| {
+            let mut ended = sql::subscriptions::expire(conn, now_ms)?;
+            let expired = ended.len() as u64;
+            ended.sort();
+            ended.dedup();
+            for node in ended {
+                unfollow_if_unused(conn, filled, nodes, &node)?;
+            }
+            if let Some(keep) = keep_dropped {
+                let keep = i64::try_from(keep.as_millis()).unwrap_or(i64::MAX);
+                sql::subscriptions::prune_dropped(conn, now_ms.saturating_sub(keep))?;
+            }
+            Ok(Swept {
+                expired,
+                next_lease_end_ms: sql::subscriptions::next_lease_end(conn)?,
+            })
+        })
+        .await
+    }
+
+    /// Removes a subscription and its pending deliveries (remembered as
+    /// [`DropReason::Unsubscribed`]). After the last subscription to a node of another service,
+    /// the gateway stops following it (as Idavoll unsubscribed only after the last callback).
     pub async fn unsubscribe(&self, node: String, callback: String) -> Result<(), StoreError> {
         self.change(move |conn, filled, nodes| {
-            sql::subscriptions::remove(conn, &node, &callback)?;
+            sql::subscriptions::remove(conn, &node, &callback, crate::time::now_ms())?;
             unfollow_if_unused(conn, filled, nodes, &node)
         })
         .await
+    }
+
+    /// What is known of the subscription of `callback` to `node` (its storage key): the
+    /// subscription, else the record of its end (kept for the retention), else `None`.
+    pub async fn subscription_state(
+        &self,
+        node: String,
+        callback: String,
+    ) -> Result<Option<SubscriptionState>, StoreError> {
+        self.db
+            .call_lazy(move |conn| sql::subscriptions::state(conn, &node, &callback))
+            .await
     }
 
     /// The head of every non-empty subscriber queue.
@@ -386,7 +517,10 @@ impl Store {
     ) -> Result<Vec<Delivery>, StoreError> {
         self.db
             .call_lazy(move |conn| {
-                sql::outbox::acknowledge(conn, &delivered)?;
+                if !delivered.is_empty() {
+                    sql::outbox::acknowledge(conn, &delivered)?;
+                    sql::subscriptions::delivered(conn, sub_key, crate::time::now_ms())?;
+                }
                 if limit == 0 {
                     return Ok(Vec::new());
                 }
@@ -407,11 +541,17 @@ impl Store {
             .await
     }
 
-    /// Removes a subscriber (410 Gone or failure budget spent): its subscription and its queue;
-    /// like [`Store::unsubscribe`], the last one of a node of another service unfollows it.
-    pub async fn drop_subscriber(&self, sub_key: i64) -> Result<(), StoreError> {
+    /// Removes a subscriber for `reason` (410 Gone or failure budget spent): its subscription
+    /// and its queue; like [`Store::unsubscribe`], the last one of a node of another service
+    /// unfollows it.
+    pub async fn drop_subscriber(
+        &self,
+        sub_key: i64,
+        reason: DropReason,
+    ) -> Result<(), StoreError> {
         self.change(move |conn, filled, nodes| {
-            match sql::subscriptions::remove_by_key(conn, sub_key)? {
+            let now = crate::time::now_ms();
+            match sql::subscriptions::remove_by_key(conn, sub_key, reason, now)? {
                 Some(node) => unfollow_if_unused(conn, filled, nodes, &node),
                 None => Ok(()),
             }

@@ -7,12 +7,14 @@
 //! XMPP nodes queue an operation for the pubsub service, whose event later fills the item cache
 //! and queues the deliveries (`crate::xmpp`).
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use rusqlite::Connection;
 
 use super::db::BoxFuture;
 use super::error::StoreError;
-use super::records::Item;
-use super::sql::{Filled, items, nodes, outbox};
+use super::records::{Item, ItemPage, PageRequest};
+use super::sql::{Filled, items, nodes, outbox, subscriptions};
 
 /// The state of the XMPP side, for `/healthz` and `/metrics`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -34,6 +36,10 @@ pub struct XmppStatus {
     /// Of those, the ones whose service could not be reached at the last try (retried in the
     /// background).
     pub remote_unreachable: u64,
+    /// Items the pubsub service dropped because one of the gateway's nodes held more than the
+    /// service keeps (Prosody `pubsub_max_items`, ejabberd `max_items_node`); the gateway's
+    /// cache still serves them.
+    pub items_dropped_by_service: u64,
 }
 
 /// A change the store decided on, already checked (the node exists and the caller may change
@@ -106,12 +112,13 @@ pub(crate) trait Nodes: Send + Sync + 'static {
         Box::pin(async { Ok(false) })
     }
 
-    /// The newest `max` items of a node of another service that nobody here follows.
-    fn remote_items(
+    /// One page of the items of a node of another service that nobody here follows, read
+    /// from that service.
+    fn remote_page(
         &self,
         node: String,
-        _max: u32,
-    ) -> BoxFuture<'_, Result<Vec<Item>, StoreError>> {
+        _req: PageRequest,
+    ) -> BoxFuture<'_, Result<ItemPage, StoreError>> {
         Box::pin(async move { Err(StoreError::NodeNotFound(node)) })
     }
 
@@ -126,11 +133,53 @@ pub(crate) trait Nodes: Send + Sync + 'static {
     }
 }
 
-/// Embedded mode: the gateway is the pubsub service, so a change is carried out at once.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Embedded {
-    /// Items kept per node.
+/// How many items the store keeps per node (embedded nodes, and the item cache of the XMPP
+/// mode), and how many it had to drop.
+#[derive(Debug, Default)]
+pub(crate) struct ItemKeeping {
+    /// Items kept per node, oldest dropped beyond it; 0 = all (the default).
     pub(crate) max_items: u32,
+    /// Items dropped so far because a node held more than `max_items`.
+    pub(crate) dropped: AtomicU64,
+}
+
+impl ItemKeeping {
+    /// Keeps no more than `max_items` items per node (0: all).
+    pub(crate) fn new(max_items: u32) -> Self {
+        Self {
+            max_items,
+            dropped: AtomicU64::new(0),
+        }
+    }
+
+    /// Stores `item` as the newest item of `node`; items it pushes out (only with a limit) are
+    /// logged and counted, never dropped silently.
+    pub(crate) fn put(
+        &self,
+        conn: &Connection,
+        node: &str,
+        item: &Item,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let dropped = items::put(conn, node, item, now_ms, self.max_items)?;
+        if dropped > 0 {
+            self.dropped.fetch_add(dropped as u64, Ordering::Relaxed);
+            tracing::warn!(
+                node,
+                dropped,
+                max_items_per_node = self.max_items,
+                "the node holds more items than --max-items-per-node allows: its oldest items were dropped (0 keeps them all)"
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Embedded mode: the gateway is the pubsub service, so a change is carried out at once.
+#[derive(Clone, Debug)]
+pub(crate) struct Embedded {
+    /// How many items are kept.
+    pub(crate) items: std::sync::Arc<ItemKeeping>,
 }
 
 impl Nodes for Embedded {
@@ -147,7 +196,7 @@ impl Nodes for Embedded {
                 Ok(())
             }
             NodeChange::Publish { node, item } => {
-                items::put(conn, node, item, now_ms, self.max_items)?;
+                self.items.put(conn, node, item, now_ms)?;
                 outbox::fan_out_item(conn, filled, node, item, now_ms)
             }
             NodeChange::Retract { node, item_id } => {
@@ -158,6 +207,7 @@ impl Nodes for Embedded {
             }
             NodeChange::Delete { node, redirect } => {
                 outbox::fan_out_deletion(conn, filled, node, redirect, now_ms)?;
+                subscriptions::retire_node(conn, node, redirect, now_ms)?;
                 nodes::forget(conn, node)?;
                 Ok(())
             }

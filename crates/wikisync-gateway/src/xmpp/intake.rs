@@ -1,6 +1,7 @@
 //! The event intake (XMPP → HTTP): pubsub events from the service fill the item cache and
 //! queue their deliveries to HTTP subscribers, in one durable transaction per batch.
 
+use std::collections::HashMap;
 use std::sync::Weak;
 use std::sync::atomic::Ordering;
 
@@ -10,8 +11,8 @@ use tokio_xmpp::Stanza;
 
 use super::stanza::{self, PubsubEvent};
 use super::state::Shared;
-use crate::store::sql::{Filled, items, nodes, outbox, xmpp_ops};
-use crate::store::{Item, StoreError};
+use crate::store::sql::{Filled, items, nodes, outbox, subscriptions, xmpp_ops};
+use crate::store::{Item, ItemKeeping, StoreError};
 use crate::uri::{NodeUri, is_remote_key};
 
 /// Applies the pubsub events that arrive on `events`, for as long as the XMPP side exists.
@@ -78,30 +79,44 @@ fn events_of(s: &Shared, stanza: Stanza) -> Vec<PubsubEvent> {
 /// Applies events to the item cache and queues their deliveries, in one durable transaction.
 pub(crate) async fn apply(s: &Shared, events: Vec<PubsubEvent>) {
     let count = events.len() as u64;
-    let max_items = s.node_config.max_items;
+    let keeping = s.items.clone();
+    let caps = s.caps().clone();
     let result =
         s.db.call(move |conn, filled| {
+            let mut over_cap = Vec::new();
             for event in events {
-                apply_one(conn, filled, event, max_items, crate::time::now_ms())?;
+                let now = crate::time::now_ms();
+                over_cap.extend(apply_one(conn, filled, event, &keeping, &caps, now)?);
             }
-            Ok(())
+            Ok(over_cap)
         })
         .await;
     match result {
-        Ok(()) => {
+        Ok(over_cap) => {
             s.metrics.events.fetch_add(count, Ordering::Relaxed);
+            for (node, cap) in over_cap {
+                s.metrics.dropped_by_service.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(
+                    node,
+                    cap,
+                    "the node holds more items than the pubsub service keeps: the service dropped its oldest (the gateway's cache still serves it); raise Prosody's pubsub_max_items or ejabberd's max_items_node (docs/deploy.md)"
+                );
+            }
         }
         Err(e) => tracing::error!(error = %e, "cannot record pubsub events"),
     }
 }
 
+/// Applies one event; for a new item that took one of the gateway's nodes past the item cap
+/// of the service (`caps`), gives the node and the cap: the service dropped an older item.
 fn apply_one(
     conn: &Connection,
     filled: &mut Filled,
     event: PubsubEvent,
-    max_items: u32,
+    keeping: &ItemKeeping,
+    caps: &HashMap<String, u32>,
     now: i64,
-) -> Result<(), StoreError> {
+) -> Result<Option<(String, u32)>, StoreError> {
     // A node of this service that the gateway did not know is adopted (created by an XMPP
     // client); a node of another service counts only while followed.
     let ensure_node = |node: &str| -> Result<bool, StoreError> {
@@ -118,28 +133,36 @@ fn apply_one(
             payload,
         } => {
             let Some(payload) = payload else {
-                return Ok(());
+                return Ok(None);
             };
             let item = Item {
                 id: item.unwrap_or_else(|| "current".to_owned()),
                 payload: stanza::to_text(&payload).map_err(StoreError::Database)?,
             };
             if !ensure_node(&node)? {
-                return Ok(());
+                return Ok(None);
             }
-            if items::payload(conn, &node, &item.id)?.as_deref() == Some(item.payload.as_str()) {
-                return Ok(());
+            let cached = items::payload(conn, &node, &item.id)?;
+            if cached.as_deref() == Some(item.payload.as_str()) {
+                return Ok(None);
             }
-            items::put(conn, &node, &item, now, max_items)?;
-            outbox::fan_out_item(conn, filled, &node, &item, now)
+            keeping.put(conn, &node, &item, now)?;
+            outbox::fan_out_item(conn, filled, &node, &item, now)?;
+            match caps.get(&node) {
+                Some(&cap) if cached.is_none() && items::count(conn, &node)? > u64::from(cap) => {
+                    Ok(Some((node, cap)))
+                }
+                _ => Ok(None),
+            }
         }
         PubsubEvent::Retracted { node, item } => {
             // Only what the cache held: the gateway applies its own retractions as soon as the
             // service confirms them, and the echo of the event must not be delivered twice.
             if !items::remove(conn, &node, &item)? {
-                return Ok(());
+                return Ok(None);
             }
-            outbox::fan_out_retraction(conn, filled, &node, &item, now)
+            outbox::fan_out_retraction(conn, filled, &node, &item, now)?;
+            Ok(None)
         }
         PubsubEvent::Purged { node } => {
             for item in items::ids(conn, &node)? {
@@ -147,13 +170,13 @@ fn apply_one(
                     node: node.clone(),
                     item,
                 };
-                apply_one(conn, filled, retracted, max_items, now)?;
+                apply_one(conn, filled, retracted, keeping, caps, now)?;
             }
-            Ok(())
+            Ok(None)
         }
         PubsubEvent::Deleted { node, redirect } => {
             if !nodes::exists(conn, &node)? {
-                return Ok(());
+                return Ok(None);
             }
             // The service may leave out the redirect (Prosody 0.12 does); when the deletion is
             // ours, the queued operation still holds it (it is removed only after the answer,
@@ -163,8 +186,9 @@ fn apply_one(
                 None => xmpp_ops::queued_redirect(conn, &node)?,
             };
             outbox::fan_out_deletion(conn, filled, &node, redirect.as_deref(), now)?;
+            subscriptions::retire_node(conn, &node, redirect.as_deref(), now)?;
             nodes::forget(conn, &node)?;
-            Ok(())
+            Ok(None)
         }
     }
 }

@@ -88,10 +88,12 @@ pub async fn start(store: Store, config: &XmppConfig, service: &str) -> Result<S
         node_config: stanza::NodeConfig {
             max_items: store.limits().max_items_per_node,
         },
+        items: store.item_keeping(),
         wake: Arc::default(),
         metrics: state::XmppMetrics::default(),
         unreachable: std::sync::Mutex::default(),
         retry_every: config.ping_interval,
+        caps: std::sync::Mutex::default(),
     });
     tokio::spawn(intake::intake(Arc::downgrade(&shared), events));
     tokio::spawn(outbox::worker(Arc::downgrade(&shared)));

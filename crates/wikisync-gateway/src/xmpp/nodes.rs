@@ -13,7 +13,11 @@ use super::stanza::{self, PubsubRequest};
 use super::state::Shared;
 use crate::store::sql::xmpp_ops::{self, OpKind};
 use crate::store::sql::{Filled, items, nodes};
-use crate::store::{BoxFuture, Item, NodeChange, Nodes, StoreError, XmppStatus};
+use tokio_xmpp::minidom::Element;
+
+use crate::store::{
+    BoxFuture, Cursor, Item, ItemPage, NodeChange, Nodes, PageRequest, StoreError, XmppStatus,
+};
 use crate::uri::is_remote_key;
 
 /// The nodes of the XMPP mode (see the module docs).
@@ -33,7 +37,7 @@ impl XmppNodes {
     async fn probe_remote(&self, key: &str) -> Result<bool, StoreError> {
         let result = self
             .inner
-            .iq_for(key, |node| PubsubRequest::Items { node, max: 1 })
+            .iq_for(key, |node| PubsubRequest::Items { node, max: Some(1) })
             .await;
         match result {
             Ok(_) => Ok(true),
@@ -50,7 +54,7 @@ impl XmppNodes {
         }
         let probe = PubsubRequest::Items {
             node: node.clone(),
-            max: 1,
+            max: Some(1),
         };
         match shared.conn.iq(&shared.service, &probe).await {
             Ok(_) => {}
@@ -144,27 +148,58 @@ impl Nodes for XmppNodes {
         })
     }
 
-    fn remote_items(&self, node: String, max: u32) -> BoxFuture<'_, Result<Vec<Item>, StoreError>> {
+    fn remote_page(
+        &self,
+        node: String,
+        req: PageRequest,
+    ) -> BoxFuture<'_, Result<ItemPage, StoreError>> {
         Box::pin(async move {
-            let result = self
-                .inner
-                .iq_for(&node, |n| PubsubRequest::Items { node: n, max })
-                .await;
-            match result {
-                Ok(answer) => Ok(answer
-                    .map(|a| stanza::parse_items(&a))
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter_map(|(id, payload)| {
-                        Some(Item {
-                            id,
-                            payload: stanza::to_text(&payload).ok()?,
-                        })
-                    })
-                    .collect()),
+            let request = |n: String| match &req.after {
+                // The service sent everything last time: it cannot page.
+                Some(Cursor::ItemId(_)) => PubsubRequest::Items { node: n, max: None },
+                Some(Cursor::Rsm(first)) => PubsubRequest::ItemsPage {
+                    node: n,
+                    max: req.max,
+                    before: Some(first.clone()),
+                },
+                _ => PubsubRequest::ItemsPage {
+                    node: n,
+                    max: req.max,
+                    before: None,
+                },
+            };
+            let answer = match self.inner.iq_for(&node, request).await {
+                Ok(answer) => answer,
                 Err(e) => {
                     remote_refusal(e)?;
-                    Err(StoreError::NodeNotFound(node))
+                    return Err(StoreError::NodeNotFound(node));
+                }
+            };
+            let Some(answer) = answer else {
+                return Ok(ItemPage::default());
+            };
+            let items = received_items(&answer);
+            match stanza::parse_rsm(&answer) {
+                Some(rsm) => {
+                    let more = rsm.more_before(items.len(), req.max);
+                    Ok(ItemPage {
+                        // Each page comes oldest first; the pages go from the newest back.
+                        items: items.into_iter().rev().collect(),
+                        next: rsm.first.filter(|_| more).map(Cursor::Rsm),
+                    })
+                }
+                None if matches!(req.after, Some(Cursor::Rsm(_))) => Err(StoreError::BadCursor(
+                    "the node's service no longer pages its items; start again without after"
+                        .to_owned(),
+                )),
+                // No result set management (Prosody 0.12): every item came, oldest first (as
+                // Prosody and ejabberd list them); the pages are cut here.
+                None => {
+                    let after = match &req.after {
+                        Some(Cursor::ItemId(id)) => Some(id.as_str()),
+                        _ => None,
+                    };
+                    slice_page(items.into_iter().rev().collect(), after, &req)
                 }
             }
         })
@@ -191,7 +226,62 @@ impl Nodes for XmppNodes {
                 events: m.events.load(Ordering::Relaxed),
                 remote_nodes,
                 remote_unreachable: self.inner.unreachable().len() as u64,
+                items_dropped_by_service: m.dropped_by_service.load(Ordering::Relaxed),
             }))
         })
     }
+}
+
+/// The items of an `items` answer as text, in the service's order (payloads that cannot be
+/// written out are left out, with a warning).
+fn received_items(answer: &Element) -> Vec<Item> {
+    stanza::parse_items(answer)
+        .into_iter()
+        .filter_map(|(id, payload)| match stanza::to_text(&payload) {
+            Ok(payload) => Some(Item { id, payload }),
+            Err(e) => {
+                tracing::warn!(item = id, error = %e, "an item's payload cannot be written out; left out");
+                None
+            }
+        })
+        .collect()
+}
+
+/// One page cut from every item of a node (newest first): the items after the one with id
+/// `after` (from the start with `None`), as many as `req` allows.
+fn slice_page(
+    newest_first: Vec<Item>,
+    after: Option<&str>,
+    req: &PageRequest,
+) -> Result<ItemPage, StoreError> {
+    let start = match after {
+        None => 0,
+        Some(id) => {
+            newest_first
+                .iter()
+                .position(|i| i.id == id)
+                .ok_or_else(|| {
+                    StoreError::BadCursor(
+                        "the item this page continues from was retracted or republished meanwhile; start again without after"
+                            .to_owned(),
+                    )
+                })?
+                + 1
+        }
+    };
+    let mut page = ItemPage::default();
+    let mut bytes = 0usize;
+    let mut rest = newest_first.into_iter().skip(start).peekable();
+    while let Some(item) = rest.next_if(|item| {
+        page.items.is_empty()
+            || (page.items.len() < req.max as usize
+                && bytes.saturating_add(item.payload.len()) <= req.max_bytes)
+    }) {
+        bytes = bytes.saturating_add(item.payload.len());
+        page.items.push(item);
+    }
+    if rest.peek().is_some() {
+        page.next = page.items.last().map(|i| Cursor::ItemId(i.id.clone()));
+    }
+    Ok(page)
 }

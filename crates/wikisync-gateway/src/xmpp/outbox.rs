@@ -11,7 +11,7 @@ use super::conn::IqError;
 use super::intake::apply;
 use super::stanza::{self, PubsubEvent, PubsubRequest};
 use super::state::Shared;
-use super::sync::{follow, resync};
+use super::sync::{follow, learn_cap, resync};
 use crate::store::sql::xmpp_ops::{self, Op, OpKind};
 
 /// Operations sent to the pubsub service per pipelined batch.
@@ -248,6 +248,7 @@ async fn ensure(s: &Shared, node: &str) -> Outcome {
         }
         Err(_) => return Outcome::Retry,
     }
+    learn_cap(s, node).await;
     let subscribe = PubsubRequest::Subscribe {
         node: node.to_owned(),
         jid: s.conn.jid().to_owned(),

@@ -38,17 +38,30 @@ pub const NS_PING: &str = "urn:xmpp:ping";
 pub const NS_DISCO_INFO: &str = "http://jabber.org/protocol/disco#info";
 /// `urn:ietf:params:xml:ns:xmpp-stanzas` (stanza error conditions)
 pub const NS_STANZAS: &str = "urn:ietf:params:xml:ns:xmpp-stanzas";
+/// `http://jabber.org/protocol/rsm` (XEP-0059 result set management)
+pub const NS_RSM: &str = "http://jabber.org/protocol/rsm";
 
 /// The node configuration the gateway asserts on every node it creates or adopts.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeConfig {
-    /// `pubsub#max_items`: items kept per node.
+    /// `pubsub#max_items`: items kept per node; 0 asks for `max` (XEP-0060 1.15: as many as
+    /// the service allows; Prosody and ejabberd cap it with a setting of their own, see
+    /// `docs/deploy.md`).
     pub max_items: u32,
 }
 
 impl NodeConfig {
-    /// The `jabber:x:data` form of `type` (`submit`): persist items, keep `max_items`, notify
-    /// retractions and deletions, send the last published item on subscription, deliver payloads.
+    /// The value of `pubsub#max_items`: the number, or `max` for 0 (no limit of ours).
+    pub fn max_items_value(&self) -> String {
+        match self.max_items {
+            0 => "max".to_owned(),
+            n => n.to_string(),
+        }
+    }
+
+    /// The `jabber:x:data` form of `type` (`submit`): persist items, keep `max_items` (or
+    /// `max`), notify retractions and deletions, send the last published item on subscription,
+    /// deliver payloads.
     pub fn form(&self) -> Result<Element, StanzaBuildError> {
         let fields = [
             (
@@ -56,7 +69,7 @@ impl NodeConfig {
                 "http://jabber.org/protocol/pubsub#node_config".to_owned(),
             ),
             ("pubsub#persist_items", "1".to_owned()),
-            ("pubsub#max_items", self.max_items.to_string()),
+            ("pubsub#max_items", self.max_items_value()),
             ("pubsub#notify_retract", "1".to_owned()),
             ("pubsub#notify_delete", "1".to_owned()),
             ("pubsub#deliver_payloads", "1".to_owned()),
@@ -132,12 +145,24 @@ pub enum PubsubRequest {
         /// The `xmpp:` URI subscribers should follow.
         redirect: Option<String>,
     },
-    /// `get`: the newest `max` items of a node.
+    /// `get`: the newest `max` items of a node (`max_items`), or every item it has (`None`).
     Items {
         /// The node id.
         node: String,
         /// How many items at most.
+        max: Option<u32>,
+    },
+    /// `get`: one page of a node's items through XEP-0059 result set management, paging from
+    /// the newest backwards: the `max` items before `before` (the RSM `<first>` of the previous
+    /// page), or the newest `max` with `before = None` (an empty `<before/>`). A service
+    /// without RSM ignores the `<set/>` and answers with every item (see [`parse_rsm`]).
+    ItemsPage {
+        /// The node id.
+        node: String,
+        /// Items per page.
         max: u32,
+        /// Where the previous page began.
+        before: Option<String>,
     },
     /// `get`: the items of a node with the given ids (those that no longer exist are left out
     /// of the answer, or the whole answer is `item-not-found`).
@@ -146,6 +171,12 @@ pub enum PubsubRequest {
         node: String,
         /// The item ids.
         ids: Vec<String>,
+    },
+    /// `get` (owner): a node's configuration form, to learn how many items the service keeps
+    /// ([`parse_item_cap`]).
+    GetConfig {
+        /// The node id.
+        node: String,
     },
     /// `get`: XEP-0199 ping (to the server).
     Ping,
@@ -165,7 +196,11 @@ impl PubsubRequest {
     pub fn is_get(&self) -> bool {
         matches!(
             self,
-            Self::Items { .. } | Self::ItemsById { .. } | Self::Ping
+            Self::Items { .. }
+                | Self::ItemsPage { .. }
+                | Self::ItemsById { .. }
+                | Self::GetConfig { .. }
+                | Self::Ping
         )
     }
 
@@ -227,14 +262,29 @@ impl PubsubRequest {
                 }
                 pubsub(NS_OWNER, vec![delete])
             }
-            Self::Items { node, max } => pubsub(
-                NS_PUBSUB,
-                vec![el(
-                    "items",
+            Self::Items { node, max } => {
+                let max = max.map(|m| m.to_string());
+                let mut attrs = vec![("node", node.as_str())];
+                if let Some(max) = &max {
+                    attrs.push(("max_items", max));
+                }
+                pubsub(NS_PUBSUB, vec![el("items", NS_PUBSUB, &attrs)?])
+            }
+            Self::ItemsPage { node, max, before } => {
+                let mut set = Element::bare("set", NS_RSM);
+                let mut m = Element::bare("max", NS_RSM);
+                m.append_text(max.to_string());
+                set.append_child(m);
+                let mut b = Element::bare("before", NS_RSM);
+                if let Some(before) = before {
+                    b.append_text(before.clone());
+                }
+                set.append_child(b);
+                pubsub(
                     NS_PUBSUB,
-                    &[("node", node), ("max_items", &max.to_string())],
-                )?],
-            ),
+                    vec![el("items", NS_PUBSUB, &[("node", node)])?, set],
+                )
+            }
             Self::ItemsById { node, ids } => {
                 let mut items = el("items", NS_PUBSUB, &[("node", node)])?;
                 for id in ids {
@@ -242,6 +292,10 @@ impl PubsubRequest {
                 }
                 pubsub(NS_PUBSUB, vec![items])
             }
+            Self::GetConfig { node } => pubsub(
+                NS_OWNER,
+                vec![el("configure", NS_OWNER, &[("node", node)])?],
+            ),
             Self::Ping => Element::bare("ping", NS_PING),
         })
     }
@@ -250,13 +304,13 @@ impl PubsubRequest {
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Create { .. } => "create",
-            Self::Configure { .. } => "configure",
+            Self::Configure { .. } | Self::GetConfig { .. } => "configure",
             Self::Subscribe { .. } => "subscribe",
             Self::Unsubscribe { .. } => "unsubscribe",
             Self::Publish { .. } => "publish",
             Self::Retract { .. } => "retract",
             Self::Delete { .. } => "delete",
-            Self::Items { .. } | Self::ItemsById { .. } => "items",
+            Self::Items { .. } | Self::ItemsPage { .. } | Self::ItemsById { .. } => "items",
             Self::Ping => "ping",
         }
     }
@@ -371,6 +425,73 @@ pub fn parse_items(result: &Element) -> Vec<(String, Element)> {
         .unwrap_or_default()
 }
 
+/// What an `items` result says about its place in the whole list (XEP-0059), when the service
+/// pages: `None` from [`parse_rsm`] means the service ignored the request's `<set/>` (Prosody
+/// 0.12 does) and answered with every item it keeps.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RsmResult {
+    /// The id of the page's first item in the service's order (`<first>`), to ask for the
+    /// page before it.
+    pub first: Option<String>,
+    /// The position of that item in the whole list (`<first index>`), if given.
+    pub first_index: Option<u64>,
+    /// The number of items in the whole list (`<count>`), if given.
+    pub count: Option<u64>,
+}
+
+impl RsmResult {
+    /// Whether items come before this page (older ones, paging backwards): by the index when
+    /// the service gives it, else whenever the page was full.
+    pub fn more_before(&self, page_len: usize, max: u32) -> bool {
+        match (self.first.as_ref(), self.first_index) {
+            (None, _) => false,
+            (Some(_), Some(index)) => index > 0,
+            (Some(_), None) => page_len >= max as usize,
+        }
+    }
+}
+
+/// The result set of an `items` result (`<pubsub><set xmlns='…rsm'>`), if the service paged it.
+pub fn parse_rsm(result: &Element) -> Option<RsmResult> {
+    let set = result.get_child("set", NS_RSM)?;
+    let first = set.get_child("first", NS_RSM);
+    Some(RsmResult {
+        first: first.map(Element::text),
+        first_index: first
+            .and_then(|f| f.attr("index"))
+            .and_then(|i| i.parse().ok()),
+        count: set
+            .get_child("count", NS_RSM)
+            .and_then(|c| c.text().trim().parse().ok()),
+    })
+}
+
+/// `http://jabber.org/protocol/xdata-validate` (XEP-0122 data form validation)
+pub const NS_XDATA_VALIDATE: &str = "http://jabber.org/protocol/xdata-validate";
+
+/// How many items the service keeps of a node, from its configuration form (a `GetConfig`
+/// answer): the `pubsub#max_items` number, or for `max` the upper bound the service declares for
+/// it (Prosody: its `pubsub_max_items`). `None` when the form says neither (ejabberd declares no
+/// bound for `max`: its `max_items_node`).
+pub fn parse_item_cap(result: &Element) -> Option<u32> {
+    let form = result
+        .get_child("configure", NS_OWNER)?
+        .get_child("x", NS_DATA)?;
+    let field = form
+        .children()
+        .find(|f| f.is("field", NS_DATA) && f.attr("var") == Some("pubsub#max_items"))?;
+    let value = field.get_child("value", NS_DATA).map(Element::text)?;
+    if let Ok(n) = value.trim().parse() {
+        return Some(n);
+    }
+    field
+        .get_child("validate", NS_XDATA_VALIDATE)?
+        .get_child("range", NS_XDATA_VALIDATE)?
+        .attr("max")?
+        .parse()
+        .ok()
+}
+
 /// Serializes an element (a payload) to text.
 pub fn to_text(e: &Element) -> Result<String, String> {
     let mut out = Vec::new();
@@ -419,6 +540,8 @@ mod tests {
             value("pubsub#send_last_published_item").as_deref(),
             Some("on_sub")
         );
+        let unlimited = NodeConfig { max_items: 0 };
+        assert_eq!(unlimited.max_items_value(), "max", "0 = keep all items");
     }
 
     #[test]
@@ -447,7 +570,7 @@ mod tests {
         assert!(
             PubsubRequest::Items {
                 node: "n".into(),
-                max: 3
+                max: Some(3)
             }
             .is_get()
         );
@@ -524,6 +647,92 @@ mod tests {
         assert_eq!(items.attr("node"), Some("n"));
         let ids: Vec<_> = items.children().filter_map(|i| i.attr("id")).collect();
         assert_eq!(ids, ["a", "b"]);
+    }
+
+    #[test]
+    fn item_pages_ask_backwards_and_read_the_result_set() {
+        let newest = PubsubRequest::ItemsPage {
+            node: "n".into(),
+            max: 4,
+            before: None,
+        }
+        .to_element()
+        .expect("builds");
+        let set = newest.get_child("set", NS_RSM).expect("rsm set");
+        assert_eq!(
+            set.get_child("max", NS_RSM).map(Element::text).as_deref(),
+            Some("4")
+        );
+        assert_eq!(
+            set.get_child("before", NS_RSM)
+                .map(Element::text)
+                .as_deref(),
+            Some("")
+        );
+        let all = PubsubRequest::Items {
+            node: "n".into(),
+            max: None,
+        }
+        .to_element()
+        .expect("builds");
+        let items = all.get_child("items", NS_PUBSUB).expect("items");
+        assert_eq!(items.attr("max_items"), None, "no limit asked for");
+
+        let paged = parse(
+            "<pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='n'/>\
+             <set xmlns='http://jabber.org/protocol/rsm'><count>10</count>\
+             <first index='6'>t6</first><last>t9</last></set></pubsub>",
+        );
+        let rsm = parse_rsm(&paged).expect("a result set");
+        assert_eq!(rsm.first.as_deref(), Some("t6"));
+        assert_eq!((rsm.first_index, rsm.count), (Some(6), Some(10)));
+        assert!(rsm.more_before(4, 4));
+        let start = RsmResult {
+            first: Some("t0".into()),
+            first_index: Some(0),
+            count: None,
+        };
+        assert!(!start.more_before(4, 4), "index 0 is the oldest");
+        let unindexed = RsmResult {
+            first: Some("t".into()),
+            ..RsmResult::default()
+        };
+        assert!(unindexed.more_before(4, 4) && !unindexed.more_before(3, 4));
+        assert!(
+            !RsmResult::default().more_before(4, 4),
+            "an empty page ends it"
+        );
+        let unpaged =
+            parse("<pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='n'/></pubsub>");
+        assert_eq!(parse_rsm(&unpaged), None, "no RSM: every item was sent");
+    }
+
+    #[test]
+    fn the_item_cap_is_read_from_the_configuration_form() {
+        let form = |field: &str| {
+            parse(&format!(
+                "<pubsub xmlns='http://jabber.org/protocol/pubsub#owner'><configure node='n'>\
+                 <x xmlns='jabber:x:data' type='form'>{field}</x></configure></pubsub>"
+            ))
+        };
+        let prosody = form(
+            "<field var='pubsub#max_items' type='text-single'>\
+             <validate xmlns='http://jabber.org/protocol/xdata-validate' datatype='pubsub:integer-or-max'>\
+             <range min='1' max='256'/></validate><value>max</value></field>",
+        );
+        assert_eq!(parse_item_cap(&prosody), Some(256));
+        let ejabberd = form("<field var='pubsub#max_items'><value>max</value></field>");
+        assert_eq!(parse_item_cap(&ejabberd), None, "no declared bound");
+        let number = form("<field var='pubsub#max_items'><value>20</value></field>");
+        assert_eq!(parse_item_cap(&number), Some(20));
+        let request = PubsubRequest::GetConfig { node: "n".into() };
+        assert!(request.is_get());
+        let e = request.to_element().expect("builds");
+        assert_eq!(
+            e.get_child("configure", NS_OWNER)
+                .and_then(|c| c.attr("node")),
+            Some("n")
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! [`Shared`]: the state of the XMPP side, shared by the XMPP nodes and their background tasks
 //! (the outbox worker, the event intake, the resynchronisation).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -11,7 +11,7 @@ use tokio_xmpp::minidom::Element;
 
 use super::conn::{Connection as XmppConnection, IqError};
 use super::stanza::{NodeConfig, PubsubRequest};
-use crate::store::{Db, StoreError};
+use crate::store::{Db, ItemKeeping, StoreError};
 use crate::uri::NodeUri;
 
 /// Counters of the XMPP side.
@@ -23,6 +23,8 @@ pub(crate) struct XmppMetrics {
     pub(crate) refused: AtomicU64,
     /// Pubsub events received and applied.
     pub(crate) events: AtomicU64,
+    /// Items the service dropped because a node reached its item cap (the cache keeps them).
+    pub(crate) dropped_by_service: AtomicU64,
 }
 
 /// What the XMPP nodes and their tasks share.
@@ -35,6 +37,8 @@ pub(crate) struct Shared {
     pub(crate) service: String,
     /// The configuration the gateway gives its nodes.
     pub(crate) node_config: NodeConfig,
+    /// How many items the item cache keeps per node (the store's setting and counter).
+    pub(crate) items: Arc<ItemKeeping>,
     /// Wakes the outbox worker after an operation was queued.
     pub(crate) wake: Arc<Notify>,
     /// The counters.
@@ -44,6 +48,9 @@ pub(crate) struct Shared {
     pub(crate) unreachable: Mutex<BTreeSet<String>>,
     /// How often the unreachable ones are tried again (the keepalive interval).
     pub(crate) retry_every: Duration,
+    /// How many items the service keeps of each of the gateway's nodes, where it says
+    /// (read from the node's configuration form).
+    pub(crate) caps: Mutex<HashMap<String, u32>>,
 }
 
 impl Drop for Shared {
@@ -71,6 +78,14 @@ impl Shared {
         self.conn
             .iq(target.service(), &request(target.node().to_owned()))
             .await
+    }
+
+    /// The item caps known, by node.
+    pub(crate) fn caps(&self) -> std::sync::MutexGuard<'_, HashMap<String, u32>> {
+        // A poisoned map only means a holder panicked mid-update; the map itself stays usable.
+        self.caps
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The followed nodes of other services that could not be reached at the last try.

@@ -248,6 +248,8 @@ pub struct ReceiverState {
     pub delay_ms: AtomicU64,
     /// While set, POSTs are not answered until [`Receiver::release`] (a callback that hangs).
     pub hold: std::sync::atomic::AtomicBool,
+    /// While set, GETs (verifications of intent) are not answered until [`Receiver::release`].
+    pub hold_gets: std::sync::atomic::AtomicBool,
     /// Wakes the POSTs held by `hold`.
     pub released: tokio::sync::Notify,
     /// Retry-After header value in seconds for failing POSTs (0 = none).
@@ -280,6 +282,20 @@ async fn receive(
         body,
         at: std::time::Instant::now(),
     });
+    let hold = if is_get {
+        &state.hold_gets
+    } else {
+        &state.hold
+    };
+    loop {
+        let released = state.released.notified();
+        tokio::pin!(released);
+        released.as_mut().enable();
+        if !hold.load(Ordering::SeqCst) {
+            break;
+        }
+        released.await;
+    }
     if is_get {
         let status = state.get_status.load(Ordering::SeqCst);
         if status != 0 {
@@ -293,15 +309,6 @@ async fn receive(
             return "not the challenge".into_response();
         }
         return challenge.into_response();
-    }
-    loop {
-        let released = state.released.notified();
-        tokio::pin!(released);
-        released.as_mut().enable();
-        if !state.hold.load(Ordering::SeqCst) {
-            break;
-        }
-        released.await;
     }
     let delay = state.delay_ms.load(Ordering::SeqCst);
     if delay > 0 {
@@ -411,9 +418,11 @@ impl Receiver {
             .collect()
     }
 
-    /// Answers the POSTs held since `state.hold` was set, and holds no more.
+    /// Answers the requests held since `state.hold` or `state.hold_gets` was set, and holds no
+    /// more.
     pub fn release(&self) {
         self.state.hold.store(false, Ordering::SeqCst);
+        self.state.hold_gets.store(false, Ordering::SeqCst);
         self.state.released.notify_waiters();
     }
 
@@ -610,12 +619,27 @@ pub async fn call(
     content_type: Option<&str>,
     body: String,
 ) -> Reply {
+    let headers: Vec<(&str, &str)> = content_type
+        .map(|ct| ("content-type", ct))
+        .into_iter()
+        .collect();
+    call_with(addr, method, path, &headers, body).await
+}
+
+/// An HTTP call to `addr` with the given request headers.
+pub async fn call_with(
+    addr: SocketAddr,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: String,
+) -> Reply {
     let client = delivery::http_client();
     let mut b = Request::builder()
         .method(method)
         .uri(format!("http://{addr}{path}"));
-    if let Some(ct) = content_type {
-        b = b.header("content-type", ct);
+    for (name, value) in headers {
+        b = b.header(*name, *value);
     }
     let response = client
         .request(

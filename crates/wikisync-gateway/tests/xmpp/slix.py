@@ -8,6 +8,7 @@ Commands:
                           line per pubsub event ({"kind": "publish"|"retract"|"delete"|"purge",
                           "node", "id", "entry"}) until SECONDS have passed or stdin closes
   publish NODE ID         publish the Atom entry read from stdin as item ID; print "OK"
+  publish-batch NODE      publish one item per stdin line, JSON {"id", "entry"}, in order; print "OK"
   retract NODE ID         retract item ID with notify; print "OK"
   purge NODE              purge the node; print "OK"
   create NODE             create a node; print "OK"
@@ -89,6 +90,12 @@ async def main():
         elif command == "publish":
             entry = ET.fromstring(sys.stdin.read())
             await ps.publish(service, args[0], id=args[1], payload=entry)
+            print("OK", flush=True)
+        elif command == "publish-batch":
+            for line in sys.stdin.read().splitlines():
+                if line.strip():
+                    item = json.loads(line)
+                    await ps.publish(service, args[0], id=item["id"], payload=ET.fromstring(item["entry"]))
             print("OK", flush=True)
         elif command == "retract":
             await ps.retract(service, args[0], args[1], notify=True)

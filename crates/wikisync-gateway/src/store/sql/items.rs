@@ -4,17 +4,17 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::super::error::StoreError;
-use super::super::records::Item;
+use super::super::records::{Cursor, Item, ItemPage};
 
 /// Stores `payload` as item `item_id` of `node`, as its newest item, and drops the oldest items
-/// beyond `max_items`.
+/// beyond `max_items` (0: no limit); returns how many it dropped.
 pub(crate) fn put(
     conn: &Connection,
     node: &str,
     item: &Item,
     now_ms: i64,
     max_items: u32,
-) -> Result<(), StoreError> {
+) -> Result<usize, StoreError> {
     let seq: i64 = conn
         .prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM items WHERE node = ?1")?
         .query_row([node], |r| r.get(0))?;
@@ -24,12 +24,17 @@ pub(crate) fn put(
          published_ms = excluded.published_ms",
     )?
     .execute(params![node, item.id, seq, item.payload, now_ms])?;
-    let max = i64::from(max_items);
-    if seq > max {
-        conn.prepare_cached("DELETE FROM items WHERE node = ?1 AND seq <= ?2")?
-            .execute(params![node, seq - max])?;
+    if max_items == 0 || seq <= i64::from(max_items) {
+        return Ok(0);
     }
-    Ok(())
+    // By count, not by sequence number: a republished item leaves a gap in the sequence, and
+    // the gap must not cost another item its place.
+    Ok(conn
+        .prepare_cached(
+            "DELETE FROM items WHERE node = ?1 AND seq <= (SELECT seq FROM items WHERE node = ?1
+             ORDER BY seq DESC LIMIT 1 OFFSET ?2)",
+        )?
+        .execute(params![node, max_items])?)
 }
 
 /// The payload of item `item_id` of `node`, if stored.
@@ -66,6 +71,49 @@ pub(crate) fn newest(conn: &Connection, node: &str, max: u32) -> Result<Vec<Item
         })?
         .collect::<Result<_, _>>()?;
     Ok(items)
+}
+
+/// One page of the items of `node`, newest first: those with a sequence number below `after`
+/// (all with `None`), at most `max`, stopping once the payloads reach `max_bytes` (at least
+/// one item). Rows are read one at a time, so a page never holds more than it serves.
+pub(crate) fn page(
+    conn: &Connection,
+    node: &str,
+    after: Option<i64>,
+    max: u32,
+    max_bytes: usize,
+) -> Result<ItemPage, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, item_id, payload FROM items WHERE node = ?1 AND seq < ?2
+         ORDER BY seq DESC LIMIT ?3",
+    )?;
+    let limit = i64::from(max) + 1;
+    let mut rows = stmt.query(params![node, after.unwrap_or(i64::MAX), limit])?;
+    let mut page = ItemPage::default();
+    let (mut bytes, mut last_seq) = (0usize, None);
+    while let Some(row) = rows.next()? {
+        let payload: String = row.get(2)?;
+        let full = page.items.len() >= max as usize
+            || (!page.items.is_empty() && bytes.saturating_add(payload.len()) > max_bytes);
+        if full {
+            page.next = last_seq.map(Cursor::Stored);
+            break;
+        }
+        bytes = bytes.saturating_add(payload.len());
+        last_seq = Some(row.get::<_, i64>(0)?);
+        page.items.push(Item {
+            id: row.get(1)?,
+            payload,
+        });
+    }
+    Ok(page)
+}
+
+/// How many items `node` holds.
+pub(crate) fn count(conn: &Connection, node: &str) -> Result<u64, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT COUNT(*) FROM items WHERE node = ?1")?
+        .query_row([node], |r| r.get(0))?)
 }
 
 /// The newest item of `node`, if it has one.

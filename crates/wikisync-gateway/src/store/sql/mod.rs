@@ -29,7 +29,7 @@ use rusqlite::Connection;
 use super::error::StoreError;
 
 /// The schema version this gateway writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 /// The subscriber queues (subscription ids) a transaction added deliveries to.
 #[derive(Debug, Default)]
@@ -80,8 +80,27 @@ CREATE TABLE IF NOT EXISTS subscriptions (
     created_ms INTEGER NOT NULL,
     topic TEXT,
     expires_ms INTEGER,
+    last_delivery_ms INTEGER,
     UNIQUE (node, callback)
 );
+CREATE TABLE IF NOT EXISTS dropped_subscriptions (
+    node TEXT NOT NULL,
+    callback TEXT NOT NULL,
+    sub_key INTEGER NOT NULL,
+    secret_sha256 TEXT,
+    topic TEXT,
+    reason TEXT NOT NULL,
+    redirect TEXT,
+    created_ms INTEGER NOT NULL,
+    expires_ms INTEGER,
+    last_delivery_ms INTEGER,
+    failures INTEGER NOT NULL DEFAULT 0,
+    failing_since_ms INTEGER,
+    dropped_ms INTEGER NOT NULL,
+    PRIMARY KEY (node, callback)
+);
+CREATE INDEX IF NOT EXISTS dropped_by_time ON dropped_subscriptions(dropped_ms);
+CREATE INDEX IF NOT EXISTS dropped_by_queue ON dropped_subscriptions(sub_key);
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     node TEXT NOT NULL,
@@ -105,7 +124,7 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE INDEX IF NOT EXISTS outbox_by_queue ON outbox(sub_key, id);
 CREATE INDEX IF NOT EXISTS outbox_by_event ON outbox(event_id);
 CREATE INDEX IF NOT EXISTS subscriptions_by_lease ON subscriptions(expires_ms) WHERE expires_ms IS NOT NULL;
-PRAGMA user_version = 2;
+PRAGMA user_version = 3;
 ";
 
 /// Brings a version 1 database (before WebSub) to version 2.
@@ -113,6 +132,13 @@ const MIGRATE_1_TO_2: &str = "
 ALTER TABLE subscriptions ADD COLUMN topic TEXT;
 ALTER TABLE subscriptions ADD COLUMN expires_ms INTEGER;
 ALTER TABLE outbox ADD COLUMN topic TEXT;
+";
+
+/// Brings a version 2 database (before `GET /subscription`) to version 3: subscriptions
+/// remember their last successful delivery; the `dropped_subscriptions` table is created by
+/// [`SCHEMA`].
+const MIGRATE_2_TO_3: &str = "
+ALTER TABLE subscriptions ADD COLUMN last_delivery_ms INTEGER;
 ";
 
 /// Opens (creating if needed) the database at `path` in WAL mode, migrates an older schema and
@@ -136,8 +162,14 @@ pub(crate) fn open(path: &Path) -> Result<Connection, StoreError> {
             "database schema version {version} is newer than this gateway understands ({SCHEMA_VERSION})"
         )));
     }
-    if version == 1 {
-        conn.execute_batch(&format!("BEGIN; {MIGRATE_1_TO_2} COMMIT;"))?;
+    let migrations = [(1, MIGRATE_1_TO_2), (2, MIGRATE_2_TO_3)];
+    let due: String = migrations
+        .iter()
+        .filter(|(from, _)| version != 0 && *from >= version)
+        .map(|(_, sql)| *sql)
+        .collect();
+    if !due.is_empty() {
+        conn.execute_batch(&format!("BEGIN; {due} COMMIT;"))?;
     }
     conn.execute_batch(SCHEMA)?;
     Ok(conn)

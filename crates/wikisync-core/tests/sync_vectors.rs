@@ -223,6 +223,14 @@ fn host_policies() {
         let want: PublishFailure = from(&case["failure"], "failure", "publishFailures");
         assert_eq!(PublishFailure::from_status(status), want, "{status}");
     }
+    for case in file["subscriptions"].as_array().expect("a list") {
+        let name = case["name"].as_str().expect("name");
+        let report: SubscriptionReport = from(&case["report"], "report", name);
+        let lease = u32::try_from(case["leaseSeconds"].as_u64().expect("lease")).expect("u32");
+        let now: Timestamp = from(&case["now"], "now", name);
+        let want: SubscriptionStep = from(&case["expected"], "expected", name);
+        assert_eq!(check_subscription(&report, lease, now), want, "{name}");
+    }
     for case in file["mediaNeedsPublish"].as_array().expect("a list") {
         let name = case["name"].as_str().expect("name");
         let state: PageState = from(&case["state"], "state", name);

@@ -44,6 +44,7 @@ mod outbox;
 mod publish;
 mod setup;
 mod state;
+mod subscription;
 mod version_vector;
 
 pub use action::{
@@ -71,4 +72,5 @@ pub use state::{
     ConflictOrigin, ConflictReport, HISTORY_LEN, LockState, MediaVersion, PageState,
     PendingConflict, Releases, Snapshot,
 };
+pub use subscription::{DropReason, SubscriptionReport, SubscriptionStep, check_subscription};
 pub use version_vector::{Causality, VersionVector};

@@ -1,0 +1,131 @@
+//! Subscriptions that heal: what a mirror or peer does with what the gateway says about its
+//! subscription (`GET /subscription`), so that it is never cut off without knowing.
+//!
+//! ```
+//! use wikisync_core::sync::{SubscriptionReport, SubscriptionStep, check_subscription};
+//! use wikisync_core::time::Timestamp;
+//! // a lease with less than half of it left is renewed
+//! let report = SubscriptionReport::Active { expires: Some(Timestamp(1_000 + 400)) };
+//! assert_eq!(check_subscription(&report, 1_000, Timestamp(1_000)), SubscriptionStep::Renew);
+//! ```
+
+use serde::{Deserialize, Serialize};
+
+use crate::time::Timestamp;
+
+/// What the gateway said about a subscription.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum SubscriptionReport {
+    /// Active, with a lease ending at `expires` (`None`: no lease).
+    Active {
+        /// When the lease ends.
+        expires: Option<Timestamp>,
+    },
+    /// Waiting for its verification of intent.
+    Pending,
+    /// Dropped by the gateway at `at`, for `reason`; `redirect` is the node a deleted node
+    /// redirected to.
+    Dropped {
+        /// Why.
+        reason: DropReason,
+        /// When.
+        at: Timestamp,
+        /// The node to follow, when a deleted node named one.
+        redirect: Option<String>,
+    },
+    /// The gateway knows no such subscription (never made, or forgotten since).
+    NotFound,
+    /// The gateway could not be asked, or could not answer.
+    Unreachable,
+}
+
+/// Why the gateway dropped a subscription.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum DropReason {
+    /// The callback answered 410 Gone.
+    Gone,
+    /// Deliveries kept failing for longer than the gateway's failure budget.
+    FailureBudget,
+    /// The lease ended without a renewal.
+    LeaseExpired,
+    /// The subscriber unsubscribed.
+    Unsubscribed,
+    /// The node was deleted.
+    NodeDeleted,
+}
+
+/// What to do about a subscription.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum SubscriptionStep {
+    /// Nothing: it is well.
+    Nothing,
+    /// Subscribe again to renew the lease (the queue and deliveries stay).
+    Renew,
+    /// It is gone: subscribe again, then catch up from the node's items (nothing was
+    /// delivered meanwhile).
+    Resubscribe,
+    /// The node moved: follow it there (the `follow` namespace change).
+    Follow {
+        /// The node to follow.
+        node: String,
+    },
+    /// The node was deleted without a successor, and this site did not hear of it: apply the
+    /// source-gone policy to every page (`sourceGone`).
+    SourceGone,
+    /// Nothing can be learnt now: ask again later, and show it.
+    Wait,
+}
+
+/// What to do about a subscription of `lease_seconds` (the lease this site asks for) given
+/// what the gateway `report`ed at `now`.
+///
+/// A lease is renewed once less than half of it is left, so one missed check cannot let it
+/// end. A subscription dropped for a reason this site can mend (its callback failed, its
+/// lease ended, the gateway forgot it) is made again and caught up; a deleted node is followed
+/// when it named a successor, else the source is gone. An unreachable gateway is never taken
+/// for a vanished source: the site waits.
+pub fn check_subscription(
+    report: &SubscriptionReport,
+    lease_seconds: u32,
+    now: Timestamp,
+) -> SubscriptionStep {
+    match report {
+        SubscriptionReport::Active { expires: None } => SubscriptionStep::Renew,
+        SubscriptionReport::Active {
+            expires: Some(expires),
+        } => {
+            let left = expires.0.saturating_sub(now.0);
+            if left.saturating_mul(2) <= i64::from(lease_seconds) {
+                SubscriptionStep::Renew
+            } else {
+                SubscriptionStep::Nothing
+            }
+        }
+        SubscriptionReport::Pending => SubscriptionStep::Nothing,
+        SubscriptionReport::Dropped {
+            reason: DropReason::NodeDeleted,
+            redirect: Some(node),
+            ..
+        } => SubscriptionStep::Follow { node: node.clone() },
+        SubscriptionReport::Dropped {
+            reason: DropReason::NodeDeleted,
+            redirect: None,
+            ..
+        } => SubscriptionStep::SourceGone,
+        SubscriptionReport::Dropped { .. } | SubscriptionReport::NotFound => {
+            SubscriptionStep::Resubscribe
+        }
+        SubscriptionReport::Unreachable => SubscriptionStep::Wait,
+    }
+}

@@ -958,7 +958,9 @@ fn resolve_name(name: &str) -> Result<char, DecodeError> {
 
 /// An attribute value, normalised as XML requires (literal tab/CR/LF become spaces;
 /// references resolved).
-fn attr_value(attr: &quick_xml::events::attributes::Attribute<'_>) -> Result<String, DecodeError> {
+pub(super) fn attr_value(
+    attr: &quick_xml::events::attributes::Attribute<'_>,
+) -> Result<String, DecodeError> {
     let value = attr
         .normalized_value(XmlVersion::Implicit1_0)
         .map_err(xml_error)?;

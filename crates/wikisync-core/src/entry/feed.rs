@@ -135,10 +135,7 @@ pub fn decode_retraction(input: &[u8]) -> Result<String, DecodeError> {
                 for attr in start.attributes() {
                     let attr = attr.map_err(|e| DecodeError::Malformed(e.to_string()))?;
                     if attr.key.as_ref() == "ref" {
-                        let value = attr
-                            .unescape_value()
-                            .map_err(|e| DecodeError::Malformed(e.to_string()))?;
-                        return Ok(value.trim().to_owned());
+                        return Ok(super::decode::attr_value(&attr)?.trim().to_owned());
                     }
                 }
                 return Err(DecodeError::MissingElement("at:deleted-entry/@ref"));

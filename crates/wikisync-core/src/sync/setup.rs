@@ -102,6 +102,12 @@ pub enum SetupRequest {
     rename_all_fields = "camelCase"
 )]
 pub enum SetupStep {
+    /// Read the first page of the node's items and ask [`check_mirror_source`] whether they
+    /// come from `source`; stop with its error if not.
+    CheckSource {
+        /// The source given.
+        source: SiteId,
+    },
     /// Unsubscribe this site's callback from `node` (stop receiving from it).
     Unsubscribe {
         /// The node.
@@ -277,6 +283,9 @@ pub fn plan_setup(
             let node = checked(&node)?;
             leave(&mut steps, Some(&node));
             steps.push(SetupStep::UseNode { node });
+            steps.push(SetupStep::CheckSource {
+                source: source.clone(),
+            });
             steps.push(set_role(Role::Mirror { source, when_gone }));
             steps.push(SetupStep::Subscribe);
             steps.push(SetupStep::FirstSync);

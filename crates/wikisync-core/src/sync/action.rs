@@ -361,6 +361,17 @@ pub enum Notice {
     },
 }
 
+impl Notice {
+    /// Whether an administrator should hear of it (the admin page), beyond the readers of the
+    /// page: a file over the size limit, concurrent uploads, a vanished source.
+    pub fn worth_reporting(&self) -> bool {
+        matches!(
+            self,
+            Notice::MediaTooLarge { .. } | Notice::MediaConflict { .. } | Notice::SourceGone { .. }
+        )
+    }
+}
+
 /// A local upload, overwrite or deletion of a media file, as the host reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -68,6 +68,12 @@ class admin_plugin_wikisync extends AdminPlugin
                 $r = $sync->setup->run($ns, ['type' => 'remove']);
                 $this->report($r['ok'], $r['error'] ?: "'$ns'");
                 break;
+            case 'heal':
+                $done = $sync->heal->checkAll(0);
+                $this->report(true, implode(', ', array_map(function ($ns, $what) {
+                    return "'$ns': $what";
+                }, array_keys($done), $done)) ?: '-');
+                break;
             case 'flush':
                 $f = $sync->queue->flush(10, 60.0);
                 $this->report($f['error'] === '', $f['error'] ?: (string)$f['sent']);
@@ -118,10 +124,11 @@ class admin_plugin_wikisync extends AdminPlugin
             echo '<p>' . hsc($this->getLang('none')) . '</p>';
         } else {
             echo '<table class="inline"><tr>';
-            foreach (['namespace', 'role', 'node', 'source', 'when_gone', 'status', 'last_sync', ''] as $k) {
+            foreach (['namespace', 'role', 'node', 'source', 'when_gone', 'status', 'subscription', 'last_callback', 'last_sync', ''] as $k) {
                 echo '<th>' . ($k === '' ? '' : hsc($this->getLang($k))) . '</th>';
             }
             echo '</tr>';
+            $callbacks = $this->sync->health->get()['callback'] ?? [];
             foreach ($rules->all() as $ns => $rule) {
                 $role = $rule['role'];
                 echo '<tr><td><code>' . hsc($ns === '' ? '*' : $ns) . '</code></td>';
@@ -131,6 +138,8 @@ class admin_plugin_wikisync extends AdminPlugin
                 echo '<td>' . (isset($role['whenGone']) ? hsc($this->getLang($role['whenGone'])) : '') . '</td>';
                 $status = $rule['status'] ?? 'active';
                 echo '<td class="' . ($status === 'active' ? 'wikisync_good' : 'wikisync_bad') . '">' . hsc($status) . '</td>';
+                echo '<td>' . $this->subscription($rule) . '</td>';
+                echo '<td>' . (isset($callbacks[$ns]) ? dformat($callbacks[$ns]) : hsc($this->getLang('never'))) . '</td>';
                 echo '<td>' . (!empty($rule['last_sync']) ? dformat($rule['last_sync']) : hsc($this->getLang('never'))) . '</td>';
                 echo '<td>';
                 $this->button('publish', $ns, $this->getLang('publish_all'));
@@ -139,6 +148,22 @@ class admin_plugin_wikisync extends AdminPlugin
                 echo '</td></tr>';
             }
             echo '</table>';
+            if ($this->hasSubscriptions()) $this->button('heal', '', $this->getLang('heal_now'));
+        }
+
+        // conflicts
+        $conflicts = $this->sync->conflictedPages();
+        echo '<h2>' . hsc($this->getLang('h_conflicts')) . '</h2>';
+        if (!$conflicts) {
+            echo '<p>' . hsc($this->getLang('no_conflicts')) . '</p>';
+        } else {
+            echo '<ul class="plugin_wikisync_conflicts">';
+            foreach ($conflicts as $id => $conflict) {
+                echo '<li><div class="li"><a href="' . wl($id, ['do' => 'edit']) . '">' . hsc($id) . '</a> '
+                    . sprintf($this->getLang('conflict_with'), $this->sync->siteLink((string)($conflict['revision']['site'] ?? '?')))
+                    . '</div></li>';
+            }
+            echo '</ul>';
         }
 
         // health
@@ -156,6 +181,7 @@ class admin_plugin_wikisync extends AdminPlugin
         $this->row($this->getLang('last_receive'), $when('receive'));
         $this->row($this->getLang('last_sync'), $when('sync'));
         $this->row($this->getLang('refused_count'), (string)(int)($health['count']['refused'] ?? 0));
+        $this->row($this->getLang('ignored_count'), (string)(int)($health['count']['ignored'] ?? 0));
         echo '</table>';
         if ($queued) $this->button('flush', '', $this->getLang('retry'));
         if (!empty($health['failures'])) {
@@ -191,6 +217,46 @@ class admin_plugin_wikisync extends AdminPlugin
         $form->addButton('', $this->getLang('add'))->attr('type', 'submit');
         echo $form->toHTML();
         echo '</div>';
+    }
+
+    /**
+     * A subscription's state as the gateway last told it: active (until when), pending,
+     * dropped since when and why, or unreachable.
+     *
+     * @param array $rule
+     * @return string HTML
+     */
+    protected function subscription(array $rule)
+    {
+        if (empty($rule['secret'])) return '';
+        $report = $rule['report'] ?? null;
+        $checked = empty($rule['checked']) ? '' : ' <small>(' . sprintf($this->getLang('checked'), dformat($rule['checked'])) . ')</small>';
+        if (!is_array($report)) {
+            $until = empty($rule['expires']) ? '' : sprintf($this->getLang('sub_until'), dformat($rule['expires']));
+            return hsc($this->getLang('sub_unchecked') . ' ' . $until);
+        }
+        switch ($report['type']) {
+            case 'active':
+                $text = $this->getLang('sub_active') . (empty($report['expires']) ? ''
+                    : ' ' . sprintf($this->getLang('sub_until'), dformat($report['expires'])));
+                return '<span class="wikisync_good">' . hsc($text) . '</span>' . $checked;
+            case 'dropped':
+                $text = sprintf($this->getLang('sub_dropped'), dformat($report['at']), $report['reason']);
+                return '<span class="wikisync_bad">' . hsc($text) . '</span>' . $checked;
+            default:
+                return '<span class="wikisync_bad">' . hsc($this->getLang('sub_' . $report['type'])) . '</span>' . $checked;
+        }
+    }
+
+    /**
+     * @return bool whether this site receives any namespace (has a subscription to check)
+     */
+    protected function hasSubscriptions()
+    {
+        foreach ($this->sync->rules->all() as $rule) {
+            if (!empty($rule['secret'])) return true;
+        }
+        return false;
     }
 
     /**

@@ -54,6 +54,10 @@ class cli_plugin_wikisync extends CLIPlugin
 
         $options->registerCommand('flush', 'Send the queued entries now.');
 
+        $options->registerCommand('heal', 'Check this site\'s subscriptions at the gateway now: renew leases, subscribe again and catch up after a drop, follow a node that moved (the task runner does it every heal_interval seconds; run this from cron on wikis with few visitors).');
+
+        $options->registerCommand('conflicts', 'List the pages with a conflict waiting for an editor.');
+
         $options->registerCommand('remove', 'Stop syncing a namespace (unsubscribes a mirror). Pages stay.');
         $options->registerArgument('namespace', 'The namespace.', true, 'remove');
     }
@@ -123,6 +127,16 @@ class cli_plugin_wikisync extends CLIPlugin
                 $r = $sync->setup->run($ns, ['type' => 'retire']);
                 if (!$r['ok']) $this->fatal($r['error']);
                 $this->success("the node of '$ns' is deleted; mirrors apply their keep/delete policy");
+                return 0;
+            case 'heal':
+                $done = $sync->heal->checkAll(0);
+                foreach ($done as $name => $what) echo "'$name': $what\n";
+                $this->success(count($done) . ' subscriptions checked');
+                return 0;
+            case 'conflicts':
+                foreach ($sync->conflictedPages() as $id => $conflict) {
+                    echo $id . "\t" . ($conflict['revision']['site'] ?? '?') . "\n";
+                }
                 return 0;
             case 'flush':
                 $r = $sync->queue->flush(10, 3600.0, $this->progress('sent'));

@@ -35,7 +35,7 @@ class action_plugin_wikisync_head extends ActionPlugin
         ];
         $gateway = rtrim((string)$this->getConf('gateway_url'), '/');
         if ($gateway !== '') {
-            $event->data['link'][] = ['rel' => 'hub', 'href' => $gateway . '/'];
+            $event->data['link'][] = ['rel' => 'hub', 'href' => $gateway . '/hub'];
             $event->data['link'][] = [
                 'rel' => 'alternate', 'type' => 'application/atom+xml;type=feed',
                 'title' => $title . ' (items)',

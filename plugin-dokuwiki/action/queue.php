@@ -5,8 +5,10 @@ use dokuwiki\Extension\Event;
 use dokuwiki\Extension\EventHandler;
 
 /**
- * Retries the outgoing queue in DokuWiki's background task runner (the 1×1 image every page
- * view loads), so entries queued while the gateway was away are sent without an admin.
+ * DokuWiki's background task runner (the 1×1 image every page view loads) retries the
+ * outgoing queue, so entries queued while the gateway was away are sent without an admin, and
+ * checks this site's subscriptions every `heal_interval` seconds (renewals, re-subscriptions
+ * after a drop, a node that moved or went).
  */
 class action_plugin_wikisync_queue extends ActionPlugin
 {
@@ -23,8 +25,8 @@ class action_plugin_wikisync_queue extends ActionPlugin
     {
         /** @var helper_plugin_wikisync_sync $sync */
         $sync = plugin_load('helper', 'wikisync_sync');
-        if (!$sync->queue->length()) return;
-        $sync->queue->flush(max(1, (int)$this->getConf('timeout')), 20.0);
+        if ($sync->queue->length()) $sync->queue->flush(max(1, (int)$this->getConf('timeout')), 20.0);
+        if ($sync->core->isAvailable()) $sync->heal->checkAll(max(1, (int)$this->getConf('heal_interval')));
         if (mt_rand(0, 99) === 0) $sync->health->pruneSignatures();
     }
 }

@@ -111,7 +111,17 @@ class action_plugin_wikisync_receive extends ActionPlugin
     protected function deliver($sync, $ns, $body)
     {
         $kind = strtoupper(trim((string)($_SERVER['HTTP_EVENT'] ?? '')));
+        $sync->health->recordCallback($ns);
         if ($kind === 'DELETED') {
+            $redirect = helper_plugin_wikisync_gateway::linkTarget((string)($_SERVER['HTTP_LINK'] ?? ''), 'alternate');
+            if ($redirect !== null) {
+                // the node moved (maybe to another gateway or service): follow it there
+                $error = $sync->heal->follow($ns, $redirect);
+                $sync->health->record('receive');
+                $this->reply(200, $error === '' ? ['status' => 'ok', 'outcome' => 'follow', 'node' => $redirect]
+                    : ['status' => 'error', 'reason' => 'follow', 'message' => $error]);
+                return;
+            }
             $n = $sync->bulk->each($ns, ['type' => 'sourceGone', 'redirect' => null]);
             $sync->rules->update($ns, ['status' => 'gone']);
             $sync->wiki->indexWritten([$sync->pages, 'locked']);
@@ -120,9 +130,7 @@ class action_plugin_wikisync_receive extends ActionPlugin
             return;
         }
         if ($kind === 'RETRACTED') {
-            // wikisync sources publish deletions as entries; a bare retraction carries no
-            // revision, so it cannot be ordered against what is applied: ignored.
-            $this->reply(200, ['status' => 'ignored', 'reason' => 'retraction']);
+            $this->retracted($sync, $ns, $body);
             return;
         }
         try {
@@ -136,7 +144,7 @@ class action_plugin_wikisync_receive extends ActionPlugin
         $decision = $sync->firstSync->applyEntry($entry, $ns);
         $outcome = $decision['outcome'];
         if (($outcome['reason'] ?? '') === 'outsideNamespace') {
-            $sync->health->record('refused', "entry for {$entry['page']} outside namespace '$ns'");
+            // recorded for the admin page with the other ignores worth reporting
             $this->reply(200, ['status' => 'refused', 'reason' => 'outside_namespace']);
             return;
         }
@@ -146,6 +154,38 @@ class action_plugin_wikisync_receive extends ActionPlugin
         $sync->flushBriefly();
         $this->reply(200, ['status' => 'ok', 'page' => $entry['page'], 'outcome' => $outcome['type']]
             + (isset($outcome['reason']) ? ['reason' => $outcome['reason']] : []));
+    }
+
+    /**
+     * A bare retraction (an XMPP client removed an item): the core decides what it does to the
+     * page or media file the item is about.
+     *
+     * @param helper_plugin_wikisync_sync $sync
+     * @param string $ns
+     * @param string $body the tombstone
+     */
+    protected function retracted($sync, $ns, $body)
+    {
+        try {
+            $item = $sync->core->decodeRetraction($body);
+        } catch (\WikiSync\Exception $e) {
+            $sync->health->record('failure', "unreadable retraction for '$ns': " . $e->getMessage());
+            $this->reply(200, ['status' => 'rejected', 'reason' => $sync->core->errorCode($e)]);
+            return;
+        }
+        $subject = $sync->core->itemSubject($item);
+        if ($subject === null || $sync->rules->namespaceOf($subject['page'] ?? $subject['media']) !== $ns) {
+            $sync->health->record('ignored', "retraction of $item on '$ns': not an item of this namespace");
+            $this->reply(200, ['status' => 'ignored', 'reason' => 'other_item']);
+            return;
+        }
+        $media = $subject['type'] === 'media';
+        $id = $subject['page'] ?? $subject['media'];
+        $d = $sync->applier->apply($id, ['type' => 'retracted', 'item' => $item], [], $media);
+        $sync->health->record('receive');
+        $sync->flushBriefly();
+        $this->reply(200, ['status' => 'ok', 'page' => $id, 'outcome' => $d['outcome']['type']]
+            + (isset($d['outcome']['reason']) ? ['reason' => $d['outcome']['reason']] : []));
     }
 
     /**

@@ -30,6 +30,8 @@ class Applier
     protected $core;
     /** @var Health */
     protected $health;
+    /** @var \helper_plugin_wikisync_gateway */
+    protected $gateway;
 
     /**
      * @param PageStore $pages
@@ -38,9 +40,11 @@ class Applier
      * @param Wiki $wiki
      * @param \helper_plugin_wikisync_core $core
      * @param Health $health
+     * @param \helper_plugin_wikisync_gateway $gateway fetches media files sent by reference
      */
-    public function __construct(PageStore $pages, Rules $rules, Queue $queue, Wiki $wiki, $core, Health $health)
+    public function __construct(PageStore $pages, Rules $rules, Queue $queue, Wiki $wiki, $core, Health $health, $gateway)
     {
+        $this->gateway = $gateway;
         $this->pages = $pages;
         $this->rules = $rules;
         $this->queue = $queue;
@@ -57,19 +61,20 @@ class Applier
      *                              the page's lock (to read the page's text there)
      * @param array $handlers action type => function (array $action) for the actions in
      *                        HANDED_BACK; those without a handler are dropped
+     * @param bool $media the input is about the media file $id (its own state)
      * @return array the decision (outcome, state, actions)
      */
-    public function apply($id, $input, array $handlers = [])
+    public function apply($id, $input, array $handlers = [], $media = false)
     {
-        $decision = $this->pages->locked($id, function () use ($id, $input) {
-            $stored = $this->pages->state($id);
+        $decision = $this->pages->locked(($media ? 'media:' : '') . $id, function () use ($id, $input, $media) {
+            $stored = $this->pages->state($id, $media);
             $state = $stored ?? $this->core->newState($id);
             if (is_callable($input)) $input = $input();
             $decision = $this->core->handle($this->rules->siteConfig(), $state, $input, time());
             foreach ($decision['actions'] as $action) {
                 if (!in_array($action['type'], self::HANDED_BACK, true)) $this->carryOut($id, $action);
             }
-            if ($decision['state'] !== $state) $this->pages->setState($id, $decision['state']);
+            if ($decision['state'] !== $state) $this->pages->setState($id, $decision['state'], $media);
             return $decision;
         });
         foreach ($decision['actions'] as $action) {
@@ -106,6 +111,19 @@ class Applier
                 return;
             case 'unlockPage':
                 $this->wiki->unlock($id, $action['editor'], (string)$action['site']);
+                return;
+            case 'writeMedia':
+                $bytes = $action['data'] !== null ? base64_decode((string)$action['data'], true)
+                    : $this->gateway->fetchMedia((string)$action['url'], (int)$action['size']);
+                if (!is_string($bytes)) {
+                    throw new \RuntimeException("wikisync: the media file $id could not be fetched from {$action['url']}");
+                }
+                // nothing unverified is written: a corrupt or truncated file fails the input
+                $this->core->verifyMedia($bytes, (string)$action['sha256'], (int)$action['size']);
+                $this->wiki->writeMedia($id, $bytes, $action['author']);
+                return;
+            case 'deleteMedia':
+                $this->wiki->deleteMedia($id, $action['author'], $action['summary']);
                 return;
             case 'recordConflict':
             case 'clearConflict':

@@ -3,9 +3,9 @@
 namespace dokuwiki\plugin\wikisync\classes;
 
 /**
- * Inputs given to every page of a namespace at once: publishing an existing wiki, announcing
- * a source move, a source that went away. Each page goes through the one apply path; which
- * pages take part and what happens to each is the core's answer.
+ * Inputs given to every page and media file of a namespace at once: publishing an existing
+ * wiki, announcing a source move, a source that went away. Each goes through the one apply
+ * path; which take part and what happens to each is the core's answer.
  */
 class Bulk
 {
@@ -45,8 +45,29 @@ class Bulk
      */
     public function pagesOf($ns)
     {
-        $ids = array_unique(array_merge($this->wiki->pages($ns), $this->pages->pagesWithState()));
-        $ids = array_values(array_filter($ids, function ($id) use ($ns) {
+        return $this->inNamespace($ns, array_merge($this->wiki->pages($ns), $this->pages->withState()));
+    }
+
+    /**
+     * The media files the core places in namespace $ns: the existing ones and those known
+     * only from their state, sorted.
+     *
+     * @param string $ns
+     * @return string[]
+     */
+    public function mediaOf($ns)
+    {
+        return $this->inNamespace($ns, array_merge($this->wiki->mediaFiles($ns), $this->pages->withState(true)));
+    }
+
+    /**
+     * @param string $ns
+     * @param string[] $ids
+     * @return string[] those of $ids the core places in $ns, once each, sorted
+     */
+    protected function inNamespace($ns, array $ids)
+    {
+        $ids = array_values(array_filter(array_unique($ids), function ($id) use ($ns) {
             return $this->rules->namespaceOf($id) === $ns;
         }));
         sort($ids, SORT_STRING);
@@ -84,7 +105,42 @@ class Bulk
             }
             if ($progress) $progress($i + 1, count($ids), $id);
         }
+        foreach ($this->mediaOf($ns) as $id) {
+            $bytes = $this->wiki->mediaBytes($id);
+            $state = $this->pages->state($id, true) ?? $this->core->newState($id);
+            if (!$this->core->mediaNeedsPublish($state, $bytes === null ? null : hash('sha256', $bytes))) {
+                $count['unchanged']++;
+                continue;
+            }
+            try {
+                $d = $this->applier->apply($id, self::mediaSaved($bytes, $this->wiki->mediaType($id), null,
+                    $this->wiki->mediaRevision($id)), [], true);
+                $count[$d['outcome']['type'] === 'publish' ? 'published' : 'refused']++;
+            } catch (\Throwable $e) {
+                $count['failed']++;
+            }
+        }
         return $count;
+    }
+
+    /**
+     * The core's mediaSaved input.
+     *
+     * @param string|null $bytes the file, null: deleted
+     * @param string $mediaType
+     * @param string|null $user
+     * @param int $revision DokuWiki's revision of the file (its time)
+     * @return array
+     */
+    public static function mediaSaved($bytes, $mediaType, $user, $revision)
+    {
+        return ['type' => 'mediaSaved', 'edit' => [
+            'change' => $bytes === null ? ['type' => 'deleted']
+                : ['type' => 'file', 'data' => base64_encode($bytes), 'mediaType' => $mediaType],
+            'author' => $user === null || $user === '' ? null : $user,
+            'summary' => null,
+            'revision' => (int)$revision,
+        ]];
     }
 
     /**
@@ -120,12 +176,16 @@ class Bulk
      */
     public function each($ns, array $input, $progress = null)
     {
-        $ids = $this->pagesOf($ns);
+        $all = array_merge(array_map(function ($id) {
+            return [$id, false];
+        }, $this->pagesOf($ns)), array_map(function ($id) {
+            return [$id, true];
+        }, $this->mediaOf($ns)));
         $n = 0;
-        foreach ($ids as $i => $id) {
-            $d = $this->applier->apply($id, $input);
+        foreach ($all as $i => [$id, $media]) {
+            $d = $this->applier->apply($id, $input, [], $media);
             if ($d['outcome']['type'] !== 'ignore') $n++;
-            if ($progress) $progress($i + 1, count($ids), $id);
+            if ($progress) $progress($i + 1, count($all), $id);
         }
         return $n;
     }

@@ -3,8 +3,9 @@
 namespace dokuwiki\plugin\wikisync\classes;
 
 /**
- * First sync and catch-up of a subscribed namespace: one GET of the node's items, the core
- * decodes the feed (oldest first), and every entry goes through the core like a callback.
+ * First sync and catch-up of a subscribed namespace: the node's items, page by page (the
+ * gateway links each page of `/items` to the next), decoded by the core, and every entry
+ * (page or media file) through the core like a callback, oldest first.
  * Pages are written first and indexed in one pass afterwards (DokuWiki's indexer dominates
  * the time); on the command line several processes can write at once.
  */
@@ -24,6 +25,8 @@ class FirstSync
     protected $pages;
     /** @var Health */
     protected $health;
+    /** @var callable function (array $notice): string, a notice in words */
+    protected $describe;
 
     /**
      * @param Rules $rules
@@ -33,9 +36,12 @@ class FirstSync
      * @param Wiki $wiki
      * @param PageStore $pages
      * @param Health $health
+     * @param callable $describe function (array $notice): string, a notice in words
      */
-    public function __construct(Rules $rules, $gateway, $core, Applier $applier, Wiki $wiki, PageStore $pages, Health $health)
+    public function __construct(Rules $rules, $gateway, $core, Applier $applier, Wiki $wiki, PageStore $pages, Health $health,
+                                callable $describe)
     {
+        $this->describe = $describe;
         $this->rules = $rules;
         $this->gateway = $gateway;
         $this->core = $core;
@@ -61,13 +67,17 @@ class FirstSync
     {
         $rule = $this->rules->get($ns);
         if (!$rule || empty($rule['node'])) return ['error' => "namespace '$ns' has no node"];
-        $r = $this->gateway->items($rule['node']);
+        $r = $this->gateway->allItems($rule['node']);
         if (!$r['ok']) {
             $this->health->record('failure', $r['error']);
             return ['error' => $r['error']];
         }
+        $items = [];
         try {
-            $items = $this->core->decodeFeed($r['body']);
+            // pages come newest first and each decodes oldest first: the last page first
+            foreach (array_reverse($r['feeds']) as $feed) {
+                $items = array_merge($items, $this->core->decodeFeed($feed));
+            }
         } catch (\WikiSync\Exception $e) {
             $error = "the items of '$ns' are not a feed: " . $e->getMessage();
             $this->health->record('failure', $error);
@@ -139,9 +149,31 @@ class FirstSync
     public function applyEntry(array $entry, $ns)
     {
         $id = $entry['page'];
-        return $this->applier->apply($id, function () use ($id, $entry, $ns) {
-            return ['type' => 'notification', 'localText' => $this->wiki->text($id), 'entry' => $entry, 'namespace' => $ns];
-        });
+        $media = in_array($entry['kind']['type'], ['media', 'mediaDeleted'], true);
+        $decision = $this->applier->apply($id, function () use ($id, $entry, $ns, $media) {
+            return ['type' => 'notification', 'localText' => $media ? null : $this->wiki->text($id),
+                'entry' => $entry, 'namespace' => $ns];
+        }, $this->reporting($id), $media);
+        $outcome = $decision['outcome'];
+        if ($outcome['type'] === 'ignore' && $this->core->ignoreWorthReporting($outcome['reason'])) {
+            $this->health->record('ignored', "$id from {$entry['revision']['site']}: {$outcome['reason']}");
+        }
+        return $decision;
+    }
+
+    /**
+     * Handlers that put the notices an administrator should hear of on the admin page.
+     *
+     * @param string $id
+     * @return array see Applier::apply()
+     */
+    public function reporting($id)
+    {
+        return ['showNotice' => function ($action) use ($id) {
+            if ($this->core->noticeWorthReporting($action['notice'])) {
+                $this->health->record('refused', "$id: " . ($this->describe)($action['notice']));
+            }
+        }];
     }
 
     /**

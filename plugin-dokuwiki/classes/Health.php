@@ -36,32 +36,59 @@ class Health
     }
 
     /**
-     * Records an event: a counter, a timestamp and, for failures and refusals, the message.
+     * Records an event: a counter, a timestamp and, for failures, refusals, notifications
+     * ignored for a reason worth reporting and healed subscriptions, the message (the last 50
+     * are kept).
      *
-     * @param string $what publish|receive|refused|failure|sync
+     * @param string $what publish|receive|refused|ignored|healed|failure|sync
      * @param string $message
      */
     public function record($what, $message = '')
+    {
+        $this->update(function ($h) use ($what, $message) {
+            $h['count'][$what] = ($h['count'][$what] ?? 0) + 1;
+            $h['last'][$what] = time();
+            if (in_array($what, ['failure', 'refused', 'ignored', 'healed'], true)) {
+                $h['failures'][] = ['time' => time(), 'kind' => $what, 'message' => $message];
+                $h['failures'] = array_slice($h['failures'], -50);
+            }
+            if ($what === 'publish') $h['last_error'] = '';
+            if ($what === 'failure') $h['last_error'] = $message;
+            return $h;
+        });
+    }
+
+    /**
+     * Changes the record under a lock: written to a temporary file and renamed over it.
+     *
+     * @param callable $change function (array $health): array
+     */
+    protected function update(callable $change)
     {
         $file = $this->dir . '/health.json';
         $fh = fopen($file . '.lock', 'c');
         flock($fh, LOCK_EX);
         try {
-            $h = $this->get();
-            $h['count'][$what] = ($h['count'][$what] ?? 0) + 1;
-            $h['last'][$what] = time();
-            if ($what === 'failure' || $what === 'refused') {
-                $h['failures'][] = ['time' => time(), 'kind' => $what, 'message' => $message];
-                $h['failures'] = array_slice($h['failures'], -20);
-            }
-            if ($what === 'publish') $h['last_error'] = '';
-            if ($what === 'failure') $h['last_error'] = $message;
+            $h = $change($this->get());
             file_put_contents($file . '.tmp', json_encode($h, JSON_PRETTY_PRINT | JSON_UNESCAPED_SLASHES));
             rename($file . '.tmp', $file);
         } finally {
             flock($fh, LOCK_UN);
             fclose($fh);
         }
+    }
+
+    /**
+     * Remembers when a callback for namespace $ns last arrived (shown on the admin page).
+     *
+     * @param string $ns
+     */
+    public function recordCallback($ns)
+    {
+        $this->update(function ($h) use ($ns) {
+            $h['callback'][(string)$ns] = time();
+            return $h;
+        });
     }
 
     /**

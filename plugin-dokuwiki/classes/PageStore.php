@@ -3,7 +3,7 @@
 namespace dokuwiki\plugin\wikisync\classes;
 
 /**
- * Each page's sync state, stored as the core hands it over (opaque JSON text, never read
+ * Each page's (and media file's) sync state, stored as the core hands it over (opaque JSON text, never read
  * here), in the plugin's own file per page: `<metadir>/_wikisync/pages/<md5(id)>.json`, and the
  * lock that serialises work on one page between concurrent requests.
  *
@@ -40,24 +40,26 @@ class PageStore
 
     /**
      * @param string $id
+     * @param bool $media a media file's state (a page and a media file may share an id)
      * @return string
      */
-    protected function file($id)
+    protected function file($id, $media = false)
     {
-        return $this->sub('pages') . '/' . md5($id) . '.json';
+        return $this->sub('pages') . '/' . md5(($media ? "media\0" : '') . $id) . '.json';
     }
 
     /**
      * The page's stored state (the core's JSON text), or null before its first sync.
      *
      * @param string $id
+     * @param bool $media a media file's state
      * @return string|null
      */
-    public function state($id)
+    public function state($id, $media = false)
     {
-        $file = $this->file($id);
+        $file = $this->file($id, $media);
         $data = is_file($file) ? json_decode((string)file_get_contents($file), true) : null;
-        if (!is_array($data)) {
+        if (!is_array($data) && !$media) {
             // earlier versions kept it in the page's persistent metadata
             $data = p_get_metadata($id, 'wikisync', METADATA_DONT_RENDER);
         }
@@ -72,11 +74,13 @@ class PageStore
      *
      * @param string $id
      * @param string $state the core's JSON text
+     * @param bool $media a media file's state
      */
-    public function setState($id, $state)
+    public function setState($id, $state, $media = false)
     {
-        $file = $this->file($id);
-        $json = json_encode(['id' => $id, 'state' => $state], JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE);
+        $file = $this->file($id, $media);
+        $json = json_encode(['id' => $id, 'media' => (bool)$media, 'state' => $state],
+            JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE);
         $tmp = $file . '.' . getmypid() . '.tmp';
         if ($json === false || file_put_contents($tmp, $json) === false || !rename($tmp, $file)) {
             @unlink($tmp);
@@ -85,16 +89,20 @@ class PageStore
     }
 
     /**
-     * Every page that has a stored state, sorted (deleted pages included).
+     * Every page (or, with $media, every media file) that has a stored state, sorted
+     * (deleted ones included).
      *
+     * @param bool $media
      * @return string[]
      */
-    public function pagesWithState()
+    public function withState($media = false)
     {
         $ids = [];
         foreach (glob($this->sub('pages') . '/*.json') ?: [] as $file) {
             $data = json_decode((string)file_get_contents($file), true);
-            if (is_array($data) && is_string($data['id'] ?? null)) $ids[] = $data['id'];
+            if (is_array($data) && is_string($data['id'] ?? null) && !empty($data['media']) === $media) {
+                $ids[] = $data['id'];
+            }
         }
         sort($ids, SORT_STRING);
         return $ids;
@@ -104,7 +112,7 @@ class PageStore
      * Runs $work while holding the page's lock (reentrant within one request: a save that a
      * conflict resolution triggers takes the lock its caller holds).
      *
-     * @param string $id
+     * @param string $id a page id, or "media:" and a media id
      * @param callable $work
      * @return mixed what $work returns
      */

@@ -21,6 +21,8 @@ class Rules
     protected $lockSeconds;
     /** @var string|null the page URL template */
     protected $pageUrl;
+    /** @var array media settings for the core's SiteConfig (mediaUrl, mediaMax) */
+    protected $media;
     /** @var array|null cached table */
     protected $table;
     /** @var array|null cached SiteConfig */
@@ -32,9 +34,11 @@ class Rules
      * @param string $site this site's id
      * @param int $lockSeconds how long a draft lock lasts
      * @param string|null $pageUrl page URL template ({page}, {revision})
+     * @param array $media mediaUrl (template), mediaMax (bytes) for the core's SiteConfig
      */
-    public function __construct($dir, $core, $site, $lockSeconds, $pageUrl)
+    public function __construct($dir, $core, $site, $lockSeconds, $pageUrl, array $media = [])
     {
+        $this->media = $media;
         $this->dir = $dir;
         $this->core = $core;
         $this->site = $site;
@@ -163,7 +167,7 @@ class Rules
             'lockSeconds' => $this->lockSeconds,
             'mediaType' => 'text/x-dokuwiki',
             'pageUrl' => $this->pageUrl,
-        ];
+        ] + $this->media;
     }
 
     /**

@@ -22,6 +22,10 @@ class Setup
     protected $announce;
     /** @var callable function (string $ns, ?callable $progress): array (first sync) */
     protected $firstSync;
+    /** @var callable function (string $ns, array $input, ?callable $progress): int (every page) */
+    protected $each;
+    /** @var int the lease asked for, in seconds */
+    protected $lease;
 
     /**
      * @param Rules $rules
@@ -32,9 +36,15 @@ class Setup
      *                           array ok, error, pages — every page announces the move and
      *                           the queue is sent
      * @param callable $firstSync function (string $ns, ?callable $progress): array with 'error'
+     * @param callable $each function (string $ns, array $input, ?callable $progress): int, the
+     *                       same input for every page and media file of a namespace
+     * @param int $lease the subscription lease asked for, in seconds
      */
-    public function __construct(Rules $rules, $gateway, $core, Health $health, callable $announce, callable $firstSync)
+    public function __construct(Rules $rules, $gateway, $core, Health $health, callable $announce, callable $firstSync,
+                                callable $each, $lease)
     {
+        $this->each = $each;
+        $this->lease = (int)$lease;
         $this->rules = $rules;
         $this->gateway = $gateway;
         $this->core = $core;
@@ -90,10 +100,13 @@ class Setup
                 case 'subscribe':
                     $secret = bin2hex(random_bytes(32));
                     $this->rules->update($ns, ['secret' => $secret, 'status' => 'pending']);
-                    // the gateway verifies the callback with a challenge, answered while pending
-                    $r = $this->gateway->subscribe($node, $this->rules->callbackUrl($ns), $secret);
-                    $this->rules->update($ns, ['status' => $r['ok'] ? 'active' : 'failed']);
-                    if (!$r['ok']) $error = $r['error'];
+                    $error = $this->subscribe($ns, $node, $secret);
+                    break;
+                case 'checkSource':
+                    $error = $this->checkSource($node, (string)$step['source']);
+                    break;
+                case 'followSource':
+                    ($this->each)($ns, ['type' => 'sourceGone', 'redirect' => (string)$step['source']], $progress);
                     break;
                 case 'announceSourceMove':
                     $r = ($this->announce)($ns, (string)$step['newSource'], $progress);
@@ -121,5 +134,47 @@ class Setup
             }
         }
         return ['node' => $node] + $out;
+    }
+
+    /**
+     * Subscribes (or renews) the namespace's callback to $node with $secret and a lease; the
+     * gateway verifies the callback with a challenge, answered while the rule is pending.
+     *
+     * @param string $ns
+     * @param string $node
+     * @param string $secret
+     * @return string '' or the error
+     */
+    public function subscribe($ns, $node, $secret)
+    {
+        $r = $this->gateway->subscribe($node, $this->rules->callbackUrl($ns), $secret, $this->lease);
+        $this->rules->update($ns, $r['ok']
+            ? ['status' => 'active', 'expires' => $r['expires'], 'dropped' => null]
+            : ['status' => 'failed']);
+        return $r['ok'] ? '' : $r['error'];
+    }
+
+    /**
+     * Whether the node's items come from $source (the core's check), before a mirror
+     * subscribes to them.
+     *
+     * @param string $node
+     * @param string $source
+     * @return string '' or why not
+     */
+    protected function checkSource($node, $source)
+    {
+        $r = $this->gateway->items($node, 100);
+        if (!$r['ok']) return "cannot read the node's items: {$r['error']}";
+        try {
+            $entries = [];
+            foreach ($this->core->decodeFeed($r['body']) as $item) {
+                if ($item['entry'] !== null) $entries[] = $item['entry'];
+            }
+            $this->core->checkMirrorSource($source, $entries);
+        } catch (\WikiSync\Exception $e) {
+            return $e->getMessage();
+        }
+        return '';
     }
 }

@@ -103,26 +103,10 @@ class Wiki
      */
     public function write($id, $text, $author, $summary, $minor)
     {
-        global $INPUT;
         $this->waitForNextSecond($id);
-        $user = preg_replace('/[\t\r\n]+/', ' ', (string)$author);
-        if ($user === '') $user = 'wikisync';
-        $prevUser = $INPUT->server->str('REMOTE_USER');
-        $prevServer = $_SERVER['REMOTE_USER'] ?? null;
-        $INPUT->server->set('REMOTE_USER', $user);
-        $_SERVER['REMOTE_USER'] = $user;
-        self::$applying = true;
-        try {
+        $this->asRemote($author, function () use ($id, $text, $summary, $minor) {
             saveWikiText($id, (string)$text, (string)$summary, (bool)$minor);
-        } finally {
-            self::$applying = false;
-            $INPUT->server->set('REMOTE_USER', $prevUser);
-            if ($prevServer === null) {
-                unset($_SERVER['REMOTE_USER']);
-            } else {
-                $_SERVER['REMOTE_USER'] = $prevServer;
-            }
-        }
+        });
         if ($text !== null && $text !== '' && $this->index) $this->toIndex[] = $id;
     }
 
@@ -154,10 +138,202 @@ class Wiki
      */
     protected function waitForNextSecond($id)
     {
-        $file = wikiFN($id);
+        $this->waitForNextSecondOf(wikiFN($id));
+    }
+
+    /**
+     * Waits until a save of $file would be a new revision (a later second than its last).
+     *
+     * @param string $file
+     */
+    protected function waitForNextSecondOf($file)
+    {
         clearstatcache(true, $file);
         $last = @filemtime($file);
         if ($last !== false && $last >= time()) time_sleep_until($last + 1.02);
+    }
+
+    /**
+     * Runs $work as user $author with the "applying" flag set (a write from the gateway: its
+     * events are no local edit), restoring the request's user afterwards.
+     *
+     * @param string|null $author
+     * @param callable $work
+     * @return mixed what $work returns
+     */
+    protected function asRemote($author, callable $work)
+    {
+        global $INPUT;
+        $user = preg_replace('/[\t\r\n]+/', ' ', (string)$author);
+        if ($user === '') $user = 'wikisync';
+        $prevUser = $INPUT->server->str('REMOTE_USER');
+        $prevServer = $_SERVER['REMOTE_USER'] ?? null;
+        $INPUT->server->set('REMOTE_USER', $user);
+        $_SERVER['REMOTE_USER'] = $user;
+        self::$applying = true;
+        try {
+            return $work();
+        } finally {
+            self::$applying = false;
+            $INPUT->server->set('REMOTE_USER', $prevUser);
+            if ($prevServer === null) {
+                unset($_SERVER['REMOTE_USER']);
+            } else {
+                $_SERVER['REMOTE_USER'] = $prevServer;
+            }
+        }
+    }
+
+    /**
+     * A media file's bytes, or null when it does not exist.
+     *
+     * @param string $id
+     * @return string|null
+     */
+    public function mediaBytes($id)
+    {
+        $file = mediaFN($id);
+        if (!is_file($file)) return null;
+        $bytes = file_get_contents($file);
+        return is_string($bytes) ? $bytes : null;
+    }
+
+    /**
+     * The media type DokuWiki gives a media file (by its extension).
+     *
+     * @param string $id
+     * @return string
+     */
+    public function mediaType($id)
+    {
+        [, $mime] = mimetype($id);
+        return is_string($mime) && $mime !== '' ? $mime : 'application/octet-stream';
+    }
+
+    /**
+     * The revision number of a media file's current version (its modification time).
+     *
+     * @param string $id
+     * @return int
+     */
+    public function mediaRevision($id)
+    {
+        clearstatcache(true, mediaFN($id));
+        return (int)@filemtime(mediaFN($id));
+    }
+
+    /**
+     * Writes a media file as $author through DokuWiki's media_save() (the old version goes to
+     * the media history, the media changelog names the author).
+     *
+     * @param string $id
+     * @param string $bytes
+     * @param string|null $author
+     * @throws \RuntimeException when DokuWiki refuses it (an extension it does not allow, …)
+     */
+    public function writeMedia($id, $bytes, $author)
+    {
+        $this->waitForNextSecondOf(mediaFN($id));
+        $tmp = tempnam(sys_get_temp_dir(), 'wikisync-media');
+        if ($tmp === false || file_put_contents($tmp, $bytes) === false) {
+            throw new \RuntimeException("wikisync: cannot stage the media file $id");
+        }
+        try {
+            [$ext, $mime] = mimetype($id);
+            $r = $this->asRemote($author, function () use ($id, $tmp, $ext, $mime) {
+                return media_save(['name' => $tmp, 'mime' => $mime, 'ext' => $ext], $id, true, AUTH_ADMIN, 'copy');
+            });
+        } finally {
+            @unlink($tmp);
+        }
+        if (!is_string($r)) {
+            $why = is_array($r) ? strip_tags((string)$r[0]) : 'refused';
+            throw new \RuntimeException("wikisync: DokuWiki did not write the media file $id: $why");
+        }
+    }
+
+    /**
+     * Deletes a media file as $author: the current version goes to the media history and the
+     * media changelog records the deletion, as DokuWiki's own media_delete() does (which a
+     * mirror cannot use: it checks the user's permission and refuses files still in use).
+     *
+     * @param string $id
+     * @param string|null $author
+     * @param string|null $summary
+     */
+    public function deleteMedia($id, $author, $summary)
+    {
+        global $lang;
+        $file = mediaFN($id);
+        if (!is_file($file)) return;
+        $this->asRemote($author, function () use ($id, $file, $summary, $lang) {
+            $data = ['id' => $id, 'name' => basename($file), 'path' => $file, 'size' => filesize($file),
+                'unl' => false, 'del' => false];
+            $evt = new \dokuwiki\Extension\Event('MEDIA_DELETE_FILE', $data);
+            if ($evt->advise_before()) {
+                $old = @filemtime($file);
+                if (!file_exists(mediaFN($id, $old))) media_saveOldRevision($id);
+                $data['unl'] = @unlink($file);
+                if ($data['unl']) {
+                    addMediaLogEntry(time(), $id, DOKU_CHANGE_TYPE_DELETE, (string)($summary ?: $lang['deleted']), '',
+                        null, -$data['size']);
+                    $data['del'] = io_sweepNS($id, 'mediadir');
+                }
+            }
+            $evt->advise_after();
+            if (!$data['unl']) throw new \RuntimeException("wikisync: cannot delete the media file $id");
+        });
+    }
+
+    /**
+     * The bytes of a version of a media file whose SHA-256 is $sha256: the current one or one
+     * in its media history (what another site fetching by reference asks for), or null.
+     *
+     * @param string $id
+     * @param string $sha256
+     * @return string|null
+     */
+    public function mediaVersion($id, $sha256)
+    {
+        $candidates = [mediaFN($id)];
+        foreach ((new \dokuwiki\ChangeLog\MediaChangeLog($id))->getRevisions(-1, 100) as $rev) {
+            $candidates[] = mediaFN($id, $rev);
+        }
+        foreach ($candidates as $file) {
+            if (is_file($file) && hash_equals(strtolower($sha256), hash_file('sha256', $file))) {
+                return (string)file_get_contents($file);
+            }
+        }
+        return null;
+    }
+
+    /**
+     * The media files of a namespace ('' = all), sorted.
+     *
+     * @param string $ns
+     * @return string[]
+     */
+    public function mediaFiles($ns)
+    {
+        global $conf;
+        $dir = utf8_encodeFN(str_replace(':', '/', $ns));
+        $data = [];
+        search($data, $conf['mediadir'], 'search_media', ['skipacl' => true, 'depth' => 0], $dir);
+        $ids = array_map(function ($m) {
+            return $m['id'];
+        }, $data);
+        sort($ids, SORT_STRING);
+        return $ids;
+    }
+
+    /**
+     * Where other sites fetch this site's media files by reference (the core's `mediaUrl`).
+     *
+     * @return string
+     */
+    public function mediaUrlTemplate()
+    {
+        return DOKU_URL . 'lib/exe/ajax.php?call=wikisync_media&media={media}&rev={revision}&sha256={sha256}';
     }
 
     /**

@@ -197,6 +197,117 @@ class helper_plugin_wikisync_core extends Plugin
     }
 
     /**
+     * Checks fetched media bytes against what their entry announced; throws
+     * WikiSync\MediaException (size_mismatch, hash_mismatch) when they are not those.
+     *
+     * @param string $bytes
+     * @param string $sha256
+     * @param int $size
+     */
+    public function verifyMedia($bytes, $sha256, $size)
+    {
+        $this->need();
+        \WikiSync\Entry::verifyMedia($bytes, $sha256, (int)$size);
+    }
+
+    /**
+     * The item id a bare retraction (Event: RETRACTED) names.
+     *
+     * @param string $xml
+     * @return string
+     */
+    public function decodeRetraction($xml)
+    {
+        $this->need();
+        return \WikiSync\Entry::decodeRetraction($xml);
+    }
+
+    /**
+     * What an item id names: ['type' => page|draft|media, 'page'|'media' => id], or null.
+     *
+     * @param string $itemId
+     * @return array|null
+     */
+    public function itemSubject($itemId)
+    {
+        $this->need();
+        return \WikiSync\Entry::itemSubject($itemId);
+    }
+
+    /**
+     * @param string $state a media file's state
+     * @param string|null $sha256 the hex SHA-256 of the file here, null when there is none
+     * @return bool whether it still needs publishing
+     */
+    public function mediaNeedsPublish($state, $sha256)
+    {
+        $this->need();
+        return \WikiSync\Sync::mediaNeedsPublish($state, $sha256);
+    }
+
+    /**
+     * Throws WikiSync\SetupException (wrong_source) when a node's items do not come from
+     * $source.
+     *
+     * @param string $source
+     * @param array $entries decoded entries
+     */
+    public function checkMirrorSource($source, array $entries)
+    {
+        $this->need();
+        \WikiSync\Sync::checkMirrorSource($source, $entries);
+    }
+
+    /**
+     * The site a node's items come from, as far as they say.
+     *
+     * @param array $entries
+     * @return string|null
+     */
+    public function sourceOfItems(array $entries)
+    {
+        $this->need();
+        return \WikiSync\Sync::sourceOfItems($entries);
+    }
+
+    /**
+     * What to do about a subscription, given what the gateway said (check_subscription).
+     *
+     * @param array $report SubscriptionReport
+     * @param int $lease the lease asked for, in seconds
+     * @return array SubscriptionStep
+     */
+    public function checkSubscription(array $report, $lease)
+    {
+        $this->need();
+        return \WikiSync\Sync::checkSubscription($report, (int)$lease, time());
+    }
+
+    /**
+     * Whether an administrator should hear of a notification ignored for $reason.
+     *
+     * @param string $reason an IgnoreReason
+     * @return bool
+     */
+    public function ignoreWorthReporting($reason)
+    {
+        $this->need();
+        return \WikiSync\Sync::worthReporting((string)$reason);
+    }
+
+    /**
+     * Whether an administrator should hear of a notice (beyond the page's readers).
+     *
+     * @param array $notice
+     * @return bool
+     */
+    public function noticeWorthReporting(array $notice)
+    {
+        $this->need();
+        return \WikiSync\Sync::noticeWorthReporting($notice);
+    }
+
+    /**
      * Whether two node URIs name the same node (the service compared without case).
      *
      * @param string $a

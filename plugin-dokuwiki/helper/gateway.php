@@ -53,14 +53,29 @@ class helper_plugin_wikisync_gateway extends Plugin
      * @param int|null $timeout seconds (default: the `timeout` setting)
      * @return array result
      */
-    protected function request($method, $path, $body = '', $type = '', $timeout = null)
+    protected function request($method, $path, $body = '', $type = '', $timeout = null, array $headers = [])
     {
         if (!$this->isConfigured()) {
-            return ['ok' => false, 'status' => 0, 'body' => '', 'error' => $this->getLang('nogateway')];
+            return ['ok' => false, 'status' => 0, 'body' => '', 'error' => $this->getLang('nogateway'), 'headers' => []];
         }
+        return $this->send($method, rtrim((string)$this->getConf('gateway_url'), '/') . $path, $body, $type, $timeout, $headers);
+    }
+
+    /**
+     * @param string $method
+     * @param string $url an absolute URL (a next-page link the gateway gave)
+     * @param string $body
+     * @param string $type
+     * @param int|null $timeout
+     * @param array $headers extra request headers
+     * @return array result, with the response headers (lower-case names) in ['headers']
+     */
+    protected function send($method, $url, $body = '', $type = '', $timeout = null, array $headers = [])
+    {
         $http = $this->client($timeout ?? max(1, (int)$this->getConf('timeout')));
         if ($type !== '') $http->headers['Content-Type'] = $type;
-        $url = rtrim((string)$this->getConf('gateway_url'), '/') . $path;
+        foreach ($headers as $k => $v) $http->headers[$k] = $v;
+        $path = (string)parse_url($url, PHP_URL_PATH) . (parse_url($url, PHP_URL_QUERY) ? '?…' : '');
         $resp = $http->sendRequest($url, $body, $method);
         $status = (int)$http->status;
         $ok = $resp !== false && $status >= 200 && $status < 300;
@@ -73,7 +88,27 @@ class helper_plugin_wikisync_gateway extends Plugin
             if ($status <= 0) $status = 0;
             $error = preg_replace('/\s+/', ' ', "$method $path: HTTP $status $error");
         }
-        return ['ok' => $ok, 'status' => $status, 'body' => (string)$http->resp_body, 'error' => $error];
+        return ['ok' => $ok, 'status' => $status, 'body' => (string)$http->resp_body, 'error' => $error,
+            'headers' => is_array($http->resp_headers) ? array_change_key_case($http->resp_headers) : []];
+    }
+
+    /**
+     * The target of a `Link` header with the given rel (`next`, `alternate`), or null.
+     *
+     * @param string $link the header's value
+     * @param string $rel
+     * @return string|null
+     */
+    public static function linkTarget($link, $rel)
+    {
+        foreach (preg_split('/,(?=\s*<)/', (string)$link) as $part) {
+            if (preg_match('/^\s*<([^>]*)>(.*)$/s', $part, $m)
+                && preg_match('/;\s*rel\s*=\s*"?([^";]*)"?/i', $m[2], $r)
+                && in_array(strtolower($rel), preg_split('/\s+/', strtolower(trim($r[1]))), true)) {
+                return $m[1];
+            }
+        }
+        return null;
     }
 
     /**
@@ -128,10 +163,53 @@ class helper_plugin_wikisync_gateway extends Plugin
      * @param string $secret HMAC secret for X-Hub-Signature
      * @return array result
      */
-    public function subscribe($node, $callback, $secret)
+    public function subscribe($node, $callback, $secret, $lease = null)
     {
-        $body = json_encode(['uri' => $node, 'callback' => $callback, 'secret' => $secret]);
-        return $this->request('POST', '/subscribe', $body, 'application/json', 15);
+        $body = ['uri' => $node, 'callback' => $callback, 'secret' => $secret];
+        if ($lease !== null) $body['lease_seconds'] = (int)$lease;
+        $r = $this->request('POST', '/subscribe', json_encode($body), 'application/json', 15);
+        $json = json_decode($r['body'], true);
+        $r['expires'] = is_array($json) && isset($json['expires']) ? (int)strtotime((string)$json['expires']) : null;
+        return $r;
+    }
+
+    /**
+     * What the gateway says about this site's subscription of $callback to $node, asked with
+     * the subscription's secret (`GET /subscription`, signed).
+     *
+     * @param string $node
+     * @param string $callback
+     * @param string $secret
+     * @return array result; on success ['state'] holds the gateway's JSON answer
+     */
+    public function subscription($node, $callback, $secret)
+    {
+        $ts = (string)time();
+        $sig = hash_hmac('sha256', "GET\n/subscription\n$node\n$callback\n$ts", hash('sha256', $secret, true));
+        $r = $this->request('GET', '/subscription?uri=' . rawurlencode($node) . '&callback=' . rawurlencode($callback)
+            . '&timestamp=' . $ts, '', '', 15, ['X-Hub-Signature' => "sha256=$sig"]);
+        $json = json_decode($r['body'], true);
+        $r['state'] = $r['ok'] && is_array($json) ? $json : null;
+        $r['code'] = is_array($json) ? (string)($json['error'] ?? '') : '';
+        return $r;
+    }
+
+    /**
+     * Fetches a media file another site serves by reference: at most $size bytes.
+     *
+     * @param string $url
+     * @param int $size the size announced
+     * @return string|null the bytes, or null when they could not be fetched
+     */
+    public function fetchMedia($url, $size)
+    {
+        $http = new DokuHTTPClient();
+        $http->timeout = max(30, (int)$this->getConf('timeout'));
+        $http->max_bodysize = (int)$size + 1; // a longer answer is cut and then refused by its size
+        $http->max_bodysize_abort = true;
+        $http->keep_alive = false;
+        $body = $http->get($url);
+        return ($body === false || (int)$http->status !== 200) ? null : (string)$body;
     }
 
     /**
@@ -152,9 +230,30 @@ class helper_plugin_wikisync_gateway extends Plugin
      * @param int $max
      * @return array result (the feed in ['body'])
      */
-    public function items($node, $max = 1000000)
+    public function items($node, $max = 1000)
     {
         return $this->request('GET', '/items?uri=' . rawurlencode($node) . '&max_items=' . (int)$max, '', '', 120);
+    }
+
+    /**
+     * Every item of a node, page by page (the gateway links each page to the next): the
+     * feeds as they came, newest first.
+     *
+     * @param string $node
+     * @return array result; on success ['feeds'] holds the feed documents in order
+     */
+    public function allItems($node)
+    {
+        $r = $this->items($node);
+        $feeds = [];
+        while ($r['ok']) {
+            $feeds[] = $r['body'];
+            $next = self::linkTarget($r['headers']['link'] ?? '', 'next');
+            if ($next === null) break;
+            $r = $this->send('GET', $next, '', '', 120);
+        }
+        $r['feeds'] = $feeds;
+        return $r;
     }
 
     /**

@@ -4,6 +4,7 @@ use dokuwiki\Extension\Plugin;
 use dokuwiki\plugin\wikisync\classes\Applier;
 use dokuwiki\plugin\wikisync\classes\Bulk;
 use dokuwiki\plugin\wikisync\classes\FirstSync;
+use dokuwiki\plugin\wikisync\classes\Heal;
 use dokuwiki\plugin\wikisync\classes\Health;
 use dokuwiki\plugin\wikisync\classes\PageStore;
 use dokuwiki\plugin\wikisync\classes\Queue;
@@ -42,6 +43,8 @@ class helper_plugin_wikisync_sync extends Plugin
     public $bulk;
     /** @var Setup */
     public $setup;
+    /** @var Heal */
+    public $heal;
 
     public function __construct()
     {
@@ -52,18 +55,32 @@ class helper_plugin_wikisync_sync extends Plugin
         $this->gateway = plugin_load('helper', 'wikisync_gateway');
         $this->wiki = new Wiki((bool)$this->getConf('index_on_apply'));
         $this->rules = new Rules($dir, $this->core, $this->siteId(), max(10, (int)$conf['locktime']),
-            $this->wiki->pageUrlTemplate());
+            $this->wiki->pageUrlTemplate(), [
+                'mediaUrl' => $this->wiki->mediaUrlTemplate(),
+                'mediaMax' => (int)round(max(0.001, (float)$this->getConf('media_max_mb')) * 1024 * 1024),
+            ]);
         $this->pages = new PageStore($dir);
         $this->health = new Health($dir, (int)$this->getConf('replay_window'));
         $this->queue = new Queue($dir, $this->gateway, $this->core, $this->health);
-        $this->applier = new Applier($this->pages, $this->rules, $this->queue, $this->wiki, $this->core, $this->health);
+        $this->applier = new Applier($this->pages, $this->rules, $this->queue, $this->wiki, $this->core, $this->health,
+            $this->gateway);
         $this->firstSync = new FirstSync($this->rules, $this->gateway, $this->core, $this->applier, $this->wiki,
-            $this->pages, $this->health);
+            $this->pages, $this->health, function ($notice) {
+                return html_entity_decode(strip_tags($this->noticeHtml($notice)), ENT_QUOTES, 'UTF-8');
+            });
         $this->bulk = new Bulk($this->rules, $this->pages, $this->wiki, $this->applier, $this->core);
+        $each = function ($ns, $input, $progress = null) {
+            return $this->bulk->each($ns, $input, $progress);
+        };
+        $lease = (int)round(max(1, (float)$this->getConf('lease_days')) * 86400);
         $this->setup = new Setup($this->rules, $this->gateway, $this->core, $this->health,
             [$this, 'announceMove'], function ($ns, $progress) {
                 return $this->firstSync->pull($ns, $progress);
-            });
+            }, $each, $lease);
+        $this->heal = new Heal($dir, $this->rules, $this->gateway, $this->core, $this->health, $this->setup,
+            function ($ns) {
+                return $this->firstSync->pull($ns);
+            }, $each, $lease);
     }
 
     /**
@@ -109,12 +126,13 @@ class helper_plugin_wikisync_sync extends Plugin
      * @param array|callable $input see Applier::apply()
      * @param string $what for the failure record
      * @param array $handlers see Applier::apply()
+     * @param bool $media the input is about the media file $id
      * @return array|null the decision, or null when it failed
      */
-    public function localInput($id, $input, $what, array $handlers = [])
+    public function localInput($id, $input, $what, array $handlers = [], $media = false)
     {
         try {
-            return $this->applier->apply($id, $input, $handlers);
+            return $this->applier->apply($id, $input, $handlers, $media);
         } catch (Throwable $e) {
             $this->health->record('failure', "$what $id: " . $e->getMessage());
             return null;
@@ -197,6 +215,22 @@ class helper_plugin_wikisync_sync extends Plugin
     }
 
     /**
+     * Every page with a conflict waiting for an editor (the core's answer for each state).
+     *
+     * @return array page id => PendingConflict
+     */
+    public function conflictedPages()
+    {
+        $out = [];
+        if (!$this->core->isAvailable()) return $out;
+        foreach ($this->pages->withState() as $id) {
+            $conflict = $this->core->conflict((string)$this->pages->state($id));
+            if ($conflict !== null) $out[$id] = $conflict;
+        }
+        return $out;
+    }
+
+    /**
      * One notice of the core as HTML.
      *
      * @param array $notice
@@ -222,8 +256,14 @@ class helper_plugin_wikisync_sync extends Plugin
             case 'conflictReported':
                 return sprintf($this->getLang('conflict_reported'), $site('site'));
             case 'conflict':
-                $notice['site'] = $notice['revision']['site'] ?? '?';
-                return sprintf($this->getLang('conflict_pending'), $site('site'));
+                return sprintf($this->getLang('conflict_pending'),
+                    $this->siteLink((string)($notice['revision']['site'] ?? '?')));
+            case 'mediaTooLarge':
+                return sprintf($this->getLang('media_too_large'), round($notice['size'] / 1048576, 2),
+                    round($notice['max'] / 1048576, 2));
+            case 'mediaConflict':
+                return sprintf($this->getLang('media_conflict'), $this->siteLink((string)$notice['kept']['site']),
+                    $this->siteLink((string)$notice['replaced']['site']));
             default:
                 return hsc($notice['type']);
         }

@@ -381,8 +381,8 @@ def choose(wiki, s, page, editor_html, choice, with_token=True):
 def test_conflict_is_shown_with_a_diff_and_three_choices(peers, conflicts):
     a = peers.a
     page = "docs:c-theirs"
-    assert "could not be merged" in view(a, page)
-    assert "could not be merged" in view(peers.b, page)
+    assert "A change of this page from siteB could not be merged" in view(a, page)
+    assert "A change of this page from siteA could not be merged" in view(peers.b, page)
     alice = login(a)
     editor = open_editor(a, alice, page)
     assert 'class="diff diff_sidebyside"' in editor

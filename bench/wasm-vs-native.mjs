@@ -3,7 +3,9 @@
 // functions natively) and then times, in this Node process on the same inputs and with the
 // same method (warm-up, median of 9 batches of about 100 ms), the package's raw WebAssembly
 // exports (JSON text in and out: the same code as the native binding) and its JS API (plain
-// objects: adds JSON.stringify/JSON.parse). Five rounds alternate to share the machine's
+// objects: adds JSON.stringify/JSON.parse). `handle` is a local save of the 100 KB page,
+// alternating between two texts, on a state kept between calls (in WebAssembly: the
+// PageState the previous call returned). Five rounds alternate to share the machine's
 // noise; for each column the best round is kept (load only ever adds time), and printed with
 // the ratios and the .wasm size raw and gzipped.
 //
@@ -15,6 +17,8 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import * as ws from '../bindings-js/pkg/node.js';
 import * as raw from '../bindings-js/pkg/wikisync_js.js';
+
+await ws.init();
 
 const nativeBinary = process.argv[2];
 if (!nativeBinary) {
@@ -47,7 +51,7 @@ const OPS = {
   decode: 'decode a 100 KB entry',
   encode: 'encode a 100 KB entry',
   merge: 'merge a 1.3 MB page, 200+200 edits',
-  handle: 'handle: a 100 KB page update',
+  handle: 'handle: a local save of a 100 KB page',
 };
 const rounds = [];
 let sizes;
@@ -58,15 +62,22 @@ for (let round = 0; round < 5; round += 1) {
   const xml = read('entry.xml');
   const entryJson = read('entry.json');
   const { base, ours, theirs } = JSON.parse(read('merge.json'));
-  const [configJson, stateJson, inputJson] = ['config.json', 'state.json', 'input.json'].map(read);
-  const [entry, config, state, input] = [entryJson, configJson, stateJson, inputJson].map((j) => JSON.parse(j));
+  const [configJson, stateJson] = ['config.json', 'state.json'].map(read);
+  const [entry, config] = [entryJson, configJson].map((j) => JSON.parse(j));
+  const saves = JSON.parse(read('inputs.json'));
+  const savesJson = saves.map((s) => JSON.stringify(s));
+  const NOW = 1_795_255_200_000;
   if (round === 0) {
     // The WebAssembly results are the expected ones.
     if (ws.encodeEntry(ws.decodeEntry(xml)) !== xml) throw new Error('decode/encode does not round-trip');
     if (!ws.merge(base, ours, theirs).clean) throw new Error('the bench merge should be clean');
-    const outcome = ws.handle(config, state, input).outcome.type;
-    if (outcome !== 'update') throw new Error(`handle: ${outcome}`);
+    const outcome = ws.handle(config, ws.PageState.fromJSON(stateJson), saves[0], NOW).outcome.type;
+    if (outcome !== 'publish') throw new Error(`handle: ${outcome}`);
   }
+  // The states the handle timings carry from call to call.
+  const rawState = raw.PageState.fromJSON(stateJson);
+  let apiState = ws.PageState.fromJSON(stateJson);
+  let n = 0;
   rounds.push({
     core: native.core,
     binding: native.binding,
@@ -75,16 +86,21 @@ for (let round = 0; round < 5; round += 1) {
       decode: time(() => raw.decodeEntryText(xml)),
       encode: time(() => raw.encodeEntry(entryJson)),
       merge: time(() => raw.merge(base, ours, theirs)),
-      handle: time(() => raw.handle(configJson, stateJson, inputJson)),
+      handle: time(() => raw.handle(configJson, rawState, savesJson[n++ & 1], NOW)),
     },
     api: {
       sha256: time(() => ws.sha256Hex(entry.kind.text)),
       decode: time(() => ws.decodeEntry(xml)),
       encode: time(() => ws.encodeEntry(entry)),
       merge: time(() => ws.merge(base, ours, theirs)),
-      handle: time(() => ws.handle(config, state, input)),
+      handle: time(() => {
+        const d = ws.handle(config, apiState, saves[n++ & 1], NOW);
+        apiState = d.state;
+        return d;
+      }),
     },
   });
+  rawState.free();
 }
 rmSync(dir, { recursive: true, force: true });
 

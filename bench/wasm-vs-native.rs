@@ -15,7 +15,7 @@ use wikisync_core::entry::{
 };
 use wikisync_core::id::PageId;
 use wikisync_core::merge::{Markers, MergeOptions, merge3};
-use wikisync_core::sync::{Input, PageState, Role, SiteConfig, handle};
+use wikisync_core::sync::{Input, LocalEdit, PageState, Role, SiteConfig, handle};
 use wikisync_core::time::Timestamp;
 
 /// xorshift64*, so both halves see the same pseudo-random inputs without a dependency.
@@ -157,27 +157,25 @@ fn main() {
     let xml = encode(&page);
     let (base, ours, theirs) = big_merge();
     let config = SiteConfig::new(SiteId::new("https://a.example/")).rule("", Role::Peer);
+    // A synced 100 KB page, then local saves that alternate between two 100 KB texts: each is
+    // a new revision, so the state moves on from call to call (and its merge-base history fills
+    // up) as it does on a site.
+    let now = Timestamp(1_795_255_200);
     let first = handle(
         &config,
         PageState::new(page.page.clone()),
         Input::Notification {
             local_text: None,
             entry: Box::new(page.clone()),
-            now: Timestamp(1_795_255_200),
+            namespace: None,
         },
+        now,
     );
     let state = first.state;
-    let mut next = entry(
-        format!("{}one more line\n", page.text().unwrap_or_default()),
-        1_795_255_300,
-        "https://b.example/",
-    );
-    next.base = Some(page.revision.clone());
-    let input = Input::Notification {
-        local_text: page.text().map(str::to_owned),
-        entry: Box::new(next),
-        now: Timestamp(1_795_255_300),
-    };
+    let text = page.text().unwrap_or_default();
+    let saves = [format!("{text}one more line\n"), text.to_owned()].map(|text| Input::LocalSave {
+        edit: LocalEdit::text(text, 1_795_255_300).by("alice"),
+    });
     write(dir, "entry.json", &json(&page));
     write(dir, "entry.xml", &xml);
     write(
@@ -187,29 +185,48 @@ fn main() {
     );
     write(dir, "config.json", &json(&config));
     write(dir, "state.json", &json(&state));
-    write(dir, "input.json", &json(&input));
+    write(dir, "inputs.json", &json(&saves));
 
     // Native timings: the core called directly, and the binding's functions (the very code of
     // the WebAssembly exports, JSON text in and out) compiled natively.
     let options = DecodeOptions::default();
     let merge_options = MergeOptions::default();
     let markers = Markers::default();
-    let (entry_json, config_json) = (json(&page), json(&config));
-    let (state_json, input_json) = (json(&state), json(&input));
-    let text = page.text().unwrap_or_default();
+    let entry_json = json(&page);
+    let (config_json, state_json) = (json(&config), json(&state));
+    let save_json = saves.each_ref().map(json);
+    let core_handle = {
+        let (mut state, mut n) = (state.clone(), 0);
+        time(|| {
+            n += 1;
+            let blank = PageState::new(state.page().clone());
+            let input = saves[n % 2].clone();
+            let d = handle(&config, std::mem::replace(&mut state, blank), input, now);
+            state = d.state;
+            d.actions
+        })
+    };
     let core = serde_json::json!({
         "sha256": time(|| wikisync_core::hash::sha256_hex(text)),
         "decode": time(|| decode(xml.as_bytes(), &options).expect("decodes")),
         "encode": time(|| encode(&page)),
         "merge": time(|| merge3(&base, &ours, &theirs, &merge_options).render(&markers)),
-        "handle": time(|| handle(&config, state.clone(), input.clone())),
+        "handle": core_handle,
     });
+    let binding_handle = {
+        let mut state = wikisync_js::PageState::from_json(&state_json).expect("a state");
+        let (ms, mut n) = (1_795_255_200_000.0, 0);
+        time(|| {
+            n += 1;
+            wikisync_js::handle(&config_json, &mut state, &save_json[n % 2], ms).expect("handles")
+        })
+    };
     let binding = serde_json::json!({
         "sha256": time(|| wikisync_js::sha256_hex(text)),
         "decode": time(|| wikisync_js::decode_entry_text(&xml, None).expect("decodes")),
         "encode": time(|| wikisync_js::encode_entry(&entry_json).expect("encodes")),
         "merge": time(|| wikisync_js::merge(&base, &ours, &theirs, None).expect("merges")),
-        "handle": time(|| wikisync_js::handle(&config_json, &state_json, &input_json).expect("handles")),
+        "handle": binding_handle,
     });
     let results = serde_json::json!({
         "core": core,
@@ -219,7 +236,7 @@ fn main() {
     println!("{results}");
 }
 
-/// A value as serde JSON (snake_case keys, as in `tests/vectors`).
+/// A value as serde JSON (the wire shape, as in `tests/vectors`).
 fn json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("the core's types serialize to JSON")
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Core operations through WebAssembly in Node against the same operations native, in one run,
-# as ratios (TARGETS.md: ≤ 2×), and the .wasm size raw and gzipped (target ≤ 200 KB gzipped).
+# as ratios (TARGETS.md: ≤ 2×), and the .wasm size raw and gzipped (target ≤ 180 KB gzipped).
 # The native half (bench/wasm-vs-native.rs) writes the inputs and times the core directly;
 # the WebAssembly half (bench/wasm-vs-native.mjs) times the npm package on the same inputs.
 #

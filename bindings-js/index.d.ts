@@ -1,20 +1,42 @@
 // TypeScript types of the npm package `wikisync` (see docs/bindings.md). Values are plain
-// objects: the serde JSON form of the core's types with camelCase keys. Numbers that are
+// objects in the serde JSON form of the core's types: keys and tag values in camelCase, every
+// map a list sorted by its key. Each type names the Rust type it mirrors. Numbers that are
 // revisions or timestamps are integers; the core allows revisions up to 2^64 - 1, JS numbers
 // are exact up to 2^53 - 1 (DokuWiki revisions are Unix seconds, far below).
 
-/** Unix time in seconds. */
+// ---- loading ----
+
+/** What `init` loads the WebAssembly module from. */
+export type InitSource = BufferSource | WebAssembly.Module | Response | PromiseLike<Response> | URL | string;
+
+/**
+ * Loads the WebAssembly module; every other function throws a `WikiSyncError` with code
+ * `not_initialized` until it resolved. Without a source: in Node the package's `.wasm` is read
+ * from disk, elsewhere it is fetched next to the package's files. Later calls resolve at once.
+ */
+export function init(source?: InitSource): Promise<void>;
+/** Loads the WebAssembly module at once from its bytes (in Node, by default the package's). */
+export function initSync(bytes?: BufferSource | WebAssembly.Module): void;
+
+// ---- values ----
+
+/** Unix time in whole seconds (`wikisync_core::time::Timestamp`), as in entries and actions. */
 export type Timestamp = number;
+/** Unix time in milliseconds, what `Date.now()` gives: the `now` of each call (fractions dropped). */
+export type Milliseconds = number;
 /** A site's id, in practice its base URL (`https://wiki-a.example.org/`). */
 export type SiteId = string;
 
-/** One revision of one page at one site. */
+/** One revision of one page at one site (`RevisionRef`). */
 export interface RevisionRef {
   revision: number;
   site: SiteId;
 }
 
-/** A wikisync Atom entry (docs/protocol.md). */
+/** A version vector: for each site, its newest revision included, sorted by site. */
+export type Clock = RevisionRef[];
+
+/** A wikisync Atom entry (`Entry`, docs/protocol.md). */
 export interface Entry {
   atomId: string;
   /** The cleaned page id. */
@@ -26,72 +48,71 @@ export interface Entry {
   link: string | null;
   revision: RevisionRef;
   base: RevisionRef | null;
-  /** The version vector, sorted by site. */
-  clock: RevisionRef[];
+  clock: Clock;
   minor: boolean;
   source: SiteId | null;
   kind: EntryKind;
 }
 
-/** What an entry carries. */
+/** What an entry carries (`EntryKind`). */
 export type EntryKind =
   | { type: 'page'; text: string; mediaType: string }
   | { type: 'draft'; lockExpires: Timestamp; conflictWith: RevisionRef | null }
   | { type: 'unlock' }
   | { type: 'deleted'; when: Timestamp; by: string | null; comment: string | null };
 
-/** What a mirror does with its pages when the source goes away. */
+/** One entry of a feed (`wire::FeedItem`): the entry, or why it was refused. */
+export type FeedItem =
+  | { entry: Entry; error: null }
+  | { entry: null; error: { code: DecodeErrorCode; message: string } };
+
+/** What a mirror does with its pages when the source goes away (`GonePolicy`). */
 export type GonePolicy = 'keep' | 'delete';
 
-/** This site's role for a namespace. */
+/** This site's role for a namespace (`Role`). */
 export type Role =
   | { type: 'source' }
   | { type: 'mirror'; source: SiteId; whenGone: GonePolicy }
   | { type: 'peer' };
 
-/** One namespace rule; the longest matching namespace wins, `""` matches every page. */
+/** One namespace rule (`NamespaceRule`); the longest matching namespace wins, `""` matches every page. */
 export interface NamespaceRule {
   namespace: string;
   role: Role;
 }
 
-/** This site's sync configuration. */
+/** This site's sync configuration (`SiteConfig`). */
 export interface SiteConfig {
   site: SiteId;
   rules: NamespaceRule[];
-  /** How long a draft lock lasts, in seconds (900 by default in the core). */
+  /** How long a draft lock lasts, in seconds (900: DokuWiki's own lock). */
   lockSeconds: number;
   /** The markup dialect, e.g. `text/x-dokuwiki`. */
   mediaType: string;
+  /** The URL of a page revision here, with `{page}` and `{revision}` placeholders. */
+  pageUrl?: string | null;
 }
 
-/** For each site, the newest of its revisions included (keys are site ids, kept as they are). */
-export type Clock = Record<SiteId, number>;
-
-/** One synced version of a page (a merge base candidate). */
-export interface Snapshot {
-  clock: Clock;
-  text: string;
-}
-
-/** Who may edit a page right now. */
-export type LockState =
-  | { type: 'free' }
-  | { type: 'awaiting_local_save'; editor: string; since: Timestamp; expires: Timestamp; opened: Clock }
-  | { type: 'awaiting_remote_save'; site: SiteId; editor: string | null; since: Timestamp; expires: Timestamp };
-
-/** How a merged region was decided. */
+/** How a merged region was decided (`merge::Resolution`). */
 export type Resolution = 'unchanged' | 'ours' | 'theirs' | 'both' | 'words';
 
-/** One region of a merge: resolved text, or a conflict with its three versions. */
+/** One region of a merge (`merge::Region`): resolved text, or a conflict with its three versions. */
 export type Region =
   | { type: 'resolved'; text: string; resolution: Resolution }
   | { type: 'conflict'; base: string; ours: string; theirs: string };
 
-/** A remote version that could not be merged, kept for the local editor. */
+/** Where a pending conflict came from (`ConflictOrigin`). */
+export type ConflictOrigin =
+  | { type: 'remote' }
+  | { type: 'localSave'; editor: string | null; text: string | null };
+
+/** A version that could not be merged, kept for the local editor (`PendingConflict`). */
 export interface PendingConflict {
+  origin: ConflictOrigin;
+  /** The other side's revision. */
   revision: RevisionRef;
   clock: Clock;
+  /** The other side's text (`""`: deleted). */
   text: string;
   regions: Region[];
   /** Label of the side shown first (`ours` in the regions). */
@@ -100,92 +121,152 @@ export interface PendingConflict {
   right: string;
 }
 
-/** The sync state of one page; store it between calls and pass it back as it is. */
-export interface PageState {
-  page: string;
-  head: RevisionRef | null;
-  clock: Clock;
-  text: string | null;
-  history: Snapshot[];
-  lock: LockState;
-  conflict: PendingConflict | null;
-  released: Record<SiteId, Timestamp>;
-  followedSource: SiteId | null;
-  sourceGone: Timestamp | null;
+/** The stored form of a page state: opaque, store it and give it back to `PageState.fromJSON`. */
+export interface PageStateJSON {
+  readonly [key: string]: unknown;
 }
 
-/** What a local save did to the page. */
+/**
+ * The sync state of one page (`PageState`), kept inside WebAssembly. Hosts store `toJSON()`
+ * and never read inside it; what to show comes from `notices` and `conflict`.
+ */
+export class PageState {
+  private constructor();
+  /** The state `toJSON()` gave, as the object or its JSON text (also earlier versions' form). */
+  static fromJSON(value: PageStateJSON | string): PageState;
+  /** The object to store; `JSON.stringify(state)` calls it. */
+  toJSON(): PageStateJSON;
+  /** The page id. */
+  readonly page: string;
+  /** The conflict waiting for the local editor, or null. */
+  readonly conflict: PendingConflict | null;
+}
+
+/** What a local save did to the page (`Change`). */
 export type Change = { type: 'text'; text: string } | { type: 'deleted' };
 
-/** A local save, as the host reports it. */
+/** A local save, as the host reports it (`LocalEdit`). */
 export interface LocalEdit {
   change: Change;
-  author: string | null;
-  summary: string | null;
+  author?: string | null;
+  summary?: string | null;
   minor: boolean;
-  /** The host's revision number (DokuWiki: the save time). */
+  /** The host's revision number (DokuWiki: the save time, Unix seconds). */
   revision: number;
+  /** The page's title as the host shows it, if it has one. */
+  title?: string | null;
 }
 
-/** One input to the sync engine for one page. */
+/** How the local editor resolves a pending conflict (`ConflictChoice`). */
+export type ConflictChoice = 'keep' | 'take' | 'merge';
+
+/** One input to the sync engine for one page (`Input`); docs/sync.md says what each does. */
 export type Input =
-  | { type: 'local_save'; edit: LocalEdit; now: Timestamp }
-  | { type: 'editor_opened'; editor: string; now: Timestamp }
-  | { type: 'editor_closed'; editor: string; now: Timestamp }
-  | { type: 'notification'; localText: string | null; entry: Entry; now: Timestamp }
-  | { type: 'tick'; now: Timestamp }
-  | { type: 'source_gone'; redirect: SiteId | null; now: Timestamp };
+  | { type: 'localSave'; edit: LocalEdit }
+  | { type: 'saveRequested'; change: Change; editor?: string | null }
+  | { type: 'editorOpened'; editor: string }
+  | { type: 'editorClosed'; editor: string }
+  | {
+      type: 'notification';
+      localText: string | null;
+      entry: Entry;
+      /** The namespace whose subscription delivered the entry. */
+      namespace?: string | null;
+    }
+  | { type: 'tick' }
+  | { type: 'sourceGone'; redirect?: SiteId | null }
+  | { type: 'announceSourceMove'; newSource: SiteId }
+  | { type: 'resolveConflict'; choice: ConflictChoice; localText: string | null; editorText?: string | null };
 
-/** Why an input changed nothing. */
+/** Why an input changed nothing (`IgnoreReason`). */
 export type IgnoreReason =
-  | 'own_echo' | 'other_page' | 'not_synced' | 'duplicate' | 'stale' | 'not_from_source'
-  | 'source_is_authoritative' | 'read_only' | 'lost_tie_break' | 'session_ended' | 'expired'
-  | 'nothing_locked' | 'nothing_expired' | 'not_a_mirror';
+  | 'ownEcho' | 'otherPage' | 'notSynced' | 'duplicate' | 'stale' | 'notFromSource'
+  | 'sourceIsAuthoritative' | 'readOnly' | 'lostTieBreak' | 'sessionEnded' | 'expired'
+  | 'nothingLocked' | 'nothingExpired' | 'notAMirror' | 'notLockHolder' | 'renewalNotDue'
+  | 'outsideNamespace' | 'neverSynced' | 'noConflict' | 'noPeers';
 
-/** Why a local action was refused. */
-export type RefuseReason = 'mirror' | 'remotely_locked' | 'conflict' | 'not_synced';
+/** Why a local action was refused (`RefuseReason`). */
+export type RefuseReason =
+  | 'mirror' | 'remotelyLocked' | 'conflict' | 'notSynced' | 'notSource' | 'lockedLocally';
 
-/** What happened, in one word. */
+/** What happened, in one word (`Outcome`). */
 export type Outcome =
-  | { type: 'create' | 'update' | 'delete' | 'lock' | 'unlock' | 'merge' | 'conflict' | 'publish' | 'follow' | 'keep' }
+  | {
+      type: 'create' | 'update' | 'delete' | 'lock' | 'unlock' | 'merge' | 'conflict' | 'publish'
+        | 'follow' | 'keep' | 'accept' | 'resolve';
+    }
   | { type: 'ignore'; reason: IgnoreReason }
   | { type: 'refuse'; reason: RefuseReason };
 
-/** A message for the local users of a page. */
+/** A message for the local users of a page (`Notice`). */
 export type Notice =
-  | { type: 'edited_elsewhere'; site: SiteId; editor: string | null; until: Timestamp }
-  | { type: 'lock_lost'; site: SiteId; editor: string | null; until: Timestamp }
-  | { type: 'mirrored_from'; source: SiteId }
-  | { type: 'source_gone'; source: SiteId }
+  | { type: 'editedElsewhere'; site: SiteId; editor: string | null; until: Timestamp }
+  | { type: 'lockLost'; site: SiteId; editor: string | null; until: Timestamp }
+  | { type: 'mirroredFrom'; source: SiteId }
+  | { type: 'sourceGone'; source: SiteId }
   | { type: 'conflict'; revision: RevisionRef }
-  | { type: 'conflict_reported'; site: SiteId; revision: RevisionRef };
+  | { type: 'editedLocally'; editor: string; until: Timestamp }
+  | { type: 'conflictReported'; site: SiteId; revision: RevisionRef };
 
-/** Something the host must do. */
+/** Something the host must do (`Action`), in order. */
 export type Action =
   | { type: 'publish'; entry: Entry }
-  | { type: 'write_page'; text: string; author: string | null; summary: string | null; minor: boolean }
-  | { type: 'delete_page'; author: string | null; summary: string | null }
-  | { type: 'lock_page'; site: SiteId; editor: string | null; until: Timestamp }
-  | { type: 'unlock_page' }
-  | { type: 'show_notice'; notice: Notice }
-  | { type: 'record_conflict'; conflict: PendingConflict }
-  | { type: 'clear_conflict' }
-  | { type: 'refuse_local_edit'; reason: RefuseReason };
+  | { type: 'writePage'; text: string; author: string | null; summary: string | null; minor: boolean }
+  | { type: 'deletePage'; author: string | null; summary: string | null }
+  | { type: 'lockPage'; site: SiteId; editor: string | null; until: Timestamp }
+  | { type: 'unlockPage'; site: SiteId; editor: string | null }
+  | { type: 'showNotice'; notice: Notice }
+  | { type: 'recordConflict'; conflict: PendingConflict }
+  | { type: 'clearConflict' }
+  | { type: 'refuseLocalEdit'; reason: RefuseReason }
+  | { type: 'saveResolution'; text: string | null; choice: ConflictChoice; site: SiteId }
+  | { type: 'openEditor'; text: string };
 
-/** The result of one input: store `state`, then carry out `actions` in order. */
+/** The result of one input: carry out `actions` in order, then keep `state`. */
 export interface Decision {
   outcome: Outcome;
   state: PageState;
   actions: Action[];
 }
 
-/** Options of `decodeEntry`. */
+/** What to do with an entry the gateway refused (`PublishFailure`). */
+export type PublishFailure = 'retry' | 'reject';
+
+/** What this site has for a namespace now (`NamespaceSetup`). */
+export interface NamespaceSetup {
+  role: Role;
+  node: string | null;
+  subscribed: boolean;
+}
+
+/** What the administrator asks for a namespace (`SetupRequest`). */
+export type SetupRequest =
+  | { type: 'source'; node?: string | null }
+  | { type: 'mirror'; node: string; source: SiteId; whenGone?: GonePolicy }
+  | { type: 'peer'; node?: string | null }
+  | { type: 'moveSource'; newSource: SiteId }
+  | { type: 'retire' }
+  | { type: 'remove' };
+
+/** One step of a namespace change, in order (`SetupStep`); steps after `createNode`/`useNode` act on that node. */
+export type SetupStep =
+  | { type: 'unsubscribe'; node: string }
+  | { type: 'createNode' }
+  | { type: 'useNode'; node: string }
+  | { type: 'setRole'; role: Role; readOnly: boolean }
+  | { type: 'subscribe' }
+  | { type: 'announceSourceMove'; newSource: SiteId }
+  | { type: 'deleteNode' }
+  | { type: 'forgetRule' }
+  | { type: 'firstSync' };
+
+/** Options of `decodeEntry` and `decodeFeed`. */
 export interface DecodeOptions {
   /** Largest accepted input in bytes (default 16 MiB). */
   maxBytes?: number;
 }
 
-/** Options of `merge`. */
+/** Options of `merge`; unknown keys are refused. */
 export interface MergeOptions {
   /** Word-level pass inside line conflicts (default true). */
   words?: boolean;
@@ -197,7 +278,7 @@ export interface MergeOptions {
   markerSize?: number;
 }
 
-/** The result of `merge`. */
+/** The result of `merge` (`wire::MergeReport`). */
 export interface MergeResult {
   /** The merged text, conflicts rendered as git-style markers. */
   text: string;
@@ -208,21 +289,46 @@ export interface MergeResult {
   regions: Region[];
 }
 
+// ---- errors ----
+
+/** The codes of `PageIdError` (`PageIdError::code`). */
+export type PageIdErrorCode =
+  | 'empty' | 'too_long' | 'segment_too_long' | 'control_character' | 'absolute_path'
+  | 'path_separator' | 'path_traversal';
+/** The codes of `DecodeError` (`DecodeError::code`). */
+export type DecodeErrorCode =
+  | 'too_large' | 'malformed_xml' | 'doctype' | 'unknown_entity' | 'not_an_entry' | 'not_a_feed'
+  | 'missing_element' | 'duplicate_element' | 'missing_page_id' | 'bad_page_id'
+  | 'unclean_page_id' | 'bad_timestamp' | 'bad_revision' | 'bad_value' | 'bad_content'
+  | 'conflicting_kind' | 'hash_mismatch';
+/** The codes of `SetupError` (`SetupError::code`). */
+export type SetupErrorCode = 'not_synced' | 'not_source' | 'bad_node';
+
 /** Base class of every error this package throws. */
 export class WikiSyncError extends Error {
-  /** A stable machine-readable code, e.g. `path_traversal`, `hash_mismatch`. */
+  /** A stable machine-readable code, e.g. `path_traversal`, `hash_mismatch`, `not_initialized`. */
   readonly code: string;
   constructor(message: string, code: string, options?: ErrorOptions);
 }
 /** A page id was refused (`cleanPageId`, or a page id inside an argument). */
-export class PageIdError extends WikiSyncError {}
-/** `decodeEntry` refused the document. */
-export class DecodeError extends WikiSyncError {}
-/** An argument does not have the documented shape; `code` is `invalid_argument`. */
+export class PageIdError extends WikiSyncError {
+  readonly code: PageIdErrorCode;
+}
+/** `decodeEntry`/`decodeFeed` refused the document. */
+export class DecodeError extends WikiSyncError {
+  readonly code: DecodeErrorCode;
+}
+/** `planSetup` refused the namespace change. */
+export class SetupError extends WikiSyncError {
+  readonly code: SetupErrorCode;
+}
+/** An argument does not have the documented shape, or a `PageState` was used up by `handle`. */
 export class InvalidArgumentError extends WikiSyncError {
   readonly code: 'invalid_argument';
   constructor(message: string, options?: ErrorOptions);
 }
+
+// ---- operations ----
 
 /** Cleans a page id by DokuWiki's `cleanID` rules; throws `PageIdError` for ids that escape. */
 export function cleanPageId(raw: string): string;
@@ -230,13 +336,32 @@ export function cleanPageId(raw: string): string;
 export function encodeEntry(entry: Entry): string;
 /** Parses an Atom entry document (string or UTF-8 bytes); throws `DecodeError`. */
 export function decodeEntry(xml: string | Uint8Array, options?: DecodeOptions): Entry;
+/** Every entry of an Atom feed, oldest first, each decoded on its own; throws `DecodeError` for a bad feed. */
+export function decodeFeed(xml: string | Uint8Array, options?: DecodeOptions): FeedItem[];
 /** The SHA-256 of the UTF-8 text, lowercase hex. */
 export function sha256Hex(text: string): string;
 /** Three-way merge: line-based like `git merge-file`, plus a word pass inside conflicts. */
 export function merge(base: string, ours: string, theirs: string, options?: MergeOptions): MergeResult;
 /** The sync state of a page never synced; throws `PageIdError` for a refused id. */
 export function newPageState(pageId: string): PageState;
-/** Runs one sync input for one page. */
-export function handle(config: SiteConfig, state: PageState, input: Input): Decision;
+/**
+ * Runs one input for one page at `now`. Takes `state` over (handing it in again throws
+ * `InvalidArgumentError`): carry out `decision.actions` in order, then keep `decision.state`.
+ */
+export function handle(config: SiteConfig, state: PageState, input: Input, now?: Milliseconds): Decision;
+/** What to show with the page at `now`. */
+export function notices(config: SiteConfig, state: PageState, now?: Milliseconds): Notice[];
 /** A pending conflict rendered with git-style markers. */
 export function renderConflict(conflict: PendingConflict): string;
+/** Whether a page whose text here is `localText` (null: no page) still has to be published. */
+export function needsPublish(state: PageState, localText: string | null): boolean;
+/** What to do with an entry the gateway refused with this HTTP status (0: no answer). */
+export function publishFailure(status: number): PublishFailure;
+/** The namespace a page is synced with (`""`: the whole wiki), or null. */
+export function namespaceOf(config: SiteConfig, pageId: string): string | null;
+/** Whether local users may not edit the page here (a mirror). */
+export function isReadOnly(config: SiteConfig, pageId: string): boolean;
+/** The steps that turn the namespace's `current` setup (null: none) into `request`; throws `SetupError`. */
+export function planSetup(current: NamespaceSetup | null, request: SetupRequest): SetupStep[];
+/** Whether two XMPP node URIs name the same node (every spelling old clients send). */
+export function sameNode(a: string, b: string): boolean;

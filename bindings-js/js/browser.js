@@ -1,8 +1,4 @@
-// Entry point for browsers and other ES module hosts with fetch: fetches and instantiates the
-// WebAssembly module next to this file (top-level await), so every function is usable as soon
-// as the import resolves.
-import init from './wikisync_js.js';
-
-await init({ module_or_path: new URL('./wikisync_js_bg.wasm', import.meta.url) });
-
+// Entry point for browsers, bundlers and other ES module hosts with fetch: the API of
+// index.js, whose `init()` fetches the .wasm next to the package's files unless given the
+// module (bytes, a Response, a URL or a WebAssembly.Module).
 export * from './index.js';

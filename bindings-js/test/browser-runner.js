@@ -1,7 +1,7 @@
 // Runs the shared suite (suite.js) in a browser against the built package (../pkg/browser.js),
 // with a minimal test runner and assert; results go to window.__results for the driver
 // (browser.js) to read.
-import { defineSuite } from './suite.js';
+import { defineSuite, VECTOR_FILES } from './suite.js';
 
 function equal(a, b) {
   if (Object.is(a, b)) return true;
@@ -33,12 +33,18 @@ const results = { passed: 0, failed: 0, tests: [] };
 try {
   const api = await import('../pkg/browser.js');
   const vectors = {};
-  for (const name of ['page_ids', 'entries', 'merge', 'decisions', 'locks']) {
+  for (const name of VECTOR_FILES) {
     const res = await fetch(`../../tests/vectors/${name}.json`);
     if (!res.ok) throw new Error(`${name}.json: HTTP ${res.status}`);
     vectors[name] = await res.json();
   }
-  defineSuite({ test: (name, fn) => tests.push({ name, fn }), assert, api, vectors });
+  // A fresh, uninitialized copy of the package: the server serves it again under pkg@<n>/.
+  let n = 0;
+  const fresh = () => import(`../pkg@${n++}/browser.js`);
+  const wasmUrl = new URL('../pkg/wikisync_js_bg.wasm', import.meta.url);
+  const wasmBytes = new Uint8Array(await (await fetch(wasmUrl)).arrayBuffer());
+  const env = { fresh, wasmUrl, wasmBytes, initSyncDefault: false };
+  defineSuite({ test: (name, fn) => tests.push({ name, fn }), assert, api, vectors, env });
   for (const t of tests) {
     const start = performance.now();
     try {

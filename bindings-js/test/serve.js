@@ -1,5 +1,6 @@
 // A static file server on 127.0.0.1 for the browser tests: serves bindings-js/{pkg,test} and
-// tests/vectors of the repository, nothing else. startServer() resolves to { url, close }.
+// tests/vectors of the repository, nothing else; bindings-js/pkg@<n>/ is the package again, so
+// that the page can import fresh copies of it. startServer() resolves to { url, close }.
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +15,8 @@ const types = {
 
 export function startServer() {
   const server = createServer(async (req, res) => {
-    const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname)).slice(1);
+    const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname)).slice(1)
+      .replace(/^bindings-js\/pkg@\d+\//, 'bindings-js/pkg/');
     if (path.includes('..') || !allowed.some((p) => path.startsWith(p)) || sep !== '/') {
       res.writeHead(404).end();
       return;

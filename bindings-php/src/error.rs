@@ -29,10 +29,11 @@ const BASE: &str = "WikiSync\\Exception";
 const CODE: &str = "errorCode";
 
 /// The class of each kind, in registration order.
-const KINDS: [ErrorKind; 4] = [
+const KINDS: [ErrorKind; 5] = [
     ErrorKind::PageId,
     ErrorKind::Decode,
     ErrorKind::Setup,
+    ErrorKind::Media,
     ErrorKind::InvalidArgument,
 ];
 
@@ -41,6 +42,7 @@ fn class_name(kind: ErrorKind) -> &'static str {
         ErrorKind::PageId => "WikiSync\\PageIdException",
         ErrorKind::Decode => "WikiSync\\DecodeException",
         ErrorKind::Setup => "WikiSync\\SetupException",
+        ErrorKind::Media => "WikiSync\\MediaException",
         ErrorKind::InvalidArgument => "WikiSync\\InvalidArgumentException",
         _ => BASE,
     }

@@ -33,8 +33,11 @@ use ext_php_rs::types::ZendHashTable;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
+use wikisync_core::entry::{Entry, SiteId};
 use wikisync_core::id::PageId;
-use wikisync_core::sync::{self, NamespaceSetup, PageState, PublishFailure, SiteConfig};
+use wikisync_core::sync::{
+    self, IgnoreReason, NamespaceSetup, PageState, PublishFailure, SiteConfig,
+};
 use wikisync_core::time::Timestamp;
 use wikisync_core::wire::{self, MergeArgs, WireError};
 use wikisync_core::{entry, hash, node};
@@ -59,6 +62,11 @@ fn config(array: &ZendHashTable) -> Result<SiteConfig, WireError> {
 /// Reads a page state from the JSON text a host stored.
 fn state(json: &Text) -> Result<PageState, WireError> {
     wire::state_from_json(text("state", json)?)
+}
+
+/// Reads the list of entries argument `entries` (a node's items).
+fn entries(array: &ZendHashTable) -> Result<Vec<Entry>, WireError> {
+    arg("entries", array)
 }
 
 /// Reads and cleans a page id argument.
@@ -108,6 +116,21 @@ impl EntryClass {
     /// `WikiSync\DecodeException`.
     pub fn decode_feed(xml: Text, maxBytes: Option<i64>) -> Result<Array, Failure> {
         array(&wire::decode_feed(&xml, &wire::decode_options(maxBytes)?)?)
+    }
+
+    /// Checks fetched media bytes (a PHP string is bytes) against the `sha256` and `size` their
+    /// entry announced, before the host writes them; bytes that do not match throw
+    /// `WikiSync\MediaException` (`size_mismatch`, `hash_mismatch`).
+    pub fn verify_media(bytes: Text, sha256: Text, size: i64) -> Result<(), Failure> {
+        Ok(wire::verify_media(&bytes, text("sha256", &sha256)?, size)?)
+    }
+
+    /// What a node's item id names: `['type' => 'page' | 'draft', 'page' => …]` or
+    /// `['type' => 'media', 'media' => …]`; null for an item wikisync does not write.
+    pub fn item_subject(itemId: Text) -> Result<Option<Array>, Failure> {
+        (entry::item_subject(text("itemId", &itemId)?).as_ref())
+            .map(array)
+            .transpose()
     }
 }
 
@@ -203,6 +226,42 @@ impl SyncClass {
     pub fn needs_publish(state: Text, text: Option<Text>) -> Result<bool, Failure> {
         let text = text.as_ref().map(|t| self::text("text", t)).transpose()?;
         Ok(sync::needs_publish(&self::state(&state)?, text))
+    }
+
+    /// Whether a media file whose bytes here have the hex SHA-256 `$sha256` (null: no file)
+    /// still has to be published. (Optional like `needsPublish`'s text: pass it always.)
+    pub fn media_needs_publish(state: Text, sha256: Option<Text>) -> Result<bool, Failure> {
+        let sha256 = sha256.as_ref().map(|s| text("sha256", s)).transpose()?;
+        Ok(sync::media_needs_publish(&self::state(&state)?, sha256))
+    }
+
+    /// A site id in its normal form (an http/https URL: scheme and host lower-cased, default
+    /// port dropped, path ending with `/`; anything else trimmed), as the core compares them.
+    pub fn site_id(raw: Text) -> Result<String, Failure> {
+        Ok(SiteId::new(text("raw", &raw)?).into())
+    }
+
+    /// The site a node's items (`$entries`) come from, as far as they say; null for none.
+    pub fn source_of_items(entries: &ZendHashTable) -> Result<Option<String>, Failure> {
+        Ok(sync::source_of_items(&self::entries(entries)?).map(String::from))
+    }
+
+    /// Checks, before a mirror subscribes, that the node's items (`$entries`, a page of them is
+    /// enough) come from `$source`; otherwise throws `WikiSync\SetupException`
+    /// (`wrong_source`).
+    pub fn check_mirror_source(source: Text, entries: &ZendHashTable) -> Result<(), Failure> {
+        let source = SiteId::new(text("source", &source)?);
+        Ok(sync::check_mirror_source(
+            &source,
+            &self::entries(entries)?,
+        )?)
+    }
+
+    /// Whether an administrator should hear of an `ignore` outcome with this reason (e.g.
+    /// `notFromSource`), as opposed to the echoes and repeats every site sees.
+    pub fn worth_reporting(reason: Text) -> Result<bool, Failure> {
+        let reason: IgnoreReason = wire::parse_name("reason", text("reason", &reason)?)?;
+        Ok(reason.worth_reporting())
     }
 
     /// What to do with an entry the gateway refused with HTTP `$status` (0: no answer):

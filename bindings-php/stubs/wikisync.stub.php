@@ -31,9 +31,17 @@ namespace WikiSync {
     class DecodeException extends \WikiSync\Exception {}
 
     /**
-     * `Sync::planSetup` cannot make the namespace change: `not_synced`, `not_source`, `bad_node`.
+     * `Sync::planSetup` cannot make the namespace change (`not_synced`, `not_source`,
+     * `bad_node`, `not_following`), or `Sync::checkMirrorSource` found the node's items come
+     * from another site (`wrong_source`).
      */
     class SetupException extends \WikiSync\Exception {}
+
+    /**
+     * `Entry::verifyMedia` refused fetched media bytes: `size_mismatch` or `hash_mismatch`.
+     * Do not write them (fail the input, so that its state is not stored).
+     */
+    class MediaException extends \WikiSync\Exception {}
 
     /**
      * An argument does not have the documented shape (a missing or mistyped key, a string that
@@ -67,6 +75,21 @@ namespace WikiSync {
          * Encodes an entry as an Atom entry document.
          */
         public static function encode(array $entry): string {}
+
+        /**
+         * What a node's item id names: `['type' => 'page' | 'draft', 'page' => string]` or
+         * `['type' => 'media', 'media' => string]`; null for an item wikisync does not write.
+         * A bare retraction (`Event: RETRACTED`) names only the item: this finds its page.
+         */
+        public static function itemSubject(string $itemId): ?array {}
+
+        /**
+         * Checks fetched media bytes (a string of bytes) against the `sha256` and `size` their
+         * entry or `writeMedia` action announced, before the host writes them; bytes that do
+         * not match throw `WikiSync\MediaException` (`size_mismatch`, `hash_mismatch`). The
+         * SHA-256 of bytes is PHP's own `hash('sha256', $bytes)`.
+         */
+        public static function verifyMedia(string $bytes, string $sha256, int $size): void {}
     }
 
     /**
@@ -130,6 +153,13 @@ namespace WikiSync {
         public function __construct() {}
 
         /**
+         * Checks, before a mirror subscribes, that the node's items (`$entries`, a list of
+         * entries; a page of them is enough) come from `$source`; otherwise throws
+         * `WikiSync\SetupException` with code `wrong_source`.
+         */
+        public static function checkMirrorSource(string $source, array $entries): void {}
+
+        /**
          * The conflict waiting for the local editor, if any.
          */
         public static function conflict(string $state): ?array {}
@@ -149,6 +179,13 @@ namespace WikiSync {
          * The namespace whose rule covers the page, or null when the page is not synced.
          */
         public static function namespaceOf(array $config, string $pageId): ?string {}
+
+        /**
+         * Whether a media file whose bytes here have the hex SHA-256 `$sha256` (null: no file)
+         * still has to be published. Pass the hash always: ext-php-rs makes a trailing nullable
+         * parameter optional.
+         */
+        public static function mediaNeedsPublish(string $state, ?string $sha256 = null): bool {}
 
         /**
          * Whether a page whose text here is `$text` (null: no page) still has to be published.
@@ -183,5 +220,26 @@ namespace WikiSync {
          * A pending conflict (from `conflict`) as git-style markers labelled with the revisions.
          */
         public static function renderConflict(array $conflict): string {}
+
+        /**
+         * A site id in the normal form the core compares (an http/https URL: scheme and host
+         * lower-cased, default port dropped, path ending with `/`; anything else trimmed).
+         */
+        public static function siteId(string $raw): string {}
+
+        /**
+         * The site a node's items (`$entries`, a list of entries) come from: the `source` most
+         * of them name, else the site that made most of their revisions; null for no items.
+         */
+        public static function sourceOfItems(array $entries): ?string {}
+
+        /**
+         * Whether an administrator should hear of an `ignore` outcome with this reason
+         * (`notFromSource`, `outsideNamespace`, `notSynced`, `sourceIsAuthoritative`,
+         * `tooLarge`, `mediaUnavailable`), as opposed to the echoes, repeats and lock
+         * bookkeeping every site sees. An unknown reason throws
+         * `WikiSync\InvalidArgumentException`.
+         */
+        public static function worthReporting(string $reason): bool {}
     }
 }

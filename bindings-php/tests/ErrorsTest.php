@@ -9,6 +9,7 @@ use WikiSync\Entry;
 use WikiSync\Exception;
 use WikiSync\Hash;
 use WikiSync\InvalidArgumentException;
+use WikiSync\MediaException;
 use WikiSync\Merge;
 use WikiSync\Node;
 use WikiSync\PageId;
@@ -57,7 +58,7 @@ final class ErrorsTest extends TestCase
     public function testHierarchy(): void
     {
         $this->assertSame(\Exception::class, get_parent_class(Exception::class));
-        foreach ([PageIdException::class, DecodeException::class, SetupException::class, InvalidArgumentException::class] as $class) {
+        foreach ([PageIdException::class, DecodeException::class, SetupException::class, MediaException::class, InvalidArgumentException::class] as $class) {
             $this->assertSame(Exception::class, get_parent_class($class), $class);
             $this->assertTrue(method_exists($class, 'getErrorCode'), $class);
         }
@@ -129,6 +130,29 @@ final class ErrorsTest extends TestCase
         $this->assertSame([['type' => 'forgetRule']], Sync::planSetup(['subscribed' => false] + $peer, ['type' => 'remove']));
     }
 
+    public function testSetupExceptionForFollowingAndCheckingASource(): void
+    {
+        $follow = ['type' => 'follow', 'node' => self::NODE, 'source' => null];
+        $this->thrown(SetupException::class, 'not_following', fn () => Sync::planSetup(null, $follow));
+        $entry = self::entry();
+        $entry['source'] = 'https://b.example/';
+        $e = $this->thrown(SetupException::class, 'wrong_source', fn () => Sync::checkMirrorSource('https://a.example', [$entry]));
+        $this->assertStringContainsString('https://b.example/', $e->getMessage());
+        Sync::checkMirrorSource('HTTPS://B.example:443', [$entry]);
+        Sync::checkMirrorSource('https://a.example/', []);
+    }
+
+    public function testMediaExceptionCarriesTheCoreCode(): void
+    {
+        $bytes = "\x89PNG\r\n\x1a\n\0\xff";
+        $sha256 = hash('sha256', $bytes);
+        Entry::verifyMedia($bytes, $sha256, strlen($bytes));
+        Entry::verifyMedia($bytes, strtoupper($sha256), strlen($bytes));
+        $this->thrown(MediaException::class, 'size_mismatch', fn () => Entry::verifyMedia(substr($bytes, 1), $sha256, strlen($bytes)));
+        $e = $this->thrown(MediaException::class, 'hash_mismatch', fn () => Entry::verifyMedia(strrev($bytes), $sha256, strlen($bytes)));
+        $this->assertStringContainsString($sha256, $e->getMessage());
+    }
+
     public function testEveryExceptionIsCaughtAsTheBaseClass(): void
     {
         $caught = [];
@@ -136,6 +160,7 @@ final class ErrorsTest extends TestCase
             fn () => PageId::clean('..'),
             fn () => Entry::decode('nope'),
             fn () => Sync::planSetup(null, ['type' => 'remove']),
+            fn () => Entry::verifyMedia('a', hash('sha256', 'a'), 2),
             fn () => Merge::merge('a', 'b', 'c', ['words' => 'yes']),
         ] as $f) {
             try {
@@ -144,7 +169,7 @@ final class ErrorsTest extends TestCase
                 $caught[] = $e->getErrorCode();
             }
         }
-        $this->assertSame(['path_traversal', 'malformed_xml', 'not_synced', 'invalid_argument'], $caught);
+        $this->assertSame(['path_traversal', 'malformed_xml', 'not_synced', 'size_mismatch', 'invalid_argument'], $caught);
     }
 
     public function badShapes(): array
@@ -218,6 +243,16 @@ final class ErrorsTest extends TestCase
             'unknown setup request' => [fn () => Sync::planSetup(null, ['type' => 'dance'])],
             'current setup without role' => [fn () => Sync::planSetup(['node' => null, 'subscribed' => false], ['type' => 'remove'])],
             'config for namespaceOf that is a list' => [fn () => Sync::namespaceOf([1], 'wiki:start')],
+            'negative media size' => [fn () => Entry::verifyMedia('', hash('sha256', ''), -1)],
+            'non-UTF-8 media hash' => [fn () => Entry::verifyMedia('', "\xff", 0)],
+            'non-UTF-8 item id' => [fn () => Entry::itemSubject("urn:x-wikisync:page:\xff")],
+            'non-UTF-8 site id' => [fn () => Sync::siteId("https://\xff/")],
+            'non-UTF-8 hash for mediaNeedsPublish' => [fn () => Sync::mediaNeedsPublish($state, "\xff")],
+            'entries that are not entries' => [fn () => Sync::sourceOfItems([['page' => 'a']])],
+            'an entry instead of a list of them' => [fn () => Sync::checkMirrorSource('s', self::entry())],
+            'unknown ignore reason' => [fn () => Sync::worthReporting('bored')],
+            'snake_case ignore reason' => [fn () => Sync::worthReporting('not_from_source')],
+            'follow without a node' => [fn () => Sync::planSetup(null, ['type' => 'follow'])],
         ];
     }
 

@@ -100,6 +100,6 @@ final class StubTest extends TestCase
         unset($side, $class);
         $this->assertSame($ext, $stub, 'stubs/wikisync.stub.php is stale: update it');
         $this->assertArrayHasKey('WikiSync\\Sync', $ext);
-        $this->assertCount(11, $ext, 'six API classes and five exception classes');
+        $this->assertCount(12, $ext, 'six API classes and six exception classes');
     }
 }

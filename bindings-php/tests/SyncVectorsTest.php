@@ -8,7 +8,7 @@ use WikiSync\SetupException;
 use WikiSync\Sync;
 
 /**
- * Runs the sync engine's vectors (tests/vectors/{decisions,locks,notices,setup,hosts}.json)
+ * Runs the sync engine's vectors (tests/vectors/{decisions,locks,notices,setup,hosts,site_ids}.json)
  * through WikiSync\Sync, as crates/wikisync-core/tests/sync_vectors.rs does. A state in a vector
  * is a JSON object; the extension takes and gives the opaque JSON text.
  */
@@ -105,6 +105,36 @@ final class SyncVectorsTest extends TestCase
         $this->assertSame(Vectors::canon($expected['steps']), Vectors::canon($steps));
     }
 
+    public function testSourceChecks(): void
+    {
+        $cases = Vectors::document('setup')['sourceChecks'];
+        $this->assertNotEmpty($cases);
+        foreach ($cases as $case) {
+            $name = $case['name'];
+            $carries = Sync::sourceOfItems($case['entries']);
+            try {
+                Sync::checkMirrorSource($case['source'], $case['entries']);
+                $this->assertSame(['ok' => true], $case['expected'], "$name: accepted here");
+                $this->assertContains($carries, [null, Sync::siteId($case['source'])], "$name: sourceOfItems");
+            } catch (SetupException $e) {
+                $this->assertSame($case['expected']['error'] ?? null, $e->getErrorCode(), "$name: {$e->getMessage()}");
+                $this->assertSame($case['expected']['carries'], $carries, "$name: sourceOfItems");
+            }
+        }
+    }
+
+    public function siteIdCases(): array
+    {
+        return Vectors::provider('site_ids');
+    }
+
+    /** @dataProvider siteIdCases */
+    public function testSiteId(array $case): void
+    {
+        $this->assertSame($case['expected'], Sync::siteId($case['raw']));
+        $this->assertSame($case['expected'], Sync::siteId($case['expected']), 'not idempotent');
+    }
+
     public function testHostNamespaces(): void
     {
         $cases = Vectors::document('hosts')['namespaces'];
@@ -130,6 +160,16 @@ final class SyncVectorsTest extends TestCase
         $this->assertNotEmpty($cases);
         foreach ($cases as $case) {
             $got = Sync::needsPublish(Vectors::state($case['state']), $case['localText']);
+            $this->assertSame($case['expected'], $got, $case['name']);
+        }
+    }
+
+    public function testHostMediaNeedsPublish(): void
+    {
+        $cases = Vectors::document('hosts')['mediaNeedsPublish'];
+        $this->assertNotEmpty($cases);
+        foreach ($cases as $case) {
+            $got = Sync::mediaNeedsPublish(Vectors::state($case['state']), $case['sha256']);
             $this->assertSame($case['expected'], $got, $case['name']);
         }
     }

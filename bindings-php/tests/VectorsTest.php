@@ -56,6 +56,7 @@ final class VectorsTest extends TestCase
             case 'encode':
                 $this->assertSame($case['xml'], Entry::encode($case['entry']), 'encoding differs');
                 $this->assertSame(Vectors::canon($case['entry']), Vectors::canon($decode()), 'does not decode back');
+                self::assertMediaVerifies($case['entry']);
                 break;
             case 'decode':
                 $this->assertTrue(($case['entry'] === null) !== ($case['error'] === null), 'exactly one of entry/error');
@@ -63,6 +64,7 @@ final class VectorsTest extends TestCase
                     $got = $decode();
                     $this->assertNull($case['error'], "refused with {$case['error']} in Rust, decoded here");
                     $this->assertSame(Vectors::canon($case['entry']), Vectors::canon($got));
+                    self::assertMediaVerifies($got);
                 } catch (DecodeException $e) {
                     $this->assertSame($case['error'], $e->getErrorCode(), $e->getMessage());
                 }
@@ -70,6 +72,22 @@ final class VectorsTest extends TestCase
             default:
                 $this->fail("unknown op {$case['op']}");
         }
+    }
+
+    /**
+     * A media entry's inline bytes (base64 in the array, as in JSON) are what its sha256 and
+     * size say: PHP's own hash agrees with the core, and Entry::verifyMedia accepts them.
+     */
+    private static function assertMediaVerifies(array $entry): void
+    {
+        $kind = $entry['kind'];
+        if ($kind['type'] !== 'media' || $kind['data'] === null) {
+            return;
+        }
+        $bytes = base64_decode($kind['data'], true);
+        self::assertIsString($bytes, 'data is base64');
+        self::assertSame($kind['sha256'], hash('sha256', $bytes));
+        Entry::verifyMedia($bytes, $kind['sha256'], $kind['size']);
     }
 
     public function testEntryVectorsCoverEveryKindAndManyCodes(): void

@@ -57,7 +57,7 @@ class NodeSite:
 
     def published_node(self, namespace: str) -> str:
         nodes = json.loads((self.dir / "data" / "nodes.json").read_text())
-        return nodes[namespace]["publish"]
+        return nodes[namespace]["node"]
 
     def raw(self, page: str):
         f = self.dir / "data" / "pages" / (page.replace(":", "/") + ".txt")

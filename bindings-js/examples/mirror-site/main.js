@@ -15,9 +15,8 @@ if (!file) {
 const site = new MirrorSite(JSON.parse(readFileSync(file, 'utf8')));
 const url = await site.start();
 console.log(`mirror-site listening on ${url}`);
-for (const [namespace, node] of Object.entries(site.nodes)) {
-  if (node.publish) console.log(`publishing ${namespace || '(all)'} to ${node.publish}`);
-  if (node.subscribe) console.log(`subscribed ${namespace || '(all)'} to ${node.subscribe}`);
+for (const [namespace, { role, node, subscribed }] of Object.entries(site.nodes)) {
+  console.log(`${namespace || '(all)'}: ${role.type} on ${node}${subscribed ? ', subscribed' : ''}`);
 }
 const stop = () => site.stop().then(() => process.exit(0));
 process.on('SIGINT', stop);

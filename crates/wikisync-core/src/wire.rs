@@ -1,6 +1,7 @@
 //! The JSON shapes the bindings share, so that each binding only converts its language's
 //! values to JSON and back: typed errors, the merge request and report, feed items, and the
-//! page state as opaque JSON text.
+//! page state as opaque JSON text, and the few arguments a host gives as plain numbers or
+//! names (a media file's size, an ignore reason).
 //!
 //! Every value crosses the boundary as the serde JSON form of the core's types: keys and
 //! enum values in camelCase (`{"type": "localSave", "edit": {...}}`), every map written as a
@@ -25,7 +26,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::entry::{self, DecodeError, DecodeOptions, Entry};
+use crate::entry::{self, DecodeError, DecodeOptions, Entry, MediaError};
 use crate::id::{PageId, PageIdError};
 use crate::merge::{self, Markers, MergeOptions, Region};
 use crate::sync::{PageState, SetupError};
@@ -41,17 +42,20 @@ pub enum ErrorKind {
     Decode,
     /// A namespace change cannot be made (see [`crate::sync::SetupError`]).
     Setup,
+    /// A media file's bytes are not the ones announced (see [`crate::entry::MediaError`]).
+    Media,
     /// An argument does not have the documented shape; the code is `invalid_argument`.
     InvalidArgument,
 }
 
 impl ErrorKind {
-    /// The kind's name: `pageId`, `decode`, `setup` or `invalidArgument`.
+    /// The kind's name: `pageId`, `decode`, `setup`, `media` or `invalidArgument`.
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorKind::PageId => "pageId",
             ErrorKind::Decode => "decode",
             ErrorKind::Setup => "setup",
+            ErrorKind::Media => "media",
             ErrorKind::InvalidArgument => "invalidArgument",
         }
     }
@@ -113,6 +117,16 @@ impl From<SetupError> for WireError {
     }
 }
 
+impl From<MediaError> for WireError {
+    fn from(e: MediaError) -> WireError {
+        WireError {
+            kind: ErrorKind::Media,
+            code: e.code(),
+            message: e.to_string(),
+        }
+    }
+}
+
 thread_local! {
     /// The page id error of the last page id refused while deserializing on this thread:
     /// serde keeps only an error's message, and this keeps its type.
@@ -147,6 +161,13 @@ pub fn parse<T: DeserializeOwned>(what: &str, json: &str) -> Result<T, WireError
 pub fn from_value<T: DeserializeOwned>(what: &str, value: Value) -> Result<T, WireError> {
     take_refused_page_id();
     serde_json::from_value(value).map_err(|e| shape_error(what, &e))
+}
+
+/// Reads a value of a unit-only enum given by its name, as hosts pass it: a plain string such
+/// as `"notFromSource"` for an [`crate::sync::IgnoreReason`]. An unknown name is an
+/// [`ErrorKind::InvalidArgument`] error whose message starts with `what`.
+pub fn parse_name<T: DeserializeOwned>(what: &str, name: &str) -> Result<T, WireError> {
+    from_value(what, Value::String(name.to_owned()))
 }
 
 /// The JSON value of a core value (object keys sorted).
@@ -184,6 +205,15 @@ pub fn decode_options(max_bytes: Option<i64>) -> Result<DecodeOptions, WireError
             .map(DecodeOptions::with_max_bytes)
             .map_err(|_| WireError::invalid_argument("maxBytes must not be negative")),
     }
+}
+
+/// Checks fetched media bytes against the `sha256` and `size` their entry announced
+/// ([`entry::verify_media`]), the size given as a host integer: a negative one is an
+/// [`ErrorKind::InvalidArgument`] error, bytes that do not match an [`ErrorKind::Media`] one.
+pub fn verify_media(bytes: &[u8], sha256: &str, size: i64) -> Result<(), WireError> {
+    let size = u64::try_from(size)
+        .map_err(|_| WireError::invalid_argument(format!("size: {size} is negative")))?;
+    Ok(entry::verify_media(bytes, sha256, size)?)
 }
 
 /// The time a host gives as Unix milliseconds (JavaScript's `Date.now()`), as a timestamp:
@@ -335,6 +365,30 @@ mod tests {
         // The slot is cleared: the next failure is an argument error again.
         let err = state_from_json("{}").expect_err("refused");
         assert_eq!(err.kind, ErrorKind::InvalidArgument);
+    }
+
+    #[test]
+    fn media_bytes_are_checked_with_typed_errors() {
+        let png = b"\x89PNG";
+        let sha256 = crate::hash::sha256_hex_bytes(png);
+        assert_eq!(verify_media(png, &sha256, 4), Ok(()));
+        let err = verify_media(&png[..3], &sha256, 4).expect_err("short");
+        assert_eq!((err.kind, err.code), (ErrorKind::Media, "size_mismatch"));
+        let err = verify_media(b"\x89PNH", &sha256, 4).expect_err("other bytes");
+        assert_eq!((err.kind, err.code), (ErrorKind::Media, "hash_mismatch"));
+        assert_eq!(ErrorKind::Media.as_str(), "media");
+        let err = verify_media(png, &sha256, -4).expect_err("negative size");
+        assert_eq!(err.code, INVALID_ARGUMENT);
+    }
+
+    #[test]
+    fn names_read_unit_enums() {
+        use crate::sync::IgnoreReason;
+        let reason: IgnoreReason = parse_name("reason", "notFromSource").expect("a reason");
+        assert!(reason.worth_reporting());
+        let err = parse_name::<IgnoreReason>("reason", "not_from_source").expect_err("snake");
+        assert_eq!(err.kind, ErrorKind::InvalidArgument);
+        assert!(err.message.starts_with("reason: "));
     }
 
     #[test]

@@ -9,7 +9,7 @@ import { createServer } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeEntry, encodeEntry } from 'wikisync';
+import { decodeEntry, decodeFeed, encodeEntry, init } from 'wikisync';
 import { MirrorSite } from '../site.js';
 
 const gatewayBin = process.env.WIKISYNC_GATEWAY_BIN;
@@ -37,6 +37,7 @@ async function until(what, check, ms = 15_000) {
 
 test('mirror-site against the real gateway and a command-line publisher', async (t) => {
   assert.ok(gatewayBin && cliBin, 'set WIKISYNC_GATEWAY_BIN and WIKISYNC_CLI_BIN (scripts/test-js does)');
+  await init();
   const tmp = mkdtempSync(join(tmpdir(), 'wikisync-e2e-'));
   const port = await freePort();
   const gateway = `http://127.0.0.1:${port}`;
@@ -96,9 +97,12 @@ test('mirror-site against the real gateway and a command-line publisher', async 
   const first = 'Hello from B\r\nwith CRLF, ünïcödé & <xml>]]> and no final newline';
   await publish(['--id', 'Handbook:Start', '--rev', '100', '--updated', '100', '--author', 'bob', '--summary', 'created'], first);
   await until('the mirrored page', () => existsSync(file('handbook:start')) && readFileSync(file('handbook:start'), 'utf8') === first);
-  const page = await (await fetch(`${siteUrl}/pages/handbook:start`, { headers: { accept: 'application/json' } })).json();
+  const meta = async (id) => (await fetch(`${siteUrl}/pages/${id}`, { headers: { accept: 'application/json' } })).json();
+  const page = await meta('handbook:start');
   assert.equal(page.text, first);
   assert.deepEqual(page.history.map((h) => [h.author, h.summary]), [['bob', 'created']]);
+  // What the site shows comes from the core: a mirrored page says where it comes from.
+  assert.deepEqual(page.notices, [{ type: 'mirroredFrom', source: SOURCE }]);
 
   // 2. An update follows.
   const second = `${first}\nsecond revision\n`;
@@ -134,18 +138,58 @@ test('mirror-site against the real gateway and a command-line publisher', async 
   const t0 = Math.floor(Date.now() / 1000);
   await publish(['--id', 'team:notes', '--rev', String(t0 - 10), '--updated', String(t0 - 10), '--author', 'bob'], 'notes\n', team);
   await until('the shared page', () => existsSync(file('team:notes')));
-  await publish(['--id', 'team:notes', '--draft', '--updated', String(t0), '--lock-expires', String(t0 + 900), '--author', 'bob'], null, team);
-  const meta = async () => (await fetch(`${siteUrl}/pages/team:notes`, { headers: { accept: 'application/json' } })).json();
-  const locked = await until('the remote lock', async () => (await meta()).lock);
+  const draftXml = await publish(['--id', 'team:notes', '--draft', '--updated', String(t0), '--lock-expires', String(t0 + 900), '--author', 'bob'], null, team);
+  const locked = await until('the remote lock', async () => (await meta('team:notes')).lock);
   assert.deepEqual(locked, { site: SOURCE, editor: 'bob', until: t0 + 900 });
-  assert.ok((await meta()).notices.some((n) => n.type === 'edited_elsewhere' && n.editor === 'bob'));
+  assert.deepEqual((await meta('team:notes')).notices, [{ type: 'editedElsewhere', site: SOURCE, editor: 'bob', until: t0 + 900 }]);
   const blocked = await fetch(`${siteUrl}/pages/team:notes?user=carol`, { method: 'PUT', body: 'mine\n' });
   assert.equal(blocked.status, 409);
-  assert.deepEqual((await blocked.json()).outcome, { type: 'refuse', reason: 'remotely_locked' });
+  assert.deepEqual((await blocked.json()).outcome, { type: 'refuse', reason: 'remotelyLocked' });
   assert.equal(readFileSync(file('team:notes'), 'utf8'), 'notes\n');
 
-  // 7. The site's own edits are published: a subscriber of its blog node receives them.
-  const blog = site.nodes.blog.publish;
+  // 7. Bob closes his editor (an unlock of his session): the lock and its notice go.
+  const unlock = decodeEntry(draftXml);
+  unlock.kind = { type: 'unlock' };
+  await api('POST', `/publish?uri=${encodeURIComponent(team)}`, encodeEntry(unlock), 'application/atom+xml;type=entry');
+  await until('the unlock', async () => (await meta('team:notes')).lock === null);
+  assert.deepEqual((await meta('team:notes')).notices, []);
+
+  // 8. Local editors: only the one holding the lock releases it (the core refuses the others).
+  const editor = async (action, user) => {
+    const res = await fetch(`${siteUrl}/pages/team:notes/${action}?user=${user}`, { method: 'POST' });
+    return [res.status, (await res.json()).outcome];
+  };
+  assert.deepEqual(await editor('edit', 'carol'), [200, { type: 'lock' }]);
+  assert.deepEqual(await editor('close', 'dave'), [200, { type: 'ignore', reason: 'notLockHolder' }]);
+  const taken = await fetch(`${siteUrl}/pages/team:notes?user=dave`, { method: 'PUT', body: 'dave\n' });
+  assert.equal(taken.status, 409, 'another local editor holds the page');
+  assert.deepEqual((await taken.json()).outcome, { type: 'refuse', reason: 'lockedLocally' });
+  assert.deepEqual(await editor('close', 'carol'), [200, { type: 'unlock' }]);
+
+  // 9. A concurrent edit that does not merge: the conflict is shown, then resolved by keeping
+  //    the local text, which the site publishes as a revision that includes both.
+  const mine = await fetch(`${siteUrl}/pages/team:notes?user=carol&summary=mine`, { method: 'PUT', body: 'mine\n' });
+  assert.deepEqual([mine.status, (await mine.json()).outcome], [200, { type: 'publish' }]);
+  await publish(['--id', 'team:notes', '--rev', String(t0 - 5), '--base', String(t0 - 10), '--updated', String(t0 - 5), '--author', 'bob'], 'theirs\n', team);
+  const conflicted = await until('the conflict', async () => (await meta('team:notes')).conflict);
+  assert.equal(conflicted.text, 'theirs\n');
+  assert.match(conflicted.withMarkers, /^<<<<<<< [^\n]*\n(mine|theirs)\n=======\n(mine|theirs)\n>>>>>>> /);
+  assert.deepEqual((await meta('team:notes')).notices, [{ type: 'conflict', revision: conflicted.revision }]);
+  assert.equal(readFileSync(file('team:notes'), 'utf8'), 'mine\n', 'a conflict keeps the local text');
+  const resolved = await fetch(`${siteUrl}/pages/team:notes/resolve?user=carol&choice=keep`, { method: 'POST' });
+  assert.deepEqual((await resolved.json()).outcome, { type: 'publish' });
+  assert.equal((await meta('team:notes')).conflict, null);
+  const items = async () => decodeFeed(await (await fetch(`${gateway}/items?uri=${encodeURIComponent(team)}`, {
+    headers: { authorization: `Bearer ${TOKEN}` },
+  })).text());
+  const resolution = await until('the resolution on the node', async () => (await items()).find(
+    ({ entry }) => entry?.kind.type === 'page' && entry.revision.site === 'http://js-site.example/'
+      && entry.clock.some((c) => c.site === SOURCE && c.revision === t0 - 5),
+  ));
+  assert.equal(resolution.entry.kind.text, 'mine\n');
+
+  // 10. The site's own edits are published: a subscriber of its blog node receives them.
+  const blog = site.nodes.blog.node;
   assert.ok(blog, 'the site created a node for its blog namespace');
   receiver.server = createServer((req, res) => {
     const url = new URL(req.url, 'http://x');

@@ -36,7 +36,8 @@ use serde_json::json;
 use wikisync_core::entry::{Entry, SiteId};
 use wikisync_core::id::PageId;
 use wikisync_core::sync::{
-    self, IgnoreReason, NamespaceSetup, PageState, PublishFailure, SiteConfig,
+    self, IgnoreReason, NamespaceSetup, Notice, PageState, PublishFailure, SiteConfig,
+    SubscriptionReport,
 };
 use wikisync_core::time::Timestamp;
 use wikisync_core::wire::{self, MergeArgs, WireError};
@@ -123,6 +124,12 @@ impl EntryClass {
     /// `WikiSync\MediaException` (`size_mismatch`, `hash_mismatch`).
     pub fn verify_media(bytes: Text, sha256: Text, size: i64) -> Result<(), Failure> {
         Ok(wire::verify_media(&bytes, text("sha256", &sha256)?, size)?)
+    }
+
+    /// The item id a bare retraction (`Event: RETRACTED`, a standalone `at:deleted-entry`)
+    /// names; anything else throws `WikiSync\DecodeException`.
+    pub fn decode_retraction(xml: Text) -> Result<String, Failure> {
+        Ok(entry::decode_retraction(&xml)?)
     }
 
     /// What a node's item id names: `['type' => 'page' | 'draft', 'page' => …]` or
@@ -262,6 +269,28 @@ impl SyncClass {
     pub fn worth_reporting(reason: Text) -> Result<bool, Failure> {
         let reason: IgnoreReason = wire::parse_name("reason", text("reason", &reason)?)?;
         Ok(reason.worth_reporting())
+    }
+
+    /// Whether an administrator should hear of a notice (a file over the size limit,
+    /// concurrent uploads, a vanished source), beyond the page's readers.
+    pub fn notice_worth_reporting(notice: &ZendHashTable) -> Result<bool, Failure> {
+        let notice: Notice = arg("notice", notice)?;
+        Ok(notice.worth_reporting())
+    }
+
+    /// What to do about a subscription (`renew`, `resubscribe`, `follow` with its node,
+    /// `sourceGone`, `wait`, `nothing`) given what the gateway said about it (a
+    /// `SubscriptionReport`), the lease asked for and the time.
+    pub fn check_subscription(
+        report: &ZendHashTable,
+        leaseSeconds: i64,
+        now: i64,
+    ) -> Result<Array, Failure> {
+        let report: SubscriptionReport = arg("report", report)?;
+        let lease = u32::try_from(leaseSeconds).map_err(|_| {
+            WireError::invalid_argument(format!("leaseSeconds: {leaseSeconds} is out of range"))
+        })?;
+        array(&sync::check_subscription(&report, lease, Timestamp(now)))
     }
 
     /// What to do with an entry the gateway refused with HTTP `$status` (0: no answer):

@@ -84,6 +84,12 @@ namespace WikiSync {
         public static function itemSubject(string $itemId): ?array {}
 
         /**
+         * The item id a bare retraction (`Event: RETRACTED`, a standalone `at:deleted-entry`)
+         * names; anything else throws `WikiSync\DecodeException`.
+         */
+        public static function decodeRetraction(string $xml): string {}
+
+        /**
          * Checks fetched media bytes (a string of bytes) against the `sha256` and `size` their
          * entry or `writeMedia` action announced, before the host writes them; bytes that do
          * not match throw `WikiSync\MediaException` (`size_mismatch`, `hash_mismatch`). The
@@ -241,5 +247,20 @@ namespace WikiSync {
          * `WikiSync\InvalidArgumentException`.
          */
         public static function worthReporting(string $reason): bool {}
+
+        /**
+         * Whether an administrator should hear of a notice (`mediaTooLarge`, `mediaConflict`,
+         * `sourceGone`), beyond the page's readers.
+         */
+        public static function noticeWorthReporting(array $notice): bool {}
+
+        /**
+         * What to do about a subscription given what the gateway said about it (a
+         * `SubscriptionReport`: `active` with `expires`, `pending`, `dropped` with `reason`,
+         * `at`, `redirect`, `notFound`, `unreachable`), the lease asked for, and the time:
+         * a `SubscriptionStep` (`nothing`, `renew`, `resubscribe`, `follow` with `node`,
+         * `sourceGone`, `wait`).
+         */
+        public static function checkSubscription(array $report, int $leaseSeconds, int $now): array {}
     }
 }

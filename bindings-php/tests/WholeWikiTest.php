@@ -116,4 +116,28 @@ final class WholeWikiTest extends TestCase
             $this->assertFalse(Sync::worthReporting($reason), $reason);
         }
     }
+
+    public function testRetractionsNameTheirItem(): void
+    {
+        $xml = '<at:deleted-entry xmlns:at="http://purl.org/atompub/tombstones/1.0" ref="urn:x-wikisync:media:wiki:logo.png" when="2026-11-21T10:00:00Z"/>';
+        $this->assertSame('urn:x-wikisync:media:wiki:logo.png', Entry::decodeRetraction($xml));
+        $this->expectException(\WikiSync\DecodeException::class);
+        Entry::decodeRetraction('<feed xmlns="http://www.w3.org/2005/Atom"/>');
+    }
+
+    public function testNoticesWorthReporting(): void
+    {
+        $this->assertTrue(Sync::noticeWorthReporting(['type' => 'mediaTooLarge', 'size' => 10, 'max' => 5]));
+        $this->assertFalse(Sync::noticeWorthReporting(['type' => 'mirroredFrom', 'source' => self::A]));
+    }
+
+    public function testSubscriptionsHeal(): void
+    {
+        $step = Sync::checkSubscription(['type' => 'active', 'expires' => 1500], 1000, 1000);
+        $this->assertSame(['type' => 'renew'], $step);
+        $step = Sync::checkSubscription(['type' => 'dropped', 'reason' => 'nodeDeleted', 'at' => 900,
+            'redirect' => 'xmpp:other.example?;node=doc'], 1000, 1000);
+        $this->assertSame(['node' => 'xmpp:other.example?;node=doc', 'type' => 'follow'], $step);
+        $this->assertSame(['type' => 'wait'], Sync::checkSubscription(['type' => 'unreachable'], 1000, 1000));
+    }
 }

@@ -54,12 +54,33 @@ export interface Entry {
   kind: EntryKind;
 }
 
+/** Bytes in JSON: standard base64 with padding (RFC 4648 §4). */
+export type Base64 = string;
+
 /** What an entry carries (`EntryKind`). */
 export type EntryKind =
   | { type: 'page'; text: string; mediaType: string }
   | { type: 'draft'; lockExpires: Timestamp; conflictWith: RevisionRef | null }
   | { type: 'unlock' }
-  | { type: 'deleted'; when: Timestamp; by: string | null; comment: string | null };
+  | { type: 'deleted'; when: Timestamp; by: string | null; comment: string | null }
+  | {
+      /** A media file (`page` holds its id): its bytes inside (`data`) or by reference (`url`). */
+      type: 'media';
+      mediaType: string;
+      /** The hex SHA-256 the bytes have. */
+      sha256: string;
+      /** How many bytes. */
+      size: number;
+      data: Base64 | null;
+      url: string | null;
+    }
+  | { type: 'mediaDeleted'; when: Timestamp; by: string | null; comment: string | null };
+
+/** What a node's item id names (`entry::ItemSubject`), from `itemSubject`. */
+export type ItemSubject =
+  | { type: 'page'; page: string }
+  | { type: 'draft'; page: string }
+  | { type: 'media'; media: string };
 
 /** One entry of a feed (`wire::FeedItem`): the entry, or why it was refused. */
 export type FeedItem =
@@ -91,6 +112,16 @@ export interface SiteConfig {
   mediaType: string;
   /** The URL of a page revision here, with `{page}` and `{revision}` placeholders. */
   pageUrl?: string | null;
+  /**
+   * Where other sites fetch a media file revision from here, with `{media}`, `{revision}` and
+   * `{sha256}` placeholders; files over `mediaInlineMax` travel by this reference. Without
+   * it every file travels inside its entry.
+   */
+  mediaUrl?: string | null;
+  /** The largest media file carried inside its entry, in bytes (default 65536). */
+  mediaInlineMax?: number;
+  /** The largest media file synced at all, in bytes (default 32 MiB). */
+  mediaMax?: number;
 }
 
 /** How a merged region was decided (`merge::Resolution`). */
@@ -157,6 +188,18 @@ export interface LocalEdit {
   title?: string | null;
 }
 
+/** What a local media edit did (`MediaChange`): the new bytes, or the deletion. */
+export type MediaChange = { type: 'file'; data: Base64; mediaType: string } | { type: 'deleted' };
+
+/** A local upload, overwrite or deletion of a media file (`LocalMediaEdit`). */
+export interface LocalMediaEdit {
+  change: MediaChange;
+  author?: string | null;
+  summary?: string | null;
+  /** The host's revision number (DokuWiki: the upload time, Unix seconds). */
+  revision: number;
+}
+
 /** How the local editor resolves a pending conflict (`ConflictChoice`). */
 export type ConflictChoice = 'keep' | 'take' | 'merge';
 
@@ -176,6 +219,9 @@ export type Input =
   | { type: 'tick' }
   | { type: 'sourceGone'; redirect?: SiteId | null }
   | { type: 'announceSourceMove'; newSource: SiteId }
+  | { type: 'mediaSaved'; edit: LocalMediaEdit }
+  /** The item of the page or media file was retracted from its node: `item` is its id (the `ref` of the tombstone). */
+  | { type: 'retracted'; item: string }
   | { type: 'resolveConflict'; choice: ConflictChoice; localText: string | null; editorText?: string | null };
 
 /** Why an input changed nothing (`IgnoreReason`). */
@@ -183,17 +229,19 @@ export type IgnoreReason =
   | 'ownEcho' | 'otherPage' | 'notSynced' | 'duplicate' | 'stale' | 'notFromSource'
   | 'sourceIsAuthoritative' | 'readOnly' | 'lostTieBreak' | 'sessionEnded' | 'expired'
   | 'nothingLocked' | 'nothingExpired' | 'notAMirror' | 'notLockHolder' | 'renewalNotDue'
-  | 'outsideNamespace' | 'neverSynced' | 'noConflict' | 'noPeers';
+  | 'outsideNamespace' | 'neverSynced' | 'noConflict' | 'noPeers' | 'tooLarge'
+  | 'mediaUnavailable' | 'lockItem';
 
 /** Why a local action was refused (`RefuseReason`). */
 export type RefuseReason =
-  | 'mirror' | 'remotelyLocked' | 'conflict' | 'notSynced' | 'notSource' | 'lockedLocally';
+  | 'mirror' | 'remotelyLocked' | 'conflict' | 'notSynced' | 'notSource' | 'lockedLocally'
+  | 'tooLarge';
 
 /** What happened, in one word (`Outcome`). */
 export type Outcome =
   | {
       type: 'create' | 'update' | 'delete' | 'lock' | 'unlock' | 'merge' | 'conflict' | 'publish'
-        | 'follow' | 'keep' | 'accept' | 'resolve';
+        | 'follow' | 'restore' | 'keep' | 'accept' | 'resolve';
     }
   | { type: 'ignore'; reason: IgnoreReason }
   | { type: 'refuse'; reason: RefuseReason };
@@ -205,6 +253,8 @@ export type Notice =
   | { type: 'mirroredFrom'; source: SiteId }
   | { type: 'sourceGone'; source: SiteId }
   | { type: 'conflict'; revision: RevisionRef }
+  | { type: 'mediaTooLarge'; size: number; max: number }
+  | { type: 'mediaConflict'; kept: RevisionRef; replaced: RevisionRef }
   | { type: 'editedLocally'; editor: string; until: Timestamp }
   | { type: 'conflictReported'; site: SiteId; revision: RevisionRef };
 
@@ -220,7 +270,23 @@ export type Action =
   | { type: 'clearConflict' }
   | { type: 'refuseLocalEdit'; reason: RefuseReason }
   | { type: 'saveResolution'; text: string | null; choice: ConflictChoice; site: SiteId }
-  | { type: 'openEditor'; text: string };
+  | { type: 'openEditor'; text: string }
+  | {
+      /**
+       * Write this media file: its bytes are `data`, or are fetched from `url` (at most `size`
+       * of them); either way only if `verifyMedia(bytes, sha256, size)` accepts them, else
+       * fail the input (do not keep its state).
+       */
+      type: 'writeMedia';
+      mediaType: string;
+      sha256: string;
+      size: number;
+      data: Base64 | null;
+      url: string | null;
+      author: string | null;
+      summary: string | null;
+    }
+  | { type: 'deleteMedia'; author: string | null; summary: string | null };
 
 /** The result of one input: carry out `actions` in order, then keep `state`. */
 export interface Decision {
@@ -246,7 +312,9 @@ export type SetupRequest =
   | { type: 'peer'; node?: string | null }
   | { type: 'moveSource'; newSource: SiteId }
   | { type: 'retire' }
-  | { type: 'remove' };
+  | { type: 'remove' }
+  /** The node was deleted with a redirect to `node`: follow it there (`source`: from `sourceOfItems`). */
+  | { type: 'follow'; node: string; source?: SiteId | null };
 
 /** One step of a namespace change, in order (`SetupStep`); steps after `createNode`/`useNode` act on that node. */
 export type SetupStep =
@@ -258,6 +326,8 @@ export type SetupStep =
   | { type: 'announceSourceMove'; newSource: SiteId }
   | { type: 'deleteNode' }
   | { type: 'forgetRule' }
+  /** Give every page of the namespace the input `sourceGone` with `redirect` = `source`. */
+  | { type: 'followSource'; source: SiteId }
   | { type: 'firstSync' };
 
 /** Options of `decodeEntry` and `decodeFeed`. */
@@ -300,9 +370,11 @@ export type DecodeErrorCode =
   | 'too_large' | 'malformed_xml' | 'doctype' | 'unknown_entity' | 'not_an_entry' | 'not_a_feed'
   | 'missing_element' | 'duplicate_element' | 'missing_page_id' | 'bad_page_id'
   | 'unclean_page_id' | 'bad_timestamp' | 'bad_revision' | 'bad_value' | 'bad_content'
-  | 'conflicting_kind' | 'hash_mismatch';
+  | 'conflicting_kind' | 'size_mismatch' | 'hash_mismatch';
 /** The codes of `SetupError` (`SetupError::code`). */
-export type SetupErrorCode = 'not_synced' | 'not_source' | 'bad_node';
+export type SetupErrorCode = 'not_synced' | 'not_source' | 'bad_node' | 'wrong_source' | 'not_following';
+/** The codes of `MediaError` (`entry::MediaError::code`). */
+export type MediaErrorCode = 'size_mismatch' | 'hash_mismatch';
 
 /** Base class of every error this package throws. */
 export class WikiSyncError extends Error {
@@ -318,9 +390,13 @@ export class PageIdError extends WikiSyncError {
 export class DecodeError extends WikiSyncError {
   readonly code: DecodeErrorCode;
 }
-/** `planSetup` refused the namespace change. */
+/** `planSetup` refused the namespace change, or `checkMirrorSource` the node. */
 export class SetupError extends WikiSyncError {
   readonly code: SetupErrorCode;
+}
+/** `verifyMedia` refused fetched media bytes. */
+export class MediaError extends WikiSyncError {
+  readonly code: MediaErrorCode;
 }
 /** An argument does not have the documented shape, or a `PageState` was used up by `handle`. */
 export class InvalidArgumentError extends WikiSyncError {
@@ -340,6 +416,14 @@ export function decodeEntry(xml: string | Uint8Array, options?: DecodeOptions): 
 export function decodeFeed(xml: string | Uint8Array, options?: DecodeOptions): FeedItem[];
 /** The SHA-256 of the UTF-8 text, lowercase hex. */
 export function sha256Hex(text: string): string;
+/** The SHA-256 of bytes (a media file's `sha256`), lowercase hex. */
+export function sha256HexBytes(bytes: Uint8Array): string;
+/** Checks fetched media bytes against the `sha256` and `size` announced; throws `MediaError`. */
+export function verifyMedia(bytes: Uint8Array, sha256: string, size: number): void;
+/** What a node's item id names (the `ref` of a bare retraction), or null for another item. */
+export function itemSubject(itemId: string): ItemSubject | null;
+/** A site id in the normal form the core compares. */
+export function normalizeSiteId(raw: string): SiteId;
 /** Three-way merge: line-based like `git merge-file`, plus a word pass inside conflicts. */
 export function merge(base: string, ours: string, theirs: string, options?: MergeOptions): MergeResult;
 /** The sync state of a page never synced; throws `PageIdError` for a refused id. */
@@ -355,6 +439,8 @@ export function notices(config: SiteConfig, state: PageState, now?: Milliseconds
 export function renderConflict(conflict: PendingConflict): string;
 /** Whether a page whose text here is `localText` (null: no page) still has to be published. */
 export function needsPublish(state: PageState, localText: string | null): boolean;
+/** Whether a media file whose bytes here have this SHA-256 (null: no file) still has to be published. */
+export function mediaNeedsPublish(state: PageState, sha256: string | null): boolean;
 /** What to do with an entry the gateway refused with this HTTP status (0: no answer). */
 export function publishFailure(status: number): PublishFailure;
 /** The namespace a page is synced with (`""`: the whole wiki), or null. */
@@ -363,5 +449,11 @@ export function namespaceOf(config: SiteConfig, pageId: string): string | null;
 export function isReadOnly(config: SiteConfig, pageId: string): boolean;
 /** The steps that turn the namespace's `current` setup (null: none) into `request`; throws `SetupError`. */
 export function planSetup(current: NamespaceSetup | null, request: SetupRequest): SetupStep[];
+/** The site a node's items come from (the `source` most of them name, else their most frequent author site), or null. */
+export function sourceOfItems(entries: Entry[]): SiteId | null;
+/** Throws `SetupError` (`wrong_source`) when the node's items come from another site than `source`. */
+export function checkMirrorSource(source: SiteId, entries: Entry[]): void;
+/** Whether an administrator should hear of an `ignore` outcome with this reason. */
+export function worthReporting(reason: IgnoreReason): boolean;
 /** Whether two XMPP node URIs name the same node (every spelling old clients send). */
 export function sameNode(a: string, b: string): boolean;

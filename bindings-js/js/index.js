@@ -19,8 +19,14 @@ export class PageIdError extends WikiSyncError {}
 /** An entry or feed was refused (`code` is the core's, e.g. `hash_mismatch`). */
 export class DecodeError extends WikiSyncError {}
 
-/** A namespace change was refused: `not_synced`, `not_source` or `bad_node`. */
+/**
+ * A namespace change was refused (`not_synced`, `not_source`, `bad_node`, `not_following`), or
+ * a node's items come from another site than a mirror's source (`wrong_source`).
+ */
 export class SetupError extends WikiSyncError {}
+
+/** Fetched media bytes are not the ones announced: `size_mismatch` or `hash_mismatch`. */
+export class MediaError extends WikiSyncError {}
 
 /** An argument does not have the documented shape; `code` is always `invalid_argument`. */
 export class InvalidArgumentError extends WikiSyncError {
@@ -29,7 +35,7 @@ export class InvalidArgumentError extends WikiSyncError {
   }
 }
 
-const classes = { pageId: PageIdError, decode: DecodeError, setup: SetupError };
+const classes = { pageId: PageIdError, decode: DecodeError, setup: SetupError, media: MediaError };
 
 let ready = false;
 let loading = null;
@@ -95,6 +101,20 @@ function json(what, value) {
   } catch (cause) {
     throw new InvalidArgumentError(`${what}: not JSON data: ${cause.message}`, { cause });
   }
+}
+
+function bytes(what, value) {
+  if (!(value instanceof Uint8Array)) {
+    throw new InvalidArgumentError(`${what}: expected a Uint8Array, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function list(what, value) {
+  if (!Array.isArray(value)) {
+    throw new InvalidArgumentError(`${what}: expected an array, got ${describe(value)}`);
+  }
+  return json(what, value);
 }
 
 function number(what, value) {
@@ -193,6 +213,29 @@ export function sha256Hex(value) {
   return call(() => wasm.sha256Hex(text('text', value)));
 }
 
+/** The SHA-256 of bytes (a `Uint8Array`, e.g. a Node `Buffer`), lowercase hex. */
+export function sha256HexBytes(value) {
+  return call(() => wasm.sha256HexBytes(bytes('bytes', value)));
+}
+
+/**
+ * Checks fetched media bytes against the `sha256` and `size` their entry (or `writeMedia`
+ * action) announced; throws `MediaError` when they differ: do not write them.
+ */
+export function verifyMedia(value, sha256, size) {
+  call(() => wasm.verifyMedia(bytes('bytes', value), text('sha256', sha256), number('size', size)));
+}
+
+/** What a node's item id names (`{ type: 'page' | 'draft', page }`, `{ type: 'media', media }`), or null. */
+export function itemSubject(itemId) {
+  return JSON.parse(call(() => wasm.itemSubject(text('itemId', itemId))));
+}
+
+/** A site id in the normal form the core compares (URLs: lower-case host, no default port, final `/`). */
+export function normalizeSiteId(raw) {
+  return call(() => wasm.normalizeSiteId(text('raw', raw)));
+}
+
 /** Three-way merge, line-based like `git merge-file` plus a word pass inside conflicts. */
 export function merge(base, ours, theirs, options) {
   const opts = options === undefined || options === null ? undefined : json('options', options);
@@ -230,6 +273,11 @@ export function needsPublish(state, localText) {
   return call(() => wasm.needsPublish(rawOf(state), localText == null ? undefined : text('localText', localText)));
 }
 
+/** Whether the media file whose bytes here have this SHA-256 (null: no file) still has to be published. */
+export function mediaNeedsPublish(state, sha256) {
+  return call(() => wasm.mediaNeedsPublish(rawOf(state), sha256 == null ? undefined : text('sha256', sha256)));
+}
+
 /** `'retry'` or `'reject'`: what to do with an entry the gateway refused with this HTTP status. */
 export function publishFailure(status) {
   return JSON.parse(call(() => wasm.publishFailure(number('status', status))));
@@ -249,6 +297,21 @@ export function isReadOnly(config, pageId) {
 export function planSetup(current, request) {
   const setup = current === null || current === undefined ? 'null' : json('current', current);
   return JSON.parse(call(() => wasm.planSetup(setup, json('request', request))));
+}
+
+/** The site a node's items (entries) come from, as far as they say, or null. */
+export function sourceOfItems(entries) {
+  return call(() => wasm.sourceOfItems(list('entries', entries))) ?? null;
+}
+
+/** Throws `SetupError` (`wrong_source`) when a node's items come from another site than `source`. */
+export function checkMirrorSource(source, entries) {
+  call(() => wasm.checkMirrorSource(text('source', source), list('entries', entries)));
+}
+
+/** Whether an administrator should hear of an `ignore` outcome with this reason. */
+export function worthReporting(reason) {
+  return call(() => wasm.worthReporting(text('reason', reason)));
 }
 
 /** Whether two XMPP node URIs name the same node (any spelling old clients send). */

@@ -1,8 +1,8 @@
 //! Errors crossing the boundary. Every failing export throws a [`Failure`]: the core's
 //! [`WireError`] (its kind, stable code and one sentence). The package's JS shim
 //! (`js/index.js`) turns it into the error class named by its kind (`PageIdError`,
-//! `DecodeError`, `SetupError`, `InvalidArgumentError`, all extending `WikiSyncError`), so JS
-//! callers never see a `Failure`.
+//! `DecodeError`, `SetupError`, `MediaError`, `InvalidArgumentError`, all extending
+//! `WikiSyncError`), so JS callers never see a `Failure`.
 
 use wasm_bindgen::prelude::wasm_bindgen;
 use wikisync_core::wire::WireError;
@@ -14,7 +14,7 @@ pub struct Failure(WireError);
 
 #[wasm_bindgen]
 impl Failure {
-    /// Which error class: `pageId`, `decode`, `setup` or `invalidArgument`.
+    /// Which error class: `pageId`, `decode`, `setup`, `media` or `invalidArgument`.
     #[wasm_bindgen(getter)]
     pub fn kind(&self) -> String {
         self.0.kind.as_str().to_owned()
@@ -60,6 +60,11 @@ mod tests {
         assert!(f.message().contains("DOCTYPE"));
         let f = Failure::from(SetupError::NotSource);
         assert_eq!((f.kind(), f.code()), ("setup".into(), "not_source".into()));
+        let f = Failure::from(wikisync_core::wire::verify_media(b"x", "00", 1).expect_err("bad"));
+        assert_eq!(
+            (f.kind(), f.code()),
+            ("media".into(), "hash_mismatch".into())
+        );
         let f = Failure::from(WireError::invalid_argument("entry: missing field `page`"));
         assert_eq!(
             (f.kind(), f.code()),

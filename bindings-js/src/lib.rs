@@ -30,11 +30,11 @@ pub mod error;
 
 use serde::Serialize;
 use wasm_bindgen::prelude::wasm_bindgen;
-use wikisync_core::entry::{self, Entry};
+use wikisync_core::entry::{self, Entry, SiteId};
 use wikisync_core::id::PageId;
 use wikisync_core::sync::{
-    self, Action, Input, NamespaceSetup, Outcome, PendingConflict, PublishFailure, SetupRequest,
-    SiteConfig,
+    self, Action, IgnoreReason, Input, NamespaceSetup, Outcome, PendingConflict, PublishFailure,
+    SetupRequest, SiteConfig,
 };
 use wikisync_core::wire::{self, MergeArgs};
 
@@ -82,6 +82,35 @@ pub fn decode_feed_bytes(xml: &[u8], max_bytes: Option<f64>) -> Result<String, F
 #[wasm_bindgen(js_name = sha256Hex)]
 pub fn sha256_hex(text: &str) -> String {
     wikisync_core::hash::sha256_hex(text)
+}
+
+/// `sha256HexBytes(bytes)`: the SHA-256 of bytes, lowercase hex (a media file's `sha256`).
+#[wasm_bindgen(js_name = sha256HexBytes)]
+pub fn sha256_hex_bytes(bytes: &[u8]) -> String {
+    wikisync_core::hash::sha256_hex_bytes(bytes)
+}
+
+/// `verifyMedia(bytes, sha256, size)`: checks fetched media bytes against what their entry
+/// announced, before the host writes them.
+#[wasm_bindgen(js_name = verifyMedia)]
+pub fn verify_media(bytes: &[u8], sha256: &str, size: f64) -> Result<(), Failure> {
+    Ok(wire::verify_media(
+        bytes,
+        sha256,
+        convert::integer("size", size)?,
+    )?)
+}
+
+/// `itemSubject(itemId)`: what a node's item id names (JSON; `null` for another item).
+#[wasm_bindgen(js_name = itemSubject)]
+pub fn item_subject(item_id: &str) -> String {
+    wire::to_json(&entry::item_subject(item_id))
+}
+
+/// `normalizeSiteId(raw)`: a site id in the normal form the core compares.
+#[wasm_bindgen(js_name = normalizeSiteId)]
+pub fn normalize_site_id(raw: &str) -> String {
+    SiteId::new(raw).into()
 }
 
 /// `merge(base, ours, theirs, options?)`: the three-way merge.
@@ -191,6 +220,13 @@ pub fn needs_publish(state: &PageState, text: Option<String>) -> bool {
     sync::needs_publish(&state.0, text.as_deref())
 }
 
+/// `mediaNeedsPublish(state, sha256)`: whether the media file whose bytes here have this
+/// SHA-256 (`None`: no file) still has to be published.
+#[wasm_bindgen(js_name = mediaNeedsPublish)]
+pub fn media_needs_publish(state: &PageState, sha256: Option<String>) -> bool {
+    sync::media_needs_publish(&state.0, sha256.as_deref())
+}
+
 /// `publishFailure(status)`: `"retry"` or `"reject"` (JSON) for a refused publish.
 #[wasm_bindgen(js_name = publishFailure)]
 pub fn publish_failure(status: f64) -> Result<String, Failure> {
@@ -223,6 +259,28 @@ pub fn plan_setup(current: &str, request: &str) -> Result<String, Failure> {
     let current: Option<NamespaceSetup> = wire::parse("current", current)?;
     let request: SetupRequest = wire::parse("request", request)?;
     Ok(wire::to_json(&sync::plan_setup(current.as_ref(), request)?))
+}
+
+/// `sourceOfItems(entries)`: the site a node's items come from, if they say.
+#[wasm_bindgen(js_name = sourceOfItems)]
+pub fn source_of_items(entries: &str) -> Result<Option<String>, Failure> {
+    let entries: Vec<Entry> = wire::parse("entries", entries)?;
+    Ok(sync::source_of_items(&entries).map(String::from))
+}
+
+/// `checkMirrorSource(source, entries)`: refuses (`wrong_source`) a node whose items come from
+/// another site than the mirror's source.
+#[wasm_bindgen(js_name = checkMirrorSource)]
+pub fn check_mirror_source(source: &str, entries: &str) -> Result<(), Failure> {
+    let entries: Vec<Entry> = wire::parse("entries", entries)?;
+    Ok(sync::check_mirror_source(&SiteId::new(source), &entries)?)
+}
+
+/// `worthReporting(reason)`: whether an administrator should hear of this ignore reason.
+#[wasm_bindgen(js_name = worthReporting)]
+pub fn worth_reporting(reason: &str) -> Result<bool, Failure> {
+    let reason: IgnoreReason = wire::parse_name("reason", reason)?;
+    Ok(reason.worth_reporting())
 }
 
 /// `sameNode(a, b)`: whether two node URIs name the same node.

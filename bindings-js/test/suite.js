@@ -13,15 +13,16 @@
 
 export const VECTOR_FILES = [
   'page_ids', 'entries', 'merge', 'decisions', 'locks', 'notices', 'setup', 'hosts', 'feeds',
-  'node_uris',
+  'node_uris', 'site_ids',
 ];
 
 export function defineSuite({ test, assert, api, vectors, env }) {
   const {
     init, cleanPageId, encodeEntry, decodeEntry, decodeFeed, sha256Hex, merge, newPageState,
     PageState, handle, notices, renderConflict, needsPublish, publishFailure, namespaceOf,
-    isReadOnly, planSetup, sameNode,
-    WikiSyncError, PageIdError, DecodeError, SetupError, InvalidArgumentError,
+    isReadOnly, planSetup, sameNode, sha256HexBytes, verifyMedia, itemSubject, normalizeSiteId,
+    mediaNeedsPublish, sourceOfItems, checkMirrorSource, worthReporting,
+    WikiSyncError, PageIdError, DecodeError, SetupError, MediaError, InvalidArgumentError,
   } = api;
   const S = 1000; // vectors give `now` in seconds, the JS API takes milliseconds
 
@@ -37,6 +38,17 @@ export function defineSuite({ test, assert, api, vectors, env }) {
     });
   }
   const bad = (fn, label) => throwsCoded(fn, InvalidArgumentError, 'invalid_argument', label);
+  // Media bytes are base64 in JSON (entries, actions, uploads).
+  const fromBase64 = (text) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+  const toBase64 = (bytes) => btoa(String.fromCharCode(...bytes));
+  // A media entry's inline bytes are what its sha256 and size say.
+  function mediaVerifies(entry, label) {
+    const { kind } = entry;
+    if (kind.type !== 'media' || kind.data === null) return;
+    const bytes = fromBase64(kind.data);
+    assert.strictEqual(sha256HexBytes(bytes), kind.sha256, `${label}: sha256HexBytes`);
+    verifyMedia(bytes, kind.sha256, kind.size);
+  }
 
   const peer = (site = 'https://a.example/') => ({
     site, rules: [{ namespace: '', role: { type: 'peer' } }], lockSeconds: 900, mediaType: 'text/x-dokuwiki',
@@ -112,10 +124,12 @@ export function defineSuite({ test, assert, api, vectors, env }) {
         encodes += 1;
         assert.strictEqual(encodeEntry(c.entry), c.xml, `${c.name}: encoding differs`);
         assert.deepStrictEqual(decode(), c.entry, `${c.name}: does not decode back`);
+        mediaVerifies(c.entry, c.name);
       } else if (c.op === 'decode') {
         if (c.error === null) {
           assert.deepStrictEqual(decode(), c.entry, c.name);
           assert.deepStrictEqual(decodeBytes(), c.entry, `${c.name} (bytes)`);
+          mediaVerifies(c.entry, c.name);
         } else {
           assert.strictEqual(c.entry, null, `${c.name}: exactly one of entry/error`);
           throwsCoded(decode, DecodeError, c.error, c.name);
@@ -232,8 +246,32 @@ export function defineSuite({ test, assert, api, vectors, env }) {
     }
   });
 
-  test('hosts.json: namespaces, read-only pages, publish failures, pages to publish', () => {
-    const { namespaces: spaces, publishFailures, needsPublish: toPublish } = vectors.hosts;
+  test('setup.json sourceChecks: checkMirrorSource and sourceOfItems', () => {
+    const checks = vectors.setup.sourceChecks;
+    assert.ok(checks.length > 0);
+    for (const c of checks) {
+      const carries = sourceOfItems(c.entries);
+      if (c.expected.ok) {
+        checkMirrorSource(c.source, c.entries);
+        assert.ok(carries === null || carries === normalizeSiteId(c.source), `${c.name}: sourceOfItems ${carries}`);
+      } else {
+        throwsCoded(() => checkMirrorSource(c.source, c.entries), SetupError, c.expected.error, c.name);
+        assert.strictEqual(carries, c.expected.carries, `${c.name}: sourceOfItems`);
+      }
+    }
+  });
+
+  test('site_ids.json: every case, and normal forms are normal', () => {
+    const cases = vectors.site_ids.cases;
+    assert.ok(cases.length > 0);
+    for (const c of cases) {
+      assert.strictEqual(normalizeSiteId(c.raw), c.expected, c.name);
+      assert.strictEqual(normalizeSiteId(c.expected), c.expected, `${c.name}: idempotent`);
+    }
+  });
+
+  test('hosts.json: namespaces, read-only pages, publish failures, pages and files to publish', () => {
+    const { namespaces: spaces, publishFailures, needsPublish: toPublish, mediaNeedsPublish: mediaToPublish } = vectors.hosts;
     for (const c of spaces) {
       assert.strictEqual(namespaceOf(c.config, c.page), c.namespace, `${c.name}: namespace`);
       assert.strictEqual(isReadOnly(c.config, c.page), c.readOnly, `${c.name}: read-only`);
@@ -243,6 +281,79 @@ export function defineSuite({ test, assert, api, vectors, env }) {
     }
     for (const c of toPublish) {
       assert.strictEqual(needsPublish(PageState.fromJSON(c.state), c.localText), c.expected, c.name);
+    }
+    assert.ok(mediaToPublish.length > 0);
+    for (const c of mediaToPublish) {
+      assert.strictEqual(mediaNeedsPublish(PageState.fromJSON(c.state), c.sha256), c.expected, c.name);
+    }
+  });
+
+  test('media files travel inside their entry or by reference, fetched bytes are verified', () => {
+    const site = (role, id) => ({
+      site: id, rules: [{ namespace: 'wiki', role }], lockSeconds: 900, mediaType: 'text/x-dokuwiki',
+      mediaInlineMax: 16, mediaUrl: `${id}media-fetch?media={media}&rev={revision}&sha256={sha256}`,
+    });
+    const a = site({ type: 'source' }, 'https://a.example/');
+    const b = site({ type: 'mirror', source: 'https://a.example/', whenGone: 'keep' }, 'https://b.example/');
+    const upload = (bytes, revision) => ({
+      type: 'mediaSaved',
+      edit: { change: { type: 'file', data: toBase64(bytes), mediaType: 'image/png' }, author: 'alice', summary: 'logo', revision },
+    });
+    // Publish at A, deliver through Atom XML to B.
+    const travel = (bytes, revision, atA, atB) => {
+      const published = handle(a, atA, upload(bytes, revision), revision * S);
+      assert.deepStrictEqual(published.outcome, { type: 'publish' });
+      const entry = decodeEntry(encodeEntry(published.actions[0].entry));
+      const applied = handle(b, atB, { type: 'notification', localText: null, entry }, (revision + 1) * S);
+      return [published.state, entry, applied];
+    };
+    const small = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0, 0xff]);
+    let [atA, entry, atB] = travel(small, 100, newPageState('wiki:logo.png'), newPageState('wiki:logo.png'));
+    assert.deepStrictEqual([entry.kind.data, entry.kind.url], [toBase64(small), null]);
+    assert.deepStrictEqual(atB.outcome, { type: 'create' });
+    let write = atB.actions[0];
+    assert.deepStrictEqual([write.type, write.mediaType, write.sha256, write.size], ['writeMedia', 'image/png', sha256HexBytes(small), 6]);
+    verifyMedia(fromBase64(write.data), write.sha256, write.size);
+    assert.strictEqual(mediaNeedsPublish(atA, sha256HexBytes(small)), false);
+    assert.strictEqual(mediaNeedsPublish(atA, null), true);
+
+    const large = new Uint8Array(80).map((_, i) => i * 7);
+    const sha256 = sha256HexBytes(large);
+    [atA, entry, atB] = travel(large, 200, atA, atB.state);
+    assert.deepStrictEqual(
+      [entry.kind.data, entry.kind.url], [null, `https://a.example/media-fetch?media=wiki:logo.png&rev=200&sha256=${sha256}`],
+    );
+    assert.deepStrictEqual(atB.outcome, { type: 'update' });
+    write = atB.actions[0];
+    assert.deepStrictEqual([write.data, write.url], [null, entry.kind.url]);
+    verifyMedia(large, write.sha256, write.size);
+    throwsCoded(() => verifyMedia(large.subarray(1), write.sha256, write.size), MediaError, 'size_mismatch', 'short');
+    const corrupt = large.slice();
+    corrupt[3] ^= 1;
+    throwsCoded(() => verifyMedia(corrupt, write.sha256, write.size), MediaError, 'hash_mismatch', 'corrupt');
+
+    // A bare retraction at the mirror removes the file; the source puts it back.
+    const removed = handle(b, atB.state, { type: 'retracted', item: entry.atomId }, 300 * S);
+    assert.deepStrictEqual([removed.outcome, removed.actions[0].type], [{ type: 'delete' }, 'deleteMedia']);
+    const restored = handle(a, atA, { type: 'retracted', item: entry.atomId }, 300 * S);
+    assert.deepStrictEqual([restored.outcome, restored.actions[0].type], [{ type: 'restore' }, 'publish']);
+    // A mirror refuses uploads.
+    const refused = handle(b, newPageState('wiki:other.png'), upload(small, 1), 1 * S);
+    assert.deepStrictEqual(refused.outcome, { type: 'refuse', reason: 'mirror' });
+  });
+
+  test('item subjects and ignores worth reporting', () => {
+    assert.deepStrictEqual(itemSubject('urn:x-wikisync:page:wiki:start'), { type: 'page', page: 'wiki:start' });
+    assert.deepStrictEqual(itemSubject('urn:x-wikisync:draft:wiki:start'), { type: 'draft', page: 'wiki:start' });
+    assert.deepStrictEqual(itemSubject('urn:x-wikisync:media:wiki:logo.png'), { type: 'media', media: 'wiki:logo.png' });
+    for (const other of ['urn:x-wikisync:page:../etc', 'urn:x-wikisync:page:Wiki:Start', 'current', '']) {
+      assert.strictEqual(itemSubject(other), null, other);
+    }
+    for (const reason of ['notFromSource', 'outsideNamespace', 'notSynced', 'sourceIsAuthoritative', 'tooLarge', 'mediaUnavailable']) {
+      assert.strictEqual(worthReporting(reason), true, reason);
+    }
+    for (const reason of ['ownEcho', 'duplicate', 'stale', 'lockItem', 'nothingExpired']) {
+      assert.strictEqual(worthReporting(reason), false, reason);
     }
   });
 
@@ -373,7 +484,7 @@ export function defineSuite({ test, assert, api, vectors, env }) {
   });
 
   test('error classes are real subclasses with stable codes', () => {
-    for (const Class of [PageIdError, DecodeError, SetupError, InvalidArgumentError]) {
+    for (const Class of [PageIdError, DecodeError, SetupError, MediaError, InvalidArgumentError]) {
       assert.ok(Object.getPrototypeOf(Class) === WikiSyncError, `${Class.name} extends WikiSyncError`);
     }
     assert.ok(Object.getPrototypeOf(WikiSyncError) === Error);
@@ -391,6 +502,10 @@ export function defineSuite({ test, assert, api, vectors, env }) {
     throwsCoded(
       () => planSetup(null, { type: 'mirror', node: 'http://x', source: 's' }), SetupError, 'bad_node', 'bad node',
     );
+    throwsCoded(
+      () => planSetup(null, { type: 'follow', node: 'xmpp:ps.example?;node=n' }), SetupError, 'not_following', 'follow',
+    );
+    throwsCoded(() => verifyMedia(new Uint8Array(1), sha256Hex(''), 1), MediaError, 'hash_mismatch', 'verifyMedia');
   });
 
   test('misshapen arguments throw InvalidArgumentError', () => {
@@ -414,6 +529,20 @@ export function defineSuite({ test, assert, api, vectors, env }) {
     const cyclic = {};
     cyclic.self = cyclic;
     bad(() => encodeEntry(cyclic), 'cyclic object');
+    bad(() => sha256HexBytes('text'), 'a string for bytes');
+    bad(() => verifyMedia([1, 2], sha256Hex(''), 2), 'an array for bytes');
+    bad(() => verifyMedia(new Uint8Array(0), sha256Hex(''), -1), 'negative size');
+    bad(() => verifyMedia(new Uint8Array(0), sha256Hex(''), 0.5), 'fractional size');
+    bad(() => verifyMedia(new Uint8Array(0), sha256Hex(''), '0'), 'size as a string');
+    bad(() => itemSubject(7), 'number for an item id');
+    bad(() => normalizeSiteId(null), 'null site id');
+    bad(() => mediaNeedsPublish(state, 5), 'number for a hash');
+    bad(() => sourceOfItems({}), 'an object for entries');
+    bad(() => sourceOfItems([{ page: 'a' }]), 'entries that are not entries');
+    bad(() => checkMirrorSource('s', null), 'null entries');
+    bad(() => worthReporting('bored'), 'unknown ignore reason');
+    bad(() => worthReporting('not_from_source'), 'snake_case ignore reason');
     assert.strictEqual(sha256Hex('é'), '4a99557e4033c3539de2eb65472017cad5f9557f7a0625a09f1c3f6e2ba69c4c'); // of the UTF-8 bytes
+    assert.strictEqual(sha256HexBytes(new TextEncoder().encode('é')), sha256Hex('é'));
   });
 }

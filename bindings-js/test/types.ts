@@ -5,12 +5,13 @@
 import {
   init, initSync, cleanPageId, decodeEntry, decodeFeed, encodeEntry, handle, isReadOnly, merge,
   namespaceOf, needsPublish, newPageState, notices, planSetup, publishFailure, renderConflict,
-  sameNode, sha256Hex, PageState,
-  DecodeError, InvalidArgumentError, PageIdError, SetupError, WikiSyncError,
-  type Action, type Decision, type Entry, type FeedItem, type IgnoreReason, type Input,
-  type MergeResult, type NamespaceSetup, type Notice, type Outcome, type PageStateJSON,
+  sameNode, sha256Hex, sha256HexBytes, verifyMedia, itemSubject, normalizeSiteId, mediaNeedsPublish,
+  sourceOfItems, checkMirrorSource, worthReporting, PageState,
+  DecodeError, InvalidArgumentError, MediaError, PageIdError, SetupError, WikiSyncError,
+  type Action, type Decision, type Entry, type FeedItem, type IgnoreReason, type Input, type ItemSubject,
+  type MediaErrorCode, type MergeResult, type NamespaceSetup, type Notice, type Outcome, type PageStateJSON,
   type PageIdErrorCode, type PendingConflict, type PublishFailure, type RefuseReason, type SetupRequest,
-  type SetupStep, type SiteConfig,
+  type SetupStep, type SiteConfig, type SiteId,
 } from 'wikisync';
 
 const unreachable = (value: never): never => {
@@ -33,6 +34,9 @@ const config: SiteConfig = {
   lockSeconds: 900,
   mediaType: 'text/x-dokuwiki',
   pageUrl: 'https://a.example/doku.php?id={page}&rev={revision}',
+  mediaUrl: 'https://a.example/media-fetch?media={media}&rev={revision}&sha256={sha256}',
+  mediaInlineMax: 64 * 1024,
+  mediaMax: 32 << 20,
 };
 
 function describeNotice(notice: Notice): string {
@@ -49,6 +53,10 @@ function describeNotice(notice: Notice): string {
       return `${notice.editor} until ${notice.until}`;
     case 'conflictReported':
       return `${notice.site} could not merge ${notice.revision.revision}`;
+    case 'mediaTooLarge':
+      return `${notice.size} > ${notice.max}`;
+    case 'mediaConflict':
+      return `${notice.kept.site} kept over ${notice.replaced.site}`;
     default:
       return unreachable(notice);
   }
@@ -65,7 +73,8 @@ function describeOutcome(outcome: Outcome): string {
       return reason;
     }
     case 'create': case 'update': case 'delete': case 'lock': case 'unlock': case 'merge':
-    case 'conflict': case 'publish': case 'follow': case 'keep': case 'accept': case 'resolve':
+    case 'conflict': case 'publish': case 'follow': case 'restore': case 'keep': case 'accept':
+    case 'resolve':
       return outcome.type;
     default:
       return unreachable(outcome);
@@ -113,6 +122,16 @@ function carryOut(decision: Decision): PageState {
       case 'openEditor':
         console.log(action.text);
         break;
+      case 'writeMedia': {
+        // Inline bytes (base64) or fetched ones: verified before they are written.
+        const bytes = action.data !== null ? Uint8Array.from(atob(action.data), (c) => c.charCodeAt(0)) : new Uint8Array(0);
+        verifyMedia(bytes, action.sha256, action.size);
+        console.log(action.mediaType, action.url ?? '(inline)', action.author, action.summary);
+        break;
+      }
+      case 'deleteMedia':
+        console.log(action.author, action.summary);
+        break;
       default:
         unreachable(action);
     }
@@ -134,6 +153,9 @@ const inputs: Input[] = [
   { type: 'sourceGone', redirect: null },
   { type: 'announceSourceMove', newSource: 'https://c.example/' },
   { type: 'resolveConflict', choice: 'merge', localText: 'x', editorText: null },
+  { type: 'mediaSaved', edit: { change: { type: 'file', data: btoa('PNG'), mediaType: 'image/png' }, author: 'me', revision: 3 } },
+  { type: 'mediaSaved', edit: { change: { type: 'deleted' }, revision: 4 } },
+  { type: 'retracted', item: 'urn:x-wikisync:page:handbook:start' },
 ];
 let state: PageState = newPageState(cleanPageId('Handbook:Start'));
 for (const input of inputs) state = carryOut(handle(config, state, input, Date.now()));
@@ -160,6 +182,8 @@ const requests: SetupRequest[] = [
   { type: 'mirror', node: 'xmpp:ps.example?;node=n', source: 'https://b.example/', whenGone: 'delete' },
   { type: 'peer', node: null }, { type: 'moveSource', newSource: 'https://c.example/' },
   { type: 'retire' }, { type: 'remove' },
+  { type: 'follow', node: 'xmpp:ps2.example?;node=n', source: 'https://d.example/' },
+  { type: 'follow', node: 'xmpp:ps2.example?;node=n' },
 ];
 for (const request of requests) {
   for (const step of [...planSetup(current, request), ...planSetup(null, request)] satisfies SetupStep[]) {
@@ -167,6 +191,7 @@ for (const request of requests) {
       case 'unsubscribe': case 'useNode': console.log(step.node); break;
       case 'setRole': console.log(step.role.type, step.readOnly); break;
       case 'announceSourceMove': console.log(step.newSource); break;
+      case 'followSource': console.log(step.source); break;
       case 'createNode': case 'subscribe': case 'deleteNode': case 'forgetRule': case 'firstSync': break;
       default: unreachable(step);
     }
@@ -182,12 +207,25 @@ const m: MergeResult = merge('a', 'b', 'c', { words: true, labels: ['o', 'b', 't
 const named: MergeResult = merge('a', 'b', 'c', { diff3: true, labels: { ours: 'o', base: 'b', theirs: 't' } });
 console.log(m.clean, m.conflicts, m.regions.length, named.text, sha256Hex(m.text));
 
+// Whole-wiki helpers: media bytes, item ids of retractions, a redirected node's source.
+const png: Uint8Array = new Uint8Array([0x89, 0x50]);
+verifyMedia(png, sha256HexBytes(png), png.byteLength);
+const toPublish: boolean = mediaNeedsPublish(state, sha256HexBytes(png)) || mediaNeedsPublish(state, null);
+const subject: ItemSubject | null = itemSubject('urn:x-wikisync:media:wiki:logo.png');
+if (subject?.type === 'media') console.log(subject.media);
+else if (subject !== null) console.log(subject.page);
+const entries: Entry[] = items.flatMap((i) => (i.entry === null ? [] : [i.entry]));
+const source: SiteId | null = sourceOfItems(entries);
+if (source !== null) checkMirrorSource(normalizeSiteId(source), entries);
+console.log(toPublish, worthReporting('notFromSource'));
+
 try {
   cleanPageId('..');
 } catch (e) {
   if (e instanceof PageIdError) { const c: PageIdErrorCode = e.code; console.log(c); }
   if (e instanceof DecodeError && e.code === 'hash_mismatch') console.log(e.message);
-  if (e instanceof SetupError && e.code === 'not_source') console.log(e.message);
+  if (e instanceof SetupError && e.code === 'wrong_source') console.log(e.message);
+  if (e instanceof MediaError) { const c: MediaErrorCode = e.code; console.log(c); }
   if (e instanceof InvalidArgumentError) { const c: 'invalid_argument' = e.code; console.log(c); }
   if (e instanceof WikiSyncError) console.log(e.code, e.message);
 }
@@ -208,5 +246,9 @@ new PageState();
 merge('a', 'b', 'c', { word: true });
 // @ts-expect-error: a SetupError code is one of three
 const code: SetupError['code'] = 'not_a_code';
+// @ts-expect-error: an ignore reason is one of the core's
+worthReporting('bored');
+// @ts-expect-error: media bytes are a Uint8Array
+sha256HexBytes('text');
 const action: Action = { type: 'clearConflict' };
 console.log(snake, code, action);

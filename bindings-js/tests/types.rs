@@ -5,12 +5,13 @@
 //! serde lists an enum's variants in the error for an unknown one; that list is the truth.
 
 use serde::de::DeserializeOwned;
-use wikisync_core::entry::{DecodeError, EntryKind};
+use wikisync_core::entry::{DecodeError, EntryKind, ItemSubject, MediaError, SiteId};
 use wikisync_core::id::PageIdError;
 use wikisync_core::merge::{Region, Resolution};
 use wikisync_core::sync::{
-    Action, Change, ConflictChoice, ConflictOrigin, GonePolicy, IgnoreReason, Input, Notice,
-    Outcome, PublishFailure, RefuseReason, Role, SetupError, SetupRequest, SetupStep, plan_setup,
+    Action, Change, ConflictChoice, ConflictOrigin, GonePolicy, IgnoreReason, Input, MediaChange,
+    Notice, Outcome, PublishFailure, RefuseReason, Role, SetupError, SetupRequest, SetupStep,
+    plan_setup,
 };
 
 const TYPES: &str = include_str!("../index.d.ts");
@@ -74,7 +75,7 @@ macro_rules! unions {
 fn tagged_unions_name_every_variant() {
     unions!(r#"{"type": "?"}"# =>
         Input, Action, Outcome, Notice, SetupRequest, SetupStep, Role, EntryKind, Change,
-        ConflictOrigin, Region);
+        ConflictOrigin, Region, ItemSubject, MediaChange);
 }
 
 #[test]
@@ -95,12 +96,35 @@ fn error_codes_are_the_core_codes() {
             node: Some("x".into()),
         },
     );
-    let setup = [SetupError::NotSynced, SetupError::NotSource]
-        .iter()
-        .chain(bad_node.as_ref().err())
-        .map(|e| e.code().to_owned())
-        .collect();
+    let wrong_source = SetupError::WrongSource {
+        expected: SiteId::new("a"),
+        carries: SiteId::new("b"),
+    };
+    let setup = [
+        SetupError::NotSynced,
+        SetupError::NotSource,
+        SetupError::NotFollowing,
+        wrong_source,
+    ]
+    .iter()
+    .chain(bad_node.as_ref().err())
+    .map(|e| e.code().to_owned())
+    .collect();
     same("SetupErrorCode", setup);
+    let media = [
+        MediaError::SizeMismatch {
+            expected: 1,
+            actual: 2,
+        },
+        MediaError::HashMismatch {
+            expected: String::new(),
+            actual: String::new(),
+        },
+    ];
+    same(
+        "MediaErrorCode",
+        media.iter().map(|e| e.code().to_owned()).collect(),
+    );
     use PageIdError::*;
     let page_id = [
         Empty,

@@ -4,6 +4,8 @@
 //           "namespaces": [ { "namespace": "handbook", "node": "xmpp:pubsub.localhost?;node=…",
 //                             "role": { "type": "mirror", "source": "https://wiki-a.example/", "whenGone": "keep" } },
 //                           { "namespace": "blog", "role": { "type": "source" } } ] }
+// Optional: "mediaInlineMax" / "mediaMax" (bytes), "mediaUrl" (where other sites fetch this
+// site's larger media files; default this server's /media-fetch), "pageUrl", "lockSeconds".
 import { readFileSync } from 'node:fs';
 import { MirrorSite } from './site.js';
 

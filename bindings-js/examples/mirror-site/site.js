@@ -1,14 +1,18 @@
-// A small JS CMS that keeps its pages as files and syncs them through a wikisync gateway,
-// using the `wikisync` package for every decision. The site:
-//   - stores page `a:b:c` as `<dir>/pages/a/b/c.txt` and beside it, in `<dir>/meta/a/b/c.json`,
-//     the page's sync state (opaque: stored as the core gives it), the lock of a remote editor
-//     and the page's history;
+// A small JS CMS that keeps its pages and media files as files and syncs them through a
+// wikisync gateway, using the `wikisync` package for every decision. The site:
+//   - stores page `a:b:c` as `<dir>/pages/a/b/c.txt` and media file `a:b:logo.png` as
+//     `<dir>/media/a/b/logo.png`; beside each, in `<dir>/meta/a/b/c.json` and
+//     `<dir>/media_meta/a/b/logo.png.json`, its sync state (opaque: stored as the core gives
+//     it), the lock of a remote editor (pages) or the media type (files), and the history;
 //   - serves pages and takes edits over HTTP (GET/PUT/DELETE /pages/<id>, POST
-//     /pages/<id>/edit and /close for the editor's lock, /resolve for a conflict);
+//     /pages/<id>/edit and /close for the editor's lock, /resolve for a conflict), and media
+//     files the same way (GET/PUT/DELETE /media/<id>, the body as bytes);
+//   - serves other sites' fetches of its larger media files at its `mediaUrl`
+//     (GET /media-fetch?media=&rev=&sha256=, only when the hash is the file's);
 //   - sets up each configured namespace with the steps the core plans (create or use a node,
-//     record the role, subscribe, fetch the node's items), answers the gateway's verification
-//     GET, checks the HMAC signature of every callback and runs each notification through
-//     `handle`;
+//     record the role, subscribe, fetch the node's items, page by page), answers the gateway's
+//     verification GET, checks the HMAC signature of every callback, runs each notification
+//     and bare retraction through `handle`, and follows a node deleted with a redirect;
 //   - publishes through a durable outbox, retrying or dropping what the gateway refuses as the
 //     core says.
 // The site holds no sync logic: every input ends the same way (carry out the actions in order,
@@ -18,25 +22,49 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import {
-  init, cleanPageId, decodeEntry, decodeFeed, encodeEntry, handle, namespaceOf, newPageState,
-  notices, planSetup, publishFailure, renderConflict, sameNode, InvalidArgumentError, PageState,
-  WikiSyncError,
+  init, cleanPageId, decodeEntry, decodeFeed, encodeEntry, handle, isReadOnly, itemSubject,
+  namespaceOf, newPageState, notices, planSetup, publishFailure, renderConflict, sameNode,
+  sha256HexBytes, sourceOfItems, verifyMedia, checkMirrorSource, InvalidArgumentError,
+  MediaError, PageState, SetupError, WikiSyncError,
 } from 'wikisync';
 
 const ENTRY_TYPE = 'application/atom+xml;type=entry;charset=utf-8';
 const seconds = () => Math.floor(Date.now() / 1000);
 
+/** Where pages and media files live: the file, its meta (state and history) beside it. */
+const STORES = {
+  page: { files: 'pages', metas: 'meta', file: (id) => `${id}.txt`, meta: (id) => `${id}.json` },
+  media: { files: 'media', metas: 'media_meta', file: (id) => id, meta: (id) => `${id}.json` },
+};
+
+/** Media bytes could not be fetched: the input fails, its state is not stored. */
+class FetchError extends Error {
+  get code() { return 'fetch_failed'; }
+}
+
+/** The gateway refused a request: its HTTP `status` and error `code`. */
+class GatewayError extends Error {
+  constructor(message, status, code) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
 /**
  * options: { dir, site (this site's id, its base URL), gateway (base URL), token (publisher
- * token or null), host, port, lockSeconds, namespaces: [{ namespace, role, node? }] } where
- * `role` is the core's Role and `node` the gateway node URI to mirror or share (a namespace
- * this site is the source of, or the first peer of, gets a node created on first start).
+ * token or null), host, port, lockSeconds, pageUrl, mediaUrl (default: this server's
+ * /media-fetch), mediaInlineMax, mediaMax, catchUpMs (how often failed inputs are retried,
+ * default 30 s), namespaces: [{ namespace, role, node? }] } where `role` is the core's Role and
+ * `node` the gateway node URI to mirror or share (a namespace this site is the source of, or
+ * the first peer of, gets a node created on first start).
  */
 export class MirrorSite {
   constructor(options) {
     this.options = options;
     this.dir = options.dir;
-    this.queues = new Map(); // page id → promise chain: one input at a time per page
+    this.queues = new Map(); // `page:<id>` / `media:<id>` → promise chain: one input at a time
+    this.behind = new Set(); // namespaces with a failed input: caught up on the next tick
     this.log = options.log ?? ((line) => console.error(`[mirror-site] ${line}`));
     this.sending = Promise.resolve();
   }
@@ -47,7 +75,6 @@ export class MirrorSite {
     await mkdir(this.dir, { recursive: true });
     this.nodes = await this.readJson('nodes.json', {}); // namespace → { role, node, subscribed, secret }
     this.outbox = await this.readJson('outbox.json', []); // [{ node, xml }], oldest first
-    this.configure();
     this.server = createServer((req, res) => this.route(req, res).catch((e) => {
       if (e instanceof InvalidArgumentError && !res.headersSent) return send(res, 400, { error: e.code, message: e.message });
       this.log(`${req.method} ${req.url}: ${e.stack ?? e}`);
@@ -57,15 +84,21 @@ export class MirrorSite {
     await new Promise((ok) => this.server.listen(this.options.port ?? 0, this.options.host ?? '127.0.0.1', ok));
     const { address, port } = this.server.address();
     this.url = `http://${address}:${port}`;
+    this.configure(); // before any request is read: the media URL names this server
     const wanted = this.options.namespaces.map((ns) => ns.namespace);
     for (const namespace of Object.keys(this.nodes).filter((ns) => !wanted.includes(ns))) {
       await this.setUp(namespace, { type: 'remove' });
     }
     for (const { namespace, role, node } of this.options.namespaces) {
       // A Role plus the node is the matching SetupRequest (`{ type: 'mirror', source, whenGone, node }`).
-      await this.setUp(namespace, { ...role, node: node ?? null });
+      try {
+        await this.setUp(namespace, { ...role, node: node ?? null });
+      } catch (e) {
+        if (!(e instanceof SetupError)) throw e;
+        this.log(`${namespace || '(all)'}: not set up (${e.code}: ${e.message})`);
+      }
     }
-    this.ticker = setInterval(() => this.tickAll().catch((e) => this.log(`tick: ${e}`)), 30_000);
+    this.ticker = setInterval(() => this.tickAll().catch((e) => this.log(`tick: ${e}`)), this.options.catchUpMs ?? 30_000);
     this.flush();
     return this.url;
   }
@@ -77,14 +110,19 @@ export class MirrorSite {
     await Promise.all([...this.queues.values(), this.sending]);
   }
 
-  /** The core's SiteConfig: this site's id and the roles its namespaces have now. */
+  /** The core's SiteConfig: this site's id, the roles its namespaces have now, media limits. */
   configure() {
+    const { options } = this;
     this.config = {
-      site: this.options.site,
+      site: options.site,
       rules: Object.entries(this.nodes).map(([namespace, { role }]) => ({ namespace, role })),
-      lockSeconds: this.options.lockSeconds ?? 900,
+      lockSeconds: options.lockSeconds ?? 900,
       mediaType: 'text/x-dokuwiki',
-      pageUrl: this.options.pageUrl ?? null,
+      pageUrl: options.pageUrl ?? null,
+      mediaUrl: options.mediaUrl ?? `${this.url}/media-fetch?media={media}&rev={revision}&sha256={sha256}`,
+      // Left out: the core's defaults.
+      mediaInlineMax: options.mediaInlineMax,
+      mediaMax: options.mediaMax,
     };
   }
 
@@ -93,12 +131,18 @@ export class MirrorSite {
   async setUp(namespace, request) {
     const record = this.nodes[namespace];
     const current = record ? { role: record.role, node: record.node, subscribed: record.subscribed } : null;
+    if (request.type === 'mirror' && !(current?.node && sameNode(current.node, request.node))) {
+      // Before subscribing: do the node's items come from the source given? (wrong_source)
+      checkMirrorSource(request.source, entriesOf(await this.items(request.node)));
+    }
     let node = current?.node ?? null;
     for (const step of planSetup(current, request)) {
       const here = this.nodes[namespace];
       switch (step.type) {
         case 'unsubscribe':
-          await this.gateway('POST', '/unsubscribe', JSON.stringify({ uri: step.node, callback: this.callbackUrl }), 'application/json');
+          // A node deleted by its owner has no subscriptions left to end.
+          await this.gateway('POST', '/unsubscribe', JSON.stringify({ uri: step.node, callback: this.callbackUrl }), 'application/json',
+            ['node_not_found', 'no_subscription']);
           here.subscribed = false;
           break;
         case 'createNode':
@@ -112,12 +156,13 @@ export class MirrorSite {
           this.configure();
           break;
         case 'subscribe':
-          await this.gateway('POST', '/subscribe', JSON.stringify({ uri: node, callback: this.callbackUrl, secret: here.secret }), 'application/json');
+          await this.gateway('POST', '/subscribe', JSON.stringify({ uri: node, callback: this.callbackUrl, secret: here.secret }), 'application/json',
+            ['subscription_exists']);
           here.subscribed = true;
           break;
         case 'announceSourceMove':
-          for (const page of await this.pagesUnder(namespace)) {
-            await this.run(page, () => ({ type: 'announceSourceMove', newSource: step.newSource }));
+          for (const [store, id] of await this.subjectsUnder(namespace)) {
+            await this.run(store, id, () => ({ type: 'announceSourceMove', newSource: step.newSource }));
           }
           await this.flush();
           break;
@@ -127,6 +172,11 @@ export class MirrorSite {
         case 'forgetRule':
           delete this.nodes[namespace];
           this.configure();
+          break;
+        case 'followSource':
+          for (const [store, id] of await this.subjectsUnder(namespace)) {
+            await this.run(store, id, () => ({ type: 'sourceGone', redirect: step.source }));
+          }
           break;
         case 'firstSync':
           await this.firstSync(namespace, node);
@@ -141,43 +191,81 @@ export class MirrorSite {
 
   get callbackUrl() { return `${this.url}/callback`; }
 
-  /** Applies the node's items, oldest first, as notifications. */
+  /** Applies the node's items, oldest first, as notifications (first sync and catch-up). */
   async firstSync(namespace, node) {
-    const feed = await this.gateway('GET', `/items?uri=${encodeURIComponent(node)}`);
-    for (const { entry, error } of decodeFeed(feed)) {
-      if (error) this.log(`first sync of ${namespace}: an item was refused (${error.code}: ${error.message})`);
-      else await this.notify(namespace, entry);
+    for (const { entry, error } of await this.items(node)) {
+      if (error) this.log(`sync of ${namespace}: an item was refused (${error.code}: ${error.message})`);
+      else await this.applyOrCatchUpLater(namespace, () => this.notify(namespace, entry));
     }
   }
 
-  // ---- storage: pages as files ----
+  /**
+   * A node's items, oldest first: every page of the gateway's `/items`, following its
+   * `Link: <…>; rel="next"` (pages go from the newest items to the oldest).
+   */
+  async items(node) {
+    const pages = [];
+    const seen = new Set();
+    let url = `${this.options.gateway}/items?uri=${encodeURIComponent(node)}`;
+    while (url && !seen.has(url)) {
+      seen.add(url);
+      const res = await fetch(url, { headers: this.headers(null, url) });
+      const feed = await res.text();
+      if (!res.ok) throw gatewayError('GET', url, res.status, feed);
+      pages.push(decodeFeed(feed));
+      url = linkOf(res.headers.get('link'), 'next', url);
+    }
+    return pages.reverse().flat();
+  }
 
-  pagePath(page) { return join(this.dir, 'pages', ...page.split(':')) + '.txt'; }
-  metaPath(page) { return join(this.dir, 'meta', ...page.split(':')) + '.json'; }
+  /**
+   * Runs an input whose media bytes may be unavailable or wrong: then it fails (its state is
+   * not stored), is logged, and the namespace is caught up later. Resolves to the decision,
+   * or to the error.
+   */
+  async applyOrCatchUpLater(namespace, apply) {
+    try {
+      return await apply();
+    } catch (e) {
+      if (!(e instanceof MediaError || e instanceof FetchError)) throw e;
+      this.log(`${namespace || '(all)'}: a media file was not written (${e.code}: ${e.message}); caught up later`);
+      this.behind.add(namespace);
+      return e;
+    }
+  }
+
+  // ---- storage: pages and media files as files ----
+
+  filePath(store, id) { return join(this.dir, STORES[store].files, ...STORES[store].file(id).split(':')); }
+  metaPath(store, id) { return join(this.dir, STORES[store].metas, ...STORES[store].meta(id).split(':')); }
 
   async readText(page) {
+    return (await this.readBytes('page', page))?.toString('utf8') ?? null;
+  }
+
+  async readBytes(store, id) {
     try {
-      return await readFile(this.pagePath(page), 'utf8');
+      return await readFile(this.filePath(store, id));
     } catch (e) {
       if (e.code === 'ENOENT') return null;
       throw e;
     }
   }
 
-  /** The page's stored meta: { state (as stored), lock (of a remote editor), history }. */
-  async readMeta(page) {
-    return (await this.readJson(this.metaPath(page), null)) ?? { state: null, lock: null, history: [] };
+  /** The stored meta: { state (as stored), lock (pages), mediaType (files), history }. */
+  async readMeta(store, id) {
+    return (await this.readJson(this.metaPath(store, id), null)) ?? { state: null, lock: null, history: [] };
   }
 
-  stateOf(page, meta) {
-    return meta.state === null ? newPageState(page) : PageState.fromJSON(meta.state);
+  stateOf(id, meta) {
+    return meta.state === null ? newPageState(id) : PageState.fromJSON(meta.state);
   }
 
-  /** Writes the page (`text` null: deletes it) and records the change in its history. */
-  async writePage(page, meta, text, change) {
-    if (text === null) await rm(this.pagePath(page), { force: true });
-    else await atomicWrite(this.pagePath(page), text);
-    meta.history.push({ at: seconds(), ...change, ...(text === null ? { deleted: true } : {}) });
+  /** Writes the page or file (`data` null: deletes it) and records the change in its history. */
+  async writeFile(store, id, meta, data, change) {
+    if (data === null) await rm(this.filePath(store, id), { force: true });
+    else await atomicWrite(this.filePath(store, id), data);
+    meta.history.push({ at: seconds(), ...change, ...(data === null ? { deleted: true } : {}) });
   }
 
   // `path` is absolute or relative to the site's folder.
@@ -194,49 +282,61 @@ export class MirrorSite {
     await atomicWrite(resolve(this.dir, path), JSON.stringify(value, null, 1));
   }
 
-  // ---- inputs: one at a time per page, one way to apply them ----
+  // ---- inputs: one at a time per page or file, one way to apply them ----
 
-  serial(page, job) {
-    const previous = this.queues.get(page) ?? Promise.resolve();
+  serial(key, job) {
+    const previous = this.queues.get(key) ?? Promise.resolve();
     const next = previous.then(job, job);
-    this.queues.set(page, next.catch(() => {}));
+    this.queues.set(key, next.catch(() => {}));
     return next;
   }
 
-  /** Runs one input in the page's turn (see `step`). */
-  run(page, makeInput) {
-    return this.serial(page, () => this.step(page, makeInput));
+  /** Runs one input in the turn of the page or media file (see `step`). */
+  run(store, id, makeInput) {
+    return this.serial(`${store}:${id}`, () => this.step(store, id, makeInput));
   }
 
   /**
-   * Runs one input (`makeInput(localText)`) through the core, carries out the decision's
-   * actions in order, then stores the new state. If an action fails, the stored state stays
-   * the old one and the input can be given again. Resolves to the decision.
+   * Runs one input (`makeInput(localText)`, the text for a page, null for a media file)
+   * through the core, carries out the decision's actions in order, then stores the new state.
+   * If an action fails, the stored state stays the old one and the input can be given again.
+   * Resolves to the decision.
    */
-  async step(page, makeInput) {
-    const meta = await this.readMeta(page);
-    const decision = handle(this.config, this.stateOf(page, meta), makeInput(await this.readText(page)));
-    for (const action of decision.actions) await this.carryOut(page, meta, action);
+  async step(store, id, makeInput) {
+    const meta = await this.readMeta(store, id);
+    const local = store === 'page' ? await this.readText(id) : null;
+    const decision = handle(this.config, this.stateOf(id, meta), makeInput(local));
+    for (const action of decision.actions) await this.carryOut(store, id, meta, action);
     meta.state = decision.state;
-    await this.writeJson(this.metaPath(page), meta);
+    await this.writeJson(this.metaPath(store, id), meta);
     if (decision.actions.some((a) => a.type === 'publish')) this.flush();
     return decision;
   }
 
-  async carryOut(page, meta, action) {
+  async carryOut(store, id, meta, action) {
     switch (action.type) {
       case 'publish': {
-        const node = this.nodes[namespaceOf(this.config, page)]?.node;
-        if (!node) throw new Error(`no node to publish ${page} to`);
+        const node = this.nodes[namespaceOf(this.config, id)]?.node;
+        if (!node) throw new Error(`no node to publish ${id} to`);
         this.outbox.push({ node, xml: encodeEntry(action.entry) });
         await this.writeJson('outbox.json', this.outbox);
         break;
       }
       case 'writePage':
-        await this.writePage(page, meta, action.text, { author: action.author, summary: action.summary, minor: action.minor });
+        await this.writeFile('page', id, meta, action.text, { author: action.author, summary: action.summary, minor: action.minor });
         break;
       case 'deletePage':
-        await this.writePage(page, meta, null, { author: action.author, summary: action.summary });
+        await this.writeFile('page', id, meta, null, { author: action.author, summary: action.summary });
+        break;
+      case 'writeMedia': {
+        const bytes = action.data !== null ? Buffer.from(action.data, 'base64') : await this.fetchMedia(action.url, action.size);
+        verifyMedia(bytes, action.sha256, action.size); // a MediaError fails the input: nothing written
+        meta.mediaType = action.mediaType;
+        await this.writeFile('media', id, meta, bytes, { author: action.author, summary: action.summary, sha256: action.sha256 });
+        break;
+      }
+      case 'deleteMedia':
+        await this.writeFile('media', id, meta, null, { author: action.author, summary: action.summary });
         break;
       case 'lockPage':
         meta.lock = { site: action.site, editor: action.editor, until: action.until };
@@ -245,11 +345,11 @@ export class MirrorSite {
         if (meta.lock?.site === action.site && meta.lock?.editor === action.editor) meta.lock = null;
         break;
       case 'showNotice':
-        this.log(`${page}: ${action.notice.type}`); // shown on every GET from notices()
+        this.log(`${id}: ${action.notice.type}`); // shown on every GET from notices()
         break;
       case 'recordConflict':
       case 'clearConflict':
-        this.log(`${page}: ${action.type}`); // shown on every GET from state.conflict
+        this.log(`${id}: ${action.type}`); // shown on every GET from state.conflict
         break;
       case 'refuseLocalEdit':
         break; // the HTTP answer carries the decision's outcome
@@ -257,30 +357,73 @@ export class MirrorSite {
       case 'openEditor':
         break; // only `resolveConflict` gives these: its route carries them out once the state is stored
       default:
-        throw new Error(`${page}: unknown action ${action.type}`);
+        throw new Error(`${id}: unknown action ${action.type}`);
     }
+  }
+
+  /** The bytes at `url`, at most `size + 1` of them (more cannot be the file: verifyMedia says so). */
+  async fetchMedia(url, size) {
+    let res;
+    try {
+      res = await fetch(url, { signal: AbortSignal.timeout(30_000) });
+    } catch (e) {
+      throw new FetchError(`${url}: ${e.message}`);
+    }
+    if (!res.ok) {
+      await res.body?.cancel();
+      throw new FetchError(`${url}: HTTP ${res.status}`);
+    }
+    const chunks = [];
+    let length = 0;
+    for await (const chunk of res.body) {
+      chunks.push(chunk);
+      length += chunk.length;
+      if (length > size) break; // leaving the loop cancels the rest of the body
+    }
+    return Buffer.concat(chunks).subarray(0, size + 1);
   }
 
   /** Saves `text` (null: deletes) as a revision by `user`, then reports it to the core. */
   async saveAs(page, user, text, summary, minor = false) {
-    const meta = await this.readMeta(page);
-    await this.writePage(page, meta, text, { author: user, summary, minor, local: true });
-    await this.writeJson(this.metaPath(page), meta);
+    const meta = await this.readMeta('page', page);
+    await this.writeFile('page', page, meta, text, { author: user, summary, minor, local: true });
+    await this.writeJson(this.metaPath('page', page), meta);
     const change = text === null ? { type: 'deleted' } : { type: 'text', text };
     const edit = { change, author: user, summary, minor, revision: seconds() };
-    return this.step(page, () => ({ type: 'localSave', edit }));
+    return this.step('page', page, () => ({ type: 'localSave', edit }));
   }
 
-  /** Lets lapsed remote locks go (the pages whose lock a `lockPage` recorded). */
+  /**
+   * Stores an upload (`bytes` null: deletes the file) by `user`, then reports it to the core,
+   * which publishes it (inside its entry or by reference) or says why not.
+   */
+  async uploadAs(id, user, bytes, mediaType, summary) {
+    const meta = await this.readMeta('media', id);
+    if (bytes !== null) meta.mediaType = mediaType;
+    const sha256 = bytes === null ? null : sha256HexBytes(bytes);
+    await this.writeFile('media', id, meta, bytes, { author: user, summary, sha256, local: true });
+    await this.writeJson(this.metaPath('media', id), meta);
+    const change = bytes === null ? { type: 'deleted' } : { type: 'file', data: bytes.toString('base64'), mediaType };
+    const edit = { change, author: user, summary, revision: seconds() };
+    return this.step('media', id, () => ({ type: 'mediaSaved', edit }));
+  }
+
+  /** Lets lapsed remote locks go (the pages whose lock a `lockPage` recorded); catches up. */
   async tickAll() {
-    for (const page of await this.pagesUnder('')) {
-      if ((await this.readMeta(page)).lock !== null) await this.run(page, () => ({ type: 'tick' }));
+    for (const [store, id] of await this.subjectsUnder('')) {
+      if (store === 'page' && (await this.readMeta(store, id)).lock !== null) await this.run(store, id, () => ({ type: 'tick' }));
+    }
+    for (const namespace of [...this.behind]) {
+      this.behind.delete(namespace); // a new failure marks it again
+      const node = this.nodes[namespace]?.node;
+      if (node) await this.firstSync(namespace, node);
     }
   }
 
-  /** A notification delivered by the subscription of `namespace`. */
+  /** A notification delivered by the subscription of `namespace`, to the page or media file it is about. */
   notify(namespace, entry) {
-    return this.run(entry.page, (localText) => ({ type: 'notification', localText, entry, namespace }));
+    const store = entry.kind.type === 'media' || entry.kind.type === 'mediaDeleted' ? 'media' : 'page';
+    return this.run(store, entry.page, (localText) => ({ type: 'notification', localText, entry, namespace }));
   }
 
   // ---- the outbox: publish in order, retry or drop as the core says ----
@@ -327,27 +470,30 @@ export class MirrorSite {
   async route(req, res) {
     const url = new URL(req.url, this.url);
     if (url.pathname === '/callback') return this.callback(req, res, url);
-    const m = /^\/pages\/([^/]+)(\/edit|\/close|\/resolve)?$/.exec(url.pathname);
-    if (!m) return send(res, 404, { error: 'not_found' });
-    let page;
+    if (url.pathname === '/media-fetch') return this.serveFetch(req, res, url);
+    const m = /^\/(pages|media)\/([^/]+)(\/edit|\/close|\/resolve)?$/.exec(url.pathname);
+    if (!m || (m[1] === 'media' && m[3])) return send(res, 404, { error: 'not_found' });
+    let id;
     try {
-      page = cleanPageId(decodeURIComponent(m[1]));
+      id = cleanPageId(decodeURIComponent(m[2]));
     } catch (e) {
       if (e instanceof WikiSyncError) return send(res, 400, { error: e.code, message: e.message });
       throw e;
     }
     const user = url.searchParams.get('user') ?? 'anonymous';
+    if (m[1] === 'media') return this.routeMedia(req, res, url, id, user);
+    const page = id;
     const refused = (d) => (d.outcome.type === 'refuse' ? 409 : 200);
-    if (m[2] && req.method !== 'POST') return send(res, 405, { error: 'method_not_allowed' });
-    if (m[2] === '/edit') {
-      const d = await this.run(page, () => ({ type: 'editorOpened', editor: user }));
+    if (m[3] && req.method !== 'POST') return send(res, 405, { error: 'method_not_allowed' });
+    if (m[3] === '/edit') {
+      const d = await this.run('page', page, () => ({ type: 'editorOpened', editor: user }));
       return send(res, refused(d), { outcome: d.outcome });
     }
-    if (m[2] === '/close') {
-      const d = await this.run(page, () => ({ type: 'editorClosed', editor: user }));
+    if (m[3] === '/close') {
+      const d = await this.run('page', page, () => ({ type: 'editorClosed', editor: user }));
       return send(res, refused(d), { outcome: d.outcome });
     }
-    if (m[2] === '/resolve') return this.resolveConflict(req, res, page, user, url.searchParams.get('choice'));
+    if (m[3] === '/resolve') return this.resolveConflict(req, res, page, user, url.searchParams.get('choice'));
     switch (req.method) {
       case 'GET': return this.show(req, res, page);
       case 'PUT':
@@ -356,9 +502,9 @@ export class MirrorSite {
         const summary = url.searchParams.get('summary');
         const minor = url.searchParams.get('minor') === '1';
         // May the save be written? Then write it and report it, in one turn of the page.
-        const [asked, saved] = await this.serial(page, async () => {
+        const [asked, saved] = await this.serial(`page:${page}`, async () => {
           const change = text === null ? { type: 'deleted' } : { type: 'text', text };
-          const answer = await this.step(page, () => ({ type: 'saveRequested', change, editor: user }));
+          const answer = await this.step('page', page, () => ({ type: 'saveRequested', change, editor: user }));
           if (answer.outcome.type !== 'accept') return [answer, answer];
           return [answer, await this.saveAs(page, user, text, summary, minor)];
         });
@@ -370,7 +516,7 @@ export class MirrorSite {
   }
 
   async show(req, res, page) {
-    const [text, meta] = await Promise.all([this.readText(page), this.readMeta(page)]);
+    const [text, meta] = await Promise.all([this.readText(page), this.readMeta('page', page)]);
     if (req.headers.accept === 'application/json') {
       const state = this.stateOf(page, meta);
       const conflict = state.conflict && { ...state.conflict, withMarkers: renderConflict(state.conflict) };
@@ -383,13 +529,71 @@ export class MirrorSite {
     return res.end(text);
   }
 
+  /**
+   * `GET /media/<id>` (the bytes; `Accept: application/json` for the media type, notices and
+   * history), `PUT /media/<id>?user=&summary=` (the body is the file, its `Content-Type` the
+   * media type) and `DELETE /media/<id>?user=&summary=`. A mirrored file is read-only here.
+   */
+  async routeMedia(req, res, url, id, user) {
+    if (req.method === 'GET') {
+      const [bytes, meta] = await Promise.all([this.readBytes('media', id), this.readMeta('media', id)]);
+      if (req.headers.accept === 'application/json') {
+        const state = this.stateOf(id, meta);
+        return send(res, 200, {
+          media: id, mediaType: meta.mediaType ?? null, size: bytes?.length ?? null, sha256: bytes && sha256HexBytes(bytes),
+          notices: notices(this.config, state), history: meta.history,
+        });
+      }
+      if (bytes === null) return send(res, 404, { error: 'no_such_media' });
+      res.writeHead(200, { 'content-type': meta.mediaType ?? 'application/octet-stream' });
+      return res.end(bytes);
+    }
+    if (req.method !== 'PUT' && req.method !== 'DELETE') return send(res, 405, { error: 'method_not_allowed' });
+    if (isReadOnly(this.config, id)) {
+      req.resume(); // the upload is not read
+      return send(res, 409, { error: 'read_only', message: `${id} is mirrored here` });
+    }
+    const bytes = req.method === 'PUT' ? await readBody(req, this.options.maxUploadBytes ?? 64 << 20) : null;
+    const mediaType = req.headers['content-type'] ?? 'application/octet-stream';
+    const summary = url.searchParams.get('summary');
+    const d = await this.serial(`media:${id}`, async () => {
+      if (bytes === null && (await this.readBytes('media', id)) === null) return null;
+      return this.uploadAs(id, user, bytes, mediaType, summary);
+    });
+    if (d === null) return send(res, 404, { error: 'no_such_media' });
+    // The upload is stored; the outcome says whether it was published (`refuse`: not synced,
+    // or over mediaMax, with a notice).
+    return send(res, 200, { outcome: d.outcome });
+  }
+
+  /**
+   * Another site fetches a media file announced by reference (`mediaUrl`): the file, only
+   * when the SHA-256 asked for is the one of the file here (the hash is the capability).
+   */
+  async serveFetch(req, res, url) {
+    if (req.method !== 'GET') return send(res, 405, { error: 'method_not_allowed' });
+    let id;
+    try {
+      id = cleanPageId(url.searchParams.get('media') ?? '');
+    } catch (e) {
+      if (e instanceof WikiSyncError) return send(res, 404, { error: 'not_found' });
+      throw e;
+    }
+    const sha256 = (url.searchParams.get('sha256') ?? '').toLowerCase();
+    const bytes = await this.readBytes('media', id);
+    if (bytes === null || sha256 === '' || sha256HexBytes(bytes) !== sha256) return send(res, 404, { error: 'not_found' });
+    const { mediaType } = await this.readMeta('media', id);
+    res.writeHead(200, { 'content-type': mediaType ?? 'application/octet-stream', 'content-length': bytes.length });
+    return res.end(bytes);
+  }
+
   /** `POST /pages/<id>/resolve?choice=keep|take|merge&user=` (body: the editor's text, if any). */
   async resolveConflict(req, res, page, user, choice) {
     const body = (await readBody(req)).toString('utf8');
     const editorText = body === '' ? null : body;
     let openEditor = null;
-    const d = await this.serial(page, async () => {
-      const decision = await this.step(page, (localText) => ({ type: 'resolveConflict', choice, localText, editorText }));
+    const d = await this.serial(`page:${page}`, async () => {
+      const decision = await this.step('page', page, (localText) => ({ type: 'resolveConflict', choice, localText, editorText }));
       for (const action of decision.actions) {
         if (action.type === 'openEditor') openEditor = action.text;
         if (action.type === 'saveResolution') {
@@ -420,16 +624,11 @@ export class MirrorSite {
       return send(res, 403, { error: 'bad_signature' });
     }
     if (req.headers.event === 'DELETED') {
-      const redirect = /<([^>]*)>/.exec(req.headers.link ?? '')?.[1] ?? null;
-      this.log(`node ${topic} deleted (redirect ${redirect ?? 'none'})`);
-      for (const page of await this.pagesUnder(namespace)) {
-        await this.run(page, () => ({ type: 'sourceGone', redirect }));
-      }
+      await this.nodeDeleted(namespace, topic, linkOf(req.headers.link, 'alternate'));
       return send(res, 204);
     }
     if (req.headers.event === 'RETRACTED') {
-      // Deletions travel as tombstone entries (RFC 6721) that name the page; a bare retraction
-      // names only the item, so it changes nothing here.
+      await this.retracted(namespace, body.toString('utf8'));
       return send(res, 204);
     }
     let entry;
@@ -443,9 +642,54 @@ export class MirrorSite {
       }
       throw e;
     }
-    const d = await this.notify(namespace, entry);
+    // Media bytes that cannot be had now do not hold up the deliveries behind them: the
+    // input fails (nothing written, state not stored) and the next catch-up tries again.
+    const d = await this.applyOrCatchUpLater(namespace, () => this.notify(namespace, entry));
+    if (d instanceof Error) return send(res, 202, { error: d.code });
     this.log(`${entry.page}: ${d.outcome.type}${d.outcome.reason ? ` (${d.outcome.reason})` : ''}`);
     return send(res, 204);
+  }
+
+  /**
+   * The node of `namespace` was deleted. With a redirect to another node, the core plans
+   * following it (subscribe there, take the source its items name, sync); without one, or one
+   * the core will not follow, every page and file is told its source is gone.
+   */
+  async nodeDeleted(namespace, topic, redirect) {
+    this.log(`node ${topic} deleted (redirect ${redirect ?? 'none'})`);
+    if (redirect !== null) {
+      try {
+        const source = sourceOfItems(entriesOf(await this.items(redirect)));
+        return await this.setUp(namespace, { type: 'follow', node: redirect, source });
+      } catch (e) {
+        // Not a node the gateway or the core accepts: as good as no redirect. (A gateway that
+        // cannot answer now fails the callback, which the gateway delivers again later.)
+        const refused = e instanceof SetupError || (e instanceof GatewayError && e.status < 500);
+        if (!refused) throw e;
+        this.log(`${namespace || '(all)'}: the redirect to ${redirect} is not followed (${e.code}: ${e.message})`);
+      }
+    }
+    for (const [store, id] of await this.subjectsUnder(namespace)) {
+      await this.run(store, id, () => ({ type: 'sourceGone', redirect: null }));
+    }
+  }
+
+  /**
+   * A bare retraction: the tombstone names only the item (`ref`, its `atom:id`); the core
+   * says what the page or media file it names does.
+   */
+  async retracted(namespace, tombstone) {
+    const ref = /\bref=(?:"([^"]*)"|'([^']*)')/.exec(tombstone);
+    const item = ref ? unescapeXml(ref[1] ?? ref[2]) : '';
+    const subject = itemSubject(item);
+    const id = subject?.page ?? subject?.media;
+    // A node changes only the pages of the namespace it was subscribed for.
+    if (id === undefined || namespaceOf(this.config, id) !== namespace) {
+      this.log(`retraction of ${item || '(no item)'} on ${namespace || '(all)'}: not an item of this namespace, ignored`);
+      return;
+    }
+    const d = await this.run(subject.type === 'media' ? 'media' : 'page', id, () => ({ type: 'retracted', item }));
+    this.log(`${id}: retracted, ${d.outcome.type}${d.outcome.reason ? ` (${d.outcome.reason})` : ''}`);
   }
 
   /** The namespace whose node `uri` names, in any spelling. */
@@ -453,34 +697,74 @@ export class MirrorSite {
     return Object.keys(this.nodes).find((ns) => this.nodes[ns].node && sameNode(this.nodes[ns].node, uri));
   }
 
-  async pagesUnder(namespace) {
+  /** The pages and media files (`[store, id]`) with a sync state under `namespace`. */
+  async subjectsUnder(namespace) {
     const out = [];
-    const walk = async (dir, prefix) => {
-      let items;
-      try { items = await readdir(dir, { withFileTypes: true }); } catch { return; }
-      for (const item of items) {
-        if (item.isDirectory()) await walk(join(dir, item.name), `${prefix}${item.name}:`);
-        else if (item.name.endsWith('.json')) out.push(`${prefix}${item.name.slice(0, -5)}`);
-      }
-    };
-    await walk(join(this.dir, 'meta', ...(namespace ? namespace.split(':') : [])), namespace ? `${namespace}:` : '');
+    const prefix = namespace ? `${namespace}:` : '';
+    for (const store of ['page', 'media']) {
+      const walk = async (dir, ids) => {
+        let items;
+        try { items = await readdir(dir, { withFileTypes: true }); } catch { return; }
+        for (const item of items) {
+          if (item.isDirectory()) await walk(join(dir, item.name), `${ids}${item.name}:`);
+          else if (item.name.endsWith('.json')) out.push([store, `${ids}${item.name.slice(0, -5)}`]);
+        }
+      };
+      await walk(join(this.dir, STORES[store].metas, ...(namespace ? namespace.split(':') : [])), prefix);
+    }
     return out;
   }
 
-  headers(type) {
+  /** Request headers; the publisher token goes to the gateway only. */
+  headers(type, url = this.options.gateway) {
     const headers = {};
     if (type) headers['content-type'] = type;
-    if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
+    if (this.options.token && new URL(url).origin === new URL(this.options.gateway).origin) {
+      headers.authorization = `Bearer ${this.options.token}`;
+    }
     return headers;
   }
 
-  /** A gateway request; resolves to the answer's text. */
-  async gateway(method, path, body, type) {
+  /**
+   * A gateway request; resolves to the answer's text. An error whose code is in `done` means
+   * there is nothing to do (e.g. `subscription_exists`) and resolves to null.
+   */
+  async gateway(method, path, body, type, done = []) {
     const res = await fetch(`${this.options.gateway}${path}`, { method, headers: this.headers(type), body });
     const text = await res.text();
-    if (!res.ok) throw new Error(`gateway ${method} ${path}: ${res.status} ${text}`);
-    return text;
+    if (res.ok) return text;
+    const error = gatewayError(method, path, res.status, text);
+    if (done.includes(error.code)) return null;
+    throw error;
   }
+}
+
+function gatewayError(method, path, status, body) {
+  let code = null;
+  try { code = JSON.parse(body).error ?? null; } catch { /* not the gateway's JSON error */ }
+  return new GatewayError(`gateway ${method} ${path}: ${status} ${body}`, status, code);
+}
+
+/** The entries of decoded feed items (refused items left out). */
+function entriesOf(items) {
+  return items.flatMap(({ entry }) => (entry === null ? [] : [entry]));
+}
+
+/** The target of the first link with relation `rel` in a `Link` header, resolved against `base`. */
+function linkOf(header, rel, base) {
+  for (const m of (header ?? '').matchAll(/<([^>]*)>\s*((?:;\s*[^;,]*)*)/g)) {
+    const rels = /;\s*rel\s*=\s*(?:"([^"]*)"|([^\s;,]+))/i.exec(m[2]);
+    if (rels && (rels[1] ?? rels[2]).toLowerCase().split(/\s+/).includes(rel)) {
+      return base === undefined ? m[1] : new URL(m[1], base).href;
+    }
+  }
+  return null;
+}
+
+function unescapeXml(text) {
+  const named = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+  return text.replace(/&(?:#x([0-9a-f]+)|#([0-9]+)|(amp|lt|gt|quot|apos));/gi,
+    (_, hex, dec, name) => (name ? named[name.toLowerCase()] : String.fromCodePoint(parseInt(hex ?? dec, hex ? 16 : 10))));
 }
 
 function validSignature(secret, body, header) {

@@ -167,7 +167,9 @@ pub fn from_value<T: DeserializeOwned>(what: &str, value: Value) -> Result<T, Wi
 /// as `"notFromSource"` for an [`crate::sync::IgnoreReason`]. An unknown name is an
 /// [`ErrorKind::InvalidArgument`] error whose message starts with `what`.
 pub fn parse_name<T: DeserializeOwned>(what: &str, name: &str) -> Result<T, WireError> {
-    from_value(what, Value::String(name.to_owned()))
+    // Through the JSON text rather than a `Value`: the text reader is the one every binding
+    // already carries, which keeps the WebAssembly module small.
+    parse(what, &to_json(&name))
 }
 
 /// The JSON value of a core value (object keys sorted).

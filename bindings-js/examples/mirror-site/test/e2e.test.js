@@ -1,15 +1,17 @@
 // End to end: the example site against the real wikisync gateway, with a second publisher
 // that is not DokuWiki (the `wikisync entry` command line tool plus plain HTTP requests, as
-// curl would send them). Needs the binaries: WIKISYNC_GATEWAY_BIN and WIKISYNC_CLI_BIN
+// curl would send them), then two example sites mirroring media files and following a
+// redirected node. Needs the binaries: WIKISYNC_GATEWAY_BIN and WIKISYNC_CLI_BIN
 // (scripts/test-js builds them and sets both).
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeEntry, decodeFeed, encodeEntry, init } from 'wikisync';
+import { decodeEntry, decodeFeed, encodeEntry, init, sameNode, sha256HexBytes } from 'wikisync';
 import { MirrorSite } from '../site.js';
 
 const gatewayBin = process.env.WIKISYNC_GATEWAY_BIN;
@@ -35,10 +37,9 @@ async function until(what, check, ms = 15_000) {
   }
 }
 
-test('mirror-site against the real gateway and a command-line publisher', async (t) => {
+/** A real gateway in `tmp`: its URL, `api(method, path, body?, type?)` with the token, `stop()`. */
+async function startGateway(tmp) {
   assert.ok(gatewayBin && cliBin, 'set WIKISYNC_GATEWAY_BIN and WIKISYNC_CLI_BIN (scripts/test-js does)');
-  await init();
-  const tmp = mkdtempSync(join(tmpdir(), 'wikisync-e2e-'));
   const port = await freePort();
   const gateway = `http://127.0.0.1:${port}`;
   const gw = spawn(gatewayBin, [
@@ -47,17 +48,11 @@ test('mirror-site against the real gateway and a command-line publisher', async 
   ], { stdio: ['ignore', 'ignore', 'pipe'] });
   let gwLog = '';
   gw.stderr.on('data', (d) => { gwLog += d; });
-  const receiver = { server: null, bodies: [] };
-  let site;
-  t.after(async () => {
-    await site?.stop();
-    receiver.server?.close();
+  const stop = async () => {
     gw.kill('SIGTERM');
     await new Promise((r) => gw.once('exit', r));
-    rmSync(tmp, { recursive: true, force: true });
-  });
+  };
   await until('the gateway', async () => (await fetch(`${gateway}/healthz`).catch(() => null))?.ok);
-
   const api = async (method, path, body, type) => {
     const res = await fetch(`${gateway}${path}`, {
       method, body, headers: { authorization: `Bearer ${TOKEN}`, ...(type ? { 'content-type': type } : {}) },
@@ -66,6 +61,26 @@ test('mirror-site against the real gateway and a command-line publisher', async 
     assert.ok(res.ok, `${method} ${path}: ${res.status} ${text}\n${gwLog}`);
     return text ? JSON.parse(text) : null;
   };
+  return { url: gateway, api, stop };
+}
+
+/** A page's (or file's) JSON view on an example site. */
+async function view(site, kind, id) {
+  return (await fetch(`${site.url}/${kind}/${id}`, { headers: { accept: 'application/json' } })).json();
+}
+
+test('mirror-site against the real gateway and a command-line publisher', async (t) => {
+  await init();
+  const tmp = mkdtempSync(join(tmpdir(), 'wikisync-e2e-'));
+  const { url: gateway, api, stop } = await startGateway(tmp);
+  const receiver = { server: null, bodies: [] };
+  let site;
+  t.after(async () => {
+    await site?.stop();
+    receiver.server?.close();
+    await stop();
+    rmSync(tmp, { recursive: true, force: true });
+  });
 
   // The other site (not DokuWiki) owns a node for its `handbook` namespace (which this site
   // mirrors) and one for `team` (which both sites edit).
@@ -97,7 +112,7 @@ test('mirror-site against the real gateway and a command-line publisher', async 
   const first = 'Hello from B\r\nwith CRLF, ünïcödé & <xml>]]> and no final newline';
   await publish(['--id', 'Handbook:Start', '--rev', '100', '--updated', '100', '--author', 'bob', '--summary', 'created'], first);
   await until('the mirrored page', () => existsSync(file('handbook:start')) && readFileSync(file('handbook:start'), 'utf8') === first);
-  const meta = async (id) => (await fetch(`${siteUrl}/pages/${id}`, { headers: { accept: 'application/json' } })).json();
+  const meta = (id) => view(site, 'pages', id);
   const page = await meta('handbook:start');
   assert.equal(page.text, first);
   assert.deepEqual(page.history.map((h) => [h.author, h.summary]), [['bob', 'created']]);
@@ -213,4 +228,176 @@ test('mirror-site against the real gateway and a command-line publisher', async 
   assert.equal(entry.author, 'dave');
   assert.equal(entry.summary, 'first post');
   assert.equal(entry.revision.site, 'http://js-site.example/');
+});
+
+test('two example sites: media files both ways, a corrupt fetch, a retraction, a followed redirect', async (t) => {
+  await init();
+  const tmp = mkdtempSync(join(tmpdir(), 'wikisync-e2e-media-'));
+  const { url: gateway, api, stop } = await startGateway(tmp);
+  const A = 'http://site-a.example/';
+  const B = 'http://site-b.example/';
+  const D = 'http://site-d.example/';
+  const sites = [];
+  const liar = { server: null, served: [] };
+  t.after(async () => {
+    for (const s of sites) await s.stop();
+    liar.server?.close();
+    await stop();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+  // Both sites send files over 1 KiB by reference (the source's /media-fetch).
+  const start = async (name, site, namespaces) => {
+    const s = new MirrorSite({
+      dir: join(tmp, name), site, gateway, token: TOKEN, mediaInlineMax: 1024, namespaces, log: () => {},
+    });
+    await s.start();
+    sites.push(s);
+    return s;
+  };
+  const a = await start('a', A, [{ namespace: 'wiki', role: { type: 'source' } }]);
+  const node = a.nodes.wiki.node;
+  const b = await start('b', B, [{ namespace: 'wiki', node, role: { type: 'mirror', source: A, whenGone: 'keep' } }]);
+  const fileAt = (s, kind, id) => join(s.dir, kind, ...id.split(':')) + (kind === 'pages' ? '.txt' : '');
+  const bytesAt = (s, id) => (existsSync(fileAt(s, 'media', id)) ? readFileSync(fileAt(s, 'media', id)) : null);
+  const upload = async (s, id, bytes, summary) => {
+    const res = await fetch(`${s.url}/media/${id}?user=alice&summary=${encodeURIComponent(summary)}`, {
+      method: 'PUT', body: bytes, headers: { 'content-type': 'application/octet-stream' },
+    });
+    return [res.status, await res.json()];
+  };
+  const itemOf = async (n, id) => decodeFeed(await (await fetch(`${gateway}/items?uri=${encodeURIComponent(n)}`)).text())
+    .find((i) => i.entry?.page === id)?.entry;
+  const arrived = (id, bytes) => until(`${id} on B`, () => bytesAt(b, id)?.equals(bytes));
+
+  // 1. A small file travels inside its entry; B writes it byte for byte.
+  const small = randomBytes(700);
+  assert.deepEqual(await upload(a, 'wiki:small.bin', small, 'small one'), [200, { outcome: { type: 'publish' } }]);
+  await arrived('wiki:small.bin', small);
+  const inline = await itemOf(node, 'wiki:small.bin');
+  assert.equal(inline.kind.url, null);
+  assert.equal(inline.kind.sha256, sha256HexBytes(small));
+
+  // 2. One over mediaInlineMax travels by reference: B fetches it from A and checks it.
+  const large = randomBytes(48 * 1024);
+  assert.deepEqual(await upload(a, 'wiki:large.bin', large, 'large one'), [200, { outcome: { type: 'publish' } }]);
+  await arrived('wiki:large.bin', large);
+  const byReference = await itemOf(node, 'wiki:large.bin');
+  assert.equal(byReference.kind.data, null);
+  assert.ok(byReference.kind.url.startsWith(`${a.url}/media-fetch?`), byReference.kind.url);
+  const seen = await view(b, 'media', 'wiki:large.bin');
+  assert.deepEqual([seen.size, seen.sha256], [large.length, sha256HexBytes(large)]);
+  assert.deepEqual(seen.history.map((h) => [h.author, h.summary]), [['alice', 'large one']]);
+  assert.deepEqual(seen.notices, [{ type: 'mirroredFrom', source: A }]);
+  // A serves a fetch only for the file's own hash.
+  const fetchUrl = new URL(byReference.kind.url);
+  assert.equal((await fetch(fetchUrl)).status, 200);
+  fetchUrl.searchParams.set('sha256', sha256HexBytes(small));
+  assert.equal((await fetch(fetchUrl)).status, 404);
+  // The mirror is read-only.
+  const [refused] = await upload(b, 'wiki:small.bin', Buffer.from('vandalism'), 'no');
+  assert.equal(refused, 409);
+  assert.ok(bytesAt(b, 'wiki:small.bin').equals(small));
+
+  // 3. Entries in A's name whose files, fetched, are not what they announce: one with other
+  //    bytes of the same size, one with more bytes. Nothing is written. A file uploaded after
+  //    them is the sentinel: deliveries are in order, so once it is there they were refused.
+  liar.server = createServer((req, res) => {
+    liar.served.push(req.url);
+    res.end(req.url === '/other' ? randomBytes(2048) : randomBytes(4096));
+  });
+  await new Promise((r) => liar.server.listen(0, '127.0.0.1', r));
+  const liarUrl = `http://127.0.0.1:${liar.server.address().port}`;
+  const genuine = randomBytes(2048);
+  const forged = (id, path, revision) => encodeEntry({
+    atomId: `urn:x-wikisync:media:${id}`, page: id, title: id, updated: revision, author: 'mallory', summary: null,
+    link: null, revision: { revision, site: A }, base: null, clock: [{ revision, site: A }], minor: false, source: A,
+    kind: { type: 'media', mediaType: 'application/octet-stream', sha256: sha256HexBytes(genuine), size: genuine.length, data: null, url: `${liarUrl}${path}` },
+  });
+  for (const [id, path] of [['wiki:other.bin', '/other'], ['wiki:longer.bin', '/longer']]) {
+    await api('POST', `/publish?uri=${encodeURIComponent(node)}`, forged(id, path, 1), 'application/atom+xml;type=entry');
+  }
+  const sentinel = randomBytes(10);
+  await upload(a, 'wiki:sentinel.bin', sentinel, 'sentinel');
+  await arrived('wiki:sentinel.bin', sentinel);
+  assert.deepEqual(liar.served.sort(), ['/longer', '/other'], 'both files were fetched');
+  for (const id of ['wiki:other.bin', 'wiki:longer.bin']) {
+    assert.equal(bytesAt(b, id), null, `${id} is not written`);
+    assert.equal((await view(b, 'media', id)).history.length, 0, `${id} has no history`);
+  }
+
+  // 4. A deletion at A deletes the file at B.
+  const deleted = await fetch(`${a.url}/media/wiki:small.bin?user=alice&summary=gone`, { method: 'DELETE' });
+  assert.deepEqual(await deleted.json(), { outcome: { type: 'publish' } });
+  await until('the deletion on B', () => bytesAt(b, 'wiki:small.bin') === null);
+  const last = (await view(b, 'media', 'wiki:small.bin')).history.at(-1);
+  assert.deepEqual([last.author, last.summary, last.deleted], ['alice', 'gone', true]);
+
+  // 5. A bare retraction (an XMPP client removed the page's item): the mirror removes its copy.
+  const saved = await fetch(`${a.url}/pages/wiki:start?user=alice&summary=hi`, { method: 'PUT', body: 'Hello\n' });
+  assert.equal(saved.status, 200);
+  await until('the page on B', () => existsSync(fileAt(b, 'pages', 'wiki:start')));
+  await api('POST', `/publish?uri=${encodeURIComponent(node)}&item=${encodeURIComponent('urn:x-wikisync:page:wiki:start')}`);
+  await until('the retraction on B', () => !existsSync(fileAt(b, 'pages', 'wiki:start')));
+
+  // 6. The namespace moves to another node, published by site D, and the old node is deleted
+  //    with a redirect to it: B subscribes there, follows D, syncs, and leaves the old node.
+  const moved = (await api('POST', '/create')).uri;
+  const fromD = (text, revision) => encodeEntry({
+    atomId: 'urn:x-wikisync:page:wiki:moved', page: 'wiki:moved', title: 'Moved', updated: revision, author: 'dora',
+    summary: 'moved', link: null, revision: { revision, site: D }, base: null, clock: [{ revision, site: D }],
+    minor: false, source: D, kind: { type: 'page', text, mediaType: 'text/x-dokuwiki' },
+  });
+  await api('POST', `/publish?uri=${encodeURIComponent(moved)}`, fromD('Moved here\n', 10), 'application/atom+xml;type=entry');
+  await api('POST', `/delete?uri=${encodeURIComponent(node)}`, JSON.stringify({ redirect_uri: moved }), 'application/json');
+  await until('the moved page on B', () => existsSync(fileAt(b, 'pages', 'wiki:moved')));
+  assert.equal(readFileSync(fileAt(b, 'pages', 'wiki:moved'), 'utf8'), 'Moved here\n');
+  const record = b.nodes.wiki;
+  assert.ok(sameNode(record.node, moved), `B uses ${record.node}`);
+  assert.deepEqual([record.role, record.subscribed], [{ type: 'mirror', source: D, whenGone: 'keep' }, true]);
+  // What B had from A now says it comes from D, and stays.
+  assert.deepEqual((await view(b, 'media', 'wiki:large.bin')).notices, [{ type: 'mirroredFrom', source: D }]);
+  assert.ok(bytesAt(b, 'wiki:large.bin').equals(large));
+  // The new subscription delivers.
+  await api('POST', `/publish?uri=${encodeURIComponent(moved)}`, fromD('Moved and edited\n', 20), 'application/atom+xml;type=entry');
+  await until('the edit on the new node', () => readFileSync(fileAt(b, 'pages', 'wiki:moved'), 'utf8') === 'Moved and edited\n');
+});
+
+test('first sync pages through /items when the gateway gives Link: rel="next"', async (t) => {
+  await init();
+  const tmp = mkdtempSync(join(tmpdir(), 'wikisync-e2e-paging-'));
+  const SOURCE = 'http://paged.example/';
+  const NODE = 'xmpp:pubsub.localhost?;node=paged';
+  const entry = (id, revision) => encodeEntry({
+    atomId: `urn:x-wikisync:page:${id}`, page: id, title: id, updated: revision, author: null, summary: null,
+    link: null, revision: { revision, site: SOURCE }, base: null, clock: [{ revision, site: SOURCE }], minor: false,
+    source: SOURCE, kind: { type: 'page', text: `${id}\n`, mediaType: 'text/x-dokuwiki' },
+  }).replace(/^<\?xml[^>]*>\s*/, '');
+  const feed = (...entries) => `<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom"><title>Retrieved item collection</title><id>${NODE}</id><updated>2026-01-01T00:00:00Z</updated>${entries.join('')}</feed>`;
+  // A gateway stand-in: two pages of items, newest first, and subscriptions that succeed.
+  const asked = [];
+  const fake = createServer((req, res) => {
+    const url = new URL(req.url, 'http://x');
+    asked.push(`${req.method} ${url.pathname}${url.searchParams.has('after') ? ' after' : ''}`);
+    if (url.pathname === '/subscribe') return res.writeHead(204).end();
+    if (url.searchParams.get('after') === 'c2') return res.end(feed(entry('docs:one', 1)));
+    res.writeHead(200, { link: '</items?uri=paged&after=c2>; rel="next"' });
+    return res.end(feed(entry('docs:three', 3), entry('docs:two', 2)));
+  });
+  await new Promise((r) => fake.listen(0, '127.0.0.1', r));
+  const site = new MirrorSite({
+    dir: join(tmp, 'site'), site: 'http://mirror.example/', gateway: `http://127.0.0.1:${fake.address().port}`,
+    token: TOKEN, namespaces: [{ namespace: 'docs', node: NODE, role: { type: 'mirror', source: SOURCE, whenGone: 'keep' } }],
+    log: () => {},
+  });
+  t.after(async () => {
+    await site.stop();
+    fake.close();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+  await site.start();
+  for (const id of ['docs:one', 'docs:two', 'docs:three']) {
+    assert.equal(readFileSync(join(tmp, 'site', 'pages', ...id.split(':')) + '.txt', 'utf8'), `${id}\n`, id);
+  }
+  // The source check reads the items, then first sync after subscribing: both follow the link.
+  assert.deepEqual(asked, ['GET /items', 'GET /items after', 'POST /subscribe', 'GET /items', 'GET /items after']);
 });

@@ -82,6 +82,26 @@ export type ItemSubject =
   | { type: 'draft'; page: string }
   | { type: 'media'; media: string };
 
+/** Why the gateway dropped a subscription (`DropReason`). */
+export type DropReason = 'gone' | 'failureBudget' | 'leaseExpired' | 'unsubscribed' | 'nodeDeleted';
+
+/** What the gateway said about a subscription (`SubscriptionReport`); times in seconds. */
+export type SubscriptionReport =
+  | { type: 'active'; expires: Timestamp | null }
+  | { type: 'pending' }
+  | { type: 'dropped'; reason: DropReason; at: Timestamp; redirect: string | null }
+  | { type: 'notFound' }
+  | { type: 'unreachable' };
+
+/** What to do about a subscription (`SubscriptionStep`), from `checkSubscription`. */
+export type SubscriptionStep =
+  | { type: 'nothing' }
+  | { type: 'renew' }
+  | { type: 'resubscribe' }
+  | { type: 'follow'; node: string }
+  | { type: 'sourceGone' }
+  | { type: 'wait' };
+
 /** One entry of a feed (`wire::FeedItem`): the entry, or why it was refused. */
 export type FeedItem =
   | { entry: Entry; error: null }
@@ -321,6 +341,8 @@ export type SetupStep =
   | { type: 'unsubscribe'; node: string }
   | { type: 'createNode' }
   | { type: 'useNode'; node: string }
+  /** A mirror checks what the node carries before subscribing: `checkMirrorSource(source, entries)`. */
+  | { type: 'checkSource'; source: SiteId }
   | { type: 'setRole'; role: Role; readOnly: boolean }
   | { type: 'subscribe' }
   | { type: 'announceSourceMove'; newSource: SiteId }
@@ -455,5 +477,14 @@ export function sourceOfItems(entries: Entry[]): SiteId | null;
 export function checkMirrorSource(source: SiteId, entries: Entry[]): void;
 /** Whether an administrator should hear of an `ignore` outcome with this reason. */
 export function worthReporting(reason: IgnoreReason): boolean;
+/** Whether an administrator should hear of a notice (beyond the page's readers). */
+export function noticeWorthReporting(notice: Notice): boolean;
+/**
+ * What to do about a subscription given what the gateway said about it (`GET /subscription`),
+ * the lease this site asks for (seconds) and `now`.
+ */
+export function checkSubscription(report: SubscriptionReport, leaseSeconds: number, now?: Milliseconds): SubscriptionStep;
+/** The item id a bare retraction (`Event: RETRACTED`) names; throws `DecodeError` otherwise. */
+export function decodeRetraction(xml: string): string;
 /** Whether two XMPP node URIs name the same node (every spelling old clients send). */
 export function sameNode(a: string, b: string): boolean;

@@ -314,6 +314,25 @@ export function worthReporting(reason) {
   return call(() => wasm.worthReporting(text('reason', reason)));
 }
 
+/** Whether an administrator should hear of a notice (beyond the page's readers). */
+export function noticeWorthReporting(notice) {
+  return call(() => wasm.noticeWorthReporting(json('notice', notice)));
+}
+
+/**
+ * What to do about a subscription, given what the gateway said about it (a
+ * SubscriptionReport), the lease asked for (seconds) and `now` (Unix milliseconds).
+ */
+export function checkSubscription(report, leaseSeconds, now = Date.now()) {
+  return JSON.parse(call(() => wasm.checkSubscription(json('report', report), number('leaseSeconds', leaseSeconds),
+    number('now', now))));
+}
+
+/** The item id a bare retraction (`Event: RETRACTED`) names; throws `DecodeError` otherwise. */
+export function decodeRetraction(xml) {
+  return call(() => wasm.decodeRetraction(text('xml', xml)));
+}
+
 /** Whether two XMPP node URIs name the same node (any spelling old clients send). */
 export function sameNode(a, b) {
   return call(() => wasm.sameNode(text('a', a), text('b', b)));

@@ -33,8 +33,8 @@ use wasm_bindgen::prelude::wasm_bindgen;
 use wikisync_core::entry::{self, Entry, SiteId};
 use wikisync_core::id::PageId;
 use wikisync_core::sync::{
-    self, Action, IgnoreReason, Input, NamespaceSetup, Outcome, PendingConflict, PublishFailure,
-    SetupRequest, SiteConfig,
+    self, Action, IgnoreReason, Input, NamespaceSetup, Notice, Outcome, PendingConflict,
+    PublishFailure, SetupRequest, SiteConfig, SubscriptionReport,
 };
 use wikisync_core::wire::{self, MergeArgs};
 
@@ -281,6 +281,31 @@ pub fn check_mirror_source(source: &str, entries: &str) -> Result<(), Failure> {
 pub fn worth_reporting(reason: &str) -> Result<bool, Failure> {
     let reason: IgnoreReason = wire::parse_name("reason", reason)?;
     Ok(reason.worth_reporting())
+}
+
+/// `noticeWorthReporting(notice)`: whether an administrator should hear of a notice.
+#[wasm_bindgen(js_name = noticeWorthReporting)]
+pub fn notice_worth_reporting(notice: &str) -> Result<bool, Failure> {
+    let notice: Notice = wire::parse("notice", notice)?;
+    Ok(notice.worth_reporting())
+}
+
+/// `checkSubscription(report, leaseSeconds, now)`: what to do about a subscription (JSON).
+#[wasm_bindgen(js_name = checkSubscription)]
+pub fn check_subscription(report: &str, lease_seconds: f64, now: f64) -> Result<String, Failure> {
+    let report: SubscriptionReport = wire::parse("report", report)?;
+    let lease = u32::try_from(convert::integer("leaseSeconds", lease_seconds)?)
+        .map_err(|_| wire::WireError::invalid_argument("leaseSeconds: out of range"))?;
+    let now = wire::timestamp_from_millis(now)?;
+    Ok(wire::to_json(&sync::check_subscription(
+        &report, lease, now,
+    )))
+}
+
+/// `decodeRetraction(xml)`: the item id a bare retraction names.
+#[wasm_bindgen(js_name = decodeRetraction)]
+pub fn decode_retraction(xml: &str) -> Result<String, Failure> {
+    Ok(entry::decode_retraction(xml.as_bytes())?)
 }
 
 /// `sameNode(a, b)`: whether two node URIs name the same node.

@@ -21,7 +21,8 @@ export function defineSuite({ test, assert, api, vectors, env }) {
     init, cleanPageId, encodeEntry, decodeEntry, decodeFeed, sha256Hex, merge, newPageState,
     PageState, handle, notices, renderConflict, needsPublish, publishFailure, namespaceOf,
     isReadOnly, planSetup, sameNode, sha256HexBytes, verifyMedia, itemSubject, normalizeSiteId,
-    mediaNeedsPublish, sourceOfItems, checkMirrorSource, worthReporting,
+    mediaNeedsPublish, sourceOfItems, checkMirrorSource, worthReporting, noticeWorthReporting,
+    checkSubscription, decodeRetraction,
     WikiSyncError, PageIdError, DecodeError, SetupError, MediaError, InvalidArgumentError,
   } = api;
   const S = 1000; // vectors give `now` in seconds, the JS API takes milliseconds
@@ -286,6 +287,10 @@ export function defineSuite({ test, assert, api, vectors, env }) {
     for (const c of mediaToPublish) {
       assert.strictEqual(mediaNeedsPublish(PageState.fromJSON(c.state), c.sha256), c.expected, c.name);
     }
+    assert.ok(vectors.hosts.subscriptions.length > 0);
+    for (const c of vectors.hosts.subscriptions) {
+      assert.deepStrictEqual(checkSubscription(c.report, c.leaseSeconds, c.now * S), c.expected, c.name);
+    }
   });
 
   test('media files travel inside their entry or by reference, fetched bytes are verified', () => {
@@ -355,6 +360,12 @@ export function defineSuite({ test, assert, api, vectors, env }) {
     for (const reason of ['ownEcho', 'duplicate', 'stale', 'lockItem', 'nothingExpired']) {
       assert.strictEqual(worthReporting(reason), false, reason);
     }
+    assert.strictEqual(noticeWorthReporting({ type: 'mediaTooLarge', size: 10, max: 5 }), true);
+    assert.strictEqual(noticeWorthReporting({ type: 'mirroredFrom', source: 'https://a.example/' }), false);
+    const tombstone = '<at:deleted-entry xmlns:at="http://purl.org/atompub/tombstones/1.0" '
+      + 'ref="urn:x-wikisync:media:wiki:logo.png" when="2026-11-21T10:00:00Z"/>';
+    assert.strictEqual(decodeRetraction(tombstone), 'urn:x-wikisync:media:wiki:logo.png');
+    throwsCoded(() => decodeRetraction('<feed xmlns="http://www.w3.org/2005/Atom"/>'), DecodeError, 'not_an_entry', 'a feed is no retraction');
   });
 
   test('node_uris.json: every spelling names its canonical node; pairs', () => {
@@ -542,6 +553,10 @@ export function defineSuite({ test, assert, api, vectors, env }) {
     bad(() => checkMirrorSource('s', null), 'null entries');
     bad(() => worthReporting('bored'), 'unknown ignore reason');
     bad(() => worthReporting('not_from_source'), 'snake_case ignore reason');
+    bad(() => noticeWorthReporting({ type: 'boredom' }), 'unknown notice');
+    bad(() => checkSubscription({ type: 'active', expires: 5 }, -1), 'negative lease');
+    bad(() => checkSubscription({ type: 'asleep' }, 60), 'unknown report');
+    bad(() => decodeRetraction(7), 'number for a retraction');
     assert.strictEqual(sha256Hex('é'), '4a99557e4033c3539de2eb65472017cad5f9557f7a0625a09f1c3f6e2ba69c4c'); // of the UTF-8 bytes
     assert.strictEqual(sha256HexBytes(new TextEncoder().encode('é')), sha256Hex('é'));
   });

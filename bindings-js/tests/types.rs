@@ -9,9 +9,9 @@ use wikisync_core::entry::{DecodeError, EntryKind, ItemSubject, MediaError, Site
 use wikisync_core::id::PageIdError;
 use wikisync_core::merge::{Region, Resolution};
 use wikisync_core::sync::{
-    Action, Change, ConflictChoice, ConflictOrigin, GonePolicy, IgnoreReason, Input, MediaChange,
-    Notice, Outcome, PublishFailure, RefuseReason, Role, SetupError, SetupRequest, SetupStep,
-    plan_setup,
+    Action, Change, ConflictChoice, ConflictOrigin, DropReason, GonePolicy, IgnoreReason, Input,
+    MediaChange, Notice, Outcome, PublishFailure, RefuseReason, Role, SetupError, SetupRequest,
+    SetupStep, SubscriptionReport, SubscriptionStep, plan_setup,
 };
 
 const TYPES: &str = include_str!("../index.d.ts");
@@ -75,13 +75,14 @@ macro_rules! unions {
 fn tagged_unions_name_every_variant() {
     unions!(r#"{"type": "?"}"# =>
         Input, Action, Outcome, Notice, SetupRequest, SetupStep, Role, EntryKind, Change,
-        ConflictOrigin, Region, ItemSubject, MediaChange);
+        ConflictOrigin, Region, ItemSubject, MediaChange, SubscriptionReport, SubscriptionStep);
 }
 
 #[test]
 fn string_unions_name_every_value() {
     unions!(r#""?""# =>
-        IgnoreReason, RefuseReason, GonePolicy, ConflictChoice, Resolution, PublishFailure);
+        IgnoreReason, RefuseReason, GonePolicy, ConflictChoice, Resolution, PublishFailure,
+        DropReason);
 }
 
 #[test]

@@ -173,4 +173,14 @@ final class SyncVectorsTest extends TestCase
             $this->assertSame($case['expected'], $got, $case['name']);
         }
     }
+
+    public function testHostSubscriptions(): void
+    {
+        $cases = Vectors::document('hosts')['subscriptions'];
+        $this->assertNotEmpty($cases);
+        foreach ($cases as $case) {
+            $got = Sync::checkSubscription($case['report'], $case['leaseSeconds'], $case['now']);
+            $this->assertEquals($case['expected'], $got, $case['name']);
+        }
+    }
 }

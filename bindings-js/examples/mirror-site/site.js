@@ -131,10 +131,6 @@ export class MirrorSite {
   async setUp(namespace, request) {
     const record = this.nodes[namespace];
     const current = record ? { role: record.role, node: record.node, subscribed: record.subscribed } : null;
-    if (request.type === 'mirror' && !(current?.node && sameNode(current.node, request.node))) {
-      // Before subscribing: do the node's items come from the source given? (wrong_source)
-      checkMirrorSource(request.source, entriesOf(await this.items(request.node)));
-    }
     let node = current?.node ?? null;
     for (const step of planSetup(current, request)) {
       const here = this.nodes[namespace];
@@ -150,6 +146,10 @@ export class MirrorSite {
           break;
         case 'useNode':
           node = step.node;
+          break;
+        case 'checkSource':
+          // A node whose items come from another site would leave every page ignored.
+          checkMirrorSource(step.source, entriesOf(await this.items(node)));
           break;
         case 'setRole':
           this.nodes[namespace] = { secret: randomBytes(24).toString('hex'), subscribed: false, ...here, role: step.role, readOnly: step.readOnly, node };

@@ -225,11 +225,28 @@ fn host_policies() {
     }
     for case in file["subscriptions"].as_array().expect("a list") {
         let name = case["name"].as_str().expect("name");
+        let config: SiteConfig = from(&case["config"], "config", name);
+        let namespace = case["namespace"].as_str().expect("namespace");
         let report: SubscriptionReport = from(&case["report"], "report", name);
-        let lease = u32::try_from(case["leaseSeconds"].as_u64().expect("lease")).expect("u32");
         let now: Timestamp = from(&case["now"], "now", name);
         let want: SubscriptionStep = from(&case["expected"], "expected", name);
-        assert_eq!(check_subscription(&report, lease, now), want, "{name}");
+        assert_eq!(
+            check_subscription(&config, namespace, &report, now),
+            want,
+            "{name}"
+        );
+    }
+    let heartbeats = file["heartbeats"].as_array().expect("a list");
+    assert!(!heartbeats.is_empty());
+    for case in heartbeats {
+        let name = case["name"].as_str().expect("name");
+        let config: SiteConfig = from(&case["config"], "config", name);
+        let namespace = case["namespace"].as_str().expect("namespace");
+        assert_eq!(
+            Value::Bool(config.sends_heartbeat(namespace)),
+            case["expected"],
+            "{name}"
+        );
     }
     for case in file["mediaNeedsPublish"].as_array().expect("a list") {
         let name = case["name"].as_str().expect("name");

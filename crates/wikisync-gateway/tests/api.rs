@@ -504,6 +504,58 @@ async fn tokens_guard_publishing_and_nodes_belong_to_their_creator() {
 }
 
 #[tokio::test]
+async fn only_a_nodes_owner_sends_its_heartbeat() {
+    let api = api_with(Config {
+        tokens: vec!["alpha".to_owned(), "beta".to_owned()],
+        ..config()
+    });
+    let with = |path: &str, token: Option<&str>, body: String| {
+        let mut request = Request::post(path).header("content-type", ENTRY_TYPE);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        request.body(Body::from(body)).unwrap()
+    };
+    let uri = api
+        .send(with("/publish", Some("alpha"), entry("urn:1", "1")))
+        .await
+        .uri();
+    let beat = format!("/heartbeat?uri={}", enc(&uri));
+    api.send(with(&beat, None, String::new()))
+        .await
+        .assert_error(401, "unauthorized");
+    api.send(with(&beat, Some("beta"), String::new()))
+        .await
+        .assert_error(403, "not_owner");
+    assert_eq!(
+        api.send(with(&beat, Some("alpha"), String::new()))
+            .await
+            .status,
+        204
+    );
+    api.send(with("/heartbeat", Some("alpha"), String::new()))
+        .await
+        .assert_error(400, "missing_uri");
+    api.send(with(
+        "/heartbeat?uri=nonsense",
+        Some("alpha"),
+        String::new(),
+    ))
+    .await
+    .assert_error(400, "malformed_uri");
+    let missing = format!(
+        "/heartbeat?uri={}",
+        enc(&uri.replace("generic/", "generic/x"))
+    );
+    api.send(with(&missing, Some("alpha"), String::new()))
+        .await
+        .assert_error(404, "node_not_found");
+    api.send(get(&beat))
+        .await
+        .assert_error(405, "method_not_allowed");
+}
+
+#[tokio::test]
 async fn health_and_metrics() {
     let api = api();
     api.publish(None, &entry("urn:1", "1")).await.uri();

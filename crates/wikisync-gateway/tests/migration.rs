@@ -1,4 +1,4 @@
-//! Databases written by earlier gateway versions (schemas 1 and 2) open, migrate and keep
+//! Databases written by earlier gateway versions (schemas 1 to 3) open, migrate and keep
 //! working.
 #![allow(clippy::unwrap_used)]
 
@@ -94,7 +94,7 @@ async fn schema_1_is_migrated_and_its_outbox_kept() {
         .unwrap();
     assert_eq!(store.outbox_len().await.unwrap(), 3);
     drop(store);
-    assert_eq!(version_of(&path), 3);
+    assert_eq!(version_of(&path), 4);
 }
 
 /// A schema 2 database (WebSub, before leases on /subscribe and remembered drops) with a
@@ -153,5 +153,25 @@ async fn schema_2_is_migrated_and_its_subscriptions_can_be_asked_about_and_dropp
     assert!(state.secret_digest.is_some(), "the secret's digest is kept");
     assert_eq!(store.items("wiki", 10).await.unwrap().len(), 1);
     drop(store);
-    assert_eq!(version_of(&path), 3);
+    assert_eq!(version_of(&path), 4);
+}
+
+/// What schema 3 (leases on /subscribe, remembered drops) added to schema 2.
+const ADDED_IN_3: &str = "
+ALTER TABLE subscriptions ADD COLUMN last_delivery_ms INTEGER;
+PRAGMA user_version = 3;
+";
+
+#[tokio::test]
+async fn schema_3_is_migrated_and_its_nodes_take_heartbeats() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("g.sqlite3");
+    old_database(&path, &[TABLES_1, ADDED_IN_2, DATA_2, ADDED_IN_3]);
+    let store = Store::open(&path, StoreLimits::default(), None).unwrap();
+    // The old node was last seen at its newest item (published at 1 ms).
+    assert_eq!(store.source_seen("wiki".to_owned()).await.unwrap(), Some(1));
+    store.heartbeat("wiki".to_owned(), None, 7).await.unwrap();
+    assert_eq!(store.source_seen("wiki".to_owned()).await.unwrap(), Some(7));
+    drop(store);
+    assert_eq!(version_of(&path), 4);
 }

@@ -13,7 +13,9 @@ use std::time::Duration;
 use axum::http::Method;
 use common::*;
 use wikisync_gateway::http::subscription::{MAX_CLOCK_SKEW_SECS, request_signature};
-use wikisync_gateway::store::{DropReason, Standing, SubscribeRequest};
+use wikisync_gateway::store::{
+    DropReason, PublishRequest, Standing, Store, StoreLimits, SubscribeRequest,
+};
 use wikisync_gateway::time::now_ms;
 
 /// `POST /subscribe` with a lease (and a secret).
@@ -618,4 +620,90 @@ async fn a_dropped_mirror_comes_back_and_holds_every_page() {
     );
     gw.stop().await;
     mirror.stop().await;
+}
+
+#[tokio::test]
+async fn the_source_is_last_seen_at_its_newest_item_or_heartbeat() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("g.sqlite3"), StoreLimits::default(), None).unwrap();
+    let node = store
+        .create_node(Some("a".to_owned()), 1_000)
+        .await
+        .unwrap();
+    let seen = || store.source_seen(node.clone());
+    assert_eq!(seen().await.unwrap(), Some(1_000), "created");
+    let publish = |now_ms| PublishRequest {
+        node: Some(node.clone()),
+        item_id: "urn:p".to_owned(),
+        payload: "<entry/>".to_owned(),
+        owner: Some("a".to_owned()),
+        now_ms,
+    };
+    store.publish(publish(2_000)).await.unwrap();
+    assert_eq!(seen().await.unwrap(), Some(2_000), "published");
+    store
+        .heartbeat(node.clone(), Some("a".to_owned()), 5_000)
+        .await
+        .unwrap();
+    assert_eq!(seen().await.unwrap(), Some(5_000), "heartbeat");
+    store.publish(publish(6_000)).await.unwrap();
+    assert_eq!(seen().await.unwrap(), Some(6_000), "published again");
+    let stranger = store
+        .heartbeat(node.clone(), Some("b".to_owned()), 9_000)
+        .await
+        .unwrap_err();
+    assert!(
+        stranger.to_string().contains("another publisher"),
+        "{stranger}"
+    );
+    assert_eq!(
+        seen().await.unwrap(),
+        Some(6_000),
+        "a stranger's is not taken"
+    );
+    assert_eq!(store.source_seen("nope".to_owned()).await.unwrap(), None);
+    assert_eq!(
+        store
+            .source_seen("xmpp:other.example?;node=x".to_owned())
+            .await
+            .unwrap(),
+        None,
+        "another service's node: this gateway cannot tell"
+    );
+}
+
+#[tokio::test]
+async fn a_subscriber_reads_when_the_source_was_last_seen() {
+    let gw = Gateway::start_fresh().await;
+    let rx = Receiver::start().await;
+    let before = now_s();
+    let uri = http_publish(gw.addr, None, entry("urn:p", "page"))
+        .await
+        .uri();
+    let cb = rx.url("/mirror");
+    assert_eq!(
+        subscribe_leased(gw.addr, &uri, &cb, Some("m"), 3600)
+            .await
+            .status,
+        200
+    );
+    let first = state_of(gw.addr, &uri, &cb, "m").await;
+    let seen = first["source_seen"].as_str().expect("a time").to_owned();
+    assert!(seen.ends_with('Z') && seen.len() == 20, "{first}");
+    let reply = call(
+        gw.addr,
+        Method::POST,
+        &format!("/heartbeat?uri={}", enc(&uri)),
+        None,
+        String::new(),
+    )
+    .await;
+    assert_eq!(reply.status, 204, "{}", reply.body);
+    let after = state_of(gw.addr, &uri, &cb, "m").await;
+    let seen_after = after["source_seen"].as_str().expect("a time");
+    assert!(seen_after >= seen.as_str(), "{seen_after} < {seen}");
+    let year = |s: &str| s[..4].parse::<i64>().unwrap();
+    assert!(year(seen_after) >= 1970 + before / 31_557_600, "{after}");
+    gw.stop().await;
+    rx.stop().await;
 }

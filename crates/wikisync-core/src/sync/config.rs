@@ -32,6 +32,13 @@ pub const DEFAULT_MEDIA_INLINE_MAX: u64 = 64 * 1024;
 /// Default largest media file synced at all (32 MiB).
 pub const DEFAULT_MEDIA_MAX: u64 = 32 * 1024 * 1024;
 
+/// Default subscription lease asked of the gateway (10 days; renewed once half is left).
+pub const DEFAULT_LEASE_SECONDS: u32 = 10 * 24 * 3600;
+
+/// Default time a mirror waits without any sign of life from its source (no publication, no
+/// heartbeat on the node) before it takes the source for gone (30 days).
+pub const DEFAULT_SOURCE_GRACE_SECONDS: u32 = 30 * 24 * 3600;
+
 /// This site's sync configuration (site-wide; the host builds it from its settings).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -63,6 +70,22 @@ pub struct SiteConfig {
     /// accepted from others (a notice says so).
     #[serde(default = "default_media_max")]
     pub media_max: u64,
+    /// The subscription lease this site asks the gateway for, in seconds.
+    #[serde(default = "default_lease_seconds")]
+    pub lease_seconds: u32,
+    /// How long a mirror goes on without any sign of life from its source (the gateway's
+    /// `sourceSeen`: its newest publication or heartbeat) before it applies its when-gone
+    /// policy, in seconds; `0`: never.
+    #[serde(default = "default_source_grace_seconds")]
+    pub source_grace_seconds: u32,
+}
+
+fn default_lease_seconds() -> u32 {
+    DEFAULT_LEASE_SECONDS
+}
+
+fn default_source_grace_seconds() -> u32 {
+    DEFAULT_SOURCE_GRACE_SECONDS
 }
 
 fn default_media_inline_max() -> u64 {
@@ -128,6 +151,8 @@ impl SiteConfig {
             media_url: None,
             media_inline_max: DEFAULT_MEDIA_INLINE_MAX,
             media_max: DEFAULT_MEDIA_MAX,
+            lease_seconds: DEFAULT_LEASE_SECONDS,
+            source_grace_seconds: DEFAULT_SOURCE_GRACE_SECONDS,
         }
     }
 
@@ -154,6 +179,24 @@ impl SiteConfig {
     /// Whether local users may not edit `page`: it is a read-only mirror of another site.
     pub fn is_read_only(&self, page: &PageId) -> bool {
         matches!(self.role_for(page), Some(Role::Mirror { .. }))
+    }
+
+    /// The role of namespace `namespace` itself (its rule, compared without leading or
+    /// trailing `:`), if it has one.
+    pub fn role_of_namespace(&self, namespace: &str) -> Option<&Role> {
+        let namespace = namespace.trim_matches(':');
+        self.rules
+            .iter()
+            .find(|r| r.namespace.trim_matches(':') == namespace)
+            .map(|r| &r.role)
+    }
+
+    /// Whether this site tells the gateway it is alive for `namespace` (a heartbeat on the
+    /// node, each time it checks its subscriptions): it is the namespace's source, whose
+    /// mirrors take a long silence for a source gone away (see
+    /// [`SiteConfig::source_grace_seconds`]).
+    pub fn sends_heartbeat(&self, namespace: &str) -> bool {
+        matches!(self.role_of_namespace(namespace), Some(Role::Source))
     }
 
     fn rule_for(&self, page: &PageId) -> Option<&NamespaceRule> {

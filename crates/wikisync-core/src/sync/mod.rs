@@ -52,8 +52,8 @@ pub use action::{
     Notice, Outcome, RefuseReason,
 };
 pub use config::{
-    DEFAULT_LOCK_SECONDS, DEFAULT_MEDIA_INLINE_MAX, DEFAULT_MEDIA_MAX, GonePolicy, NamespaceRule,
-    Role, SiteConfig,
+    DEFAULT_LEASE_SECONDS, DEFAULT_LOCK_SECONDS, DEFAULT_MEDIA_INLINE_MAX, DEFAULT_MEDIA_MAX,
+    DEFAULT_SOURCE_GRACE_SECONDS, GonePolicy, NamespaceRule, Role, SiteConfig,
 };
 pub use engine::{
     announce_source_move, check_save, handle_local_save, handle_notification, handle_retracted,

@@ -1,16 +1,26 @@
 //! Subscriptions that heal: what a mirror or peer does with what the gateway says about its
 //! subscription (`GET /subscription`), so that it is never cut off without knowing.
 //!
+//! A mirror also learns here that its source went away without deleting its node: the
+//! gateway reports when the node last showed a sign of life from its publisher (`sourceSeen`:
+//! its newest item, or a heartbeat, which a source sends each time it checks its own
+//! subscriptions, see [`SiteConfig::sends_heartbeat`]); silent for longer than
+//! [`SiteConfig::source_grace_seconds`], the source is gone.
+//!
 //! ```
-//! use wikisync_core::sync::{SubscriptionReport, SubscriptionStep, check_subscription};
+//! use wikisync_core::entry::SiteId;
+//! use wikisync_core::sync::{Role, SiteConfig, SubscriptionReport, SubscriptionStep, check_subscription};
 //! use wikisync_core::time::Timestamp;
+//! let mut config = SiteConfig::new(SiteId::new("https://b.example/")).rule("wiki", Role::Peer);
+//! config.lease_seconds = 1_000;
 //! // a lease with less than half of it left is renewed
-//! let report = SubscriptionReport::Active { expires: Some(Timestamp(1_000 + 400)) };
-//! assert_eq!(check_subscription(&report, 1_000, Timestamp(1_000)), SubscriptionStep::Renew);
+//! let report = SubscriptionReport::Active { expires: Some(Timestamp(1_000 + 400)), source_seen: None };
+//! assert_eq!(check_subscription(&config, "wiki", &report, Timestamp(1_000)), SubscriptionStep::Renew);
 //! ```
 
 use serde::{Deserialize, Serialize};
 
+use super::config::{Role, SiteConfig};
 use crate::time::Timestamp;
 
 /// What the gateway said about a subscription.
@@ -25,6 +35,10 @@ pub enum SubscriptionReport {
     Active {
         /// When the lease ends.
         expires: Option<Timestamp>,
+        /// The node's last sign of life from its publisher: its newest item or heartbeat
+        /// (`None`: the gateway cannot tell, e.g. a node of another service).
+        #[serde(default)]
+        source_seen: Option<Timestamp>,
     },
     /// Waiting for its verification of intent.
     Pending,
@@ -80,33 +94,43 @@ pub enum SubscriptionStep {
         /// The node to follow.
         node: String,
     },
-    /// The node was deleted without a successor, and this site did not hear of it: apply the
+    /// The node was deleted without a successor and this site did not hear of it, or the
+    /// source of this mirror has been silent for longer than its grace: apply the
     /// source-gone policy to every page (`sourceGone`).
     SourceGone,
     /// Nothing can be learnt now: ask again later, and show it.
     Wait,
 }
 
-/// What to do about a subscription of `lease_seconds` (the lease this site asks for) given
-/// what the gateway `report`ed at `now`.
+/// What to do about the subscription of `namespace`, given what the gateway `report`ed at
+/// `now`.
 ///
-/// A lease is renewed once less than half of it is left, so one missed check cannot let it
-/// end. A subscription dropped for a reason this site can mend (its callback failed, its
-/// lease ended, the gateway forgot it) is made again and caught up; a deleted node is followed
-/// when it named a successor, else the source is gone. An unreachable gateway is never taken
-/// for a vanished source: the site waits.
+/// A lease ([`SiteConfig::lease_seconds`]) is renewed once less than half of it is left, so one
+/// missed check cannot let it end. A subscription dropped for a reason this site can mend (its
+/// callback failed, its lease ended, the gateway forgot it) is made again and caught up; a
+/// deleted node is followed when it named a successor, else the source is gone. A mirror whose
+/// source showed no sign of life for longer than [`SiteConfig::source_grace_seconds`] takes it
+/// for gone too (never when the gateway cannot tell, and never for a source or peer, whose
+/// namespace has no other source). An unreachable gateway is never taken for a vanished
+/// source: the site waits.
 pub fn check_subscription(
+    config: &SiteConfig,
+    namespace: &str,
     report: &SubscriptionReport,
-    lease_seconds: u32,
     now: Timestamp,
 ) -> SubscriptionStep {
     match report {
-        SubscriptionReport::Active { expires: None } => SubscriptionStep::Renew,
+        SubscriptionReport::Active {
+            source_seen: Some(seen),
+            ..
+        } if source_silent(config, namespace, *seen, now) => SubscriptionStep::SourceGone,
+        SubscriptionReport::Active { expires: None, .. } => SubscriptionStep::Renew,
         SubscriptionReport::Active {
             expires: Some(expires),
+            ..
         } => {
             let left = expires.0.saturating_sub(now.0);
-            if left.saturating_mul(2) <= i64::from(lease_seconds) {
+            if left.saturating_mul(2) <= i64::from(config.lease_seconds) {
                 SubscriptionStep::Renew
             } else {
                 SubscriptionStep::Nothing
@@ -128,4 +152,15 @@ pub fn check_subscription(
         }
         SubscriptionReport::Unreachable => SubscriptionStep::Wait,
     }
+}
+
+/// Whether the source of `namespace` (a mirror's) has been silent since `seen` for longer
+/// than the grace.
+fn source_silent(config: &SiteConfig, namespace: &str, seen: Timestamp, now: Timestamp) -> bool {
+    let grace = i64::from(config.source_grace_seconds);
+    matches!(
+        config.role_of_namespace(namespace),
+        Some(Role::Mirror { .. })
+    ) && grace > 0
+        && now.0.saturating_sub(seen.0) > grace
 }

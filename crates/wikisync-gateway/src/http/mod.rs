@@ -16,6 +16,7 @@
 //! | `GET /items?uri=[&max_items=][&after=]` | 200 Atom feed, newest first, one page | `Link: <…&after=CURSOR>; rel="next"` (and in the feed) when more follow; see `docs/gateway.md` |
 //! | `POST /hub` | 202 | WebSub hub, form-encoded `hub.mode` subscribe / unsubscribe / publish; see [`websub`] |
 //! | `GET /subscription?uri=&callback=&timestamp=` | 200 JSON state of the caller's own subscription | signed with `X-Hub-Signature` under its secret; anything else is one uniform 404; see [`subscription`] |
+//! | `POST /heartbeat?uri=` | 204 | the node's publisher is alive (owner only); see [`heartbeat`] |
 //! | `GET /openapi.json` | 200 OpenAPI 3.1 document of this API | |
 //! | `GET /healthz` | 200 `{"status": "ok", "outbox": n}` (+ `"xmpp"` state in XMPP mode) | 503 when the store has stopped |
 //! | `GET /metrics` | 200 Prometheus text | |
@@ -34,6 +35,7 @@
 //! | [`idavoll`] | the Idavoll API: `/create`, `/publish`, `/delete`, `/list`, `/subscribe`, `/unsubscribe`, `/items` |
 //! | [`websub`] | the WebSub hub, `/hub` |
 //! | [`subscription`] | `GET /subscription`: a subscriber asks where its subscription stands |
+//! | [`heartbeat`] | `POST /heartbeat`: a quiet publisher says it is alive |
 //! | [`ops`] | operations: `/healthz`, `/metrics`, `/openapi.json` |
 //! | [`state`] | [`AppState`], the publisher tokens and the node URIs of this service |
 //! | [`input`] | request checks both APIs share: bodies, query parameters, callbacks, secrets |
@@ -41,6 +43,7 @@
 //! The handler modules depend on `state` and `input`, never on each other; this module only
 //! assembles the router.
 
+pub mod heartbeat;
 pub mod idavoll;
 pub mod input;
 pub mod ops;
@@ -79,6 +82,11 @@ pub fn routes() -> Vec<(&'static str, Method, MethodRouter<AppState>)> {
             "/subscription",
             Method::GET,
             only_get(get(subscription::state_of)),
+        ),
+        (
+            "/heartbeat",
+            Method::POST,
+            only_post(post(heartbeat::heartbeat)),
         ),
         ("/list", Method::GET, only_get(get(idavoll::list))),
         ("/items", Method::GET, only_get(get(idavoll::items))),

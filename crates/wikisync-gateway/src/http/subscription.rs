@@ -32,7 +32,9 @@
 //! 200 JSON (see `docs/gateway.md`): `state` (`pending`, `active` or `dropped`), the lease end,
 //! when and why it was dropped (`gone`, `failure_budget`, `lease_expired`, `unsubscribed`,
 //! `node_deleted` with the deletion's `redirect`), the last successful delivery, the deliveries
-//! queued and the current failure streak. A subscription without a secret cannot be asked
+//! queued, the current failure streak, and `source_seen`: the node's last sign of life from its
+//! publisher (its newest item or heartbeat, see [`super::heartbeat`]; `null` for a node of
+//! another service). A subscription without a secret cannot be asked
 //! about. Every request that does not prove knowledge of the secret (no or a wrong signature,
 //! no such subscription, none known any more) gets the same `404 subscription_not_found`, so
 //! the answer never tells a stranger whether a subscription exists; only malformed requests
@@ -158,15 +160,20 @@ pub(crate) async fn state_of(
     let Some(known) = known.filter(|k| proven && k.secret_digest.is_some()) else {
         return Err(not_found());
     };
-    let mut response = Json(state_json(&state, &known)).into_response();
+    let source_seen = state.store().source_seen(known.node.clone()).await?;
+    let mut response = Json(state_json(&state, &known, source_seen)).into_response();
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
 }
 
-/// The JSON answer for `known`.
-fn state_json(state: &AppState, known: &SubscriptionState) -> serde_json::Value {
+/// The JSON answer for `known`, with the node's last sign of life from its publisher.
+fn state_json(
+    state: &AppState,
+    known: &SubscriptionState,
+    source_seen: Option<i64>,
+) -> serde_json::Value {
     let time = |ms: Option<i64>| ms.map(rfc3339);
     let (name, dropped) = match &known.standing {
         Standing::Pending => ("pending", serde_json::Value::Null),
@@ -196,5 +203,6 @@ fn state_json(state: &AppState, known: &SubscriptionState) -> serde_json::Value 
         "failures": known.failures,
         "failing_since": time(known.failing_since_ms),
         "dropped": dropped,
+        "source_seen": time(source_seen),
     })
 }

@@ -6,8 +6,9 @@
 //!
 //! # Schema
 //!
-//! - `nodes(id, owner, created_ms)`: `owner` identifies the publisher token that created the node
-//!   (a hash, never the token), `NULL` when publishing is open.
+//! - `nodes(id, owner, created_ms, heartbeat_ms)`: `owner` identifies the publisher token that
+//!   created the node (a hash, never the token), `NULL` when publishing is open; `heartbeat_ms`
+//!   is the publisher's last `POST /heartbeat`.
 //! - `items(node, item_id, seq, payload, published_ms)`: the latest payload per item id; `seq`
 //!   orders items (newest = highest) and is the cursor of `/items` pages; every item is kept
 //!   unless `max_items_per_node` is set (then the oldest beyond it are dropped, logged and
@@ -37,8 +38,8 @@
 //!   `retract`, `delete`), sent in `id` order and removed once answered.
 //!
 //! Schema version 2 (`PRAGMA user_version`) added the `topic` and `expires_ms` columns, version 3
-//! `last_delivery_ms` and `dropped_subscriptions`; older databases are migrated on open. Every
-//! statement is in [`sql`], one submodule per table.
+//! `last_delivery_ms` and `dropped_subscriptions`, version 4 `heartbeat_ms`; older databases are
+//! migrated on open. Every statement is in [`sql`], one submodule per table.
 //!
 //! # Embedded and XMPP nodes
 //!
@@ -497,6 +498,31 @@ impl Store {
     ) -> Result<Option<SubscriptionState>, StoreError> {
         self.db
             .call_lazy(move |conn| sql::subscriptions::state(conn, &node, &callback))
+            .await
+    }
+
+    /// Records a heartbeat of `node`'s publisher (`owner` must own it): the node's source is
+    /// alive, though it may have nothing to publish (see `GET /subscription`'s `source_seen`).
+    pub async fn heartbeat(
+        &self,
+        node: String,
+        owner: Option<String>,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        // Not synced to disk: a heartbeat lost to a power failure is only a heartbeat missed.
+        self.db
+            .call_lazy(move |conn| {
+                sql::nodes::check_owner(conn, &node, owner.as_deref())?;
+                sql::nodes::heartbeat(conn, &node, now_ms)
+            })
+            .await
+    }
+
+    /// The last sign of life of `node`'s publisher (its storage key), Unix ms: see
+    /// [`Store::heartbeat`]; `None` for the root, another service's node or an unknown one.
+    pub async fn source_seen(&self, node: String) -> Result<Option<i64>, StoreError> {
+        self.db
+            .call_lazy(move |conn| sql::nodes::source_seen(conn, &node))
             .await
     }
 

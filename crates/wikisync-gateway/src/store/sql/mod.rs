@@ -29,7 +29,7 @@ use rusqlite::Connection;
 use super::error::StoreError;
 
 /// The schema version this gateway writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 /// The subscriber queues (subscription ids) a transaction added deliveries to.
 #[derive(Debug, Default)]
@@ -61,7 +61,8 @@ const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS nodes (
     id TEXT PRIMARY KEY NOT NULL,
     owner TEXT,
-    created_ms INTEGER NOT NULL
+    created_ms INTEGER NOT NULL,
+    heartbeat_ms INTEGER
 );
 CREATE TABLE IF NOT EXISTS items (
     node TEXT NOT NULL REFERENCES nodes(id) ON DELETE CASCADE,
@@ -124,7 +125,7 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE INDEX IF NOT EXISTS outbox_by_queue ON outbox(sub_key, id);
 CREATE INDEX IF NOT EXISTS outbox_by_event ON outbox(event_id);
 CREATE INDEX IF NOT EXISTS subscriptions_by_lease ON subscriptions(expires_ms) WHERE expires_ms IS NOT NULL;
-PRAGMA user_version = 3;
+PRAGMA user_version = 4;
 ";
 
 /// Brings a version 1 database (before WebSub) to version 2.
@@ -139,6 +140,11 @@ ALTER TABLE outbox ADD COLUMN topic TEXT;
 /// [`SCHEMA`].
 const MIGRATE_2_TO_3: &str = "
 ALTER TABLE subscriptions ADD COLUMN last_delivery_ms INTEGER;
+";
+
+/// Brings a version 3 database to version 4: nodes remember their publisher's last heartbeat.
+const MIGRATE_3_TO_4: &str = "
+ALTER TABLE nodes ADD COLUMN heartbeat_ms INTEGER;
 ";
 
 /// Opens (creating if needed) the database at `path` in WAL mode, migrates an older schema and
@@ -162,7 +168,11 @@ pub(crate) fn open(path: &Path) -> Result<Connection, StoreError> {
             "database schema version {version} is newer than this gateway understands ({SCHEMA_VERSION})"
         )));
     }
-    let migrations = [(1, MIGRATE_1_TO_2), (2, MIGRATE_2_TO_3)];
+    let migrations = [
+        (1, MIGRATE_1_TO_2),
+        (2, MIGRATE_2_TO_3),
+        (3, MIGRATE_3_TO_4),
+    ];
     let due: String = migrations
         .iter()
         .filter(|(from, _)| version != 0 && *from >= version)

@@ -41,6 +41,30 @@ pub(crate) fn exists(conn: &Connection, node: &str) -> Result<bool, StoreError> 
         .query_row([node], |r| r.get(0))?)
 }
 
+/// Records a heartbeat of `node`'s publisher at `now_ms`.
+pub(crate) fn heartbeat(conn: &Connection, node: &str, now_ms: i64) -> Result<(), StoreError> {
+    conn.prepare_cached("UPDATE nodes SET heartbeat_ms = ?2 WHERE id = ?1")?
+        .execute(params![node, now_ms])?;
+    Ok(())
+}
+
+/// The last sign of life of `node`'s publisher, Unix ms: the newest of its creation, its last
+/// heartbeat and its newest item; `None` for a node not stored here or of another service
+/// (whose publisher's heartbeats go to that service).
+pub(crate) fn source_seen(conn: &Connection, node: &str) -> Result<Option<i64>, StoreError> {
+    if is_remote_key(node) {
+        return Ok(None);
+    }
+    Ok(conn
+        .prepare_cached(
+            "SELECT MAX(created_ms, COALESCE(heartbeat_ms, 0),
+                        COALESCE((SELECT MAX(published_ms) FROM items WHERE node = nodes.id), 0))
+             FROM nodes WHERE id = ?1",
+        )?
+        .query_row([node], |r| r.get(0))
+        .optional()?)
+}
+
 /// Inserts a new instant node (`generic/<uuid>`) owned by `owner` and returns its id.
 pub(crate) fn create_instant(
     conn: &Connection,

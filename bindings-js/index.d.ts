@@ -87,7 +87,8 @@ export type DropReason = 'gone' | 'failureBudget' | 'leaseExpired' | 'unsubscrib
 
 /** What the gateway said about a subscription (`SubscriptionReport`); times in seconds. */
 export type SubscriptionReport =
-  | { type: 'active'; expires: Timestamp | null }
+  /** `sourceSeen`: the node's last sign of life from its publisher (null: the gateway cannot tell). */
+  | { type: 'active'; expires: Timestamp | null; sourceSeen?: Timestamp | null }
   | { type: 'pending' }
   | { type: 'dropped'; reason: DropReason; at: Timestamp; redirect: string | null }
   | { type: 'notFound' }
@@ -142,6 +143,13 @@ export interface SiteConfig {
   mediaInlineMax?: number;
   /** The largest media file synced at all, in bytes (default 32 MiB). */
   mediaMax?: number;
+  /** The subscription lease asked of the gateway, in seconds (default 10 days). */
+  leaseSeconds?: number;
+  /**
+   * How long a mirror goes on without a sign of life from its source before it applies its
+   * when-gone policy, in seconds (default 30 days; 0: never).
+   */
+  sourceGraceSeconds?: number;
 }
 
 /** How a merged region was decided (`merge::Resolution`). */
@@ -480,10 +488,12 @@ export function worthReporting(reason: IgnoreReason): boolean;
 /** Whether an administrator should hear of a notice (beyond the page's readers). */
 export function noticeWorthReporting(notice: Notice): boolean;
 /**
- * What to do about a subscription given what the gateway said about it (`GET /subscription`),
- * the lease this site asks for (seconds) and `now`.
+ * What to do about the subscription of `namespace` given the site's config (its `leaseSeconds`
+ * and `sourceGraceSeconds`), what the gateway said about it (`GET /subscription`) and `now`.
  */
-export function checkSubscription(report: SubscriptionReport, leaseSeconds: number, now?: Milliseconds): SubscriptionStep;
+export function checkSubscription(config: SiteConfig, namespace: string, report: SubscriptionReport, now?: Milliseconds): SubscriptionStep;
+/** Whether this site tells the gateway it is alive for `namespace` (it is the namespace's source). */
+export function sendsHeartbeat(config: SiteConfig, namespace: string): boolean;
 /** The item id a bare retraction (`Event: RETRACTED`) names; throws `DecodeError` otherwise. */
 export function decodeRetraction(xml: string): string;
 /** Whether two XMPP node URIs name the same node (every spelling old clients send). */

@@ -320,12 +320,18 @@ export function noticeWorthReporting(notice) {
 }
 
 /**
- * What to do about a subscription, given what the gateway said about it (a
- * SubscriptionReport), the lease asked for (seconds) and `now` (Unix milliseconds).
+ * What to do about the subscription of `namespace`, given the site's config (its
+ * `leaseSeconds` and `sourceGraceSeconds`), what the gateway said about it (a
+ * SubscriptionReport) and `now` (Unix milliseconds).
  */
-export function checkSubscription(report, leaseSeconds, now = Date.now()) {
-  return JSON.parse(call(() => wasm.checkSubscription(json('report', report), number('leaseSeconds', leaseSeconds),
-    number('now', now))));
+export function checkSubscription(config, namespace, report, now = Date.now()) {
+  return JSON.parse(call(() => wasm.checkSubscription(json('config', config), text('namespace', namespace),
+    json('report', report), number('now', now))));
+}
+
+/** Whether this site tells the gateway it is alive for `namespace` (it is its source). */
+export function sendsHeartbeat(config, namespace) {
+  return call(() => wasm.sendsHeartbeat(json('config', config), text('namespace', namespace)));
 }
 
 /** The item id a bare retraction (`Event: RETRACTED`) names; throws `DecodeError` otherwise. */

@@ -290,16 +290,27 @@ pub fn notice_worth_reporting(notice: &str) -> Result<bool, Failure> {
     Ok(notice.worth_reporting())
 }
 
-/// `checkSubscription(report, leaseSeconds, now)`: what to do about a subscription (JSON).
+/// `checkSubscription(config, namespace, report, now)`: what to do about a subscription (JSON).
 #[wasm_bindgen(js_name = checkSubscription)]
-pub fn check_subscription(report: &str, lease_seconds: f64, now: f64) -> Result<String, Failure> {
+pub fn check_subscription(
+    config: &str,
+    namespace: &str,
+    report: &str,
+    now: f64,
+) -> Result<String, Failure> {
+    let config: SiteConfig = wire::parse("config", config)?;
     let report: SubscriptionReport = wire::parse("report", report)?;
-    let lease = u32::try_from(convert::integer("leaseSeconds", lease_seconds)?)
-        .map_err(|_| wire::WireError::invalid_argument("leaseSeconds: out of range"))?;
     let now = wire::timestamp_from_millis(now)?;
     Ok(wire::to_json(&sync::check_subscription(
-        &report, lease, now,
+        &config, namespace, &report, now,
     )))
+}
+
+/// `sendsHeartbeat(config, namespace)`: whether this site tells the gateway it is alive.
+#[wasm_bindgen(js_name = sendsHeartbeat)]
+pub fn sends_heartbeat(config: &str, namespace: &str) -> Result<bool, Failure> {
+    let config: SiteConfig = wire::parse("config", config)?;
+    Ok(config.sends_heartbeat(namespace))
 }
 
 /// `decodeRetraction(xml)`: the item id a bare retraction names.

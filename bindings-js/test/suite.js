@@ -22,7 +22,7 @@ export function defineSuite({ test, assert, api, vectors, env }) {
     PageState, handle, notices, renderConflict, needsPublish, publishFailure, namespaceOf,
     isReadOnly, planSetup, sameNode, sha256HexBytes, verifyMedia, itemSubject, normalizeSiteId,
     mediaNeedsPublish, sourceOfItems, checkMirrorSource, worthReporting, noticeWorthReporting,
-    checkSubscription, decodeRetraction,
+    checkSubscription, sendsHeartbeat, decodeRetraction,
     WikiSyncError, PageIdError, DecodeError, SetupError, MediaError, InvalidArgumentError,
   } = api;
   const S = 1000; // vectors give `now` in seconds, the JS API takes milliseconds
@@ -289,7 +289,11 @@ export function defineSuite({ test, assert, api, vectors, env }) {
     }
     assert.ok(vectors.hosts.subscriptions.length > 0);
     for (const c of vectors.hosts.subscriptions) {
-      assert.deepStrictEqual(checkSubscription(c.report, c.leaseSeconds, c.now * S), c.expected, c.name);
+      assert.deepStrictEqual(checkSubscription(c.config, c.namespace, c.report, c.now * S), c.expected, c.name);
+    }
+    assert.ok(vectors.hosts.heartbeats.length > 0);
+    for (const c of vectors.hosts.heartbeats) {
+      assert.strictEqual(sendsHeartbeat(c.config, c.namespace), c.expected, c.name);
     }
   });
 
@@ -554,8 +558,11 @@ export function defineSuite({ test, assert, api, vectors, env }) {
     bad(() => worthReporting('bored'), 'unknown ignore reason');
     bad(() => worthReporting('not_from_source'), 'snake_case ignore reason');
     bad(() => noticeWorthReporting({ type: 'boredom' }), 'unknown notice');
-    bad(() => checkSubscription({ type: 'active', expires: 5 }, -1), 'negative lease');
-    bad(() => checkSubscription({ type: 'asleep' }, 60), 'unknown report');
+    const watched = { site: 'https://b.example/', rules: [], lockSeconds: 900, mediaType: 'text/x-dokuwiki' };
+    bad(() => checkSubscription({ ...watched, leaseSeconds: -1 }, '', { type: 'active', expires: 5 }), 'negative lease');
+    bad(() => checkSubscription(watched, '', { type: 'asleep' }), 'unknown report');
+    bad(() => checkSubscription(watched, 7, { type: 'pending' }), 'number for a namespace');
+    bad(() => sendsHeartbeat(watched, null), 'null namespace');
     bad(() => decodeRetraction(7), 'number for a retraction');
     assert.strictEqual(sha256Hex('é'), '4a99557e4033c3539de2eb65472017cad5f9557f7a0625a09f1c3f6e2ba69c4c'); // of the UTF-8 bytes
     assert.strictEqual(sha256HexBytes(new TextEncoder().encode('é')), sha256Hex('é'));

@@ -7,7 +7,7 @@ import {
   namespaceOf, needsPublish, newPageState, notices, planSetup, publishFailure, renderConflict,
   sameNode, sha256Hex, sha256HexBytes, verifyMedia, itemSubject, normalizeSiteId, mediaNeedsPublish,
   sourceOfItems, checkMirrorSource, worthReporting, noticeWorthReporting, checkSubscription,
-  decodeRetraction, PageState,
+  sendsHeartbeat, decodeRetraction, PageState,
   DecodeError, InvalidArgumentError, MediaError, PageIdError, SetupError, WikiSyncError,
   type Action, type Decision, type Entry, type FeedItem, type IgnoreReason, type Input, type ItemSubject,
   type MediaErrorCode, type MergeResult, type NamespaceSetup, type Notice, type Outcome, type PageStateJSON,
@@ -220,7 +220,8 @@ const source: SiteId | null = sourceOfItems(entries);
 if (source !== null) checkMirrorSource(normalizeSiteId(source), entries);
 console.log(toPublish, worthReporting('notFromSource'), noticeWorthReporting({ type: 'mirroredFrom', source: 'a' }));
 const retracted: string = decodeRetraction('<at:deleted-entry/>');
-const step = checkSubscription({ type: 'dropped', reason: 'failureBudget', at: 5, redirect: null }, 3600);
+const step = checkSubscription(config, 'wiki', { type: 'dropped', reason: 'failureBudget', at: 5, redirect: null });
+console.log(sendsHeartbeat(config, 'wiki'));
 switch (step.type) {
   case 'follow': console.log(step.node, retracted); break;
   case 'nothing': case 'renew': case 'resubscribe': case 'sourceGone': case 'wait': break;
@@ -257,7 +258,7 @@ const code: SetupError['code'] = 'not_a_code';
 // @ts-expect-error: an ignore reason is one of the core's
 worthReporting('bored');
 // @ts-expect-error: a drop reason is one of the gateway's
-checkSubscription({ type: 'dropped', reason: 'bored', at: 5, redirect: null }, 60);
+checkSubscription(config, 'wiki', { type: 'dropped', reason: 'bored', at: 5, redirect: null });
 // @ts-expect-error: media bytes are a Uint8Array
 sha256HexBytes('text');
 const action: Action = { type: 'clearConflict' };

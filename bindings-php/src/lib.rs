@@ -278,19 +278,28 @@ impl SyncClass {
         Ok(notice.worth_reporting())
     }
 
-    /// What to do about a subscription (`renew`, `resubscribe`, `follow` with its node,
-    /// `sourceGone`, `wait`, `nothing`) given what the gateway said about it (a
-    /// `SubscriptionReport`), the lease asked for and the time.
+    /// What to do about the subscription of namespace `$namespace` (`renew`, `resubscribe`,
+    /// `follow` with its node, `sourceGone`, `wait`, `nothing`) given the site's config (its
+    /// lease and source grace) and what the gateway said about it (a `SubscriptionReport`).
     pub fn check_subscription(
+        config: &ZendHashTable,
+        namespace: Text,
         report: &ZendHashTable,
-        leaseSeconds: i64,
         now: i64,
     ) -> Result<Array, Failure> {
+        let config = self::config(config)?;
         let report: SubscriptionReport = arg("report", report)?;
-        let lease = u32::try_from(leaseSeconds).map_err(|_| {
-            WireError::invalid_argument(format!("leaseSeconds: {leaseSeconds} is out of range"))
-        })?;
-        array(&sync::check_subscription(&report, lease, Timestamp(now)))
+        array(&sync::check_subscription(
+            &config,
+            text("namespace", &namespace)?,
+            &report,
+            Timestamp(now),
+        ))
+    }
+
+    /// Whether this site tells the gateway it is alive for the namespace (it is its source).
+    pub fn sends_heartbeat(config: &ZendHashTable, namespace: Text) -> Result<bool, Failure> {
+        Ok(self::config(config)?.sends_heartbeat(text("namespace", &namespace)?))
     }
 
     /// What to do with an entry the gateway refused with HTTP `$status` (0: no answer):

@@ -179,8 +179,17 @@ final class SyncVectorsTest extends TestCase
         $cases = Vectors::document('hosts')['subscriptions'];
         $this->assertNotEmpty($cases);
         foreach ($cases as $case) {
-            $got = Sync::checkSubscription($case['report'], $case['leaseSeconds'], $case['now']);
+            $got = Sync::checkSubscription($case['config'], $case['namespace'], $case['report'], $case['now']);
             $this->assertEquals($case['expected'], $got, $case['name']);
+        }
+    }
+
+    public function testHostHeartbeats(): void
+    {
+        $cases = Vectors::document('hosts')['heartbeats'];
+        $this->assertNotEmpty($cases);
+        foreach ($cases as $case) {
+            $this->assertSame($case['expected'], Sync::sendsHeartbeat($case['config'], $case['namespace']), $case['name']);
         }
     }
 }

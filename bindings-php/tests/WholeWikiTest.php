@@ -17,6 +17,7 @@ use WikiSync\Sync;
 final class WholeWikiTest extends TestCase
 {
     private const A = 'https://a.example/';
+    private const B = 'https://b.example/';
 
     private static function config(array $role, string $site): array
     {
@@ -133,11 +134,17 @@ final class WholeWikiTest extends TestCase
 
     public function testSubscriptionsHeal(): void
     {
-        $step = Sync::checkSubscription(['type' => 'active', 'expires' => 1500], 1000, 1000);
+        $config = ['site' => self::B, 'lockSeconds' => 900, 'mediaType' => 'text/x-dokuwiki', 'leaseSeconds' => 1000,
+            'sourceGraceSeconds' => 5000, 'rules' => [['namespace' => 'doc',
+                'role' => ['type' => 'mirror', 'source' => self::A, 'whenGone' => 'keep']]]];
+        $step = Sync::checkSubscription($config, 'doc', ['type' => 'active', 'expires' => 1500], 1000);
         $this->assertSame(['type' => 'renew'], $step);
-        $step = Sync::checkSubscription(['type' => 'dropped', 'reason' => 'nodeDeleted', 'at' => 900,
-            'redirect' => 'xmpp:other.example?;node=doc'], 1000, 1000);
+        $step = Sync::checkSubscription($config, 'doc', ['type' => 'dropped', 'reason' => 'nodeDeleted', 'at' => 900,
+            'redirect' => 'xmpp:other.example?;node=doc'], 1000);
         $this->assertSame(['node' => 'xmpp:other.example?;node=doc', 'type' => 'follow'], $step);
-        $this->assertSame(['type' => 'wait'], Sync::checkSubscription(['type' => 'unreachable'], 1000, 1000));
+        $this->assertSame(['type' => 'wait'], Sync::checkSubscription($config, 'doc', ['type' => 'unreachable'], 1000));
+        $silent = ['type' => 'active', 'expires' => 9900, 'sourceSeen' => 1000];
+        $this->assertSame(['type' => 'sourceGone'], Sync::checkSubscription($config, 'doc', $silent, 9000));
+        $this->assertFalse(Sync::sendsHeartbeat($config, 'doc'));
     }
 }

@@ -228,7 +228,16 @@ class admin_plugin_wikisync extends AdminPlugin
      */
     protected function subscription(array $rule)
     {
-        if (empty($rule['secret'])) return '';
+        if (!empty($rule['gone'])) {
+            $gone = $rule['gone'];
+            $text = empty($gone['silentSince']) ? sprintf($this->getLang('gone_deleted'), dformat($gone['at']))
+                : sprintf($this->getLang('gone_silent'), dformat($gone['silentSince']), dformat($gone['at']));
+            return '<span class="wikisync_bad">' . hsc($text) . '</span>';
+        }
+        if (empty($rule['secret'])) {
+            return empty($rule['heartbeat']) ? ''
+                : hsc(sprintf($this->getLang('heartbeat_sent'), dformat($rule['heartbeat'])));
+        }
         $report = $rule['report'] ?? null;
         $checked = empty($rule['checked']) ? '' : ' <small>(' . sprintf($this->getLang('checked'), dformat($rule['checked'])) . ')</small>';
         if (!is_array($report)) {
@@ -239,7 +248,9 @@ class admin_plugin_wikisync extends AdminPlugin
             case 'active':
                 $text = $this->getLang('sub_active') . (empty($report['expires']) ? ''
                     : ' ' . sprintf($this->getLang('sub_until'), dformat($report['expires'])));
-                return '<span class="wikisync_good">' . hsc($text) . '</span>' . $checked;
+                $seen = empty($report['sourceSeen']) ? ''
+                    : '<br><small>' . hsc(sprintf($this->getLang('source_seen'), dformat($report['sourceSeen']))) . '</small>';
+                return '<span class="wikisync_good">' . hsc($text) . '</span>' . $checked . $seen;
             case 'dropped':
                 $text = sprintf($this->getLang('sub_dropped'), dformat($report['at']), $report['reason']);
                 return '<span class="wikisync_bad">' . hsc($text) . '</span>' . $checked;

@@ -54,7 +54,7 @@ class cli_plugin_wikisync extends CLIPlugin
 
         $options->registerCommand('flush', 'Send the queued entries now.');
 
-        $options->registerCommand('heal', 'Check this site\'s subscriptions at the gateway now: renew leases, subscribe again and catch up after a drop, follow a node that moved (the task runner does it every heal_interval seconds; run this from cron on wikis with few visitors).');
+        $options->registerCommand('heal', 'Check this site\'s subscriptions at the gateway now: renew leases, subscribe again and catch up after a drop, follow a node that moved, apply the when-gone policy when a source was silent for longer than source_grace_days; for the namespaces this site is the source of, send the gateway a heartbeat (the task runner does it every heal_interval seconds; run this from cron on wikis with few visitors, sources above all).');
 
         $options->registerCommand('conflicts', 'List the pages with a conflict waiting for an editor.');
 
@@ -131,7 +131,7 @@ class cli_plugin_wikisync extends CLIPlugin
             case 'heal':
                 $done = $sync->heal->checkAll(0);
                 foreach ($done as $name => $what) echo "'$name': $what\n";
-                $this->success(count($done) . ' subscriptions checked');
+                $this->success(count($done) . ' namespaces checked');
                 return 0;
             case 'conflicts':
                 foreach ($sync->conflictedPages() as $id => $conflict) {

@@ -6,9 +6,11 @@ namespace dokuwiki\plugin\wikisync\classes;
  * Subscriptions that heal: this site asks the gateway about each of its subscriptions
  * (`GET /subscription`, signed with the subscription's secret) and the core says what to do:
  * renew the lease in time, subscribe again and catch up when the gateway dropped it, follow a
- * deleted node's redirect, apply the source-gone policy, or wait. Runs from DokuWiki's task
- * runner every `heal_interval` seconds and from `cli.php heal`; what it found is kept with the
- * namespace's rule for the admin page.
+ * deleted node's redirect, apply the source-gone policy (the node was deleted, or the source
+ * has been silent for longer than `source_grace_days`), or wait. For the namespaces this site
+ * is the source of, it sends the gateway a heartbeat instead, so its mirrors can tell a quiet
+ * source from a vanished one. Runs from DokuWiki's task runner every `heal_interval` seconds
+ * and from `cli.php heal`; what it found is kept with the namespace's rule for the admin page.
  */
 class Heal
 {
@@ -32,8 +34,6 @@ class Heal
     protected $pull;
     /** @var callable function (string $ns, array $input): int, an input to every page */
     protected $each;
-    /** @var int */
-    protected $lease;
     /** @var string the file holding when the subscriptions were last checked */
     protected $stamp;
 
@@ -46,10 +46,9 @@ class Heal
      * @param Setup $setup
      * @param callable $pull function (string $ns): array with 'error'
      * @param callable $each function (string $ns, array $input): int
-     * @param int $lease the lease asked for, in seconds
      */
     public function __construct($dir, Rules $rules, $gateway, $core, Health $health, Setup $setup, callable $pull,
-                                callable $each, $lease)
+                                callable $each)
     {
         $this->stamp = "$dir/heal.json";
         $this->rules = $rules;
@@ -59,7 +58,6 @@ class Heal
         $this->setup = $setup;
         $this->pull = $pull;
         $this->each = $each;
-        $this->lease = (int)$lease;
     }
 
     /**
@@ -75,11 +73,34 @@ class Heal
         if ($interval > 0 && time() - $last < $interval) return [];
         @file_put_contents($this->stamp, (string)time());
         $done = [];
+        $config = $this->rules->siteConfig();
         foreach ($this->rules->all() as $ns => $rule) {
-            if (empty($rule['secret']) || empty($rule['node']) || ($rule['status'] ?? '') === 'gone') continue;
-            $done[(string)$ns] = $this->check((string)$ns);
+            if (empty($rule['node']) || ($rule['status'] ?? '') === 'gone') continue;
+            if ($this->core->sendsHeartbeat($config, (string)$ns)) {
+                $done[(string)$ns] = $this->heartbeat((string)$ns, $rule['node']);
+            } elseif (!empty($rule['secret'])) {
+                $done[(string)$ns] = $this->check((string)$ns);
+            }
         }
         return $done;
+    }
+
+    /**
+     * Tells the gateway that this site, the source of $ns, is alive.
+     *
+     * @param string $ns
+     * @param string $node
+     * @return string 'heartbeat', or the error
+     */
+    protected function heartbeat($ns, $node)
+    {
+        $r = $this->gateway->heartbeat($node);
+        if (!$r['ok']) {
+            $this->health->record('failure', "heartbeat of '$ns': " . $r['error']);
+            return $r['error'];
+        }
+        $this->rules->update($ns, ['heartbeat' => time()]);
+        return 'heartbeat';
     }
 
     /**
@@ -94,7 +115,7 @@ class Heal
         if (!$rule || empty($rule['secret']) || empty($rule['node'])) return 'not subscribed';
         $report = $this->report($rule['node'], $this->rules->callbackUrl($ns), $rule['secret']);
         $this->rules->update($ns, ['checked' => time(), 'report' => $report]);
-        $step = $this->core->checkSubscription($report, $this->lease);
+        $step = $this->core->checkSubscription($report, $this->rules->siteConfig(), $ns);
         switch ($step['type']) {
             case 'renew':
                 $error = $this->setup->subscribe($ns, $rule['node'], $rule['secret']);
@@ -112,7 +133,12 @@ class Heal
                 break;
             case 'sourceGone':
                 ($this->each)($ns, ['type' => 'sourceGone', 'redirect' => null]);
-                $this->rules->update($ns, ['status' => 'gone']);
+                // silent (the subscription is still active) or deleted while this site was away
+                $silent = $report['type'] === 'active' ? ($report['sourceSeen'] ?? null) : null;
+                $this->rules->update($ns, ['status' => 'gone', 'gone' => ['at' => time(), 'silentSince' => $silent]]);
+                $this->health->record('failure', $silent !== null
+                    ? "'$ns': its source has not been heard of since " . date('c', $silent) . '; treated as gone'
+                    : "'$ns': its node was deleted; the source is gone");
                 $error = '';
                 break;
             default: // nothing, wait
@@ -165,7 +191,8 @@ class Heal
             $s = $r['state'];
             switch ($s['state'] ?? '') {
                 case 'active':
-                    return ['type' => 'active', 'expires' => empty($s['expires']) ? null : (int)strtotime($s['expires'])];
+                    return ['type' => 'active', 'expires' => self::time($s['expires'] ?? null),
+                        'sourceSeen' => self::time($s['source_seen'] ?? null)];
                 case 'pending':
                     return ['type' => 'pending'];
                 case 'dropped':
@@ -176,5 +203,18 @@ class Heal
         }
         if ($r['status'] === 404 && $r['code'] === 'subscription_not_found') return ['type' => 'notFound'];
         return ['type' => 'unreachable'];
+    }
+
+    /**
+     * A time of the gateway's answers (RFC 3339), as Unix seconds; null when it gave none.
+     *
+     * @param mixed $text
+     * @return int|null
+     */
+    protected static function time($text)
+    {
+        if (!is_string($text) || $text === '') return null;
+        $t = strtotime($text);
+        return $t === false ? null : $t;
     }
 }

@@ -274,13 +274,27 @@ class helper_plugin_wikisync_core extends Plugin
      * What to do about a subscription, given what the gateway said (check_subscription).
      *
      * @param array $report SubscriptionReport
-     * @param int $lease the lease asked for, in seconds
+     * @param array $config SiteConfig (its lease and source grace)
+     * @param string $ns the namespace subscribed
      * @return array SubscriptionStep
      */
-    public function checkSubscription(array $report, $lease)
+    public function checkSubscription(array $report, array $config, $ns)
     {
         $this->need();
-        return \WikiSync\Sync::checkSubscription($report, (int)$lease, time());
+        return \WikiSync\Sync::checkSubscription($config, (string)$ns, $report, time());
+    }
+
+    /**
+     * Whether this site tells the gateway it is alive for namespace $ns (it is its source).
+     *
+     * @param array $config SiteConfig
+     * @param string $ns
+     * @return bool
+     */
+    public function sendsHeartbeat(array $config, $ns)
+    {
+        $this->need();
+        return \WikiSync\Sync::sendsHeartbeat($config, (string)$ns);
     }
 
     /**

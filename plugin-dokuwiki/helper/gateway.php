@@ -174,6 +174,19 @@ class helper_plugin_wikisync_gateway extends Plugin
     }
 
     /**
+     * Tells the gateway that this site, the source of $node, is alive though it may have
+     * nothing to publish (`POST /heartbeat`): its mirrors read it as the node's last sign of
+     * life and take a long silence for a source gone away.
+     *
+     * @param string $node
+     * @return array result
+     */
+    public function heartbeat($node)
+    {
+        return $this->request('POST', '/heartbeat?uri=' . rawurlencode($node), '', '', 15);
+    }
+
+    /**
      * What the gateway says about this site's subscription of $callback to $node, asked with
      * the subscription's secret (`GET /subscription`, signed).
      *

@@ -58,6 +58,8 @@ class helper_plugin_wikisync_sync extends Plugin
             $this->wiki->pageUrlTemplate(), [
                 'mediaUrl' => $this->wiki->mediaUrlTemplate(),
                 'mediaMax' => (int)round(max(0.001, (float)$this->getConf('media_max_mb')) * 1024 * 1024),
+                'leaseSeconds' => $this->leaseSeconds(),
+                'sourceGraceSeconds' => (int)round(max(0, (float)$this->getConf('source_grace_days')) * 86400),
             ]);
         $this->pages = new PageStore($dir);
         $this->health = new Health($dir, (int)$this->getConf('replay_window'));
@@ -72,7 +74,7 @@ class helper_plugin_wikisync_sync extends Plugin
         $each = function ($ns, $input, $progress = null) {
             return $this->bulk->each($ns, $input, $progress);
         };
-        $lease = (int)round(max(1, (float)$this->getConf('lease_days')) * 86400);
+        $lease = $this->leaseSeconds();
         $this->setup = new Setup($this->rules, $this->gateway, $this->core, $this->health,
             [$this, 'announceMove'], function ($ns, $progress) {
                 return $this->firstSync->pull($ns, $progress);
@@ -80,7 +82,17 @@ class helper_plugin_wikisync_sync extends Plugin
         $this->heal = new Heal($dir, $this->rules, $this->gateway, $this->core, $this->health, $this->setup,
             function ($ns) {
                 return $this->firstSync->pull($ns);
-            }, $each, $lease);
+            }, $each);
+    }
+
+    /**
+     * The subscription lease this site asks for, in seconds (the `lease_days` setting).
+     *
+     * @return int
+     */
+    protected function leaseSeconds()
+    {
+        return (int)round(max(1, (float)$this->getConf('lease_days')) * 86400);
     }
 
     /**

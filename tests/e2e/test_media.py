@@ -108,7 +108,7 @@ def sites():
         s.stop()
 
 
-def has_media(wiki: Wiki, media: str, data: bytes | None, timeout=30):
+def has_media(wiki: Wiki, media: str, data: bytes | None, timeout=60):
     """Waits until `wiki` serves exactly these bytes for the media file (None: no file)."""
     def check():
         size = wiki.media_size(media)
@@ -341,6 +341,9 @@ def test_media_follow_a_source_move_and_a_retired_source_leaves_kept_or_deleted_
     b.cli("retire", "moving")
     wait_until(lambda: m.rules()["moving"].get("status") == "gone", 30, what="source gone at the mirror")
     assert m.media(icon) == png(12, 12) and m.media(manual) == payload(160_000, 31)
+    with pytest.raises(Refused):  # kept read-only
+        m.put_media(icon, png(13, 13))
+    assert m.media(icon) == png(12, 12)
 
     # a mirror with the delete policy deletes its files when the source goes away
     node = a.cli("source", "ephemeral").stdout.strip().splitlines()[-1]

@@ -75,9 +75,9 @@ class Bulk
     }
 
     /**
-     * Publishes every page of namespace $ns that the core says still needs it (bulk publish
-     * of an existing wiki, and pages changed or deleted while publishing failed), with the
-     * author and summary of its current revision.
+     * Publishes every page and media file of namespace $ns that the core says still needs it
+     * (bulk publish of an existing wiki, and pages changed or deleted while publishing
+     * failed), with the author (and, for pages, the summary) of its current revision.
      *
      * @param string $ns
      * @param callable|null $progress function (int $done, int $total, string $id)
@@ -113,8 +113,8 @@ class Bulk
                 continue;
             }
             try {
-                $d = $this->applier->apply($id, self::mediaSaved($bytes, $this->wiki->mediaType($id), null,
-                    $this->wiki->mediaRevision($id)), [], true);
+                $d = $this->applier->apply($id, self::mediaSaved($bytes, $this->wiki->mediaType($id),
+                    $this->wiki->mediaAuthor($id), $this->wiki->mediaRevision($id)), [], true);
                 $count[$d['outcome']['type'] === 'publish' ? 'published' : 'refused']++;
             } catch (\Throwable $e) {
                 $count['failed']++;

@@ -223,6 +223,21 @@ class Wiki
     }
 
     /**
+     * Who uploaded a media file's current version, as its media changelog has it ('' when
+     * unknown: no changelog line for it, or the file does not exist).
+     *
+     * @param string $id
+     * @return string
+     */
+    public function mediaAuthor($id)
+    {
+        $date = $this->mediaRevision($id);
+        if ($date === 0) return '';
+        $info = (new \dokuwiki\ChangeLog\MediaChangeLog($id))->getRevisionInfo($date) ?: [];
+        return (string)($info['user'] ?? '');
+    }
+
+    /**
      * Writes a media file as $author through DokuWiki's media_save() (the old version goes to
      * the media history, the media changelog names the author).
      *

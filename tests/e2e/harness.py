@@ -82,6 +82,20 @@ def _bash(script: str, *args: str) -> str:
     return out.stdout
 
 
+class Refused(Exception):
+    """DokuWiki's XML-RPC server refused a call."""
+
+
+def _remote_answer(answer, what: str):
+    """An XML-RPC answer, or Refused: DokuWiki 2022-07-31's server answers the errors of
+    `wiki.putAttachment`, `wiki.getAttachment`, … (RemoteException) with an **empty struct**
+    and HTTP 200 (it returns the exception object instead of raising it), so the reason is lost
+    on the way; permission errors come as HTTP 403 (xmlrpc.client.ProtocolError)."""
+    if isinstance(answer, dict) and not answer:
+        raise Refused(f"DokuWiki refused the {what}")
+    return answer
+
+
 class Gateway:
     def __init__(self, root: Path):
         self.port = free_port()
@@ -146,7 +160,9 @@ class Wiki:
         _bash('dw_add_user "$@"', str(self.dir), login, password, name, groups)
 
     def php_args(self) -> list[str]:
-        return ["-d", f"extension={self.ext}"] if self.ext else []
+        # big media files arrive over XML-RPC as base64 in one POST (4/3 of the file)
+        limits = ["-d", "upload_max_filesize=64M", "-d", "post_max_size=64M", "-d", "memory_limit=512M"]
+        return limits + (["-d", f"extension={self.ext}"] if self.ext else [])
 
     # ------------------------------------------------------------------ processes
 
@@ -182,6 +198,49 @@ class Wiki:
 
     def versions(self, page: str):
         return self.rpc().wiki.getPageVersions(page, 0)
+
+    # ------------------------------------------------------------------ media files (XML-RPC)
+
+    def put_media(self, media: str, data: bytes, user="admin", password=None) -> str:
+        """Uploads (or overwrites) a media file as `user`, as DokuWiki's XML-RPC does it;
+        returns the media id, raises Refused when DokuWiki does not save it."""
+        return _remote_answer(self.rpc(user, password).wiki.putAttachment(
+            media, xmlrpc.client.Binary(data), {"ow": True}), f"upload of {media}")
+
+    def delete_media(self, media: str, user="admin", password=None):
+        """Deletes a media file as `user`; raises Refused (or xmlrpc's ProtocolError 403)."""
+        return _remote_answer(self.rpc(user, password).wiki.deleteAttachment(media), f"deletion of {media}")
+
+    def media(self, media: str):
+        """A media file's bytes as the wiki serves them, or None when it does not exist."""
+        answer = self.rpc().wiki.getAttachment(media)
+        return answer.data if isinstance(answer, xmlrpc.client.Binary) else None
+
+    def media_size(self, media: str) -> int:
+        """The size `wiki.getAttachmentInfo` gives (0: no such file)."""
+        return int(self.rpc().wiki.getAttachmentInfo(media)["size"])
+
+    def media_history(self, media: str) -> list[dict]:
+        """The media file's history as the media manager shows it, oldest first: date (the
+        revision), user, sum."""
+        html = requests.get(self.url + "doku.php", timeout=20, params={
+            "do": "media", "tab_details": "history", "image": media, "ns": media.rpartition(":")[0]}).text
+        form = re.search(r'<form id="page__revisions".*?</form>', html, re.S)
+        out = []
+        for li in re.findall(r"<li[^>]*>(.*?)</li>", form.group(0) if form else "", re.S):
+            date = re.search(r'type="checkbox" value="(\d+)"', li)
+            user = re.search(r'<span class="user"><bdi>([^<]*)</bdi>', li)
+            summary = re.search(r'<span class="sum">(.*?)</span>', li, re.S)
+            out.append({
+                "date": int(date.group(1)) if date else 0,
+                "user": user.group(1) if user else "",
+                "sum": re.sub(r"^\s*–\s*", "", summary.group(1)).strip() if summary else "",
+            })
+        return out[::-1]
+
+    def admin_page(self) -> str:
+        """The plugin's admin page as the administrator sees it (HTML)."""
+        return self.login().get(self.url + "doku.php", params={"do": "admin", "page": "wikisync"}, timeout=20).text
 
     # ------------------------------------------------------------------ files (for assertions)
 

@@ -1496,3 +1496,142 @@ async fn a_node_past_the_services_cap_is_counted_and_never_announced_as_retracte
         .collect();
     assert_eq!(ids.len(), 9, "{ids:?}");
 }
+
+/// A media file entry as a wikisync source publishes it: the core's decision for an upload of
+/// `data` at a site whose inline limit is the default (64 KiB) and that serves larger files by
+/// reference.
+fn media_entry(name: &str, data: Vec<u8>) -> String {
+    use wikisync_core::entry::SiteId;
+    use wikisync_core::id::PageId;
+    use wikisync_core::sync::{
+        Action, Input, LocalMediaEdit, MediaChange, PageState, Role, SiteConfig, handle,
+    };
+    use wikisync_core::time::Timestamp;
+    let mut config = SiteConfig::new(SiteId::new("https://a.example/")).rule("wiki", Role::Source);
+    config.media_url = Some("https://a.example/media?id={media}&sha256={sha256}".to_owned());
+    let state = PageState::new(PageId::clean(&format!("wiki:{name}")).unwrap());
+    let edit = LocalMediaEdit {
+        change: MediaChange::File {
+            data,
+            media_type: "application/octet-stream".to_owned(),
+        },
+        author: Some("alice".to_owned()),
+        summary: Some("upload".to_owned()),
+        revision: 1_795_000_000,
+    };
+    let decision = handle(
+        &config,
+        state,
+        Input::MediaSaved { edit },
+        Timestamp(1_795_000_000),
+    );
+    let entry = decision
+        .actions
+        .into_iter()
+        .find_map(|a| match a {
+            Action::Publish { entry } => Some(entry),
+            _ => None,
+        })
+        .expect("an upload is published");
+    wikisync_core::entry::encode(&entry)
+}
+
+/// The media bytes an entry carries inside it, checked against its hash and size; `None` for a
+/// file carried by reference (whose URL and hash are checked instead).
+fn media_bytes(xml: &str) -> Option<Vec<u8>> {
+    use wikisync_core::entry::{DecodeOptions, EntryKind, decode, verify_media};
+    let entry = decode(xml.as_bytes(), &DecodeOptions::default()).expect("a wikisync entry");
+    let EntryKind::Media {
+        sha256,
+        size,
+        data,
+        url,
+        ..
+    } = entry.kind
+    else {
+        panic!("not a media entry: {xml}")
+    };
+    match data {
+        Some(data) => {
+            verify_media(&data, &sha256, size).expect("the bytes are intact");
+            Some(data)
+        }
+        None => {
+            let url = url.expect("a file by reference names its URL");
+            assert!(url.contains(&sha256), "{url}");
+            None
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Prosody or ejabberd and slixmpp: run scripts/test-xmpp"]
+async fn media_files_cross_the_xmpp_service_inline_up_to_the_limit_and_by_reference_beyond() {
+    let Fixture {
+        server: _server,
+        gateway,
+        mut callbacks,
+        uri,
+        node: _node,
+        mut xmpp,
+    } = fixture().await;
+    // The largest file carried inside its entry (64 KiB, 87 KB of base64: XMPP servers cap
+    // stanzas at 256 KB or less), bytes that are not text.
+    let mut seed = 0x2545_f491_u32;
+    let inline: Vec<u8> = (0..64 * 1024)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            seed.to_le_bytes()[0]
+        })
+        .collect();
+    let big = media_entry("big.bin", inline.clone());
+    assert!(big.len() > 87_000, "inline: {} bytes", big.len());
+    gateway.publish(&uri, &big).await;
+    let event = xmpp.next("publish").await;
+    assert_eq!(event["id"], "urn:x-wikisync:media:wiki:big.bin");
+    assert_eq!(
+        media_bytes(event["entry"].as_str().unwrap()).as_deref(),
+        Some(inline.as_slice()),
+        "slixmpp"
+    );
+    let cb = callbacks.next().await;
+    assert_eq!(
+        media_bytes(&cb.body).as_deref(),
+        Some(inline.as_slice()),
+        "HTTP subscriber"
+    );
+
+    // One byte more travels by reference: the entry stays small whatever the file's size.
+    let mut larger = inline;
+    larger.push(7);
+    let by_reference = media_entry("larger.bin", larger);
+    assert!(by_reference.len() < 4_096, "{by_reference}");
+    gateway.publish(&uri, &by_reference).await;
+    let event = xmpp.next("publish").await;
+    assert_eq!(media_bytes(event["entry"].as_str().unwrap()), None);
+    let cb = callbacks
+        .next_not(&["urn:x-wikisync:media:wiki:big.bin"])
+        .await;
+    assert_eq!(media_bytes(&cb.body), None);
+
+    // Both are in the item cache, intact.
+    let (status, feed) = gateway
+        .request(
+            "GET",
+            &format!("/items?uri={}", encode(&uri)),
+            "text/plain",
+            "",
+        )
+        .await;
+    assert_eq!(status, 200);
+    let items =
+        wikisync_core::entry::decode_feed(feed.as_bytes(), &Default::default()).expect("a feed");
+    assert_eq!(items.len(), 2, "{feed}");
+    for item in items {
+        let entry = item.expect("every item decodes");
+        let xml = wikisync_core::entry::encode(&entry);
+        media_bytes(&xml);
+    }
+}

@@ -67,7 +67,7 @@ class Heal
      * once with $interval 0).
      *
      * @param int $interval
-     * @return array namespace => what was done ('' when nothing was due)
+     * @return array namespace => check()'s answer (empty when nothing was due)
      */
     public function checkAll($interval = 0)
     {
@@ -83,15 +83,18 @@ class Heal
     }
 
     /**
-     * Checks one namespace's subscription and carries out what the core says.
+     * Checks one namespace's subscription and carries out what the core says. After a step
+     * that changed the subscription, the gateway is asked again, so that what is kept for the
+     * admin page is what the gateway says now.
      *
      * @param string $ns
-     * @return string what was done (a SubscriptionStep type), or the error
+     * @return array step (what the core said: a SubscriptionStep type, or 'not subscribed'),
+     *               error ('' when it was carried out)
      */
     public function check($ns)
     {
         $rule = $this->rules->get($ns);
-        if (!$rule || empty($rule['secret']) || empty($rule['node'])) return 'not subscribed';
+        if (!$rule || empty($rule['secret']) || empty($rule['node'])) return ['step' => 'not subscribed', 'error' => ''];
         $report = $this->report($rule['node'], $this->rules->callbackUrl($ns), $rule['secret']);
         $this->rules->update($ns, ['checked' => time(), 'report' => $report]);
         $step = $this->core->checkSubscription($report, $this->lease);
@@ -104,7 +107,9 @@ class Heal
                 $error = $this->setup->subscribe($ns, $rule['node'], $rule['secret']);
                 if ($error === '') {
                     $error = ($this->pull)($ns)['error'];
-                    if ($error === '') $this->health->record('healed', "'$ns': subscribed again and caught up");
+                    if ($error === '') {
+                        $this->health->record('healed', "'$ns': " . $this->describe($report) . '; subscribed again and caught up');
+                    }
                 }
                 break;
             case 'follow':
@@ -118,11 +123,29 @@ class Heal
             default: // nothing, wait
                 $error = '';
         }
-        if ($error !== '') {
-            $this->health->record('failure', "subscription of '$ns': $error");
-            return $error;
+        if (in_array($step['type'], ['renew', 'resubscribe', 'follow'], true)) {
+            $rule = $this->rules->get($ns);
+            if ($rule && !empty($rule['secret']) && !empty($rule['node'])) {
+                $this->rules->update($ns, ['checked' => time(),
+                    'report' => $this->report($rule['node'], $this->rules->callbackUrl($ns), $rule['secret'])]);
+            }
         }
-        return $step['type'];
+        if ($error !== '') $this->health->record('failure', "subscription of '$ns': $error");
+        return ['step' => $step['type'], 'error' => $error];
+    }
+
+    /**
+     * A report in words, for the record of a healed subscription.
+     *
+     * @param array $report SubscriptionReport
+     * @return string
+     */
+    protected function describe(array $report)
+    {
+        if ($report['type'] === 'dropped') {
+            return "dropped by the gateway at " . date('c', (int)$report['at']) . " ({$report['reason']})";
+        }
+        return $report['type'] === 'notFound' ? 'unknown to the gateway' : $report['type'];
     }
 
     /**

@@ -184,6 +184,19 @@ def test_a_lease_near_its_end_is_renewed(cluster):
     out = mir.cli("heal").stdout
     assert "'docs': nothing" in out, out
     assert rfc3339(subscription(cluster)["expires"]) == expires
+
+    # the same from the admin page's button
+    r = requests.post(gw.url + "/subscribe", timeout=20, json={
+        "uri": rule["node"], "callback": mir.callback_url(NS), "secret": rule["secret"], "lease_seconds": 120})
+    assert r.status_code == 200, r.text
+    admin = mir.login()
+    form = re.search(r'<form[^>]*>(?:(?!</form>).)*name="wikisync_do" value="heal".*?</form>',
+                     mir.admin_page(admin), re.S).group(0)
+    sectok = re.search(r'name="sectok" value="([^"]*)"', form).group(1)
+    done = admin.post(mir.url + "doku.php", params={"do": "admin", "page": "wikisync"}, timeout=30,
+                      data={"wikisync_do": "heal", "ns": "", "sectok": sectok}).text
+    assert "Done: &#039;docs&#039;: renew" in done
+    assert rfc3339(subscription(cluster)["expires"]) > time.time() + lease - 120
     # the renewed subscription still delivers
     assert src.put("docs:renewed", "after the renewal\n", "renewed")
     wait_until(lambda: "docs:renewed" in mir.page_list(NS), 20, interval=0.3, what="docs:renewed on the mirror")

@@ -64,22 +64,31 @@ class Heal
 
     /**
      * Checks every subscription when $interval seconds have passed since the last check (at
-     * once with $interval 0).
+     * once with $interval 0). One check runs at a time: the task runner of many page views at
+     * once starts one, and skips while it runs; $interval 0 waits for a running one to end.
      *
      * @param int $interval
      * @return array namespace => check()'s answer (empty when nothing was due)
      */
     public function checkAll($interval = 0)
     {
-        $last = (int)@file_get_contents($this->stamp);
-        if ($interval > 0 && time() - $last < $interval) return [];
-        @file_put_contents($this->stamp, (string)time());
-        $done = [];
-        foreach ($this->rules->all() as $ns => $rule) {
-            if (empty($rule['secret']) || empty($rule['node']) || ($rule['status'] ?? '') === 'gone') continue;
-            $done[(string)$ns] = $this->check((string)$ns);
+        $lock = @fopen($this->stamp . '.lock', 'c');
+        if ($lock === false) return [];
+        try {
+            if (!flock($lock, $interval > 0 ? LOCK_EX | LOCK_NB : LOCK_EX)) return [];
+            $last = (int)@file_get_contents($this->stamp);
+            if ($interval > 0 && time() - $last < $interval) return [];
+            @file_put_contents($this->stamp, (string)time());
+            $done = [];
+            foreach ($this->rules->all(true) as $ns => $rule) {
+                if (empty($rule['secret']) || empty($rule['node']) || ($rule['status'] ?? '') === 'gone') continue;
+                $done[(string)$ns] = $this->check((string)$ns);
+            }
+            return $done;
+        } finally {
+            flock($lock, LOCK_UN);
+            fclose($lock);
         }
-        return $done;
     }
 
     /**

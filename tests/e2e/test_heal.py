@@ -51,6 +51,12 @@ def subscription(cluster) -> dict:
     return state
 
 
+def wait_dropped(cluster) -> dict:
+    """Waits until the gateway says it dropped the mirror's subscription; its answer."""
+    return wait_until(lambda: (lambda s: s["state"] == "dropped" and s)(subscription(cluster)), 30,
+                      interval=0.5, what="the gateway to drop the mirror")
+
+
 def rfc3339(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
@@ -95,9 +101,7 @@ def test_a_dropped_mirror_shows_it_and_heals_by_itself_with_nothing_lost_or_twic
         src.delete_media("docs:removed.png")
         assert "docs:removed.png" not in src.media_list(NS)
         # the gateway gives up on the mirror once its deliveries failed for the budget
-        dropped = wait_until(lambda: (lambda s: s["state"] == "dropped" and s)(subscription(cluster)), 30,
-                             interval=0.5, what="the gateway to drop the mirror")
-        assert dropped["dropped"]["reason"] == "failure_budget"
+        assert wait_dropped(cluster)["dropped"]["reason"] == "failure_budget"
 
         # cron runs `cli.php heal` while the mirror's web server is still down: the gateway
         # cannot verify a new subscription, and heal says so (non-zero exit, the reason)
@@ -159,6 +163,29 @@ def test_a_dropped_mirror_shows_it_and_heals_by_itself_with_nothing_lost_or_twic
     wait_until(lambda: "docs:after" in mir.page_list(NS), 20, interval=0.3, what="docs:after on the mirror")
     r = mir.cli("heal")
     assert "'docs': nothing" in r.stdout, r.stdout
+
+
+def test_cron_heals_a_dropped_mirror_with_cli_heal(cluster):
+    """The same drop on a wiki nobody visits: `cli.php heal` (what cron runs) mends it."""
+    src, mir = cluster.source, cluster.mirror
+    mir.stop()
+    try:
+        time.sleep(1.1)  # a new revision of docs:edited
+        assert src.put("docs:edited", "version 4, while nobody visits\n", "v4")
+        assert src.put("docs:quiet", "a page made while nobody visits\n", "quiet")
+        assert src.put("docs:new", "", "deleted while nobody visits")
+        wait_dropped(cluster)
+    finally:
+        mir.start()
+    assert mir.status()["namespaces"][NS]["report"]["type"] == "active"  # not checked since
+
+    r = mir.cli("heal")
+    assert "'docs': resubscribe\n" in r.stdout and "1 subscriptions checked" in r.stdout + r.stderr, r.stdout
+    assert subscription(cluster)["state"] == "active"
+    assert mir.status()["namespaces"][NS]["report"]["type"] == "active"
+    assert same_namespace(cluster)
+    assert "docs:new" not in mir.page_list(NS) and mir.get("docs:quiet") == "a page made while nobody visits\n"
+    assert [v["sum"] for v in mir.versions("docs:edited")] == ["v4", "v3", "v1"]
 
 
 def test_a_lease_near_its_end_is_renewed(cluster):

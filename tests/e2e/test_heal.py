@@ -13,7 +13,7 @@ import re
 import struct
 import time
 import zlib
-from datetime import datetime, timezone
+from datetime import datetime
 
 import pytest
 import requests

@@ -70,8 +70,9 @@ class admin_plugin_wikisync extends AdminPlugin
                 break;
             case 'heal':
                 $done = $sync->heal->checkAll(0);
-                $this->report(true, implode(', ', array_map(function ($ns, $what) {
-                    return "'$ns': $what";
+                $failed = array_filter(array_column($done, 'error'));
+                $this->report(!$failed, implode(', ', array_map(function ($ns, $r) {
+                    return "'$ns': {$r['step']}" . ($r['error'] === '' ? '' : " ({$r['error']})");
                 }, array_keys($done), $done)) ?: '-');
                 break;
             case 'flush':
@@ -252,7 +253,9 @@ class admin_plugin_wikisync extends AdminPlugin
                     : '<br><small>' . hsc(sprintf($this->getLang('source_seen'), dformat($report['sourceSeen']))) . '</small>';
                 return '<span class="wikisync_good">' . hsc($text) . '</span>' . $checked . $seen;
             case 'dropped':
-                $text = sprintf($this->getLang('sub_dropped'), dformat($report['at']), $report['reason']);
+                $why = $this->getLang('drop_' . $report['reason']);
+                $text = sprintf($this->getLang('sub_dropped'), dformat($report['at']),
+                    ($why === '' ? '' : "$why ") . "({$report['reason']})");
                 return '<span class="wikisync_bad">' . hsc($text) . '</span>' . $checked;
             default:
                 return '<span class="wikisync_bad">' . hsc($this->getLang('sub_' . $report['type'])) . '</span>' . $checked;

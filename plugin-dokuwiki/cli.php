@@ -130,7 +130,12 @@ class cli_plugin_wikisync extends CLIPlugin
                 return 0;
             case 'heal':
                 $done = $sync->heal->checkAll(0);
-                foreach ($done as $name => $what) echo "'$name': $what\n";
+                $failed = 0;
+                foreach ($done as $name => $r) {
+                    echo "'$name': {$r['step']}" . ($r['error'] === '' ? '' : " failed: {$r['error']}") . "\n";
+                    if ($r['error'] !== '') $failed++;
+                }
+                if ($failed) $this->fatal("$failed of " . count($done) . ' namespaces could not be checked or mended (see above); the next heal tries again');
                 $this->success(count($done) . ' namespaces checked');
                 return 0;
             case 'conflicts':

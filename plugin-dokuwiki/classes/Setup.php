@@ -173,7 +173,7 @@ class Setup
             }
             $this->core->checkMirrorSource($source, $entries);
         } catch (\WikiSync\Exception $e) {
-            return $e->getMessage();
+            return $this->core->errorCode($e) . ': ' . $e->getMessage();
         }
         return '';
     }

@@ -69,6 +69,8 @@ class helper_plugin_wikisync_sync extends Plugin
         $this->firstSync = new FirstSync($this->rules, $this->gateway, $this->core, $this->applier, $this->wiki,
             $this->pages, $this->health, function ($notice) {
                 return html_entity_decode(strip_tags($this->noticeHtml($notice)), ENT_QUOTES, 'UTF-8');
+            }, function ($reason) {
+                return $this->getLang('ignored_' . $reason) ?: 'the core ignores it';
             });
         $this->bulk = new Bulk($this->rules, $this->pages, $this->wiki, $this->applier, $this->core);
         $each = function ($ns, $input, $progress = null) {

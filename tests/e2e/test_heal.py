@@ -180,7 +180,7 @@ def test_cron_heals_a_dropped_mirror_with_cli_heal(cluster):
     assert mir.status()["namespaces"][NS]["report"]["type"] == "active"  # not checked since
 
     r = mir.cli("heal")
-    assert "'docs': resubscribe\n" in r.stdout and "1 subscriptions checked" in r.stdout + r.stderr, r.stdout
+    assert "'docs': resubscribe\n" in r.stdout and "1 namespaces checked" in r.stdout + r.stderr, r.stdout
     assert subscription(cluster)["state"] == "active"
     assert mir.status()["namespaces"][NS]["report"]["type"] == "active"
     assert same_namespace(cluster)
@@ -206,7 +206,8 @@ def test_a_lease_near_its_end_is_renewed(cluster):
     assert time.time() + lease - 120 < expires <= time.time() + lease + 5
     # what the admin sees is the renewed lease
     report = mir.status()["namespaces"][NS]["report"]
-    assert report == {"type": "active", "expires": int(expires)}, report
+    assert (report["type"], report["expires"]) == ("active", int(expires)), report
+    assert report["sourceSeen"] <= time.time(), report  # the source's last sign of life
 
     out = mir.cli("heal").stdout
     assert "'docs': nothing" in out, out

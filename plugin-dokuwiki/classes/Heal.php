@@ -92,7 +92,8 @@ class Heal
     {
         $rule = $this->rules->get($ns);
         if (!$rule || empty($rule['secret']) || empty($rule['node'])) return 'not subscribed';
-        $report = $this->report($rule['node'], $this->rules->callbackUrl($ns), $rule['secret']);
+        $report = $this->report($this->gateway->forRule($rule), $rule['node'], $this->rules->callbackUrl($ns),
+            $rule['secret']);
         $this->rules->update($ns, ['checked' => time(), 'report' => $report]);
         $step = $this->core->checkSubscription($report, $this->lease);
         switch ($step['type']) {
@@ -126,8 +127,9 @@ class Heal
     }
 
     /**
-     * Follows namespace $ns to $node (its node was deleted with that redirect): the core plans
-     * the change from the source the new node's items name.
+     * Follows namespace $ns to $node (its node was deleted with that redirect: a node URI on
+     * the namespace's gateway, or another gateway's feed URL): the core plans the change from
+     * the source the new node's items name.
      *
      * @param string $ns
      * @param string $node
@@ -135,8 +137,15 @@ class Heal
      */
     public function follow($ns, $node)
     {
+        try {
+            $target = $this->core->followTarget($node);
+        } catch (\WikiSync\Exception $e) {
+            return "the redirect $node is not followed: " . $e->getMessage();
+        }
+        $rule = $this->rules->get($ns);
+        $gw = $target['gateway'] === null ? $this->gateway->forRule($rule) : $this->gateway->at($target['gateway']);
         $source = null;
-        $r = $this->gateway->items($node, 100);
+        $r = $gw->items($target['node'], 100);
         if ($r['ok']) {
             try {
                 $entries = array_values(array_filter(array_column($this->core->decodeFeed($r['body']), 'entry')));
@@ -153,14 +162,15 @@ class Heal
     /**
      * What the gateway says about a subscription, as the core's SubscriptionReport.
      *
+     * @param \helper_plugin_wikisync_gateway $gw the namespace's gateway
      * @param string $node
      * @param string $callback
      * @param string $secret
      * @return array
      */
-    protected function report($node, $callback, $secret)
+    protected function report($gw, $node, $callback, $secret)
     {
-        $r = $this->gateway->subscription($node, $callback, $secret);
+        $r = $gw->subscription($node, $callback, $secret);
         if ($r['state'] !== null) {
             $s = $r['state'];
             switch ($s['state'] ?? '') {

@@ -10,6 +10,8 @@ Environment (set by scripts/test-e2e):
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -83,19 +85,23 @@ def _bash(script: str, *args: str) -> str:
 
 
 class Gateway:
-    def __init__(self, root: Path):
+    """A gateway in `root/<name>` (log `root/<name>.log`); `service`: the pubsub service JID in
+    its node URIs (a second gateway gets its own, as a real one would)."""
+
+    def __init__(self, root: Path, name="gateway", service="pubsub.localhost"):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.data = root / "gateway"
+        self.data = root / name
         self.data.mkdir()
-        self.log = root / "gateway.log"
+        self.log = root / f"{name}.log"
+        self.service = service
         self.proc = None
 
     def start(self):
         binary = os.environ.get("WIKISYNC_GATEWAY_BIN") or str(REPO / "target/release/wikisync-gateway")
         args = [
             binary, "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(self.data),
-            "--token", TOKEN, "--max-items-per-node", "100000",
+            "--service", self.service, "--token", TOKEN, "--max-items-per-node", "100000",
             # a mirror that was down is retried quickly (the test waits for the catch-up)
             "--retry-base-ms", "200", "--retry-max-ms", "1000", "--callback-timeout-ms", "10000",
         ]
@@ -113,6 +119,15 @@ class Gateway:
         r = requests.get(self.url + "/items", params={"uri": node, "max_items": 100000}, timeout=30)
         r.raise_for_status()
         return r.text
+
+    def subscription(self, node: str, callback: str, secret: str) -> requests.Response:
+        """`GET /subscription`: what the gateway says about a subscription, asked as its
+        subscriber (signed with its secret)."""
+        ts = str(int(time.time()))
+        key = hashlib.sha256(secret.encode()).digest()
+        sig = hmac.new(key, f"GET\n/subscription\n{node}\n{callback}\n{ts}".encode(), hashlib.sha256).hexdigest()
+        return requests.get(self.url + "/subscription", params={"uri": node, "callback": callback, "timestamp": ts},
+                            headers={"X-Hub-Signature": f"sha256={sig}"}, timeout=10)
 
     def stop(self):
         stop_process(self.proc)

@@ -69,8 +69,9 @@ class Setup
      * @param array $request the core's SetupRequest
      * @param array $options sync: false skips a planned first sync; progress: function
      *                       (int $done, int $total, string $id) for announcing and syncing;
-     *                       token: the publisher token for the gateway a `useGateway` step
-     *                       names (kept with the rule)
+     *                       token: the publisher token for the namespace's gateway when it
+     *                       is not the site's (the one a `useGateway` step names, else the
+     *                       one in use; kept with the rule)
      * @return array ok, error, node (the node in use), gateway (its gateway's URL), pages
      *               (announced or republished), sync (the first sync's counts, when one ran)
      */
@@ -88,7 +89,8 @@ class Setup
         $node = (string)($before['node'] ?? '');
         // the gateway in use: its URL (null: the site's) and the token kept for it
         $gateway = ($before['gateway'] ?? '') === '' ? null : (string)$before['gateway'];
-        $token = $before['token'] ?? null;
+        // a token given is for the gateway in use (kept only for another gateway than the site's)
+        $token = ($options['token'] ?? '') !== '' ? (string)$options['token'] : ($before['token'] ?? null);
         $gw = $this->gateway->at($gateway, $token);
         foreach ($steps as $step) {
             $error = '';

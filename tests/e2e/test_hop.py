@@ -4,7 +4,7 @@
    every page is published there and the old node is deleted with a redirect to the new node's
    feed URL. A DokuWiki mirror and the JS example site follow it: they subscribe at gateway 2,
    keep every page byte for byte, leave the old node, and a later edit at the source reaches
-   them through gateway 2.
+   them through gateway 2; then roles reverse there (B becomes the source on gateway 2).
 2. Roles reverse: A is the source and B mirrors it; A hands the source role to B
    (`cli.php move`) and B takes it (`cli.php source`): edits at B reach A, A's copies are
    read-only, no page is lost at either site, and both sites say so (`status --json`, the
@@ -139,6 +139,19 @@ def test_a_source_hops_to_a_node_on_a_second_gateway_and_its_mirrors_follow(root
         assert f"node {new} on {two.url}, mirrored from {a.url}" in status, status
         html = b.login().get(b.url + "doku.php", params={"do": "admin", "page": "wikisync"}, timeout=20).text
         assert two.url in html
+
+        # then roles reverse on gateway 2: B takes the source role there, with gateway 2's token
+        a.cli("move", "hop", b.url)
+        b.cli("source", "--token", TOKEN, "hop")
+        assert (b.rules()["hop"]["gateway"], b.rules()["hop"]["token"]) == (two.url, TOKEN)
+        time.sleep(1.1)
+        assert b.put("hop:guide", "Rewritten at B, published to gateway 2.\n", "B is the source")
+        wait_until(lambda: a.raw("hop:guide") == b"Rewritten at B, published to gateway 2.\n" or None, 20,
+                   what="B's edit at A")
+        wait_until(lambda: js.raw("hop:guide") == b"Rewritten at B, published to gateway 2.\n" or None, 20,
+                   what="B's edit at the JS site")
+        assert b.queue_length() == 0
+        assert a.rules()["hop"]["role"] == {"type": "mirror", "source": b.url, "whenGone": "keep"}
     finally:
         if js is not None:
             js.stop()

@@ -86,9 +86,10 @@ def _bash(script: str, *args: str) -> str:
 
 class Gateway:
     """A gateway in `root/<name>` (log `root/<name>.log`); `service`: the pubsub service JID in
-    its node URIs (a second gateway gets its own, as a real one would)."""
+    its node URIs (a second gateway gets its own, as a real one would); `extra`: more options."""
 
-    def __init__(self, root: Path, name="gateway", service="pubsub.localhost"):
+    def __init__(self, root: Path, name="gateway", service="pubsub.localhost", extra=()):
+        self.extra = list(extra)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data = root / name
@@ -104,6 +105,7 @@ class Gateway:
             "--service", self.service, "--token", TOKEN, "--max-items-per-node", "100000",
             # a mirror that was down is retried quickly (the test waits for the catch-up)
             "--retry-base-ms", "200", "--retry-max-ms", "1000", "--callback-timeout-ms", "10000",
+            *self.extra,
         ]
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

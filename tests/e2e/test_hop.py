@@ -159,6 +159,48 @@ def test_a_source_hops_to_a_node_on_a_second_gateway_and_its_mirrors_follow(root
         tear_down(root, one, (a, b), keep=True)
 
 
+def test_a_mirror_away_during_the_hop_follows_at_its_next_subscription_check(root):
+    """The deletion's callback never reached B (down until gateway 1 gave up on it): B's
+    subscription check finds the deleted node's redirect to gateway 2 and follows it."""
+    one = Gateway(root, "gateway1", "pubsub.localhost", extra=["--failure-budget-secs", "1"])
+    two = Gateway(root, "gateway2", "pubsub2.localhost")
+    a = b = None
+    try:
+        one.start()
+        two.start()
+        a = Wiki(root, "a", one)
+        b = Wiki(root, "b", one)
+        a.start()
+        b.start()
+        old = a.cli("source", "away").stdout.strip().splitlines()[-1]
+        b.cli("mirror", "away", old, a.url)
+        assert a.put("away:page", "before the hop\n", "v1")
+        wait_until(lambda: b.raw("away:page") == b"before the hop\n" or None, 20, what="the page on B")
+
+        b.stop()
+        try:
+            new = a.cli("relocate", "--gateway", two.url, "--token", TOKEN, "away").stdout.strip().splitlines()[-1]
+            # gateway 1 gives the deletion's delivery up (its failure budget is 1 s)
+            wait_until(lambda: requests.get(one.url + "/healthz", timeout=5).json()["outbox"] == 0 or None, 30,
+                       what="gateway 1 to give the delivery up")
+            assert b.rules()["away"]["node"] == old  # B heard nothing
+        finally:
+            b.start()
+        out = b.cli("heal")
+        assert "'away': follow" in out.stdout, out.stdout + out.stderr
+        rule = b.rules()["away"]
+        assert (rule["node"], rule.get("gateway"), rule["status"]) == (new, two.url, "active")
+        assert b.raw("away:page") == b"before the hop\n"
+        time.sleep(1.1)
+        assert a.put("away:page", "after the hop\n", "v2")
+        wait_until(lambda: b.raw("away:page") == b"after the hop\n" or None, 20, what="the edit on B")
+        # the next check finds the new subscription well
+        assert "'away': nothing" in b.cli("heal").stdout
+    finally:
+        two.stop()
+        tear_down(root, one, (a, b), keep=True)
+
+
 def test_relocate_refuses_what_it_cannot_do_with_a_sentence(root):
     gw = Gateway(root)
     a = None

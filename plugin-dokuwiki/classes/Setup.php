@@ -148,7 +148,11 @@ class Setup
                 case 'republish':
                     $r = ($this->republish)($ns, $progress);
                     $out['pages'] = $r['pages'];
-                    if (!$r['ok']) $error = "publishing to $node: {$r['error']}; the entries wait in the queue (cli.php flush)";
+                    if (!$r['ok']) {
+                        $error = "not every page reached the new node $node ({$r['error']}): they wait in the queue; "
+                            . 'send it (cli.php flush), then delete the previous node with a redirect to the new one '
+                            . '(docs/dokuwiki.md, "Moving a source to another gateway")';
+                    }
                     break;
                 case 'redirectNode':
                     $error = $this->redirect($step, $before, $gw, $node);
@@ -192,8 +196,8 @@ class Setup
             return $e->getMessage();
         }
         $r = $this->gateway->at($previous, $token)->deleteNode((string)$step['node'], $redirect);
-        return $r['ok'] ? '' : "deleting the previous node {$step['node']} (its mirrors follow when it is deleted "
-            . "with the redirect to $redirect): {$r['error']}";
+        return $r['ok'] ? '' : "the namespace is published to $node now, but the previous node {$step['node']} "
+            . "could not be deleted with its redirect to $redirect, so its mirrors do not follow yet: {$r['error']}";
     }
 
     /**

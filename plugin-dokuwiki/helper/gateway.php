@@ -35,6 +35,11 @@ class helper_plugin_wikisync_gateway extends Plugin
     public function at($url, $token = null)
     {
         if ($url === null || $url === '') return $this;
+        $own = rtrim(trim((string)$this->getConf('gateway_url')), '/');
+        // the site's own gateway, however it was recorded, gets the site's token
+        if (($token === null || $token === '') && $own !== '' && strcasecmp(rtrim((string)$url, '/'), $own) === 0) {
+            return $this;
+        }
         $other = clone $this;
         $other->http = null;
         $other->base = (string)$url;

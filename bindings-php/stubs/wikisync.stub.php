@@ -136,6 +136,19 @@ namespace WikiSync {
          * not a node URI names none).
          */
         public static function same(string $a, string $b): bool {}
+
+        /**
+         * Where a node is followed: `['gateway' => base URL or null, 'node' => node URI]`, from
+         * a node URI alone (null: the gateway the namespace uses) or another gateway's feed URL;
+         * anything else throws `WikiSync\SetupException` (`bad_node`).
+         */
+        public static function followTarget(string $reference): array {}
+
+        /**
+         * The text naming `$node` on `$gateway` (its feed URL there), or the node URI alone when
+         * `$gateway` is null; throws `WikiSync\SetupException` (`bad_gateway`, `bad_node`).
+         */
+        public static function nodeRef(?string $gateway, string $node): string {}
     }
 
     /**

@@ -71,7 +71,7 @@ class FirstSync
     {
         $rule = $this->rules->get($ns);
         if (!$rule || empty($rule['node'])) return ['error' => "namespace '$ns' has no node"];
-        $r = $this->gateway->allItems($rule['node']);
+        $r = $this->gateway->forRule($rule)->allItems($rule['node']);
         if (!$r['ok']) {
             $this->health->record('failure', $r['error']);
             return ['error' => $r['error']];

@@ -82,7 +82,7 @@ class Heal
             foreach ($this->rules->all(true) as $ns => $rule) {
                 if (empty($rule['node']) || ($rule['status'] ?? '') === 'gone') continue;
                 if ($this->core->sendsHeartbeat($config, (string)$ns)) {
-                    $done[(string)$ns] = $this->heartbeat((string)$ns, $rule['node']);
+                    $done[(string)$ns] = $this->heartbeat((string)$ns, $rule);
                 } elseif (!empty($rule['secret'])) {
                     $done[(string)$ns] = $this->check((string)$ns);
                 }
@@ -98,12 +98,12 @@ class Heal
      * Tells the gateway that this site, the source of $ns, is alive.
      *
      * @param string $ns
-     * @param string $node
+     * @param array $rule the namespace's rule (its node, on its gateway)
      * @return array step 'heartbeat', error ('' when it was sent)
      */
-    protected function heartbeat($ns, $node)
+    protected function heartbeat($ns, array $rule)
     {
-        $r = $this->gateway->heartbeat($node);
+        $r = $this->gateway->forRule($rule)->heartbeat($rule['node']);
         if (!$r['ok']) {
             $this->health->record('failure', "heartbeat of '$ns': " . $r['error']);
             return ['step' => 'heartbeat', 'error' => $r['error']];
@@ -125,7 +125,8 @@ class Heal
     {
         $rule = $this->rules->get($ns);
         if (!$rule || empty($rule['secret']) || empty($rule['node'])) return ['step' => 'not subscribed', 'error' => ''];
-        $report = $this->report($rule['node'], $this->rules->callbackUrl($ns), $rule['secret']);
+        $report = $this->report($this->gateway->forRule($rule), $rule['node'], $this->rules->callbackUrl($ns),
+            $rule['secret']);
         $this->rules->update($ns, ['checked' => time(), 'report' => $report]);
         $step = $this->core->checkSubscription($report, $this->rules->siteConfig(), $ns);
         switch ($step['type']) {
@@ -162,7 +163,8 @@ class Heal
             $rule = $this->rules->get($ns);
             if ($rule && !empty($rule['secret']) && !empty($rule['node'])) {
                 $this->rules->update($ns, ['checked' => time(),
-                    'report' => $this->report($rule['node'], $this->rules->callbackUrl($ns), $rule['secret'])]);
+                    'report' => $this->report($this->gateway->forRule($rule), $rule['node'],
+                        $this->rules->callbackUrl($ns), $rule['secret'])]);
             }
         }
         if ($error !== '') $this->health->record('failure', "subscription of '$ns': $error");
@@ -184,8 +186,9 @@ class Heal
     }
 
     /**
-     * Follows namespace $ns to $node (its node was deleted with that redirect): the core plans
-     * the change from the source the new node's items name.
+     * Follows namespace $ns to $node (its node was deleted with that redirect: a node URI on
+     * the namespace's gateway, or another gateway's feed URL): the core plans the change from
+     * the source the new node's items name.
      *
      * @param string $ns
      * @param string $node
@@ -193,8 +196,15 @@ class Heal
      */
     public function follow($ns, $node)
     {
+        try {
+            $target = $this->core->followTarget($node);
+        } catch (\WikiSync\Exception $e) {
+            return "the redirect $node is not followed: " . $e->getMessage();
+        }
+        $rule = $this->rules->get($ns);
+        $gw = $target['gateway'] === null ? $this->gateway->forRule($rule) : $this->gateway->at($target['gateway']);
         $source = null;
-        $r = $this->gateway->items($node, 100);
+        $r = $gw->items($target['node'], 100);
         if ($r['ok']) {
             try {
                 $entries = array_values(array_filter(array_column($this->core->decodeFeed($r['body']), 'entry')));
@@ -211,14 +221,15 @@ class Heal
     /**
      * What the gateway says about a subscription, as the core's SubscriptionReport.
      *
+     * @param \helper_plugin_wikisync_gateway $gw the namespace's gateway
      * @param string $node
      * @param string $callback
      * @param string $secret
      * @return array
      */
-    protected function report($node, $callback, $secret)
+    protected function report($gw, $node, $callback, $secret)
     {
-        $r = $this->gateway->subscription($node, $callback, $secret);
+        $r = $gw->subscription($node, $callback, $secret);
         if ($r['state'] !== null) {
             $s = $r['state'];
             switch ($s['state'] ?? '') {

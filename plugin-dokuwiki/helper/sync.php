@@ -80,7 +80,7 @@ class helper_plugin_wikisync_sync extends Plugin
         $this->setup = new Setup($this->rules, $this->gateway, $this->core, $this->health,
             [$this, 'announceMove'], function ($ns, $progress) {
                 return $this->firstSync->pull($ns, $progress);
-            }, $each, $lease);
+            }, $each, $lease, [$this, 'republish']);
         $this->heal = new Heal($dir, $this->rules, $this->gateway, $this->core, $this->health, $this->setup,
             function ($ns) {
                 return $this->firstSync->pull($ns);
@@ -201,6 +201,22 @@ class helper_plugin_wikisync_sync extends Plugin
         $n = $this->bulk->each($ns, ['type' => 'announceSourceMove', 'newSource' => $newSource], $progress);
         $f = $this->queue->flush(10, 3600.0);
         return ['ok' => $f['error'] === '', 'error' => $f['error'], 'pages' => $n];
+    }
+
+    /**
+     * Every page and media file of namespace $ns publishes its current revision to the
+     * namespace's node (it moved there), then the queue is sent (Setup's republish step).
+     *
+     * @param string $ns
+     * @param callable|null $progress
+     * @return array ok, error, pages
+     */
+    public function republish($ns, $progress = null)
+    {
+        $n = $this->bulk->each($ns, ['type' => 'republish'], $progress);
+        $f = $this->queue->flush(10, 3600.0);
+        $error = $f['error'] !== '' ? $f['error'] : ($f['left'] > 0 ? "{$f['left']} entries left in the queue" : '');
+        return ['ok' => $error === '', 'error' => $error, 'pages' => $n];
     }
 
     /**

@@ -101,23 +101,27 @@ def _remote_answer(answer, what: str):
 
 
 class Gateway:
-    """A gateway on a free port. `tuned` (the default) adds quick retries and a high item
-    limit for the tests; `tuned=False` runs it at its documented defaults (only the listen
-    address, the data directory and the publisher token are given). `args`: more flags."""
+    """A gateway in `root/<name>` (log `root/<name>.log`) on a free port; `service`: the pubsub
+    service JID in its node URIs (a second gateway gets its own, as a real one would). `tuned`
+    (the default) adds quick retries and a high item limit for the tests; `tuned=False` runs it
+    at its documented defaults (only the listen address, the data directory, the service and
+    the publisher token are given). `args`: more options."""
 
-    def __init__(self, root: Path, args=(), tuned=True):
+    def __init__(self, root: Path, name="gateway", service="pubsub.localhost", args=(), tuned=True):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.data = root / "gateway"
+        self.data = root / name
         self.data.mkdir()
-        self.log = root / "gateway.log"
+        self.log = root / f"{name}.log"
+        self.service = service
         self.proc = None
         self.args = list(args)
         self.tuned = tuned
 
     def start(self):
         binary = os.environ.get("WIKISYNC_GATEWAY_BIN") or str(REPO / "target/release/wikisync-gateway")
-        args = [binary, "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(self.data), "--token", TOKEN]
+        args = [binary, "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(self.data),
+                "--service", self.service, "--token", TOKEN]
         if self.tuned:
             args += [
                 "--max-items-per-node", "100000",
@@ -146,15 +150,14 @@ class Gateway:
                              headers={"Content-Type": "application/atom+xml;type=entry;charset=utf-8",
                                       "Authorization": f"Bearer {TOKEN}"})
 
-    def subscription(self, node: str, callback: str, secret: str):
-        """What the gateway says about a subscription (signed `GET /subscription`, see
-        docs/gateway.md): (HTTP status, JSON answer)."""
+    def subscription(self, node: str, callback: str, secret: str) -> requests.Response:
+        """`GET /subscription`: what the gateway says about a subscription, asked as its
+        subscriber (signed with its secret; see docs/gateway.md)."""
         ts = str(int(time.time()))
-        text = f"GET\n/subscription\n{node}\n{callback}\n{ts}".encode()
-        sig = hmac.new(hashlib.sha256(secret.encode()).digest(), text, hashlib.sha256).hexdigest()
-        r = requests.get(self.url + "/subscription", params={"uri": node, "callback": callback, "timestamp": ts},
-                         headers={"X-Hub-Signature": f"sha256={sig}"}, timeout=20)
-        return r.status_code, r.json()
+        key = hashlib.sha256(secret.encode()).digest()
+        sig = hmac.new(key, f"GET\n/subscription\n{node}\n{callback}\n{ts}".encode(), hashlib.sha256).hexdigest()
+        return requests.get(self.url + "/subscription", params={"uri": node, "callback": callback, "timestamp": ts},
+                            headers={"X-Hub-Signature": f"sha256={sig}"}, timeout=10)
 
     def stop(self):
         stop_process(self.proc)
@@ -373,7 +376,7 @@ class Cluster:
 
     def __init__(self, gateway_args=(), tuned=True):
         self.root = Path(tempfile.mkdtemp(prefix="wikisync-e2e-"))
-        self.gateway = Gateway(self.root, gateway_args, tuned)
+        self.gateway = Gateway(self.root, args=gateway_args, tuned=tuned)
         self.source = None
         self.mirror = None
         self.node = None

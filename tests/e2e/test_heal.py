@@ -46,9 +46,9 @@ def cluster():
 def subscription(cluster) -> dict:
     """What the gateway says about the mirror's subscription, asked as the mirror asks it."""
     rule = cluster.mirror.rules()[NS]
-    status, state = cluster.gateway.subscription(rule["node"], cluster.mirror.callback_url(NS), rule["secret"])
-    assert status == 200, state
-    return state
+    r = cluster.gateway.subscription(rule["node"], cluster.mirror.callback_url(NS), rule["secret"])
+    assert r.status_code == 200, r.text
+    return r.json()
 
 
 def wait_dropped(cluster) -> dict:

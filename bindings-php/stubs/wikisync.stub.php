@@ -268,12 +268,20 @@ namespace WikiSync {
         public static function noticeWorthReporting(array $notice): bool {}
 
         /**
-         * What to do about a subscription given what the gateway said about it (a
-         * `SubscriptionReport`: `active` with `expires`, `pending`, `dropped` with `reason`,
-         * `at`, `redirect`, `notFound`, `unreachable`), the lease asked for, and the time:
-         * a `SubscriptionStep` (`nothing`, `renew`, `resubscribe`, `follow` with `node`,
-         * `sourceGone`, `wait`).
+         * What to do about the subscription of `$namespace` given the site's config (its
+         * `leaseSeconds` and `sourceGraceSeconds`), what the gateway said about it (a
+         * `SubscriptionReport`: `active` with `expires` and `sourceSeen`, `pending`, `dropped`
+         * with `reason`, `at`, `redirect`, `notFound`, `unreachable`) and the time: a
+         * `SubscriptionStep` (`nothing`, `renew`, `resubscribe`, `follow` with `node`,
+         * `sourceGone` — also for a mirror whose source was silent for longer than its
+         * grace —, `wait`).
          */
-        public static function checkSubscription(array $report, int $leaseSeconds, int $now): array {}
+        public static function checkSubscription(array $config, string $namespace, array $report, int $now): array {}
+
+        /**
+         * Whether this site tells the gateway it is alive for `$namespace` (`POST
+         * /heartbeat`): it is the namespace's source.
+         */
+        public static function sendsHeartbeat(array $config, string $namespace): bool {}
     }
 }

@@ -38,7 +38,7 @@ fn literals(name: &str) -> Vec<String> {
         .find(&format!("export type {name} ="))
         .unwrap_or_else(|| panic!("index.d.ts has no type {name}"));
     let mut depth = 0i32;
-    let body: String = TYPES[start..]
+    let body: String = without_comments(&TYPES[start..])
         .chars()
         .take_while(|&c| {
             depth += match c {
@@ -54,6 +54,20 @@ fn literals(name: &str) -> Vec<String> {
         .step_by(2)
         .map(str::to_owned)
         .collect()
+}
+
+/// `text` without its `/* … */` comments, whose prose may hold quotes and braces.
+fn without_comments(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find("/*") {
+        out.push_str(&rest[..open]);
+        rest = rest[open..]
+            .find("*/")
+            .map_or("", |close| &rest[open + close + 2..]);
+    }
+    out.push_str(rest);
+    out
 }
 
 fn same(name: &str, mut rust: Vec<String>) {

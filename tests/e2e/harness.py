@@ -269,10 +269,6 @@ class Wiki:
             })
         return out[::-1]
 
-    def admin_page(self) -> str:
-        """The plugin's admin page as the administrator sees it (HTML)."""
-        return self.login().get(self.url + "doku.php", params={"do": "admin", "page": "wikisync"}, timeout=20).text
-
     def page_list(self, ns: str) -> dict:
         """Every page of a namespace as XML-RPC lists it: {id: (size in bytes, md5 of the
         trimmed text)}."""
@@ -346,9 +342,10 @@ class Wiki:
                                             "sectok": tok, "id": "start"}, timeout=20)
         return s
 
-    def admin_page(self, s: requests.Session) -> str:
-        """The plugin's admin page (`doku.php?do=admin&page=wikisync`) as a logged-in admin sees it."""
-        r = s.get(self.url + "doku.php", params={"do": "admin", "page": "wikisync"}, timeout=30)
+    def admin_page(self, s: requests.Session | None = None) -> str:
+        """The plugin's admin page (`doku.php?do=admin&page=wikisync`) as a logged-in admin sees
+        it (`s`: that admin's session; a new login when left out)."""
+        r = (s or self.login()).get(self.url + "doku.php", params={"do": "admin", "page": "wikisync"}, timeout=30)
         r.raise_for_status()
         assert "plugin_wikisync_admin" in r.text, "not the wikisync admin page (logged in as admin?)"
         return r.text

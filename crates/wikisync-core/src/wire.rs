@@ -30,6 +30,7 @@ use crate::entry::{self, DecodeError, DecodeOptions, Entry, MediaError};
 use crate::id::{PageId, PageIdError};
 use crate::merge::{self, Markers, MergeOptions, Region};
 use crate::sync::{PageState, SetupError};
+use crate::tagged::ListOr;
 use crate::time::Timestamp;
 
 /// Which kind of failure a [`WireError`] is: each binding throws one error class per kind.
@@ -293,8 +294,7 @@ pub struct MergeArgs {
 }
 
 /// Marker labels: `{"ours", "base", "theirs"}` or `[ours, base, theirs]`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Labels {
     /// By name.
     Named {
@@ -307,6 +307,28 @@ pub enum Labels {
     },
     /// `[ours, base, theirs]`, as in `tests/vectors/merge.json`.
     List([String; 3]),
+}
+
+/// An object reads as [`Labels::Named`], a list as [`Labels::List`]. By hand rather than
+/// `#[serde(untagged)]`, to keep the bindings small: see `src/tagged.rs`.
+impl<'de> Deserialize<'de> for Labels {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        /// The object form.
+        #[derive(Deserialize)]
+        struct Named {
+            ours: String,
+            base: String,
+            theirs: String,
+        }
+        Ok(
+            match ListOr::<[String; 3], Named>::deserialize(deserializer)? {
+                ListOr::List(list) => Labels::List(list),
+                ListOr::Object(Named { ours, base, theirs }) => {
+                    Labels::Named { ours, base, theirs }
+                }
+            },
+        )
+    }
 }
 
 /// The result of a merge, as both bindings return it.

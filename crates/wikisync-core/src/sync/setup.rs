@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use super::config::{GonePolicy, Role};
 use crate::entry::{Entry, SiteId};
 use crate::node::{NodeUri, UriError, same_node};
+use crate::tagged;
 
 /// What this site has for a namespace now (the host's record of it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,7 +44,7 @@ pub struct NamespaceSetup {
 }
 
 /// What the administrator asks for a namespace.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(
     tag = "type",
     rename_all = "camelCase",
@@ -62,8 +63,7 @@ pub enum SetupRequest {
         node: String,
         /// The source site.
         source: SiteId,
-        /// What to do with the pages when the source goes away.
-        #[serde(default)]
+        /// What to do with the pages when the source goes away (left out: the default).
         when_gone: GonePolicy,
     },
     /// Edit the namespace together with other sites on `node` (or, for the first peer, on a
@@ -91,6 +91,51 @@ pub enum SetupRequest {
         /// The site publishing there, if known.
         source: Option<SiteId>,
     },
+}
+
+/// By hand rather than derived, to keep the bindings small: see `src/tagged.rs` (the rules are
+/// the derive's).
+impl<'de> Deserialize<'de> for SetupRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        tagged::deserialize(deserializer, |tag, f| {
+            Ok(match tag {
+                "source" => SetupRequest::Source {
+                    node: f.field("node")?,
+                },
+                "mirror" => SetupRequest::Mirror {
+                    node: f.field("node")?,
+                    source: f.field("source")?,
+                    when_gone: f.field_or_default("whenGone")?,
+                },
+                "peer" => SetupRequest::Peer {
+                    node: f.field("node")?,
+                },
+                "moveSource" => SetupRequest::MoveSource {
+                    new_source: f.field("newSource")?,
+                },
+                "retire" => SetupRequest::Retire,
+                "remove" => SetupRequest::Remove,
+                "follow" => SetupRequest::Follow {
+                    node: f.field("node")?,
+                    source: f.field("source")?,
+                },
+                other => {
+                    return Err(serde::de::Error::unknown_variant(
+                        other,
+                        &[
+                            "source",
+                            "mirror",
+                            "peer",
+                            "moveSource",
+                            "retire",
+                            "remove",
+                            "follow",
+                        ],
+                    ));
+                }
+            })
+        })
+    }
 }
 
 /// One step of a namespace change, for the host to carry out in order. Steps after a

@@ -255,12 +255,16 @@ namespace WikiSync {
         public static function noticeWorthReporting(array $notice): bool {}
 
         /**
-         * What to do about a subscription given what the gateway said about it (a
-         * `SubscriptionReport`: `active` with `expires`, `pending`, `dropped` with `reason`,
-         * `at`, `redirect`, `notFound`, `unreachable`), the lease asked for, and the time:
-         * a `SubscriptionStep` (`nothing`, `renew`, `resubscribe`, `follow` with `node`,
+         * What to do about the subscription of namespace `$namespace` given the site's config
+         * (its lease and source grace), what the gateway said about it (a
+         * `SubscriptionReport`: `active` with `expires` and `sourceSeen`, `pending`, `dropped`
+         * with `reason`, `at`, `redirect`, `notFound`, `unreachable`) and the time: a
+         * `SubscriptionStep` (`nothing`, `renew`, `resubscribe`, `follow` with `node`,
          * `sourceGone`, `wait`).
          */
-        public static function checkSubscription(array $report, int $leaseSeconds, int $now): array {}
+        public static function checkSubscription(array $config, string $namespace, array $report, int $now): array {}
+
+        /** Whether this site tells the gateway it is alive for the namespace (it is its source). */
+        public static function sendsHeartbeat(array $config, string $namespace): bool {}
     }
 }

@@ -68,7 +68,9 @@ impl Fields {
 
 /// Reads an internally tagged enum: the object, its `type` (a string), and then `read` builds
 /// the variant that tag names from the other fields (for a name it does not know it returns
-/// [`serde::de::Error::unknown_variant`]).
+/// [`serde::de::Error::unknown_variant`]). Each impl passes a plain `fn` declared inside its
+/// `deserialize`, not a closure: a closure there would be compiled again for every
+/// deserializer type (serde's derive also calls it with its missing-field deserializer).
 pub(crate) fn deserialize<'de, D: Deserializer<'de>, T>(
     deserializer: D,
     read: fn(&str, &mut Fields) -> Result<T, Error>,

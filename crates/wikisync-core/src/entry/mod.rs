@@ -253,7 +253,7 @@ pub enum EntryKind {
 /// the derive's).
 impl<'de> Deserialize<'de> for EntryKind {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        tagged::deserialize(deserializer, |tag, f| {
+        fn read(tag: &str, f: &mut tagged::Fields) -> Result<EntryKind, serde_json::Error> {
             Ok(match tag {
                 "page" => EntryKind::Page {
                     text: f.field("text")?,
@@ -297,7 +297,8 @@ impl<'de> Deserialize<'de> for EntryKind {
                     ));
                 }
             })
-        })
+        }
+        tagged::deserialize(deserializer, read)
     }
 }
 

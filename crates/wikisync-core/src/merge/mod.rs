@@ -123,7 +123,7 @@ pub enum Region {
 /// the derive's).
 impl<'de> Deserialize<'de> for Region {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        crate::tagged::deserialize(deserializer, |tag, f| {
+        fn read(tag: &str, f: &mut crate::tagged::Fields) -> Result<Region, serde_json::Error> {
             Ok(match tag {
                 "resolved" => Region::Resolved {
                     text: f.field("text")?,
@@ -137,7 +137,8 @@ impl<'de> Deserialize<'de> for Region {
                     ));
                 }
             })
-        })
+        }
+        crate::tagged::deserialize(deserializer, read)
     }
 }
 

@@ -366,7 +366,7 @@ pub enum Notice {
 /// the derive's).
 impl<'de> Deserialize<'de> for Notice {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        tagged::deserialize(deserializer, |tag, f| {
+        fn read(tag: &str, f: &mut tagged::Fields) -> Result<Notice, serde_json::Error> {
             Ok(match tag {
                 "editedElsewhere" => Notice::EditedElsewhere {
                     site: f.field("site")?,
@@ -420,7 +420,8 @@ impl<'de> Deserialize<'de> for Notice {
                     ));
                 }
             })
-        })
+        }
+        tagged::deserialize(deserializer, read)
     }
 }
 
@@ -473,7 +474,7 @@ pub enum MediaChange {
 /// the derive's).
 impl<'de> Deserialize<'de> for MediaChange {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        tagged::deserialize(deserializer, |tag, f| {
+        fn read(tag: &str, f: &mut tagged::Fields) -> Result<MediaChange, serde_json::Error> {
             Ok(match tag {
                 "file" => MediaChange::File {
                     data: match f.take("data") {
@@ -490,7 +491,8 @@ impl<'de> Deserialize<'de> for MediaChange {
                     ));
                 }
             })
-        })
+        }
+        tagged::deserialize(deserializer, read)
     }
 }
 
@@ -570,7 +572,7 @@ pub enum Change {
 /// the derive's).
 impl<'de> Deserialize<'de> for Change {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        tagged::deserialize(deserializer, |tag, f| {
+        fn read(tag: &str, f: &mut tagged::Fields) -> Result<Change, serde_json::Error> {
             Ok(match tag {
                 "text" => Change::Text {
                     text: f.field("text")?,
@@ -583,6 +585,7 @@ impl<'de> Deserialize<'de> for Change {
                     ));
                 }
             })
-        })
+        }
+        tagged::deserialize(deserializer, read)
     }
 }

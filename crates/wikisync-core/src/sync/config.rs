@@ -133,7 +133,7 @@ pub enum Role {
 /// the derive's).
 impl<'de> Deserialize<'de> for Role {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        tagged::deserialize(deserializer, |tag, f| {
+        fn read(tag: &str, f: &mut tagged::Fields) -> Result<Role, serde_json::Error> {
             Ok(match tag {
                 "source" => Role::Source,
                 "mirror" => Role::Mirror {
@@ -148,7 +148,8 @@ impl<'de> Deserialize<'de> for Role {
                     ));
                 }
             })
-        })
+        }
+        tagged::deserialize(deserializer, read)
     }
 }
 

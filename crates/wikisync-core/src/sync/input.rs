@@ -97,7 +97,7 @@ pub enum Input {
 /// the derive's).
 impl<'de> Deserialize<'de> for Input {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        tagged::deserialize(deserializer, |tag, f| {
+        fn read(tag: &str, f: &mut tagged::Fields) -> Result<Input, serde_json::Error> {
             Ok(match tag {
                 "localSave" => Input::LocalSave {
                     edit: f.field("edit")?,
@@ -154,7 +154,8 @@ impl<'de> Deserialize<'de> for Input {
                     ));
                 }
             })
-        })
+        }
+        tagged::deserialize(deserializer, read)
     }
 }
 

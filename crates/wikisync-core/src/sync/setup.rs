@@ -97,7 +97,7 @@ pub enum SetupRequest {
 /// the derive's).
 impl<'de> Deserialize<'de> for SetupRequest {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        tagged::deserialize(deserializer, |tag, f| {
+        fn read(tag: &str, f: &mut tagged::Fields) -> Result<SetupRequest, serde_json::Error> {
             Ok(match tag {
                 "source" => SetupRequest::Source {
                     node: f.field("node")?,
@@ -134,7 +134,8 @@ impl<'de> Deserialize<'de> for SetupRequest {
                     ));
                 }
             })
-        })
+        }
+        tagged::deserialize(deserializer, read)
     }
 }
 

@@ -181,7 +181,7 @@ pub enum LockState {
 /// the derive's). States written before 0.2 name the variants in snake_case.
 impl<'de> Deserialize<'de> for LockState {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        tagged::deserialize(deserializer, |tag, f| {
+        fn read(tag: &str, f: &mut tagged::Fields) -> Result<LockState, serde_json::Error> {
             Ok(match tag {
                 "free" => LockState::Free,
                 "awaitingLocalSave" | "awaiting_local_save" => LockState::AwaitingLocalSave {
@@ -204,7 +204,8 @@ impl<'de> Deserialize<'de> for LockState {
                     ));
                 }
             })
-        })
+        }
+        tagged::deserialize(deserializer, read)
     }
 }
 
@@ -255,7 +256,7 @@ pub enum ConflictOrigin {
 /// the derive's).
 impl<'de> Deserialize<'de> for ConflictOrigin {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        tagged::deserialize(deserializer, |tag, f| {
+        fn read(tag: &str, f: &mut tagged::Fields) -> Result<ConflictOrigin, serde_json::Error> {
             Ok(match tag {
                 "remote" => ConflictOrigin::Remote,
                 "localSave" => ConflictOrigin::LocalSave {
@@ -269,7 +270,8 @@ impl<'de> Deserialize<'de> for ConflictOrigin {
                     ));
                 }
             })
-        })
+        }
+        tagged::deserialize(deserializer, read)
     }
 }
 

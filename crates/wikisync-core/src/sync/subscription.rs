@@ -62,7 +62,10 @@ pub enum SubscriptionReport {
 /// the derive's).
 impl<'de> Deserialize<'de> for SubscriptionReport {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        tagged::deserialize(deserializer, |tag, f| {
+        fn read(
+            tag: &str,
+            f: &mut tagged::Fields,
+        ) -> Result<SubscriptionReport, serde_json::Error> {
             Ok(match tag {
                 "active" => SubscriptionReport::Active {
                     expires: f.field("expires")?,
@@ -83,7 +86,8 @@ impl<'de> Deserialize<'de> for SubscriptionReport {
                     ));
                 }
             })
-        })
+        }
+        tagged::deserialize(deserializer, read)
     }
 }
 

@@ -250,6 +250,8 @@ export type Input =
   | { type: 'mediaSaved'; edit: LocalMediaEdit }
   /** The item of the page or media file was retracted from its node: `item` is its id (the `ref` of the tombstone). */
   | { type: 'retracted'; item: string }
+  /** The namespace moved to another node (the `republish` setup step): a source or peer publishes the current revision there. */
+  | { type: 'republish' }
   | { type: 'resolveConflict'; choice: ConflictChoice; localText: string | null; editorText?: string | null };
 
 /** Why an input changed nothing (`IgnoreReason`). */
@@ -330,23 +332,33 @@ export type PublishFailure = 'retry' | 'reject';
 export interface NamespaceSetup {
   role: Role;
   node: string | null;
+  /** The base URL of the gateway serving the node, when it is not the site's own (from a `useGateway` step). */
+  gateway?: string | null;
   subscribed: boolean;
 }
 
 /** What the administrator asks for a namespace (`SetupRequest`). */
 export type SetupRequest =
-  | { type: 'source'; node?: string | null }
+  /** A `node` is a node URI (on the gateway the namespace uses) or the feed URL of a gateway (`followTarget`), and `gateway` creates or finds the node on another gateway. */
+  | { type: 'source'; node?: string | null; gateway?: string | null }
   | { type: 'mirror'; node: string; source: SiteId; whenGone?: GonePolicy }
-  | { type: 'peer'; node?: string | null }
+  | { type: 'peer'; node?: string | null; gateway?: string | null }
   | { type: 'moveSource'; newSource: SiteId }
+  /** Move a source namespace to `node`, or to a node created on `gateway`: publish every page there, then redirect the old node to it. */
+  | { type: 'relocate'; node?: string | null; gateway?: string | null }
   | { type: 'retire' }
   | { type: 'remove' }
-  /** The node was deleted with a redirect to `node`: follow it there (`source`: from `sourceOfItems`). */
+  /** The node was deleted with a redirect to `node` (a node URI or the feed URL of another gateway): follow it there (`source`: from `sourceOfItems`). */
   | { type: 'follow'; node: string; source?: SiteId | null };
 
-/** One step of a namespace change, in order (`SetupStep`); steps after `createNode`/`useNode` act on that node. */
+/**
+ * One step of a namespace change, in order (`SetupStep`); steps after `createNode`/`useNode` act on that node,
+ * steps after `useGateway` on that gateway (before one: the gateway of the namespace, else of the site).
+ */
 export type SetupStep =
   | { type: 'unsubscribe'; node: string }
+  /** Use the gateway at this base URL (null: the one of the site) for every call about the namespace from now on, and record it with the rule at `setRole`. */
+  | { type: 'useGateway'; gateway: string | null }
   | { type: 'createNode' }
   | { type: 'useNode'; node: string }
   /** A mirror checks what the node carries before subscribing: `checkMirrorSource(source, entries)`. */
@@ -355,6 +367,10 @@ export type SetupStep =
   | { type: 'subscribe' }
   | { type: 'announceSourceMove'; newSource: SiteId }
   | { type: 'deleteNode' }
+  /** Give every page and media file of the namespace the input `republish`, then send the queue. */
+  | { type: 'republish' }
+  /** Delete the previous `node` (on `gateway`, null: the gateway of the site) with a redirect to the node in use: `nodeRef(feed ? gateway in use : null, node in use)`. */
+  | { type: 'redirectNode'; node: string; gateway: string | null; feed: boolean }
   | { type: 'forgetRule' }
   /** Give every page of the namespace the input `sourceGone` with `redirect` = `source`. */
   | { type: 'followSource'; source: SiteId }
@@ -402,7 +418,9 @@ export type DecodeErrorCode =
   | 'unclean_page_id' | 'bad_timestamp' | 'bad_revision' | 'bad_value' | 'bad_content'
   | 'conflicting_kind' | 'size_mismatch' | 'hash_mismatch';
 /** The codes of `SetupError` (`SetupError::code`). */
-export type SetupErrorCode = 'not_synced' | 'not_source' | 'bad_node' | 'wrong_source' | 'not_following';
+export type SetupErrorCode =
+  | 'not_synced' | 'not_source' | 'bad_node' | 'bad_gateway' | 'two_gateways' | 'same_node' | 'wrong_source'
+  | 'not_following';
 /** The codes of `MediaError` (`entry::MediaError::code`). */
 export type MediaErrorCode = 'size_mismatch' | 'hash_mismatch';
 
@@ -498,3 +516,7 @@ export function sendsHeartbeat(config: SiteConfig, namespace: string): boolean;
 export function decodeRetraction(xml: string): string;
 /** Whether two XMPP node URIs name the same node (every spelling old clients send). */
 export function sameNode(a: string, b: string): boolean;
+/** Where a node is followed: a node URI alone (`gateway` null: on the gateway the namespace uses) or another gateway's feed URL; throws `SetupError` (`bad_node`) for anything else. */
+export function followTarget(ref: string): { gateway: string | null; node: string };
+/** The text naming `node` on `gateway`: its feed URL there, or (gateway null) the node URI; both canonical. Throws `SetupError` (`bad_gateway`, `bad_node`). */
+export function nodeRef(gateway: string | null, node: string): string;

@@ -40,11 +40,19 @@ class admin_plugin_wikisync extends AdminPlugin
         if ($act === '' || !checkSecurityToken()) return;
         $ns = cleanID($INPUT->post->str('ns'));
         $node = trim($INPUT->post->str('node'));
+        $gateway = trim($INPUT->post->str('gateway'));
+        $where = ['node' => $node === '' ? null : $node, 'gateway' => $gateway === '' ? null : $gateway];
+        $token = trim($INPUT->post->str('token'));
+        $options = $token === '' ? [] : ['token' => $token];
         $sync = $this->sync;
         switch ($act) {
             case 'source':
-                $r = $sync->setup->run($ns, ['type' => 'source', 'node' => $node === '' ? null : $node]);
+                $r = $sync->setup->run($ns, ['type' => 'source'] + $where, $options);
                 $this->report($r['ok'], $r['ok'] ? "'$ns' → {$r['node']}" : $r['error']);
+                break;
+            case 'relocate':
+                $r = $sync->setup->run($ns, ['type' => 'relocate'] + $where, $options);
+                $this->report($r['ok'], $r['ok'] ? "'$ns' → {$r['node']} ({$r['gateway']})" : $r['error']);
                 break;
             case 'mirror':
                 $r = $sync->setup->run($ns, ['type' => 'mirror', 'node' => $node,
@@ -70,8 +78,9 @@ class admin_plugin_wikisync extends AdminPlugin
                 break;
             case 'heal':
                 $done = $sync->heal->checkAll(0);
-                $this->report(true, implode(', ', array_map(function ($ns, $what) {
-                    return "'$ns': $what";
+                $failed = array_filter(array_column($done, 'error'));
+                $this->report(!$failed, implode(', ', array_map(function ($ns, $r) {
+                    return "'$ns': {$r['step']}" . ($r['error'] === '' ? '' : " ({$r['error']})");
                 }, array_keys($done), $done)) ?: '-');
                 break;
             case 'flush':
@@ -132,8 +141,11 @@ class admin_plugin_wikisync extends AdminPlugin
             foreach ($rules->all() as $ns => $rule) {
                 $role = $rule['role'];
                 echo '<tr><td><code>' . hsc($ns === '' ? '*' : $ns) . '</code></td>';
-                echo '<td>' . hsc($role['type']) . '</td>';
-                echo '<td><code>' . hsc($rule['node'] ?? '') . '</code></td>';
+                echo '<td>' . (isset($role['source']) ? sprintf($this->getLang('role_mirror_of'),
+                        $this->sync->siteLink((string)$role['source'])) : hsc($role['type'])) . '</td>';
+                echo '<td><code>' . hsc($rule['node'] ?? '') . '</code>'
+                    . (isset($rule['gateway']) ? '<br><small>' . sprintf($this->getLang('on_gateway'), '<code>'
+                        . hsc($rule['gateway']) . '</code>') . '</small>' : '') . '</td>';
                 echo '<td>' . hsc($role['source'] ?? '') . '</td>';
                 echo '<td>' . (isset($role['whenGone']) ? hsc($this->getLang($role['whenGone'])) : '') . '</td>';
                 $status = $rule['status'] ?? 'active';
@@ -197,7 +209,19 @@ class admin_plugin_wikisync extends AdminPlugin
         $form = $this->form('source');
         $form->addTextInput('ns', $this->getLang('namespace'));
         $form->addTextInput('node', $this->getLang('node') . ' (optional)');
+        $form->addTextInput('gateway', $this->getLang('other_gateway'));
+        $form->addPasswordInput('token', $this->getLang('other_token'));
         $form->addButton('', $this->getLang('add'))->attr('type', 'submit');
+        echo $form->toHTML();
+
+        echo '<h2>' . hsc($this->getLang('h_relocate')) . '</h2>';
+        echo '<p>' . hsc($this->getLang('relocate_intro')) . '</p>';
+        $form = $this->form('relocate');
+        $form->addTextInput('ns', $this->getLang('namespace'));
+        $form->addTextInput('node', $this->getLang('relocate_node'));
+        $form->addTextInput('gateway', $this->getLang('other_gateway'));
+        $form->addPasswordInput('token', $this->getLang('other_token'));
+        $form->addButton('', $this->getLang('relocate'))->attr('type', 'submit');
         echo $form->toHTML();
 
         echo '<h2>' . hsc($this->getLang('h_add_mirror')) . '</h2>';
@@ -252,7 +276,9 @@ class admin_plugin_wikisync extends AdminPlugin
                     : '<br><small>' . hsc(sprintf($this->getLang('source_seen'), dformat($report['sourceSeen']))) . '</small>';
                 return '<span class="wikisync_good">' . hsc($text) . '</span>' . $checked . $seen;
             case 'dropped':
-                $text = sprintf($this->getLang('sub_dropped'), dformat($report['at']), $report['reason']);
+                $why = $this->getLang('drop_' . $report['reason']);
+                $text = sprintf($this->getLang('sub_dropped'), dformat($report['at']),
+                    ($why === '' ? '' : "$why ") . "({$report['reason']})");
                 return '<span class="wikisync_bad">' . hsc($text) . '</span>' . $checked;
             default:
                 return '<span class="wikisync_bad">' . hsc($this->getLang('sub_' . $report['type'])) . '</span>' . $checked;

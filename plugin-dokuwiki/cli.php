@@ -18,22 +18,26 @@ class cli_plugin_wikisync extends CLIPlugin
 
         $options->registerCommand('status', 'Show the extension, the gateway, every synced namespace and the queue.');
         $options->registerOption('json', 'Print the status as JSON (for scripts and tests).', null, false, 'status');
-        $options->registerOption('secrets', 'With --json: include each subscription\'s secret.', null, false, 'status');
+        $options->registerOption('secrets', 'With --json: include each subscription\'s secret and the tokens kept for other gateways.', null, false, 'status');
 
         $options->registerCommand('source', 'Make this site the source of a namespace: creates its node on the gateway.');
         $options->registerArgument('namespace', 'The namespace ("" or : for the whole wiki).', true, 'source');
-        $options->registerOption('node', 'Publish to this existing node instead of creating one.', null, 'uri', 'source');
+        $options->registerOption('node', 'Publish to this existing node instead of creating one (a node URI, or another gateway\'s feed URL http(s)://<gateway>/items?uri=<node URI>).', null, 'uri', 'source');
+        $options->registerOption('gateway', 'Create the node on (or find it at) this other gateway, by its base URL; its mirrors must reach it too.', null, 'url', 'source');
+        $options->registerOption('token', 'The publisher token for --gateway (kept with the namespace; the site\'s token only goes to its own gateway).', null, 'token', 'source');
 
         $options->registerCommand('mirror', 'Mirror a namespace published by another site: subscribe, then first sync.');
         $options->registerArgument('namespace', 'The namespace.', true, 'mirror');
-        $options->registerArgument('node', 'The source\'s node URI (xmpp:…), shown on its admin page and in its page head.', true, 'mirror');
+        $options->registerArgument('node', 'The source\'s node URI (xmpp:…), shown on its admin page and in its page head; for a node on another gateway than this site\'s, that gateway\'s feed URL (http(s)://<gateway>/items?uri=<node URI>).', true, 'mirror');
         $options->registerArgument('source', 'The source site\'s id (its base URL).', true, 'mirror');
         $options->registerOption('when-gone', 'keep (default) or delete the pages when the source goes away.', null, 'policy', 'mirror');
         $options->registerOption('no-sync', 'Subscribe only; skip the first sync.', null, false, 'mirror');
 
         $options->registerCommand('peer', 'Edit a namespace together with other sites: drafts lock, concurrent edits merge. The first peer creates the node (prints its URI), the others join it with --node.');
         $options->registerArgument('namespace', 'The namespace.', true, 'peer');
-        $options->registerOption('node', 'Join this existing node (the first peer\'s) instead of creating one; then sync its pages.', null, 'uri', 'peer');
+        $options->registerOption('node', 'Join this existing node (the first peer\'s) instead of creating one; then sync its pages. A node on another gateway: its feed URL.', null, 'uri', 'peer');
+        $options->registerOption('gateway', 'Create the node on this other gateway, by its base URL.', null, 'url', 'peer');
+        $options->registerOption('token', 'The publisher token for --gateway.', null, 'token', 'peer');
 
         $options->registerCommand('publish', 'Publish every page of a source namespace that the gateway does not have yet.');
         $options->registerArgument('namespace', 'The namespace.', true, 'publish');
@@ -48,6 +52,12 @@ class cli_plugin_wikisync extends CLIPlugin
         $options->registerCommand('move', 'Hand the source role of a namespace to another site (mirrors follow); this site becomes its mirror.');
         $options->registerArgument('namespace', 'The namespace.', true, 'move');
         $options->registerArgument('new-source', 'The new source\'s site id (its base URL).', true, 'move');
+
+        $options->registerCommand('relocate', 'Move a source namespace to another node, on this gateway or on another one: publish every page there, then delete the old node with a redirect, which the mirrors follow (to another gateway too).');
+        $options->registerArgument('namespace', 'The namespace.', true, 'relocate');
+        $options->registerOption('node', 'Move to this existing node (a node URI, or another gateway\'s feed URL) instead of creating one.', null, 'uri', 'relocate');
+        $options->registerOption('gateway', 'Create the new node on this other gateway (its base URL, which the mirrors must reach too).', null, 'url', 'relocate');
+        $options->registerOption('token', 'The publisher token for --gateway.', null, 'token', 'relocate');
 
         $options->registerCommand('retire', 'Delete a source namespace\'s node: mirrors keep or delete their copies as configured.');
         $options->registerArgument('namespace', 'The namespace.', true, 'retire');
@@ -76,7 +86,8 @@ class cli_plugin_wikisync extends CLIPlugin
             $this->fatal($core->problem());
         }
         $args = $options->getArgs();
-        $expected = ['peer' => 1, 'source' => 1, 'mirror' => 3, 'publish' => 1, 'sync' => 1, 'move' => 2, 'retire' => 1, 'remove' => 1];
+        $expected = ['peer' => 1, 'source' => 1, 'mirror' => 3, 'publish' => 1, 'sync' => 1, 'move' => 2, 'relocate' => 1,
+            'retire' => 1, 'remove' => 1];
         if (isset($expected[$cmd]) && count($args) > $expected[$cmd]) {
             $this->fatal('too many arguments: options go before the arguments, e.g. "' . $cmd . ' --option value ' . implode(' ', array_slice($args, 0, $expected[$cmd])) . '"');
         }
@@ -86,16 +97,14 @@ class cli_plugin_wikisync extends CLIPlugin
             case 'status':
                 return $options->getOpt('json') ? $this->statusJson((bool)$options->getOpt('secrets')) : $this->status();
             case 'source':
-                $node = (string)$options->getOpt('node', '');
-                $r = $sync->setup->run($ns, ['type' => 'source', 'node' => $node === '' ? null : $node]);
+                $r = $sync->setup->run($ns, ['type' => 'source'] + $this->where($options), $this->token($options));
                 if (!$r['ok']) $this->fatal($r['error']);
-                $this->success("'$ns' is published here to {$r['node']}");
+                $this->success("'$ns' is published here to {$r['node']} on {$r['gateway']}");
                 echo $r['node'] . "\n";
                 return 0;
             case 'peer':
-                $node = (string)$options->getOpt('node', '');
-                $r = $sync->setup->run($ns, ['type' => 'peer', 'node' => $node === '' ? null : $node],
-                    ['progress' => $this->progress('applied')]);
+                $r = $sync->setup->run($ns, ['type' => 'peer'] + $this->where($options),
+                    ['progress' => $this->progress('applied')] + $this->token($options));
                 $this->finishProgress();
                 if (!$r['ok']) $this->fatal($r['error']);
                 $this->success("'$ns' is edited here together with the peers on {$r['node']}");
@@ -123,6 +132,15 @@ class cli_plugin_wikisync extends CLIPlugin
                 if (!$r['ok']) $this->fatal($r['error']);
                 $this->success("{$r['pages']} pages of '$ns' now name {$args[1]} as their source; this site mirrors it");
                 return 0;
+            case 'relocate':
+                $r = $sync->setup->run($ns, ['type' => 'relocate'] + $this->where($options),
+                    ['progress' => $this->progress('republished')] + $this->token($options));
+                $this->finishProgress();
+                if (!$r['ok']) $this->fatal($r['error']);
+                $this->success("'$ns' moved to {$r['node']} on {$r['gateway']} ({$r['pages']} pages published there); "
+                    . 'its old node is deleted with a redirect, which the mirrors follow');
+                echo $r['node'] . "\n";
+                return 0;
             case 'retire':
                 $r = $sync->setup->run($ns, ['type' => 'retire']);
                 if (!$r['ok']) $this->fatal($r['error']);
@@ -130,7 +148,12 @@ class cli_plugin_wikisync extends CLIPlugin
                 return 0;
             case 'heal':
                 $done = $sync->heal->checkAll(0);
-                foreach ($done as $name => $what) echo "'$name': $what\n";
+                $failed = 0;
+                foreach ($done as $name => $r) {
+                    echo "'$name': {$r['step']}" . ($r['error'] === '' ? '' : " failed: {$r['error']}") . "\n";
+                    if ($r['error'] !== '') $failed++;
+                }
+                if ($failed) $this->fatal("$failed of " . count($done) . ' namespaces could not be checked or mended (see above); the next heal tries again');
                 $this->success(count($done) . ' namespaces checked');
                 return 0;
             case 'conflicts':
@@ -156,6 +179,31 @@ class cli_plugin_wikisync extends CLIPlugin
     }
 
     /**
+     * The node and gateway options as the core's request fields (null when not given).
+     *
+     * @param Options $options
+     * @return array node, gateway
+     */
+    protected function where(Options $options)
+    {
+        $node = trim((string)$options->getOpt('node', ''));
+        $gateway = trim((string)$options->getOpt('gateway', ''));
+        return ['node' => $node === '' ? null : $node, 'gateway' => $gateway === '' ? null : $gateway];
+    }
+
+    /**
+     * The --token option for Setup::run.
+     *
+     * @param Options $options
+     * @return array
+     */
+    protected function token(Options $options)
+    {
+        $token = trim((string)$options->getOpt('token', ''));
+        return $token === '' ? [] : ['token' => $token];
+    }
+
+    /**
      * @return int
      */
     protected function status()
@@ -166,8 +214,9 @@ class cli_plugin_wikisync extends CLIPlugin
         $h = $sync->gateway->health();
         echo 'gateway: ' . ($this->getConf('gateway_url') ?: '-') . ' (' . ($h['ok'] ? 'reachable' : $h['error']) . ")\n";
         foreach ($sync->rules->all() as $ns => $rule) {
-            printf("namespace '%s': %s, node %s%s%s\n", $ns, $rule['role']['type'], $rule['node'] ?? '-',
-                isset($rule['role']['source']) ? ", source {$rule['role']['source']}" : '',
+            printf("namespace '%s': %s, node %s%s%s%s\n", $ns, $rule['role']['type'], $rule['node'] ?? '-',
+                isset($rule['gateway']) ? " on {$rule['gateway']}" : '',
+                isset($rule['role']['source']) ? ", mirrored from {$rule['role']['source']}" : '',
                 isset($rule['status']) ? ", {$rule['status']}" : '');
         }
         $health = $sync->health->get();
@@ -181,8 +230,9 @@ class cli_plugin_wikisync extends CLIPlugin
     }
 
     /**
-     * The status as one JSON object: extension, site, namespaces (role, node, status, last
-     * sync; secrets only when asked), queue, rejected, health (counts, last times, failures).
+     * The status as one JSON object: extension, site, namespaces (role, node, gateway when not
+     * the site's, status, last sync; secrets and tokens only when asked), queue, rejected,
+     * health (counts, last times, failures).
      *
      * @param bool $secrets
      * @return int
@@ -192,7 +242,7 @@ class cli_plugin_wikisync extends CLIPlugin
         $sync = $this->sync;
         $namespaces = [];
         foreach ($sync->rules->all() as $ns => $rule) {
-            if (!$secrets) unset($rule['secret']);
+            if (!$secrets) unset($rule['secret'], $rule['token']);
             $namespaces[(string)$ns] = $rule;
         }
         echo json_encode([

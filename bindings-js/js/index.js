@@ -343,3 +343,17 @@ export function decodeRetraction(xml) {
 export function sameNode(a, b) {
   return call(() => wasm.sameNode(text('a', a), text('b', b)));
 }
+
+/**
+ * Where a node is followed: `{ gateway, node }` for a node URI alone (`gateway` null: on the
+ * gateway the namespace uses) or another gateway's feed URL; throws `SetupError` (`bad_node`).
+ */
+export function followTarget(ref) {
+  return JSON.parse(call(() => wasm.followTarget(text('ref', ref))));
+}
+
+/** The text naming `node` on `gateway` (its feed URL there), or the node URI alone when `gateway` is null. */
+export function nodeRef(gateway, node) {
+  const at = gateway === null || gateway === undefined ? undefined : text('gateway', gateway);
+  return call(() => wasm.nodeRef(at, text('node', node)));
+}

@@ -324,3 +324,20 @@ pub fn decode_retraction(xml: &str) -> Result<String, Failure> {
 pub fn same_node(a: &str, b: &str) -> bool {
     wikisync_core::node::same_node(a, b)
 }
+
+/// `followTarget(ref)`: `{gateway, node}` (JSON) for a node URI alone (`gateway` null) or
+/// another gateway's feed URL; `SetupError` (`bad_node`) for anything else.
+#[wasm_bindgen(js_name = followTarget)]
+pub fn follow_target(reference: &str) -> Result<String, Failure> {
+    let target = sync::follow_target(reference).map_err(wire::WireError::from)?;
+    Ok(
+        serde_json::json!({"gateway": target.gateway(), "node": target.node().to_string()})
+            .to_string(),
+    )
+}
+
+/// `nodeRef(gateway, node)`: the feed URL of `node` on `gateway`, or the node URI alone.
+#[wasm_bindgen(js_name = nodeRef)]
+pub fn node_ref(gateway: Option<String>, node: &str) -> Result<String, Failure> {
+    Ok(sync::node_ref(gateway.as_deref(), node).map_err(wire::WireError::from)?)
+}

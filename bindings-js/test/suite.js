@@ -13,7 +13,7 @@
 
 export const VECTOR_FILES = [
   'page_ids', 'entries', 'merge', 'decisions', 'locks', 'notices', 'setup', 'hosts', 'feeds',
-  'node_uris', 'site_ids',
+  'node_uris', 'site_ids', 'follow_targets',
 ];
 
 export function defineSuite({ test, assert, api, vectors, env }) {
@@ -22,7 +22,7 @@ export function defineSuite({ test, assert, api, vectors, env }) {
     PageState, handle, notices, renderConflict, needsPublish, publishFailure, namespaceOf,
     isReadOnly, planSetup, sameNode, sha256HexBytes, verifyMedia, itemSubject, normalizeSiteId,
     mediaNeedsPublish, sourceOfItems, checkMirrorSource, worthReporting, noticeWorthReporting,
-    checkSubscription, sendsHeartbeat, decodeRetraction,
+    checkSubscription, sendsHeartbeat, decodeRetraction, followTarget, nodeRef,
     WikiSyncError, PageIdError, DecodeError, SetupError, MediaError, InvalidArgumentError,
   } = api;
   const S = 1000; // vectors give `now` in seconds, the JS API takes milliseconds
@@ -385,6 +385,29 @@ export function defineSuite({ test, assert, api, vectors, env }) {
     for (const p of pairs) {
       assert.strictEqual(sameNode(p.a, p.b), p.same, `${p.a} ~ ${p.b}`);
       assert.strictEqual(sameNode(p.b, p.a), p.same, `${p.b} ~ ${p.a} (symmetric)`);
+    }
+  });
+
+  test('follow_targets.json: a node URI or another gateway\'s feed URL; canonical references', () => {
+    const { targets, refs } = vectors.follow_targets;
+    assert.ok(targets.length > 0 && refs.length > 0);
+    for (const c of targets) {
+      if (c.expected.error !== undefined) {
+        throwsCoded(() => followTarget(c.raw), SetupError, 'bad_node', `${c.name} (${c.expected.error} in Rust)`);
+        continue;
+      }
+      const got = followTarget(c.raw);
+      assert.deepStrictEqual(got, { gateway: c.expected.gateway, node: c.expected.node }, c.name);
+      assert.strictEqual(nodeRef(got.gateway, got.node), c.expected.canonical, c.name);
+    }
+    for (const c of refs) {
+      const label = JSON.stringify(c);
+      if (typeof c.expected === 'string') {
+        assert.strictEqual(nodeRef(c.gateway, c.node), c.expected, label);
+      } else {
+        const code = c.expected.error === 'not_gateway' ? 'bad_gateway' : 'bad_node';
+        throwsCoded(() => nodeRef(c.gateway, c.node), SetupError, code, label);
+      }
     }
   });
 

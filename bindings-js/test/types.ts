@@ -7,7 +7,7 @@ import {
   namespaceOf, needsPublish, newPageState, notices, planSetup, publishFailure, renderConflict,
   sameNode, sha256Hex, sha256HexBytes, verifyMedia, itemSubject, normalizeSiteId, mediaNeedsPublish,
   sourceOfItems, checkMirrorSource, worthReporting, noticeWorthReporting, checkSubscription,
-  sendsHeartbeat, decodeRetraction, PageState,
+  sendsHeartbeat, decodeRetraction, followTarget, nodeRef, PageState,
   DecodeError, InvalidArgumentError, MediaError, PageIdError, SetupError, WikiSyncError,
   type Action, type Decision, type Entry, type FeedItem, type IgnoreReason, type Input, type ItemSubject,
   type MediaErrorCode, type MergeResult, type NamespaceSetup, type Notice, type Outcome, type PageStateJSON,
@@ -157,6 +157,7 @@ const inputs: Input[] = [
   { type: 'mediaSaved', edit: { change: { type: 'file', data: btoa('PNG'), mediaType: 'image/png' }, author: 'me', revision: 3 } },
   { type: 'mediaSaved', edit: { change: { type: 'deleted' }, revision: 4 } },
   { type: 'retracted', item: 'urn:x-wikisync:page:handbook:start' },
+  { type: 'republish' },
 ];
 let state: PageState = newPageState(cleanPageId('Handbook:Start'));
 for (const input of inputs) state = carryOut(handle(config, state, input, Date.now()));
@@ -177,6 +178,8 @@ const readOnly: boolean = isReadOnly(config, page);
 console.log(upToDate, retry === 'retry', ns, readOnly, sameNode('xmpp:a?;node=b', 'xmpp:A?node=b'));
 
 const current: NamespaceSetup = { role: { type: 'source' }, node: 'xmpp:ps.example?;node=n', subscribed: false };
+const target: { gateway: string | null; node: string } = followTarget('http://gw2.example/items?uri=xmpp%3Aps2%3F%3Bnode%3Dn');
+console.log(target.gateway, target.node);
 const requests: SetupRequest[] = [
   { type: 'source' }, { type: 'source', node: 'xmpp:ps.example?;node=n' },
   { type: 'mirror', node: 'xmpp:ps.example?;node=n', source: 'https://b.example/' },
@@ -185,6 +188,9 @@ const requests: SetupRequest[] = [
   { type: 'retire' }, { type: 'remove' },
   { type: 'follow', node: 'xmpp:ps2.example?;node=n', source: 'https://d.example/' },
   { type: 'follow', node: 'xmpp:ps2.example?;node=n' },
+  { type: 'follow', node: 'http://gw2.example/items?uri=xmpp%3Aps2.example%3F%3Bnode%3Dn', source: null },
+  { type: 'source', gateway: 'http://gw2.example' }, { type: 'peer', node: null, gateway: null },
+  { type: 'relocate', gateway: 'http://gw2.example' }, { type: 'relocate', node: 'xmpp:ps.example?;node=m' },
 ];
 for (const request of requests) {
   for (const step of [...planSetup(current, request), ...planSetup(null, request)] satisfies SetupStep[]) {
@@ -192,8 +198,10 @@ for (const request of requests) {
       case 'unsubscribe': case 'useNode': console.log(step.node); break;
       case 'setRole': console.log(step.role.type, step.readOnly); break;
       case 'announceSourceMove': console.log(step.newSource); break;
-      case 'followSource': console.log(step.source); break;
-      case 'createNode': case 'subscribe': case 'deleteNode': case 'forgetRule': case 'firstSync': break;
+      case 'followSource': case 'checkSource': console.log(step.source); break;
+      case 'useGateway': console.log(step.gateway ?? 'the site\'s gateway'); break;
+      case 'redirectNode': console.log(step.feed ? nodeRef(step.gateway ?? 'http://gw.example', step.node) : step.node); break;
+      case 'createNode': case 'subscribe': case 'deleteNode': case 'forgetRule': case 'firstSync': case 'republish': break;
       default: unreachable(step);
     }
   }

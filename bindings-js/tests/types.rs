@@ -95,6 +95,14 @@ fn error_codes_are_the_core_codes() {
         None,
         SetupRequest::Peer {
             node: Some("x".into()),
+            gateway: None,
+        },
+    );
+    let bad_gateway = plan_setup(
+        None,
+        SetupRequest::Peer {
+            node: None,
+            gateway: Some("x".into()),
         },
     );
     let wrong_source = SetupError::WrongSource {
@@ -105,10 +113,16 @@ fn error_codes_are_the_core_codes() {
         SetupError::NotSynced,
         SetupError::NotSource,
         SetupError::NotFollowing,
+        SetupError::SameNode,
+        SetupError::TwoGateways {
+            given: String::new(),
+            feed: String::new(),
+        },
         wrong_source,
     ]
     .iter()
     .chain(bad_node.as_ref().err())
+    .chain(bad_gateway.as_ref().err())
     .map(|e| e.code().to_owned())
     .collect();
     same("SetupErrorCode", setup);

@@ -350,6 +350,21 @@ impl NodeClass {
     pub fn same(a: Text, b: Text) -> Result<bool, Failure> {
         Ok(node::same_node(text("a", &a)?, text("b", &b)?))
     }
+
+    /// Where a node is followed: `['gateway' => base URL or null, 'node' => node URI]`, from
+    /// a node URI alone (null: the gateway the namespace uses) or another gateway's feed URL;
+    /// anything else throws `WikiSync\SetupException` (`bad_node`).
+    pub fn follow_target(reference: Text) -> Result<Array, Failure> {
+        let target = sync::follow_target(text("ref", &reference)?).map_err(WireError::from)?;
+        array(&json!({"gateway": target.gateway(), "node": target.node().to_string()}))
+    }
+
+    /// The text naming `$node` on `$gateway` (its feed URL there), or the node URI alone when
+    /// `$gateway` is null; throws `WikiSync\SetupException` (`bad_gateway`, `bad_node`).
+    pub fn node_ref(gateway: Option<Text>, node: Text) -> Result<String, Failure> {
+        let gateway = gateway.as_ref().map(|g| text("gateway", g)).transpose()?;
+        Ok(sync::node_ref(gateway, text("node", &node)?).map_err(WireError::from)?)
+    }
 }
 
 /// The module entry point. ext-php-rs generates undocumented `extern "C"` items next to it,

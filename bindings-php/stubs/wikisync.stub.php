@@ -136,6 +136,19 @@ namespace WikiSync {
          * not a node URI names none).
          */
         public static function same(string $a, string $b): bool {}
+
+        /**
+         * Where a node is followed: `['gateway' => base URL or null, 'node' => node URI]`, from
+         * a node URI alone (null: the gateway the namespace uses) or another gateway's feed URL;
+         * anything else throws `WikiSync\SetupException` (`bad_node`).
+         */
+        public static function followTarget(string $reference): array {}
+
+        /**
+         * The text naming `$node` on `$gateway` (its feed URL there), or the node URI alone when
+         * `$gateway` is null; throws `WikiSync\SetupException` (`bad_gateway`, `bad_node`).
+         */
+        public static function nodeRef(?string $gateway, string $node): string {}
     }
 
     /**
@@ -255,16 +268,20 @@ namespace WikiSync {
         public static function noticeWorthReporting(array $notice): bool {}
 
         /**
-         * What to do about the subscription of namespace `$namespace` given the site's config
-         * (its lease and source grace), what the gateway said about it (a
+         * What to do about the subscription of `$namespace` given the site's config (its
+         * `leaseSeconds` and `sourceGraceSeconds`), what the gateway said about it (a
          * `SubscriptionReport`: `active` with `expires` and `sourceSeen`, `pending`, `dropped`
          * with `reason`, `at`, `redirect`, `notFound`, `unreachable`) and the time: a
          * `SubscriptionStep` (`nothing`, `renew`, `resubscribe`, `follow` with `node`,
-         * `sourceGone`, `wait`).
+         * `sourceGone` — also for a mirror whose source was silent for longer than its
+         * grace —, `wait`).
          */
         public static function checkSubscription(array $config, string $namespace, array $report, int $now): array {}
 
-        /** Whether this site tells the gateway it is alive for the namespace (it is its source). */
+        /**
+         * Whether this site tells the gateway it is alive for `$namespace` (`POST
+         * /heartbeat`): it is the namespace's source.
+         */
         public static function sendsHeartbeat(array $config, string $namespace): bool {}
     }
 }

@@ -184,4 +184,41 @@ final class VectorsTest extends TestCase
             $this->assertSame($same, Node::same($b, $a), "same($b, $a)");
         }
     }
+
+    /**
+     * tests/vectors/follow_targets.json: Node::followTarget reads a node URI or another
+     * gateway's feed URL (every refusal is a SetupException `bad_node`), Node::nodeRef writes
+     * the canonical reference.
+     */
+    public function testFollowTargets(): void
+    {
+        $doc = Vectors::document('follow_targets');
+        $this->assertNotEmpty($doc['targets']);
+        foreach ($doc['targets'] as $case) {
+            $expected = $case['expected'];
+            if (isset($expected['error'])) {
+                try {
+                    Node::followTarget($case['raw']);
+                    $this->fail("{$case['name']}: accepted, refused with {$expected['error']} in Rust");
+                } catch (\WikiSync\SetupException $e) {
+                    $this->assertSame('bad_node', $e->getErrorCode(), $case['name']);
+                }
+                continue;
+            }
+            $got = Node::followTarget($case['raw']);
+            $this->assertSame(['gateway' => $expected['gateway'], 'node' => $expected['node']], $got, $case['name']);
+            $this->assertSame($expected['canonical'], Node::nodeRef($got['gateway'], $got['node']), $case['name']);
+        }
+        foreach ($doc['refs'] as $case) {
+            $want = $case['expected'];
+            try {
+                $got = Node::nodeRef($case['gateway'], $case['node']);
+                $this->assertSame($want, $got, json_encode($case));
+            } catch (\WikiSync\SetupException $e) {
+                $this->assertIsArray($want, json_encode($case) . ': ' . $e->getMessage());
+                $code = $want['error'] === 'not_gateway' ? 'bad_gateway' : 'bad_node';
+                $this->assertSame($code, $e->getErrorCode(), json_encode($case));
+            }
+        }
+    }
 }

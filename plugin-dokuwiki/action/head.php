@@ -5,8 +5,10 @@ use dokuwiki\Extension\Event;
 use dokuwiki\Extension\EventHandler;
 
 /**
- * Discovery: a synced page's head links to its pubsub node (dokupubsub style) and to the
- * node's items on the gateway, so a new mirror can find what to subscribe to.
+ * Discovery: a synced page's head links to its pubsub node (dokupubsub style, for XMPP
+ * clients), to the node's items on the gateway (an Atom feed), and to the gateway's WebSub hub
+ * with the topic to subscribe to (`rel="hub"` and `rel="self"`, WebSub's discovery), so a new
+ * mirror or any WebSub subscriber can find what to subscribe to.
  */
 class action_plugin_wikisync_head extends ActionPlugin
 {
@@ -35,11 +37,13 @@ class action_plugin_wikisync_head extends ActionPlugin
         ];
         $gateway = rtrim((string)$this->getConf('gateway_url'), '/');
         if ($gateway !== '') {
+            $items = $gateway . '/items?uri=' . rawurlencode($node);
             $event->data['link'][] = ['rel' => 'hub', 'href' => $gateway . '/hub'];
+            // the topic a WebSub subscriber gives the hub: the node's feed on the gateway
+            $event->data['link'][] = ['rel' => 'self', 'type' => 'application/atom+xml;type=feed', 'href' => $items];
             $event->data['link'][] = [
                 'rel' => 'alternate', 'type' => 'application/atom+xml;type=feed',
-                'title' => $title . ' (items)',
-                'href' => $gateway . '/items?uri=' . rawurlencode($node),
+                'title' => $title . ' (items)', 'href' => $items,
             ];
         }
     }

@@ -93,12 +93,14 @@ class Applier
     {
         switch ($action['type']) {
             case 'publish':
-                $node = (string)($this->rules->ruleFor($id)['node'] ?? '');
+                $rule = $this->rules->ruleFor($id);
+                $node = (string)($rule['node'] ?? '');
                 if ($node === '') {
                     $this->health->record('failure', "no node configured for $id; entry not published");
                     return;
                 }
-                $this->queue->add($node, $id, $this->core->encode($action['entry']));
+                $this->queue->add($node, $id, $this->core->encode($action['entry']), $rule['gateway'] ?? null,
+                    $rule['token'] ?? null);
                 return;
             case 'writePage':
                 $this->wiki->write($id, $action['text'], $action['author'], $action['summary'], $action['minor']);

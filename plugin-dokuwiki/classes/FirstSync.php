@@ -27,6 +27,8 @@ class FirstSync
     protected $health;
     /** @var callable function (array $notice): string, a notice in words */
     protected $describe;
+    /** @var callable function (string $reason): string, why an entry was ignored, in words */
+    protected $explain;
 
     /**
      * @param Rules $rules
@@ -37,11 +39,13 @@ class FirstSync
      * @param PageStore $pages
      * @param Health $health
      * @param callable $describe function (array $notice): string, a notice in words
+     * @param callable $explain function (string $reason): string, an IgnoreReason in words
      */
     public function __construct(Rules $rules, $gateway, $core, Applier $applier, Wiki $wiki, PageStore $pages, Health $health,
-                                callable $describe)
+                                callable $describe, callable $explain)
     {
         $this->describe = $describe;
+        $this->explain = $explain;
         $this->rules = $rules;
         $this->gateway = $gateway;
         $this->core = $core;
@@ -67,7 +71,7 @@ class FirstSync
     {
         $rule = $this->rules->get($ns);
         if (!$rule || empty($rule['node'])) return ['error' => "namespace '$ns' has no node"];
-        $r = $this->gateway->allItems($rule['node']);
+        $r = $this->gateway->forRule($rule)->allItems($rule['node']);
         if (!$r['ok']) {
             $this->health->record('failure', $r['error']);
             return ['error' => $r['error']];
@@ -156,7 +160,8 @@ class FirstSync
         }, $this->reporting($id), $media);
         $outcome = $decision['outcome'];
         if ($outcome['type'] === 'ignore' && $this->core->ignoreWorthReporting($outcome['reason'])) {
-            $this->health->record('ignored', "$id from {$entry['revision']['site']}: {$outcome['reason']}");
+            $this->health->record('ignored', "$id from {$entry['revision']['site']} ignored: "
+                . ($this->explain)($outcome['reason']) . " ({$outcome['reason']})");
         }
         return $decision;
     }

@@ -62,58 +62,71 @@ class Heal
 
     /**
      * Checks every subscription when $interval seconds have passed since the last check (at
-     * once with $interval 0).
+     * once with $interval 0). One check runs at a time: the task runner of many page views at
+     * once starts one, and skips while it runs; $interval 0 waits for a running one to end.
      *
      * @param int $interval
-     * @return array namespace => what was done ('' when nothing was due)
+     * @return array namespace => check()'s answer (empty when nothing was due)
      */
     public function checkAll($interval = 0)
     {
-        $last = (int)@file_get_contents($this->stamp);
-        if ($interval > 0 && time() - $last < $interval) return [];
-        @file_put_contents($this->stamp, (string)time());
-        $done = [];
-        $config = $this->rules->siteConfig();
-        foreach ($this->rules->all() as $ns => $rule) {
-            if (empty($rule['node']) || ($rule['status'] ?? '') === 'gone') continue;
-            if ($this->core->sendsHeartbeat($config, (string)$ns)) {
-                $done[(string)$ns] = $this->heartbeat((string)$ns, $rule['node']);
-            } elseif (!empty($rule['secret'])) {
-                $done[(string)$ns] = $this->check((string)$ns);
+        $lock = @fopen($this->stamp . '.lock', 'c');
+        if ($lock === false) return [];
+        try {
+            if (!flock($lock, $interval > 0 ? LOCK_EX | LOCK_NB : LOCK_EX)) return [];
+            $last = (int)@file_get_contents($this->stamp);
+            if ($interval > 0 && time() - $last < $interval) return [];
+            @file_put_contents($this->stamp, (string)time());
+            $done = [];
+            $config = $this->rules->siteConfig();
+            foreach ($this->rules->all(true) as $ns => $rule) {
+                if (empty($rule['node']) || ($rule['status'] ?? '') === 'gone') continue;
+                if ($this->core->sendsHeartbeat($config, (string)$ns)) {
+                    $done[(string)$ns] = $this->heartbeat((string)$ns, $rule);
+                } elseif (!empty($rule['secret'])) {
+                    $done[(string)$ns] = $this->check((string)$ns);
+                }
             }
+            return $done;
+        } finally {
+            flock($lock, LOCK_UN);
+            fclose($lock);
         }
-        return $done;
     }
 
     /**
      * Tells the gateway that this site, the source of $ns, is alive.
      *
      * @param string $ns
-     * @param string $node
-     * @return string 'heartbeat', or the error
+     * @param array $rule the namespace's rule (its node, on its gateway)
+     * @return array step 'heartbeat', error ('' when it was sent)
      */
-    protected function heartbeat($ns, $node)
+    protected function heartbeat($ns, array $rule)
     {
-        $r = $this->gateway->heartbeat($node);
+        $r = $this->gateway->forRule($rule)->heartbeat($rule['node']);
         if (!$r['ok']) {
             $this->health->record('failure', "heartbeat of '$ns': " . $r['error']);
-            return $r['error'];
+            return ['step' => 'heartbeat', 'error' => $r['error']];
         }
         $this->rules->update($ns, ['heartbeat' => time()]);
-        return 'heartbeat';
+        return ['step' => 'heartbeat', 'error' => ''];
     }
 
     /**
-     * Checks one namespace's subscription and carries out what the core says.
+     * Checks one namespace's subscription and carries out what the core says. After a step
+     * that changed the subscription, the gateway is asked again, so that what is kept for the
+     * admin page is what the gateway says now.
      *
      * @param string $ns
-     * @return string what was done (a SubscriptionStep type), or the error
+     * @return array step (what the core said: a SubscriptionStep type, or 'not subscribed'),
+     *               error ('' when it was carried out)
      */
     public function check($ns)
     {
         $rule = $this->rules->get($ns);
-        if (!$rule || empty($rule['secret']) || empty($rule['node'])) return 'not subscribed';
-        $report = $this->report($rule['node'], $this->rules->callbackUrl($ns), $rule['secret']);
+        if (!$rule || empty($rule['secret']) || empty($rule['node'])) return ['step' => 'not subscribed', 'error' => ''];
+        $report = $this->report($this->gateway->forRule($rule), $rule['node'], $this->rules->callbackUrl($ns),
+            $rule['secret']);
         $this->rules->update($ns, ['checked' => time(), 'report' => $report]);
         $step = $this->core->checkSubscription($report, $this->rules->siteConfig(), $ns);
         switch ($step['type']) {
@@ -125,7 +138,9 @@ class Heal
                 $error = $this->setup->subscribe($ns, $rule['node'], $rule['secret']);
                 if ($error === '') {
                     $error = ($this->pull)($ns)['error'];
-                    if ($error === '') $this->health->record('healed', "'$ns': subscribed again and caught up");
+                    if ($error === '') {
+                        $this->health->record('healed', "'$ns': " . $this->describe($report) . '; subscribed again and caught up');
+                    }
                 }
                 break;
             case 'follow':
@@ -144,16 +159,36 @@ class Heal
             default: // nothing, wait
                 $error = '';
         }
-        if ($error !== '') {
-            $this->health->record('failure', "subscription of '$ns': $error");
-            return $error;
+        if (in_array($step['type'], ['renew', 'resubscribe', 'follow'], true)) {
+            $rule = $this->rules->get($ns);
+            if ($rule && !empty($rule['secret']) && !empty($rule['node'])) {
+                $this->rules->update($ns, ['checked' => time(),
+                    'report' => $this->report($this->gateway->forRule($rule), $rule['node'],
+                        $this->rules->callbackUrl($ns), $rule['secret'])]);
+            }
         }
-        return $step['type'];
+        if ($error !== '') $this->health->record('failure', "subscription of '$ns': $error");
+        return ['step' => $step['type'], 'error' => $error];
     }
 
     /**
-     * Follows namespace $ns to $node (its node was deleted with that redirect): the core plans
-     * the change from the source the new node's items name.
+     * A report in words, for the record of a healed subscription.
+     *
+     * @param array $report SubscriptionReport
+     * @return string
+     */
+    protected function describe(array $report)
+    {
+        if ($report['type'] === 'dropped') {
+            return "dropped by the gateway at " . date('c', (int)$report['at']) . " ({$report['reason']})";
+        }
+        return $report['type'] === 'notFound' ? 'unknown to the gateway' : $report['type'];
+    }
+
+    /**
+     * Follows namespace $ns to $node (its node was deleted with that redirect: a node URI on
+     * the namespace's gateway, or another gateway's feed URL): the core plans the change from
+     * the source the new node's items name.
      *
      * @param string $ns
      * @param string $node
@@ -161,8 +196,15 @@ class Heal
      */
     public function follow($ns, $node)
     {
+        try {
+            $target = $this->core->followTarget($node);
+        } catch (\WikiSync\Exception $e) {
+            return "the redirect $node is not followed: " . $e->getMessage();
+        }
+        $rule = $this->rules->get($ns);
+        $gw = $target['gateway'] === null ? $this->gateway->forRule($rule) : $this->gateway->at($target['gateway']);
         $source = null;
-        $r = $this->gateway->items($node, 100);
+        $r = $gw->items($target['node'], 100);
         if ($r['ok']) {
             try {
                 $entries = array_values(array_filter(array_column($this->core->decodeFeed($r['body']), 'entry')));
@@ -179,14 +221,15 @@ class Heal
     /**
      * What the gateway says about a subscription, as the core's SubscriptionReport.
      *
+     * @param \helper_plugin_wikisync_gateway $gw the namespace's gateway
      * @param string $node
      * @param string $callback
      * @param string $secret
      * @return array
      */
-    protected function report($node, $callback, $secret)
+    protected function report($gw, $node, $callback, $secret)
     {
-        $r = $this->gateway->subscription($node, $callback, $secret);
+        $r = $gw->subscription($node, $callback, $secret);
         if ($r['state'] !== null) {
             $s = $r['state'];
             switch ($s['state'] ?? '') {

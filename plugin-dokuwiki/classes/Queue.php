@@ -50,12 +50,16 @@ class Queue
      * @param string $node
      * @param string $page
      * @param string $xml
+     * @param string|null $gateway the node's gateway when it is not the site's (its URL)
+     * @param string|null $token the token for that gateway
      */
-    public function add($node, $page, $xml)
+    public function add($node, $page, $xml, $gateway = null, $token = null)
     {
         $name = sprintf('%.6f', microtime(true)) . '-' . getmypid() . '-' . substr(md5($page . $xml), 0, 8);
         $dir = $this->sub('queue');
-        $json = json_encode(['node' => $node, 'page' => $page, 'xml' => $xml], JSON_UNESCAPED_SLASHES);
+        $job = ['node' => $node, 'page' => $page, 'xml' => $xml];
+        if ($gateway !== null && $gateway !== '') $job += ['gateway' => $gateway, 'token' => $token];
+        $json = json_encode($job, JSON_UNESCAPED_SLASHES);
         if ($json === false || @file_put_contents("$dir/$name.tmp", $json) === false
             || !@rename("$dir/$name.tmp", "$dir/$name.json")) {
             @unlink("$dir/$name.tmp");
@@ -129,7 +133,8 @@ class Queue
                     @unlink($file);
                     continue;
                 }
-                $r = $this->gateway->publish($job['node'], $job['xml'], $timeout);
+                $r = $this->gateway->at($job['gateway'] ?? null, $job['token'] ?? null)
+                    ->publish($job['node'], $job['xml'], $timeout);
                 if ($r['ok']) {
                     @unlink($file);
                     $sent++;

@@ -3,8 +3,10 @@
 namespace dokuwiki\plugin\wikisync\classes;
 
 /**
- * The sync table: per namespace, this site's role (the core's `Role`), the node, and the
- * subscription's bookkeeping (secret, status, when it was set up, last sync). Stored in
+ * The sync table: per namespace, this site's role (the core's `Role`), the node, the gateway
+ * serving it when it is not the site's own (`gateway`, and `token` when this site publishes
+ * there), and the subscription's bookkeeping (secret, status, when it was set up, last sync).
+ * Stored in
  * `<metadir>/_wikisync/config.json`; the core's `SiteConfig` is built from it.
  *
  * Which namespace a page belongs to, and whether it is read-only here, is asked of the core.
@@ -183,6 +185,7 @@ class Rules
         return [
             'role' => $rule['role'],
             'node' => ($rule['node'] ?? '') === '' ? null : (string)$rule['node'],
+            'gateway' => ($rule['gateway'] ?? '') === '' ? null : (string)$rule['gateway'],
             'subscribed' => ($rule['status'] ?? '') === 'active',
         ];
     }

@@ -4,9 +4,12 @@ namespace dokuwiki\plugin\wikisync\classes;
 
 /**
  * Changes what this site does for a namespace (publish it, mirror it, edit it with peers,
- * hand the source role on, retire it, stop): the core plans the steps (`planSetup`), this
- * class carries them out against the gateway and the sync table, in order, and stops at the
- * first that fails.
+ * hand the source role on, move it to another node or gateway, retire it, stop): the core
+ * plans the steps (`planSetup`), this class carries them out against the gateway and the sync
+ * table, in order, and stops at the first that fails.
+ *
+ * Like the node in use, the gateway in use starts as the namespace's (its rule's `gateway`,
+ * else the site's) and changes with a `useGateway` step; `setRole` records both.
  */
 class Setup
 {
@@ -24,6 +27,8 @@ class Setup
     protected $firstSync;
     /** @var callable function (string $ns, array $input, ?callable $progress): int (every page) */
     protected $each;
+    /** @var callable function (string $ns, ?callable $progress): array ok, error, pages (republish) */
+    protected $republish;
     /** @var int the lease asked for, in seconds */
     protected $lease;
 
@@ -39,10 +44,14 @@ class Setup
      * @param callable $each function (string $ns, array $input, ?callable $progress): int, the
      *                       same input for every page and media file of a namespace
      * @param int $lease the subscription lease asked for, in seconds
+     * @param callable $republish function (string $ns, ?callable $progress): array ok, error,
+     *                            pages — every page and media file publishes its current
+     *                            revision to the namespace's node and the queue is sent
      */
     public function __construct(Rules $rules, $gateway, $core, Health $health, callable $announce, callable $firstSync,
-                                callable $each, $lease)
+                                callable $each, $lease, callable $republish)
     {
+        $this->republish = $republish;
         $this->each = $each;
         $this->lease = (int)$lease;
         $this->rules = $rules;
@@ -59,13 +68,16 @@ class Setup
      * @param string $ns a clean namespace ('' = the whole wiki)
      * @param array $request the core's SetupRequest
      * @param array $options sync: false skips a planned first sync; progress: function
-     *                       (int $done, int $total, string $id) for announcing and syncing
-     * @return array ok, error, node (the node in use), pages (announced), sync (the first
-     *               sync's counts, when one ran)
+     *                       (int $done, int $total, string $id) for announcing and syncing;
+     *                       token: the publisher token for the namespace's gateway when it
+     *                       is not the site's (the one a `useGateway` step names, else the
+     *                       one in use; kept with the rule)
+     * @return array ok, error, node (the node in use), gateway (its gateway's URL), pages
+     *               (announced or republished), sync (the first sync's counts, when one ran)
      */
     public function run($ns, array $request, array $options = [])
     {
-        $out = ['ok' => true, 'error' => '', 'node' => '', 'pages' => 0, 'sync' => null];
+        $out = ['ok' => true, 'error' => '', 'node' => '', 'gateway' => '', 'pages' => 0, 'sync' => null];
         try {
             $steps = $this->core->planSetup($this->rules->setupOf($ns), $request);
         } catch (\Throwable $e) {
@@ -73,18 +85,32 @@ class Setup
             return ['ok' => false, 'error' => $e->getMessage()] + $out;
         }
         $progress = $options['progress'] ?? null;
-        $node = (string)($this->rules->get($ns)['node'] ?? '');
+        $before = $this->rules->get($ns) ?? [];
+        $node = (string)($before['node'] ?? '');
+        // the gateway in use: its URL (null: the site's) and the token kept for it
+        $gateway = ($before['gateway'] ?? '') === '' ? null : (string)$before['gateway'];
+        // a token given is for the gateway in use (kept only for another gateway than the site's)
+        $token = ($options['token'] ?? '') !== '' ? (string)$options['token'] : ($before['token'] ?? null);
+        $gw = $this->gateway->at($gateway, $token);
         foreach ($steps as $step) {
             $error = '';
             switch ($step['type']) {
                 case 'unsubscribe':
                     $this->rules->update($ns, ['status' => 'unsubscribing']);
-                    $r = $this->gateway->unsubscribe($step['node'], $this->rules->callbackUrl($ns));
-                    if (!$r['ok']) $this->health->record('failure', $r['error']); // go on: stop receiving here
+                    $r = $gw->unsubscribe($step['node'], $this->rules->callbackUrl($ns));
+                    // a deleted node has no subscription left to end; else go on: stop receiving here
+                    if (!$r['ok'] && !in_array($r['code'], ['node_not_found', 'no_subscription'], true)) {
+                        $this->health->record('failure', $r['error']);
+                    }
                     $this->rules->update($ns, ['status' => 'left']);
                     break;
+                case 'useGateway':
+                    $gateway = $step['gateway'];
+                    $token = $gateway === null ? null : ($options['token'] ?? null);
+                    $gw = $this->gateway->at($gateway, $token);
+                    break;
                 case 'createNode':
-                    $r = $this->gateway->createNode();
+                    $r = $gw->createNode();
                     $r['ok'] ? $node = $r['uri'] : $error = $r['error'];
                     break;
                 case 'useNode':
@@ -95,7 +121,9 @@ class Setup
                     $this->rules->set($ns, [
                         'role' => $step['role'], 'readOnly' => $step['readOnly'], 'node' => $node,
                         'since' => time(), 'status' => 'active',
-                    ] + array_intersect_key($old, ['last_sync' => true]));
+                    ] + array_filter(['gateway' => $gateway, 'token' => $token], function ($v) {
+                        return $v !== null && $v !== '';
+                    }) + array_intersect_key($old, ['last_sync' => true]));
                     break;
                 case 'subscribe':
                     $secret = bin2hex(random_bytes(32));
@@ -103,7 +131,7 @@ class Setup
                     $error = $this->subscribe($ns, $node, $secret);
                     break;
                 case 'checkSource':
-                    $error = $this->checkSource($node, (string)$step['source']);
+                    $error = $this->checkSource($gw, $node, (string)$step['source']);
                     break;
                 case 'followSource':
                     ($this->each)($ns, ['type' => 'sourceGone', 'redirect' => (string)$step['source']], $progress);
@@ -114,8 +142,20 @@ class Setup
                     if (!$r['ok']) $error = $r['error'];
                     break;
                 case 'deleteNode':
-                    $r = $this->gateway->deleteNode($node);
+                    $r = $gw->deleteNode($node);
                     if (!$r['ok']) $error = $r['error'];
+                    break;
+                case 'republish':
+                    $r = ($this->republish)($ns, $progress);
+                    $out['pages'] = $r['pages'];
+                    if (!$r['ok']) {
+                        $error = "not every page reached the new node $node ({$r['error']}): they wait in the queue; "
+                            . 'send it (cli.php flush), then delete the previous node with a redirect to the new one '
+                            . '(docs/dokuwiki.md, "Moving a source to another gateway")';
+                    }
+                    break;
+                case 'redirectNode':
+                    $error = $this->redirect($step, $before, $gw, $node);
                     break;
                 case 'forgetRule':
                     $this->rules->set($ns, null);
@@ -130,10 +170,34 @@ class Setup
             }
             if ($error !== '') {
                 $this->health->record('failure', $error);
-                return ['ok' => false, 'error' => $error, 'node' => $node] + $out;
+                return ['ok' => false, 'error' => $error, 'node' => $node, 'gateway' => $gw->url()] + $out;
             }
         }
-        return ['node' => $node] + $out;
+        return ['node' => $node, 'gateway' => $gw->url()] + $out;
+    }
+
+    /**
+     * Deletes the namespace's previous node with a redirect to the node in use (the
+     * `redirectNode` step): the node URI, or with `feed` its feed URL on the gateway in use.
+     *
+     * @param array $step
+     * @param array $before the namespace's rule before the change (the previous gateway's token)
+     * @param \helper_plugin_wikisync_gateway $gw the gateway in use
+     * @param string $node the node in use
+     * @return string '' or the error
+     */
+    protected function redirect(array $step, array $before, $gw, $node)
+    {
+        $previous = $step['gateway'];
+        $token = $previous !== null && $previous === ($before['gateway'] ?? null) ? ($before['token'] ?? null) : null;
+        try {
+            $redirect = $this->core->nodeRef($step['feed'] ? $gw->url() : null, $node);
+        } catch (\WikiSync\Exception $e) {
+            return $e->getMessage();
+        }
+        $r = $this->gateway->at($previous, $token)->deleteNode((string)$step['node'], $redirect);
+        return $r['ok'] ? '' : "the namespace is published to $node now, but the previous node {$step['node']} "
+            . "could not be deleted with its redirect to $redirect, so its mirrors do not follow yet: {$r['error']}";
     }
 
     /**
@@ -147,7 +211,8 @@ class Setup
      */
     public function subscribe($ns, $node, $secret)
     {
-        $r = $this->gateway->subscribe($node, $this->rules->callbackUrl($ns), $secret, $this->lease);
+        $gw = $this->gateway->forRule($this->rules->get($ns));
+        $r = $gw->subscribe($node, $this->rules->callbackUrl($ns), $secret, $this->lease);
         $this->rules->update($ns, $r['ok']
             ? ['status' => 'active', 'expires' => $r['expires'], 'dropped' => null]
             : ['status' => 'failed']);
@@ -158,13 +223,14 @@ class Setup
      * Whether the node's items come from $source (the core's check), before a mirror
      * subscribes to them.
      *
+     * @param \helper_plugin_wikisync_gateway $gw the gateway in use
      * @param string $node
      * @param string $source
      * @return string '' or why not
      */
-    protected function checkSource($node, $source)
+    protected function checkSource($gw, $node, $source)
     {
-        $r = $this->gateway->items($node, 100);
+        $r = $gw->items($node, 100);
         if (!$r['ok']) return "cannot read the node's items: {$r['error']}";
         try {
             $entries = [];
@@ -173,7 +239,7 @@ class Setup
             }
             $this->core->checkMirrorSource($source, $entries);
         } catch (\WikiSync\Exception $e) {
-            return $e->getMessage();
+            return $this->core->errorCode($e) . ': ' . $e->getMessage();
         }
         return '';
     }

@@ -19,7 +19,7 @@ class helper_plugin_wikisync_core extends Plugin
     public function isAvailable()
     {
         return class_exists('\WikiSync\Sync', false) && class_exists('\WikiSync\Node', false)
-            && method_exists('\WikiSync\Sync', 'notices');
+            && method_exists('\WikiSync\Sync', 'notices') && method_exists('\WikiSync\Node', 'followTarget');
     }
 
     /**
@@ -332,6 +332,34 @@ class helper_plugin_wikisync_core extends Plugin
     {
         $this->need();
         return \WikiSync\Node::same((string)$a, (string)$b);
+    }
+
+    /**
+     * Where a node is followed: a node URI alone (gateway null: the gateway the namespace
+     * uses) or another gateway's feed URL.
+     *
+     * @param string $ref
+     * @return array gateway (base URL or null), node (node URI)
+     * @throws \WikiSync\SetupException bad_node
+     */
+    public function followTarget($ref)
+    {
+        $this->need();
+        return \WikiSync\Node::followTarget((string)$ref);
+    }
+
+    /**
+     * The text naming $node on $gateway (its feed URL there), or the node URI alone.
+     *
+     * @param string|null $gateway
+     * @param string $node
+     * @return string
+     * @throws \WikiSync\SetupException bad_gateway, bad_node
+     */
+    public function nodeRef($gateway, $node)
+    {
+        $this->need();
+        return \WikiSync\Node::nodeRef($gateway === null ? null : (string)$gateway, (string)$node);
     }
 
     /**

@@ -8,13 +8,66 @@ use dokuwiki\HTTP\DokuHTTPClient;
  * subscribe, fetch a node's items. Short timeouts; every call returns a result array and
  * never throws for network failures.
  *
+ * The site's gateway is the `gateway_url` setting (with `gateway_token`); a namespace whose
+ * node is on another gateway has that gateway's URL (and token, if this site publishes there)
+ * in its rule, and `at()` / `forRule()` give a client for it.
+ *
  * Result arrays: ['ok' => bool, 'status' => int (0: no answer), 'body' => string,
- * 'error' => string (empty when ok)].
+ * 'error' => string (empty when ok), 'code' => the gateway's error code or ''].
  */
 class helper_plugin_wikisync_gateway extends Plugin
 {
     /** @var DokuHTTPClient|null one client per request, so keep-alive connections are reused */
     protected $http;
+    /** @var string|null another gateway's base URL (null: the `gateway_url` setting) */
+    protected $base;
+    /** @var string|null the token for that gateway (only with $base) */
+    protected $token;
+
+    /**
+     * A client for the gateway at $url (null: the site's own, with its token) with $token
+     * (sent only to that gateway; the site's token never goes to another one).
+     *
+     * @param string|null $url
+     * @param string|null $token
+     * @return static
+     */
+    public function at($url, $token = null)
+    {
+        if ($url === null || $url === '') return $this;
+        $own = rtrim(trim((string)$this->getConf('gateway_url')), '/');
+        // the site's own gateway, however it was recorded, gets the site's token
+        if (($token === null || $token === '') && $own !== '' && strcasecmp(rtrim((string)$url, '/'), $own) === 0) {
+            return $this;
+        }
+        $other = clone $this;
+        $other->http = null;
+        $other->base = (string)$url;
+        $other->token = $token === null || $token === '' ? null : (string)$token;
+        return $other;
+    }
+
+    /**
+     * A client for the gateway of a namespace's rule (its `gateway` and `token`, else the
+     * site's).
+     *
+     * @param array|null $rule
+     * @return static
+     */
+    public function forRule($rule)
+    {
+        return $this->at($rule['gateway'] ?? null, $rule['token'] ?? null);
+    }
+
+    /**
+     * The base URL calls go to ('' when none is configured).
+     *
+     * @return string
+     */
+    public function url()
+    {
+        return rtrim($this->base ?? trim((string)$this->getConf('gateway_url')), '/');
+    }
 
     /**
      * Whether a gateway URL is configured.
@@ -23,7 +76,7 @@ class helper_plugin_wikisync_gateway extends Plugin
      */
     public function isConfigured()
     {
-        return trim((string)$this->getConf('gateway_url')) !== '';
+        return $this->url() !== '';
     }
 
     /**
@@ -40,7 +93,7 @@ class helper_plugin_wikisync_gateway extends Plugin
         }
         $this->http->timeout = $timeout;
         $this->http->headers = [];
-        $token = (string)$this->getConf('gateway_token');
+        $token = $this->base === null ? (string)$this->getConf('gateway_token') : (string)$this->token;
         if ($token !== '') $this->http->headers['Authorization'] = 'Bearer ' . $token;
         return $this->http;
     }
@@ -56,9 +109,10 @@ class helper_plugin_wikisync_gateway extends Plugin
     protected function request($method, $path, $body = '', $type = '', $timeout = null, array $headers = [])
     {
         if (!$this->isConfigured()) {
-            return ['ok' => false, 'status' => 0, 'body' => '', 'error' => $this->getLang('nogateway'), 'headers' => []];
+            return ['ok' => false, 'status' => 0, 'body' => '', 'error' => $this->getLang('nogateway'), 'headers' => [],
+                'code' => ''];
         }
-        return $this->send($method, rtrim((string)$this->getConf('gateway_url'), '/') . $path, $body, $type, $timeout, $headers);
+        return $this->send($method, $this->url() . $path, $body, $type, $timeout, $headers);
     }
 
     /**
@@ -80,8 +134,10 @@ class helper_plugin_wikisync_gateway extends Plugin
         $status = (int)$http->status;
         $ok = $resp !== false && $status >= 200 && $status < 300;
         $error = '';
+        $code = '';
         if (!$ok) {
             $json = json_decode((string)$http->resp_body, true);
+            $code = is_array($json) ? (string)($json['error'] ?? '') : '';
             $error = is_array($json) && isset($json['error'])
                 ? $json['error'] . ': ' . ($json['message'] ?? '')
                 : trim($http->error . ' ' . substr((string)$http->resp_body, 0, 200));
@@ -89,7 +145,7 @@ class helper_plugin_wikisync_gateway extends Plugin
             $error = preg_replace('/\s+/', ' ', "$method $path: HTTP $status $error");
         }
         return ['ok' => $ok, 'status' => $status, 'body' => (string)$http->resp_body, 'error' => $error,
-            'headers' => is_array($http->resp_headers) ? array_change_key_case($http->resp_headers) : []];
+            'code' => $code, 'headers' => is_array($http->resp_headers) ? array_change_key_case($http->resp_headers) : []];
     }
 
     /**
@@ -145,14 +201,18 @@ class helper_plugin_wikisync_gateway extends Plugin
     }
 
     /**
-     * Deletes a node (subscribers get `Event: DELETED`).
+     * Deletes a node (subscribers get `Event: DELETED`, and `Link: <$redirect>` with one).
      *
      * @param string $node
+     * @param string|null $redirect where the subscribers follow the namespace: a node URI or
+     *                              another gateway's feed URL
      * @return array result
      */
-    public function deleteNode($node)
+    public function deleteNode($node, $redirect = null)
     {
-        return $this->request('POST', '/delete?uri=' . rawurlencode($node), '', '', 15);
+        $body = $redirect === null ? '' : json_encode(['redirect_uri' => $redirect], JSON_UNESCAPED_SLASHES);
+        return $this->request('POST', '/delete?uri=' . rawurlencode($node), $body,
+            $redirect === null ? '' : 'application/json', 15);
     }
 
     /**

@@ -69,6 +69,8 @@ class helper_plugin_wikisync_sync extends Plugin
         $this->firstSync = new FirstSync($this->rules, $this->gateway, $this->core, $this->applier, $this->wiki,
             $this->pages, $this->health, function ($notice) {
                 return html_entity_decode(strip_tags($this->noticeHtml($notice)), ENT_QUOTES, 'UTF-8');
+            }, function ($reason) {
+                return $this->getLang('ignored_' . $reason) ?: 'the core ignores it';
             });
         $this->bulk = new Bulk($this->rules, $this->pages, $this->wiki, $this->applier, $this->core);
         $each = function ($ns, $input, $progress = null) {
@@ -78,7 +80,7 @@ class helper_plugin_wikisync_sync extends Plugin
         $this->setup = new Setup($this->rules, $this->gateway, $this->core, $this->health,
             [$this, 'announceMove'], function ($ns, $progress) {
                 return $this->firstSync->pull($ns, $progress);
-            }, $each, $lease);
+            }, $each, $lease, [$this, 'republish']);
         $this->heal = new Heal($dir, $this->rules, $this->gateway, $this->core, $this->health, $this->setup,
             function ($ns) {
                 return $this->firstSync->pull($ns);
@@ -199,6 +201,22 @@ class helper_plugin_wikisync_sync extends Plugin
         $n = $this->bulk->each($ns, ['type' => 'announceSourceMove', 'newSource' => $newSource], $progress);
         $f = $this->queue->flush(10, 3600.0);
         return ['ok' => $f['error'] === '', 'error' => $f['error'], 'pages' => $n];
+    }
+
+    /**
+     * Every page and media file of namespace $ns publishes its current revision to the
+     * namespace's node (it moved there), then the queue is sent (Setup's republish step).
+     *
+     * @param string $ns
+     * @param callable|null $progress
+     * @return array ok, error, pages
+     */
+    public function republish($ns, $progress = null)
+    {
+        $n = $this->bulk->each($ns, ['type' => 'republish'], $progress);
+        $f = $this->queue->flush(10, 3600.0);
+        $error = $f['error'] !== '' ? $f['error'] : ($f['left'] > 0 ? "{$f['left']} entries left in the queue" : '');
+        return ['ok' => $error === '', 'error' => $error, 'pages' => $n];
     }
 
     /**

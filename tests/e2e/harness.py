@@ -10,6 +10,8 @@ Environment (set by scripts/test-e2e):
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -18,9 +20,11 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.parse
 import xmlrpc.client
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
@@ -97,22 +101,34 @@ def _remote_answer(answer, what: str):
 
 
 class Gateway:
-    def __init__(self, root: Path):
+    """A gateway in `root/<name>` (log `root/<name>.log`) on a free port; `service`: the pubsub
+    service JID in its node URIs (a second gateway gets its own, as a real one would). `tuned`
+    (the default) adds quick retries and a high item limit for the tests; `tuned=False` runs it
+    at its documented defaults (only the listen address, the data directory, the service and
+    the publisher token are given). `args`: more options."""
+
+    def __init__(self, root: Path, name="gateway", service="pubsub.localhost", args=(), tuned=True):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.data = root / "gateway"
+        self.data = root / name
         self.data.mkdir()
-        self.log = root / "gateway.log"
+        self.log = root / f"{name}.log"
+        self.service = service
         self.proc = None
+        self.args = list(args)
+        self.tuned = tuned
 
     def start(self):
         binary = os.environ.get("WIKISYNC_GATEWAY_BIN") or str(REPO / "target/release/wikisync-gateway")
-        args = [
-            binary, "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(self.data),
-            "--token", TOKEN, "--max-items-per-node", "100000",
-            # a mirror that was down is retried quickly (the test waits for the catch-up)
-            "--retry-base-ms", "200", "--retry-max-ms", "1000", "--callback-timeout-ms", "10000",
-        ]
+        args = [binary, "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(self.data),
+                "--service", self.service, "--token", TOKEN]
+        if self.tuned:
+            args += [
+                "--max-items-per-node", "100000",
+                # a mirror that was down is retried quickly (the test waits for the catch-up)
+                "--retry-base-ms", "200", "--retry-max-ms", "1000", "--callback-timeout-ms", "10000",
+            ]
+        args += self.args
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         wait_until(self.healthy, 20, what="gateway /healthz")
@@ -127,6 +143,21 @@ class Gateway:
         r = requests.get(self.url + "/items", params={"uri": node, "max_items": 100000}, timeout=30)
         r.raise_for_status()
         return r.text
+
+    def publish(self, node: str, entry: str) -> requests.Response:
+        """Publishes one Atom entry to a node with the publisher token (the gateway's API)."""
+        return requests.post(self.url + "/publish", params={"uri": node}, data=entry.encode(), timeout=20,
+                             headers={"Content-Type": "application/atom+xml;type=entry;charset=utf-8",
+                                      "Authorization": f"Bearer {TOKEN}"})
+
+    def subscription(self, node: str, callback: str, secret: str) -> requests.Response:
+        """`GET /subscription`: what the gateway says about a subscription, asked as its
+        subscriber (signed with its secret; see docs/gateway.md)."""
+        ts = str(int(time.time()))
+        key = hashlib.sha256(secret.encode()).digest()
+        sig = hmac.new(key, f"GET\n/subscription\n{node}\n{callback}\n{ts}".encode(), hashlib.sha256).hexdigest()
+        return requests.get(self.url + "/subscription", params={"uri": node, "callback": callback, "timestamp": ts},
+                            headers={"X-Hub-Signature": f"sha256={sig}"}, timeout=10)
 
     def stop(self):
         stop_process(self.proc)
@@ -242,6 +273,30 @@ class Wiki:
         """The plugin's admin page as the administrator sees it (HTML)."""
         return self.login().get(self.url + "doku.php", params={"do": "admin", "page": "wikisync"}, timeout=20).text
 
+    def page_list(self, ns: str) -> dict:
+        """Every page of a namespace as XML-RPC lists it: {id: (size in bytes, md5 of the
+        trimmed text)}."""
+        return {p["id"]: (p["size"], p["hash"])
+                for p in self.rpc().dokuwiki.getPagelist(ns, {"hash": True})}
+
+    def texts(self, pages) -> dict:
+        """{page: its text} as XML-RPC's `wiki.getPage` serves it (DokuWiki serves every page
+        with Unix line ends), asked by 4 clients at once (the server has 4 workers)."""
+        local = threading.local()
+
+        def get(page):
+            if not hasattr(local, "rpc"):
+                local.rpc = self.rpc()
+            return page, local.rpc.wiki.getPage(page)
+
+        with ThreadPoolExecutor(4) as pool:
+            return dict(pool.map(get, list(pages)))
+
+    def media_list(self, ns: str) -> dict:
+        """Every media file of a namespace as XML-RPC lists it: {id: (size, md5 of the bytes)}."""
+        return {m["id"]: (m["size"], m["hash"])
+                for m in self.rpc().wiki.getAttachments(ns, {"hash": True})}
+
     # ------------------------------------------------------------------ files (for assertions)
 
     def page_file(self, page: str) -> Path:
@@ -272,6 +327,15 @@ class Wiki:
     def queue_length(self) -> int:
         return self.status()["queue"]
 
+    def callback_url(self, ns: str) -> str:
+        """The callback URL this site subscribes for namespace `ns` (docs/dokuwiki.md)."""
+        return self.url + "lib/exe/ajax.php?call=wikisync&ns=" + urllib.parse.quote(ns, safe="")
+
+    def run_tasks(self):
+        """What a visitor's browser does on every page view: load DokuWiki's task runner."""
+        r = requests.get(self.url + "lib/exe/taskrunner.php", params={"id": "start"}, timeout=60)
+        assert r.status_code == 200, r.status_code
+
     # ------------------------------------------------------------------ the browser path
 
     def login(self, user="admin", password=None) -> requests.Session:
@@ -281,6 +345,13 @@ class Wiki:
         s.post(self.url + "doku.php", data={"do": "login", "u": user, "p": password or self.password,
                                             "sectok": tok, "id": "start"}, timeout=20)
         return s
+
+    def admin_page(self, s: requests.Session) -> str:
+        """The plugin's admin page (`doku.php?do=admin&page=wikisync`) as a logged-in admin sees it."""
+        r = s.get(self.url + "doku.php", params={"do": "admin", "page": "wikisync"}, timeout=30)
+        r.raise_for_status()
+        assert "plugin_wikisync_admin" in r.text, "not the wikisync admin page (logged in as admin?)"
+        return r.text
 
     def form_edit(self, s: requests.Session, page: str, text: str, summary="", minor=False):
         """Saves through the edit form; returns the edit page HTML (None: no edit form)."""
@@ -303,9 +374,9 @@ class Wiki:
 class Cluster:
     """A gateway, a source wiki and a mirror wiki, configured for namespace `docs`."""
 
-    def __init__(self):
+    def __init__(self, gateway_args=(), tuned=True):
         self.root = Path(tempfile.mkdtemp(prefix="wikisync-e2e-"))
-        self.gateway = Gateway(self.root)
+        self.gateway = Gateway(self.root, args=gateway_args, tuned=tuned)
         self.source = None
         self.mirror = None
         self.node = None

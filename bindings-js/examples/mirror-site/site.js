@@ -12,7 +12,9 @@
 //   - sets up each configured namespace with the steps the core plans (create or use a node,
 //     record the role, subscribe, fetch the node's items, page by page), answers the gateway's
 //     verification GET, checks the HMAC signature of every callback, runs each notification
-//     and bare retraction through `handle`, and follows a node deleted with a redirect;
+//     and bare retraction through `handle`, and follows a node deleted with a redirect (to a
+//     node on another gateway too: the redirect is then that gateway's feed URL, and the
+//     namespace keeps the gateway for every later call about it);
 //   - publishes through a durable outbox, retrying or dropping what the gateway refuses as the
 //     core says.
 // The site holds no sync logic: every input ends the same way (carry out the actions in order,
@@ -22,8 +24,8 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import {
-  init, cleanPageId, decodeEntry, decodeFeed, encodeEntry, handle, isReadOnly, itemSubject,
-  namespaceOf, newPageState, notices, planSetup, publishFailure, renderConflict, sameNode,
+  init, cleanPageId, decodeEntry, decodeFeed, encodeEntry, followTarget, handle, isReadOnly, itemSubject,
+  namespaceOf, newPageState, nodeRef, notices, planSetup, publishFailure, renderConflict, sameNode,
   sha256HexBytes, sourceOfItems, verifyMedia, checkMirrorSource, InvalidArgumentError,
   MediaError, PageState, SetupError, WikiSyncError,
 } from 'wikisync';
@@ -53,7 +55,8 @@ class GatewayError extends Error {
 
 /**
  * options: { dir, site (this site's id, its base URL), gateway (base URL), token (publisher
- * token or null), host, port, lockSeconds, pageUrl, mediaUrl (default: this server's
+ * token or null, sent to that gateway only), tokens (publisher tokens of other gateways, by
+ * base URL: for namespaces moved there with `relocate`), host, port, lockSeconds, pageUrl, mediaUrl (default: this server's
  * /media-fetch), mediaInlineMax, mediaMax, catchUpMs (how often failed inputs are retried,
  * default 30 s), namespaces: [{ namespace, role, node? }] } where `role` is the core's Role and
  * `node` the gateway node URI to mirror or share (a namespace this site is the source of, or
@@ -73,8 +76,9 @@ export class MirrorSite {
   async start() {
     await init();
     await mkdir(this.dir, { recursive: true });
-    this.nodes = await this.readJson('nodes.json', {}); // namespace → { role, node, subscribed, secret }
-    this.outbox = await this.readJson('outbox.json', []); // [{ node, xml }], oldest first
+    // namespace → { role, node, gateway (another gateway's base URL, when the node is there), subscribed, secret }
+    this.nodes = await this.readJson('nodes.json', {});
+    this.outbox = await this.readJson('outbox.json', []); // [{ node, gateway?, xml }], oldest first
     this.server = createServer((req, res) => this.route(req, res).catch((e) => {
       if (e instanceof InvalidArgumentError && !res.headersSent) return send(res, 400, { error: e.code, message: e.message });
       this.log(`${req.method} ${req.url}: ${e.stack ?? e}`);
@@ -130,34 +134,44 @@ export class MirrorSite {
 
   async setUp(namespace, request) {
     const record = this.nodes[namespace];
-    const current = record ? { role: record.role, node: record.node, subscribed: record.subscribed } : null;
+    const current = record ? { role: record.role, node: record.node, gateway: record.gateway ?? null, subscribed: record.subscribed } : null;
     let node = current?.node ?? null;
+    // The gateway in use: another gateway's base URL, or null for this site's own.
+    let gateway = current?.gateway ?? null;
     for (const step of planSetup(current, request)) {
       const here = this.nodes[namespace];
       switch (step.type) {
         case 'unsubscribe':
           // A node deleted by its owner has no subscriptions left to end.
           await this.gateway('POST', '/unsubscribe', JSON.stringify({ uri: step.node, callback: this.callbackUrl }), 'application/json',
-            ['node_not_found', 'no_subscription']);
+            ['node_not_found', 'no_subscription'], gateway);
           here.subscribed = false;
           break;
+        case 'useGateway':
+          gateway = step.gateway;
+          break;
         case 'createNode':
-          node = JSON.parse(await this.gateway('POST', '/create')).uri;
+          node = JSON.parse(await this.gateway('POST', '/create', undefined, undefined, [], gateway)).uri;
           break;
         case 'useNode':
           node = step.node;
           break;
         case 'checkSource':
           // A node whose items come from another site would leave every page ignored.
-          checkMirrorSource(step.source, entriesOf(await this.items(node)));
+          checkMirrorSource(step.source, entriesOf(await this.items(node, gateway)));
           break;
-        case 'setRole':
-          this.nodes[namespace] = { secret: randomBytes(24).toString('hex'), subscribed: false, ...here, role: step.role, readOnly: step.readOnly, node };
+        case 'setRole': {
+          const { gateway: _, ...kept } = here ?? {};
+          this.nodes[namespace] = {
+            secret: randomBytes(24).toString('hex'), subscribed: false, ...kept, role: step.role, readOnly: step.readOnly, node,
+            ...(gateway === null ? {} : { gateway }),
+          };
           this.configure();
           break;
+        }
         case 'subscribe':
           await this.gateway('POST', '/subscribe', JSON.stringify({ uri: node, callback: this.callbackUrl, secret: here.secret }), 'application/json',
-            ['subscription_exists']);
+            ['subscription_exists'], gateway);
           here.subscribed = true;
           break;
         case 'announceSourceMove':
@@ -167,8 +181,22 @@ export class MirrorSite {
           await this.flush();
           break;
         case 'deleteNode':
-          await this.gateway('POST', `/delete?uri=${encodeURIComponent(node)}`);
+          await this.gateway('POST', `/delete?uri=${encodeURIComponent(node)}`, undefined, undefined, [], gateway);
           break;
+        case 'republish':
+          for (const [store, id] of await this.subjectsUnder(namespace)) {
+            await this.run(store, id, () => ({ type: 'republish' }));
+          }
+          await this.flush();
+          if (this.outbox.length > 0) throw new Error(`${namespace || '(all)'}: ${this.outbox.length} entries not published to ${node} yet`);
+          break;
+        case 'redirectNode': {
+          // The mirrors follow the previous node's deletion to the node in use.
+          const redirect = nodeRef(step.feed ? (gateway ?? this.options.gateway) : null, node);
+          await this.gateway('POST', `/delete?uri=${encodeURIComponent(step.node)}`, JSON.stringify({ redirect_uri: redirect }),
+            'application/json', [], step.gateway);
+          break;
+        }
         case 'forgetRule':
           delete this.nodes[namespace];
           this.configure();
@@ -179,34 +207,36 @@ export class MirrorSite {
           }
           break;
         case 'firstSync':
-          await this.firstSync(namespace, node);
+          await this.firstSync(namespace, node, gateway);
           break;
         default:
           throw new Error(`${namespace}: unknown setup step ${step.type}`);
       }
       await this.writeJson('nodes.json', this.nodes);
     }
-    if (this.nodes[namespace]) this.log(`${namespace || '(all)'}: ${this.nodes[namespace].role.type} on ${this.nodes[namespace].node}`);
+    const done = this.nodes[namespace];
+    if (done) this.log(`${namespace || '(all)'}: ${done.role.type} on ${done.node}${done.gateway ? ` at ${done.gateway}` : ''}`);
   }
 
   get callbackUrl() { return `${this.url}/callback`; }
 
   /** Applies the node's items, oldest first, as notifications (first sync and catch-up). */
-  async firstSync(namespace, node) {
-    for (const { entry, error } of await this.items(node)) {
+  async firstSync(namespace, node, gateway = null) {
+    for (const { entry, error } of await this.items(node, gateway)) {
       if (error) this.log(`sync of ${namespace}: an item was refused (${error.code}: ${error.message})`);
       else await this.applyOrCatchUpLater(namespace, () => this.notify(namespace, entry));
     }
   }
 
   /**
-   * A node's items, oldest first: every page of the gateway's `/items`, following its
-   * `Link: <…>; rel="next"` (pages go from the newest items to the oldest).
+   * A node's items, oldest first: every page of the gateway's `/items` (`gateway`: another
+   * gateway's base URL, null: this site's), following its `Link: <…>; rel="next"` (pages go
+   * from the newest items to the oldest).
    */
-  async items(node) {
+  async items(node, gateway = null) {
     const pages = [];
     const seen = new Set();
-    let url = `${this.options.gateway}/items?uri=${encodeURIComponent(node)}`;
+    let url = `${gateway ?? this.options.gateway}/items?uri=${encodeURIComponent(node)}`;
     while (url && !seen.has(url)) {
       seen.add(url);
       const res = await fetch(url, { headers: this.headers(null, url) });
@@ -278,8 +308,14 @@ export class MirrorSite {
     }
   }
 
+  /**
+   * Writes `value` as it is now; writes of one file happen one at a time, in the order they
+   * were asked for (the outbox is written by inputs and by the sender at once).
+   */
   async writeJson(path, value) {
-    await atomicWrite(resolve(this.dir, path), JSON.stringify(value, null, 1));
+    const file = resolve(this.dir, path);
+    const text = JSON.stringify(value, null, 1);
+    await this.serial(`file:${file}`, () => atomicWrite(file, text));
   }
 
   // ---- inputs: one at a time per page or file, one way to apply them ----
@@ -316,9 +352,9 @@ export class MirrorSite {
   async carryOut(store, id, meta, action) {
     switch (action.type) {
       case 'publish': {
-        const node = this.nodes[namespaceOf(this.config, id)]?.node;
+        const { node, gateway } = this.nodes[namespaceOf(this.config, id)] ?? {};
         if (!node) throw new Error(`no node to publish ${id} to`);
-        this.outbox.push({ node, xml: encodeEntry(action.entry) });
+        this.outbox.push({ node, ...(gateway ? { gateway } : {}), xml: encodeEntry(action.entry) });
         await this.writeJson('outbox.json', this.outbox);
         break;
       }
@@ -415,8 +451,8 @@ export class MirrorSite {
     }
     for (const namespace of [...this.behind]) {
       this.behind.delete(namespace); // a new failure marks it again
-      const node = this.nodes[namespace]?.node;
-      if (node) await this.firstSync(namespace, node);
+      const { node, gateway } = this.nodes[namespace] ?? {};
+      if (node) await this.firstSync(namespace, node, gateway ?? null);
     }
   }
 
@@ -435,8 +471,8 @@ export class MirrorSite {
 
   async send() {
     while (this.outbox.length > 0) {
-      const { node, xml } = this.outbox[0];
-      const status = await this.publish(node, xml);
+      const { node, gateway, xml } = this.outbox[0];
+      const status = await this.publish(node, xml, gateway ?? null);
       if (status >= 200 && status < 300) {
         this.outbox.shift();
       } else if (publishFailure(status) === 'reject') {
@@ -452,12 +488,11 @@ export class MirrorSite {
     }
   }
 
-  /** POSTs an entry to a node; resolves to the HTTP status (0: no answer). */
-  async publish(node, xml) {
+  /** POSTs an entry to a node (on `gateway`, null: this site's); resolves to the HTTP status (0: no answer). */
+  async publish(node, xml, gateway = null) {
+    const url = `${gateway ?? this.options.gateway}/publish?uri=${encodeURIComponent(node)}`;
     try {
-      const res = await fetch(`${this.options.gateway}/publish?uri=${encodeURIComponent(node)}`, {
-        method: 'POST', headers: this.headers(ENTRY_TYPE), body: xml,
-      });
+      const res = await fetch(url, { method: 'POST', headers: this.headers(ENTRY_TYPE, url), body: xml });
       await res.arrayBuffer();
       return res.status;
     } catch {
@@ -651,15 +686,18 @@ export class MirrorSite {
   }
 
   /**
-   * The node of `namespace` was deleted. With a redirect to another node, the core plans
-   * following it (subscribe there, take the source its items name, sync); without one, or one
-   * the core will not follow, every page and file is told its source is gone.
+   * The node of `namespace` was deleted. With a redirect to another node (a node URI on the
+   * namespace's gateway, or another gateway's feed URL), the core plans following it
+   * (subscribe there, take the source its items name, sync); without one, or one the core
+   * will not follow, every page and file is told its source is gone.
    */
   async nodeDeleted(namespace, topic, redirect) {
     this.log(`node ${topic} deleted (redirect ${redirect ?? 'none'})`);
     if (redirect !== null) {
       try {
-        const source = sourceOfItems(entriesOf(await this.items(redirect)));
+        const target = followTarget(redirect);
+        const items = await this.items(target.node, target.gateway ?? this.nodes[namespace].gateway ?? null);
+        const source = sourceOfItems(entriesOf(items));
         return await this.setUp(namespace, { type: 'follow', node: redirect, source });
       } catch (e) {
         // Not a node the gateway or the core accepts: as good as no redirect. (A gateway that
@@ -715,22 +753,29 @@ export class MirrorSite {
     return out;
   }
 
-  /** Request headers; the publisher token goes to the gateway only. */
+  /**
+   * Request headers; a publisher token goes to its own gateway only: `token` to `gateway`,
+   * and `tokens[url]` to another gateway at `url` (where this site publishes after moving a
+   * namespace there).
+   */
   headers(type, url = this.options.gateway) {
     const headers = {};
     if (type) headers['content-type'] = type;
-    if (this.options.token && new URL(url).origin === new URL(this.options.gateway).origin) {
-      headers.authorization = `Bearer ${this.options.token}`;
-    }
+    const origin = new URL(url).origin;
+    const token = origin === new URL(this.options.gateway).origin ? this.options.token
+      : Object.entries(this.options.tokens ?? {}).find(([gw]) => new URL(gw).origin === origin)?.[1];
+    if (token) headers.authorization = `Bearer ${token}`;
     return headers;
   }
 
   /**
-   * A gateway request; resolves to the answer's text. An error whose code is in `done` means
-   * there is nothing to do (e.g. `subscription_exists`) and resolves to null.
+   * A gateway request (to `at`, another gateway's base URL; null: this site's); resolves to
+   * the answer's text. An error whose code is in `done` means there is nothing to do (e.g.
+   * `subscription_exists`) and resolves to null.
    */
-  async gateway(method, path, body, type, done = []) {
-    const res = await fetch(`${this.options.gateway}${path}`, { method, headers: this.headers(type), body });
+  async gateway(method, path, body, type, done = [], at = null) {
+    const url = `${at ?? this.options.gateway}${path}`;
+    const res = await fetch(url, { method, headers: this.headers(type, url), body });
     const text = await res.text();
     if (res.ok) return text;
     const error = gatewayError(method, path, res.status, text);

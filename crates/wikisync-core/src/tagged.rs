@@ -293,6 +293,7 @@ mod tests {
             Input::Retracted {
                 item: "urn:x-wikisync:page:wiki:start".into(),
             },
+            Input::Republish,
             Input::ResolveConflict {
                 choice: ConflictChoice::Merge,
                 local_text: None,
@@ -381,7 +382,10 @@ mod tests {
             Role::Peer,
         ]);
         round_trips(&[
-            SetupRequest::Source { node: None },
+            SetupRequest::Source {
+                node: None,
+                gateway: Some("https://gw.example/".into()),
+            },
             SetupRequest::Mirror {
                 node: "n".into(),
                 source: site(),
@@ -389,8 +393,13 @@ mod tests {
             },
             SetupRequest::Peer {
                 node: Some("n".into()),
+                gateway: None,
             },
             SetupRequest::MoveSource { new_source: site() },
+            SetupRequest::Relocate {
+                node: Some("n".into()),
+                gateway: Some("https://gw.example/".into()),
+            },
             SetupRequest::Retire,
             SetupRequest::Remove,
             SetupRequest::Follow {
@@ -436,7 +445,7 @@ mod tests {
             I::LocalSave { .. } | I::SaveRequested { .. } | I::EditorOpened { .. } => {}
             I::EditorClosed { .. } | I::Notification { .. } | I::Tick => {}
             I::SourceGone { .. } | I::AnnounceSourceMove { .. } | I::MediaSaved { .. } => {}
-            I::Retracted { .. } | I::ResolveConflict { .. } => {}
+            I::Retracted { .. } | I::Republish | I::ResolveConflict { .. } => {}
         }
         match c {
             N::EditedElsewhere { .. } | N::LockLost { .. } | N::MirroredFrom { .. } => {}
@@ -467,6 +476,7 @@ mod tests {
         match j {
             SetupRequest::Source { .. } | SetupRequest::Mirror { .. } => {}
             SetupRequest::Peer { .. } | SetupRequest::MoveSource { .. } => {}
+            SetupRequest::Relocate { .. } => {}
             SetupRequest::Retire | SetupRequest::Remove | SetupRequest::Follow { .. } => {}
         }
         match k {
@@ -533,6 +543,20 @@ mod tests {
                 node: "n".into(),
                 source: SiteId::new("https://b.example/"),
                 when_gone: GonePolicy::Keep
+            })
+        );
+        assert_eq!(
+            read::<SetupRequest>(json!({"type": "relocate"})),
+            Ok(SetupRequest::Relocate {
+                node: None,
+                gateway: None
+            })
+        );
+        assert_eq!(
+            read::<SetupRequest>(json!({"type": "source", "gateway": null})),
+            Ok(SetupRequest::Source {
+                node: None,
+                gateway: None
             })
         );
         let err = read::<Role>(json!({"type": "mirror", "source": "https://b.example/"}))

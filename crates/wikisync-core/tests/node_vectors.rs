@@ -1,8 +1,9 @@
-//! Runs every case of the conformance vectors `tests/vectors/node_uris.json`.
+//! Runs every case of the conformance vectors `tests/vectors/node_uris.json` and
+//! `tests/vectors/follow_targets.json`.
 #![allow(clippy::unwrap_used)]
 
 use serde_json::Value;
-use wikisync_core::node::{NodeUri, same_node};
+use wikisync_core::node::{NodeRef, NodeUri, same_node};
 
 #[test]
 fn node_uri_vectors() {
@@ -58,6 +59,54 @@ fn node_uri_vectors() {
         let (a, b) = (pair["a"].as_str().unwrap(), pair["b"].as_str().unwrap());
         if Some(same_node(a, b)) != pair["same"].as_bool() || same_node(a, b) != same_node(b, a) {
             failures.push(format!("same_node({a:?}, {b:?}) is not {}", pair["same"]));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn follow_target_vectors() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/vectors/follow_targets.json"
+    );
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert!(doc["description"].as_str().is_some_and(|d| !d.is_empty()));
+    let mut failures = Vec::new();
+    for case in doc["targets"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let expected = &case["expected"];
+        match (
+            NodeRef::parse(case["raw"].as_str().unwrap()),
+            expected.get("error"),
+        ) {
+            (Err(e), Some(code)) if code.as_str() == Some(e.code()) => {}
+            (Ok(r), None) => {
+                let got = (r.gateway(), r.node().to_string(), r.to_string());
+                let want = (
+                    expected["gateway"].as_str(),
+                    expected["node"].as_str().unwrap().to_owned(),
+                    expected["canonical"].as_str().unwrap().to_owned(),
+                );
+                if got != want {
+                    failures.push(format!("{name}: got {got:?}, want {want:?}"));
+                }
+                if NodeRef::parse(&r.to_string()).as_ref() != Ok(&r) {
+                    failures.push(format!("{name}: canonical form does not round-trip"));
+                }
+            }
+            (got, _) => failures.push(format!("{name}: got {got:?}, want {expected}")),
+        }
+    }
+    for case in doc["refs"].as_array().unwrap() {
+        let got = NodeRef::at(case["gateway"].as_str(), case["node"].as_str().unwrap());
+        let ok = match (&got, &case["expected"]) {
+            (Ok(r), Value::String(want)) => r.to_string() == *want,
+            (Err(e), want) => want["error"].as_str() == Some(e.code()),
+            _ => false,
+        };
+        if !ok {
+            failures.push(format!("{case}: got {got:?}"));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

@@ -264,6 +264,40 @@ async fn delete_endpoint() {
     ))
     .await
     .assert_error(400, "malformed_uri");
+    // another gateway's feed URL: http(s), the /items path and a node URI as `uri`
+    for (bad, why) in [
+        (
+            "ftp://gw2.example/items?uri=xmpp:ps?;node=n",
+            "not an xmpp: URI",
+        ),
+        (
+            "http://gw2.example/feed?uri=xmpp:ps?;node=n",
+            "ends in /items",
+        ),
+        ("http://gw2.example/items", "names its node once"),
+        (
+            "http://user:pw@gw2.example/items?uri=xmpp:ps?;node=n",
+            "not a gateway URL",
+        ),
+        (
+            "http://gw2.example/items?uri=mailto%3Ax%40y",
+            "not an xmpp: URI",
+        ),
+    ] {
+        let r = api
+            .send(post(
+                &path,
+                Some("application/json"),
+                format!(r#"{{"redirect_uri": "{bad}"}}"#),
+            ))
+            .await;
+        r.assert_error(400, "malformed_uri");
+        assert!(
+            r.body.contains("feed URL") && r.body.contains(why),
+            "{bad}: {}",
+            r.body
+        );
+    }
     let ok = api
         .send(post(
             &path,
@@ -281,6 +315,15 @@ async fn delete_endpoint() {
         .send(post(&format!("/delete?uri={}", enc(&second)), None, ""))
         .await;
     assert_eq!(plain.status, 204);
+    let third = api.create().await;
+    let feed = api
+        .send(post(
+            &format!("/delete?uri={}", enc(&third)),
+            Some("application/json"),
+            r#"{"redirect_uri": "https://GW2.example/ps/items?uri=xmpp:pubsub.two?;node=n"}"#,
+        ))
+        .await;
+    assert_eq!(feed.status, 204, "{}", feed.body);
 }
 
 #[tokio::test]

@@ -344,6 +344,41 @@ async fn a_node_deleted_with_a_redirect_tells_every_subscriber_where_it_went() {
 }
 
 #[tokio::test]
+async fn a_node_deleted_with_a_redirect_to_another_gateway_passes_its_feed_url_on() {
+    let gw = Gateway::start_fresh().await;
+    let rx = Receiver::start().await;
+    let old = http_create(gw.addr).await;
+    let cb = rx.url("/mirror");
+    assert_eq!(
+        http_subscribe(gw.addr, &old, &cb, Some("m")).await.status,
+        204
+    );
+    // as an administrator may type it: unencoded, the host in capitals, another parameter
+    let typed = "http://GW2.example:8081/items?max_items=5&uri=xmpp:pubsub.two?;node=generic/new";
+    let canonical = "http://gw2.example:8081/items?uri=xmpp%3Apubsub.two%3F%3Bnode%3Dgeneric%2Fnew";
+    let reply = call(
+        gw.addr,
+        Method::POST,
+        &format!("/delete?uri={}", enc(&old)),
+        Some(JSON),
+        format!(r#"{{"redirect_uri": "{typed}"}}"#),
+    )
+    .await;
+    assert_eq!(reply.status, 204, "{}", reply.body);
+    assert!(wait_for(WAIT, || rx.posts().len() == 1).await);
+    let deleted = &rx.posts()[0];
+    assert_eq!(deleted.headers["event"], "DELETED");
+    assert_eq!(
+        deleted.headers["link"],
+        format!("<{canonical}>; rel=alternate").as_str()
+    );
+    let state = state_of(gw.addr, &old, &cb, "m").await;
+    assert_eq!(state["dropped"]["redirect"], canonical);
+    gw.stop().await;
+    rx.stop().await;
+}
+
+#[tokio::test]
 async fn the_state_call_answers_only_who_knows_the_secret() {
     let gw = Gateway::start_fresh().await;
     let rx = Receiver::start().await;

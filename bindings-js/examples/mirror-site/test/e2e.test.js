@@ -1,7 +1,8 @@
 // End to end: the example site against the real wikisync gateway, with a second publisher
 // that is not DokuWiki (the `wikisync entry` command line tool plus plain HTTP requests, as
 // curl would send them), then two example sites mirroring media files and following a
-// redirected node. Needs the binaries: WIKISYNC_GATEWAY_BIN and WIKISYNC_CLI_BIN
+// redirected node, and a source moving its namespace to a second gateway with its mirror
+// following. Needs the binaries: WIKISYNC_GATEWAY_BIN and WIKISYNC_CLI_BIN
 // (scripts/test-js builds them and sets both).
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -37,13 +38,16 @@ async function until(what, check, ms = 15_000) {
   }
 }
 
-/** A real gateway in `tmp`: its URL, `api(method, path, body?, type?)` with the token, `stop()`. */
-async function startGateway(tmp) {
+/**
+ * A real gateway in `tmp` (its data in `tmp/<name>`, node URIs of `service`): its URL,
+ * `api(method, path, body?, type?)` with the token, `stop()`.
+ */
+async function startGateway(tmp, name = 'gateway', service = 'pubsub.localhost') {
   assert.ok(gatewayBin && cliBin, 'set WIKISYNC_GATEWAY_BIN and WIKISYNC_CLI_BIN (scripts/test-js does)');
   const port = await freePort();
   const gateway = `http://127.0.0.1:${port}`;
   const gw = spawn(gatewayBin, [
-    '--listen', `127.0.0.1:${port}`, '--data-dir', join(tmp, 'gateway'), '--token', TOKEN,
+    '--listen', `127.0.0.1:${port}`, '--data-dir', join(tmp, name), '--token', TOKEN, '--service', service,
     '--retry-base-ms', '100', '--retry-max-ms', '500',
   ], { stdio: ['ignore', 'ignore', 'pipe'] });
   let gwLog = '';
@@ -360,6 +364,72 @@ test('two example sites: media files both ways, a corrupt fetch, a retraction, a
   // The new subscription delivers.
   await api('POST', `/publish?uri=${encodeURIComponent(moved)}`, fromD('Moved and edited\n', 20), 'application/atom+xml;type=entry');
   await until('the edit on the new node', () => readFileSync(fileAt(b, 'pages', 'wiki:moved'), 'utf8') === 'Moved and edited\n');
+});
+
+test('a source moves its namespace to a node on a second gateway; its mirror follows there', async (t) => {
+  await init();
+  const tmp = mkdtempSync(join(tmpdir(), 'wikisync-e2e-hop-'));
+  const one = await startGateway(tmp, 'gateway1');
+  const two = await startGateway(tmp, 'gateway2', 'pubsub2.localhost');
+  const A = 'http://site-a.example/';
+  const sites = [];
+  t.after(async () => {
+    for (const s of sites) await s.stop();
+    await one.stop();
+    await two.stop();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+  const start = async (name, site, namespaces, tokens) => {
+    const s = new MirrorSite({ dir: join(tmp, name), site, gateway: one.url, token: TOKEN, tokens, namespaces, log: () => {} });
+    await s.start();
+    sites.push(s);
+    return s;
+  };
+  // A publishes on gateway 1 and holds a token for gateway 2; B mirrors A there.
+  const a = await start('a', A, [{ namespace: 'wiki', role: { type: 'source' } }], { [two.url]: TOKEN });
+  const old = a.nodes.wiki.node;
+  const b = await start('b', 'http://site-b.example/', [{ namespace: 'wiki', node: old, role: { type: 'mirror', source: A, whenGone: 'keep' } }]);
+  const pageAt = (s, id) => {
+    const f = join(s.dir, 'pages', ...id.split(':')) + '.txt';
+    return existsSync(f) ? readFileSync(f, 'utf8') : null;
+  };
+  const save = async (id, text, summary) => {
+    const res = await fetch(`${a.url}/pages/${id}?user=alice&summary=${encodeURIComponent(summary)}`, { method: text === null ? 'DELETE' : 'PUT', body: text ?? undefined });
+    assert.equal(res.status, 200, await res.text());
+  };
+  const pages = { 'wiki:start': 'Start\n', 'wiki:ünïcödé': 'Grüße – 日本語 & <xml> ]]>\n', 'wiki:gone': 'soon deleted\n' };
+  for (const [id, text] of Object.entries(pages)) await save(id, text, 'first');
+  await save('wiki:gone', null, 'deleted');
+  delete pages['wiki:gone'];
+  await until('the pages on B', () => Object.entries(pages).every(([id, text]) => pageAt(b, id) === text) && pageAt(b, 'wiki:gone') === null);
+
+  // A moves the namespace to a node created on gateway 2: every page is published there, then
+  // the old node is deleted with a redirect to the new node's feed URL.
+  await a.setUp('wiki', { type: 'relocate', gateway: two.url });
+  const moved = a.nodes.wiki;
+  assert.equal(moved.gateway, two.url);
+  assert.ok(moved.node.startsWith('xmpp:pubsub2.localhost?;node='), moved.node);
+  const onTwo = decodeFeed(await (await fetch(`${two.url}/items?uri=${encodeURIComponent(moved.node)}`)).text());
+  assert.deepEqual(onTwo.map((i) => i.entry.page).sort(), ['wiki:gone', 'wiki:start', 'wiki:ünïcödé']);
+  assert.equal((await fetch(`${one.url}/items?uri=${encodeURIComponent(old)}`)).status, 404, 'the old node is deleted');
+
+  // B follows to gateway 2: the same node, the gateway kept with the namespace, every page as it was.
+  await until('B on gateway 2', () => b.nodes.wiki.gateway === two.url && b.nodes.wiki.subscribed);
+  assert.ok(sameNode(b.nodes.wiki.node, moved.node), b.nodes.wiki.node);
+  assert.deepEqual(b.nodes.wiki.role, { type: 'mirror', source: A, whenGone: 'keep' });
+  for (const [id, text] of Object.entries(pages)) assert.equal(pageAt(b, id), text, id);
+  assert.equal(pageAt(b, 'wiki:gone'), null);
+  // An edit at A now goes to gateway 2 and reaches B from there.
+  await save('wiki:start', 'Start, edited after the hop\n', 'after the hop');
+  await until('the edit on B', () => pageAt(b, 'wiki:start') === 'Start, edited after the hop\n');
+  const history = (await view(b, 'pages', 'wiki:start')).history.map((h) => h.summary);
+  assert.deepEqual(history, ['first', 'after the hop']);
+  // B's subscription is on gateway 2 only: its callback is unknown to gateway 1's deleted node.
+  const unsubscribeOld = await fetch(`${one.url}/unsubscribe`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ uri: old, callback: b.callbackUrl }),
+  });
+  assert.equal(unsubscribeOld.status, 403);
+  assert.equal((await unsubscribeOld.json()).error, 'node_not_found');
 });
 
 test('first sync pages through /items when the gateway gives Link: rel="next"', async (t) => {

@@ -56,8 +56,8 @@ pub enum Outcome {
     },
     /// A mirror now follows a new source.
     Follow,
-    /// A page's item was retracted from its node and this site, authoritative for it, put it
-    /// back (republished its current revision).
+    /// This site, authoritative for the page, published its current revision again: the
+    /// page's item was retracted from its node, or the namespace moved to another node.
     Restore,
     /// A mirror's source went away and the policy keeps the page.
     Keep,

@@ -719,45 +719,69 @@ pub fn handle_retracted(
             state.clock = VersionVector::default();
             decision(Outcome::Delete, state, actions)
         }
+        Some(Role::Source | Role::Peer) => restore(config, state, media, now),
+    }
+}
+
+/// The namespace moved to another node ([`crate::sync::SetupStep::Republish`]): on its source
+/// (or a peer) the page or media file publishes its current revision there, the same revision
+/// (sites that have it ignore it), so that the new node carries every page; a deleted page
+/// publishes its deletion. Refused ([`RefuseReason::NotSource`]) on a mirror; a page never
+/// published here has nothing to republish ([`IgnoreReason::NeverSynced`]).
+pub fn handle_republish(config: &SiteConfig, state: PageState, now: Timestamp) -> Decision {
+    match config.role_for(&state.page) {
+        None => ignore(state, IgnoreReason::NotSynced),
+        Some(Role::Mirror { .. }) => {
+            let reason = RefuseReason::NotSource;
+            decision(Outcome::Refuse { reason }, state, Vec::new())
+        }
+        Some(_) if !state.ever_synced() => ignore(state, IgnoreReason::NeverSynced),
         Some(Role::Source | Role::Peer) => {
-            let entry = if media {
-                match &state.media {
-                    Some(version) => {
-                        let head = state.head.as_ref().map_or(0, |h| h.revision);
-                        let url = config.media_link(&state.page, head, &version.sha256);
-                        let Some(url) = url else {
-                            return ignore(state, IgnoreReason::MediaUnavailable);
-                        };
-                        let kind = EntryKind::Media {
-                            media_type: version.media_type.clone(),
-                            sha256: version.sha256.clone(),
-                            size: version.size,
-                            data: None,
-                            url: Some(url),
-                        };
-                        publish::entry(config, &state, kind, now)
-                    }
-                    None => {
-                        let kind = EntryKind::MediaDeleted {
-                            when: now,
-                            by: None,
-                            comment: None,
-                        };
-                        publish::entry(config, &state, kind, now)
-                    }
-                }
-            } else {
-                let kind = publish::revision_kind(config, state.text.as_deref(), None, None, now);
-                publish::entry(config, &state, kind, now)
-            };
-            let mut entry = entry;
-            // the revision the page has here, not a new one: receivers that have it ignore it
-            if let Some(head) = &state.head {
-                entry.revision = head.clone();
-            }
-            decision(Outcome::Restore, state, vec![Action::Publish { entry }])
+            let media = state.is_media;
+            restore(config, state, media, now)
         }
     }
+}
+
+/// Publishes the current revision of the page (`media`: of the media file) again, outcome
+/// `restore`.
+fn restore(config: &SiteConfig, state: PageState, media: bool, now: Timestamp) -> Decision {
+    let entry = if media {
+        match &state.media {
+            Some(version) => {
+                let head = state.head.as_ref().map_or(0, |h| h.revision);
+                let url = config.media_link(&state.page, head, &version.sha256);
+                let Some(url) = url else {
+                    return ignore(state, IgnoreReason::MediaUnavailable);
+                };
+                let kind = EntryKind::Media {
+                    media_type: version.media_type.clone(),
+                    sha256: version.sha256.clone(),
+                    size: version.size,
+                    data: None,
+                    url: Some(url),
+                };
+                publish::entry(config, &state, kind, now)
+            }
+            None => {
+                let kind = EntryKind::MediaDeleted {
+                    when: now,
+                    by: None,
+                    comment: None,
+                };
+                publish::entry(config, &state, kind, now)
+            }
+        }
+    } else {
+        let kind = publish::revision_kind(config, state.text.as_deref(), None, None, now);
+        publish::entry(config, &state, kind, now)
+    };
+    let mut entry = entry;
+    // the revision the page has here, not a new one: receivers that have it ignore it
+    if let Some(head) = &state.head {
+        entry.revision = head.clone();
+    }
+    decision(Outcome::Restore, state, vec![Action::Publish { entry }])
 }
 
 /// Renders a pending conflict as git-style markers labelled with the two revisions; the

@@ -11,7 +11,7 @@ use super::config::SiteConfig;
 use super::state::PageState;
 use super::{
     announce_source_move, check_save, handle_editor_closed, handle_editor_opened,
-    handle_local_save, handle_media_saved, handle_notification, handle_retracted,
+    handle_local_save, handle_media_saved, handle_notification, handle_republish, handle_retracted,
     handle_source_gone, handle_tick, resolve_conflict,
 };
 use crate::entry::{Entry, SiteId};
@@ -81,6 +81,9 @@ pub enum Input {
         /// The retracted item's id.
         item: String,
     },
+    /// The namespace moved to another node: publish the current revision there; see
+    /// [`handle_republish`].
+    Republish,
     /// See [`resolve_conflict`].
     ResolveConflict {
         /// The editor's choice.
@@ -130,6 +133,7 @@ impl<'de> Deserialize<'de> for Input {
                 "retracted" => Input::Retracted {
                     item: f.field("item")?,
                 },
+                "republish" => Input::Republish,
                 "resolveConflict" => Input::ResolveConflict {
                     choice: f.field("choice")?,
                     local_text: f.field("localText")?,
@@ -149,6 +153,7 @@ impl<'de> Deserialize<'de> for Input {
                             "announceSourceMove",
                             "mediaSaved",
                             "retracted",
+                            "republish",
                             "resolveConflict",
                         ],
                     ));
@@ -188,6 +193,7 @@ pub fn handle(config: &SiteConfig, state: PageState, input: Input, now: Timestam
         Input::Tick => handle_tick(config, state, now),
         Input::MediaSaved { edit } => handle_media_saved(config, state, edit, now),
         Input::Retracted { item } => handle_retracted(config, state, &item, now),
+        Input::Republish => handle_republish(config, state, now),
         Input::SourceGone { redirect } => handle_source_gone(config, state, redirect, now),
         Input::AnnounceSourceMove { new_source } => {
             announce_source_move(config, state, &new_source, now)

@@ -56,8 +56,8 @@ pub use config::{
     DEFAULT_SOURCE_GRACE_SECONDS, GonePolicy, NamespaceRule, Role, SiteConfig,
 };
 pub use engine::{
-    announce_source_move, check_save, handle_local_save, handle_notification, handle_retracted,
-    handle_source_gone, render_conflict, resolve_conflict,
+    announce_source_move, check_save, handle_local_save, handle_notification, handle_republish,
+    handle_retracted, handle_source_gone, render_conflict, resolve_conflict,
 };
 pub use input::{Input, handle};
 pub use lock::{handle_editor_closed, handle_editor_opened, handle_tick};
@@ -65,8 +65,8 @@ pub use media::{handle_media_saved, media_needs_publish};
 pub use notices::{REPORT_NOTICE_SECONDS, notices};
 pub use outbox::{PublishFailure, needs_publish};
 pub use setup::{
-    NamespaceSetup, SetupError, SetupRequest, SetupStep, check_mirror_source, plan_setup,
-    source_of_items,
+    NamespaceSetup, SetupError, SetupRequest, SetupStep, check_mirror_source, follow_target,
+    node_ref, plan_setup, source_of_items,
 };
 pub use state::{
     ConflictOrigin, ConflictReport, HISTORY_LEN, LockState, MediaVersion, PageState,

@@ -43,7 +43,7 @@ pub enum SubscriptionReport {
     /// Waiting for its verification of intent.
     Pending,
     /// Dropped by the gateway at `at`, for `reason`; `redirect` is the node a deleted node
-    /// redirected to.
+    /// redirected to (a node URI, or another gateway's feed URL).
     Dropped {
         /// Why.
         reason: DropReason,
@@ -124,7 +124,7 @@ pub enum SubscriptionStep {
     Resubscribe,
     /// The node moved: follow it there (the `follow` namespace change).
     Follow {
-        /// The node to follow.
+        /// The node to follow: a node URI, or another gateway's feed URL.
         node: String,
     },
     /// The node was deleted without a successor and this site did not hear of it, or the

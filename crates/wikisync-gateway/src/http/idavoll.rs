@@ -17,6 +17,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::store::{Cursor, PageRequest, PublishRequest, StoreError, SubscribeRequest};
 use crate::time::now_ms;
 use crate::uri::{NodeUri, is_remote_key};
+use wikisync_core::node::NodeRef;
 
 /// Checks `Content-Type: application/atom+xml[;type=entry][;charset=utf-8]`.
 fn check_entry_content_type(headers: &HeaderMap) -> ApiResult<()> {
@@ -124,6 +125,22 @@ struct DeleteBody {
     redirect_uri: Option<String>,
 }
 
+/// A deletion's redirect in its canonical form: a node URI (of this or any service), or
+/// another gateway's feed URL `http(s)://<host>[:<port>][/<prefix>]/items?uri=<node URI>`, which
+/// subscribers follow to that gateway (see [`wikisync_core::node::NodeRef`]).
+fn redirect_uri(text: &str) -> ApiResult<String> {
+    NodeRef::parse(text.trim())
+        .map(|r| r.to_string())
+        .map_err(|e| {
+            ApiError::bad_request(
+                "malformed_uri",
+                format!(
+                    "redirect_uri is neither an XMPP node URI (xmpp:<service>?;node=<id>) nor a gateway's feed URL (http(s)://<host>[:<port>][/<prefix>]/items?uri=<node URI>): {e}"
+                ),
+            )
+        })
+}
+
 /// `POST /delete`: deletes a node, with an optional redirect.
 pub(crate) async fn delete(
     State(state): State<AppState>,
@@ -146,14 +163,7 @@ pub(crate) async fn delete(
                 format!("the body is not the expected JSON: {e}"),
             )
         })?;
-        parsed
-            .redirect_uri
-            .map(|r| {
-                NodeUri::parse(&r)
-                    .map(|u| u.to_string())
-                    .map_err(|e| ApiError::bad_uri("redirect_uri", &e))
-            })
-            .transpose()?
+        parsed.redirect_uri.map(|r| redirect_uri(&r)).transpose()?
     };
     state
         .store()

@@ -9,7 +9,7 @@
 //! |---|---|---|
 //! | `POST /create` | 200 `{"uri"}` | new instant node `generic/<uuid>` |
 //! | `POST /publish[?uri=][&item=]` | 200 `{"uri"}` | body = Atom entry; no `uri`: new instant node; item id = `item`, else the entry's `atom:id`, else `current`; empty body: retract `item`, or delete the node when no `item` is given |
-//! | `POST /delete?uri=` | 204 | optional JSON body `{"redirect_uri": "xmpp:…"}` |
+//! | `POST /delete?uri=` | 204 | optional JSON body `{"redirect_uri": "xmpp:…"}` (or another gateway's feed URL) |
 //! | `GET /list` | 200 `["node", …]` | |
 //! | `POST /subscribe` | 204, or 200 `{"uri", "callback", "lease_seconds", "expires"}` with a lease | JSON `{"uri", "callback", "secret"?, "lease_seconds"?}`; verified unless `--no-verify`; the newest item is queued for a new subscriber; with `lease_seconds`, subscribing again renews the lease |
 //! | `POST /unsubscribe` | 204 | JSON `{"uri", "callback"}`; verified unless `--no-verify` |

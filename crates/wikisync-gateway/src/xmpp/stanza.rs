@@ -636,6 +636,34 @@ mod tests {
     }
 
     #[test]
+    fn a_redirect_to_another_gateway_feed_url_travels_as_it_is() {
+        // XEP-0060 allows any URI as the redirect: another gateway's feed URL goes to the
+        // service unchanged, and comes back unchanged in the deletion event.
+        let feed = "http://gw2.example:8081/items?uri=xmpp%3Aps2%3F%3Bnode%3Dn";
+        let d = PubsubRequest::Delete {
+            node: "n".into(),
+            redirect: Some(feed.into()),
+        }
+        .to_element()
+        .expect("builds");
+        let sent = d
+            .get_child("delete", NS_OWNER)
+            .and_then(|x| x.get_child("redirect", NS_OWNER))
+            .and_then(|r| r.attr("uri"));
+        assert_eq!(sent, Some(feed));
+        let event = parse(&format!(
+            "<event xmlns='http://jabber.org/protocol/pubsub#event'><delete node='n'><redirect uri='{feed}'/></delete></event>"
+        ));
+        assert_eq!(
+            parse_event(&event),
+            vec![PubsubEvent::Deleted {
+                node: "n".into(),
+                redirect: Some(feed.into())
+            }]
+        );
+    }
+
+    #[test]
     fn items_by_id_names_each_item() {
         let r = PubsubRequest::ItemsById {
             node: "n".into(),

@@ -40,7 +40,11 @@
 //! assert!(!same_node("xmpp:pubsub.example.org?;node=Wiki/start", "xmpp:pubsub.example.org?;node=wiki/start"));
 //! ```
 
+mod target;
+
 use std::fmt;
+
+pub use target::{NodeRef, gateway_url};
 
 use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
 
@@ -108,12 +112,26 @@ pub enum UriError {
     /// The URI is longer than [`MAX_URI_LEN`] bytes.
     #[error("the URI is too long")]
     TooLong,
+    /// Not the URL of a gateway: `http://` or `https://`, a host, an optional port and path,
+    /// no user name or password (see [`gateway_url`]).
+    #[error("not a gateway URL (http(s)://<host>[:<port>][/<prefix>], without user or password)")]
+    NotGateway,
+    /// A gateway's feed URL whose path does not end in `/items`.
+    #[error(
+        "a gateway's feed URL ends in /items (http(s)://<host>[:<port>][/<prefix>]/items?uri=<node URI>)"
+    )]
+    FeedPath,
+    /// A gateway's feed URL without its `uri` parameter, or with two.
+    #[error("a gateway's feed URL names its node once, as ?uri=<node URI>")]
+    FeedNode,
 }
 
 impl UriError {
     /// A stable snake_case code for the error (used by the conformance vectors
     /// `tests/vectors/node_uris.json`): `not_xmpp`, `authority`, `empty_service`,
-    /// `invalid_service`, `query_type`, `duplicate_node`, `fragment`, `encoding`, `too_long`.
+    /// `invalid_service`, `query_type`, `duplicate_node`, `fragment`, `encoding`, `too_long`;
+    /// for gateway and feed URLs ([`NodeRef`], `tests/vectors/follow_targets.json`)
+    /// `not_gateway`, `feed_path`, `feed_node`.
     pub fn code(&self) -> &'static str {
         match self {
             Self::NotXmpp => "not_xmpp",
@@ -125,6 +143,9 @@ impl UriError {
             Self::Fragment => "fragment",
             Self::Encoding => "encoding",
             Self::TooLong => "too_long",
+            Self::NotGateway => "not_gateway",
+            Self::FeedPath => "feed_path",
+            Self::FeedNode => "feed_node",
         }
     }
 }

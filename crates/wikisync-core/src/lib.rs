@@ -91,5 +91,6 @@ pub mod id;
 pub mod merge;
 pub mod node;
 pub mod sync;
+mod tagged;
 pub mod time;
 pub mod wire;

@@ -30,6 +30,7 @@ use crate::entry::{self, DecodeError, DecodeOptions, Entry, MediaError};
 use crate::id::{PageId, PageIdError};
 use crate::merge::{self, Markers, MergeOptions, Region};
 use crate::sync::{PageState, SetupError};
+use crate::tagged::ListOr;
 use crate::time::Timestamp;
 
 /// Which kind of failure a [`WireError`] is: each binding throws one error class per kind.
@@ -152,7 +153,20 @@ fn shape_error(what: &str, error: &serde_json::Error) -> WireError {
 /// Reads the JSON text of the argument `what` as the core type `T`. A page id the core
 /// refuses inside it is a [`ErrorKind::PageId`] error; any other mismatch an
 /// [`ErrorKind::InvalidArgument`] error whose message starts with `what`.
+///
+/// The text is read into a `serde_json::Value` first and `T` from that, as [`from_value`]
+/// does for PHP: every core type is then deserialized from one kind of input only, which
+/// keeps the bindings small (each kind of input is one more copy of every type's
+/// deserializer; see also `src/tagged.rs`), and the JSON text reader is compiled for `Value`
+/// alone. As in a `Value`, a key given twice in one object counts once, the last time
+/// (`JSON.stringify` and PHP arrays never write one twice).
 pub fn parse<T: DeserializeOwned>(what: &str, json: &str) -> Result<T, WireError> {
+    from_value(what, parse_value(what, json)?)
+}
+
+/// The JSON text of the argument `what` as a `Value` (the part of [`parse`] that does not
+/// depend on the type).
+fn parse_value(what: &str, json: &str) -> Result<Value, WireError> {
     take_refused_page_id();
     serde_json::from_str(json).map_err(|e| shape_error(what, &e))
 }
@@ -167,9 +181,7 @@ pub fn from_value<T: DeserializeOwned>(what: &str, value: Value) -> Result<T, Wi
 /// as `"notFromSource"` for an [`crate::sync::IgnoreReason`]. An unknown name is an
 /// [`ErrorKind::InvalidArgument`] error whose message starts with `what`.
 pub fn parse_name<T: DeserializeOwned>(what: &str, name: &str) -> Result<T, WireError> {
-    // Through the JSON text rather than a `Value`: the text reader is the one every binding
-    // already carries, which keeps the WebAssembly module small.
-    parse(what, &to_json(&name))
+    from_value(what, Value::String(name.to_owned()))
 }
 
 /// The JSON value of a core value (object keys sorted).
@@ -293,8 +305,7 @@ pub struct MergeArgs {
 }
 
 /// Marker labels: `{"ours", "base", "theirs"}` or `[ours, base, theirs]`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Labels {
     /// By name.
     Named {
@@ -307,6 +318,28 @@ pub enum Labels {
     },
     /// `[ours, base, theirs]`, as in `tests/vectors/merge.json`.
     List([String; 3]),
+}
+
+/// An object reads as [`Labels::Named`], a list as [`Labels::List`]. By hand rather than
+/// `#[serde(untagged)]`, to keep the bindings small: see `src/tagged.rs`.
+impl<'de> Deserialize<'de> for Labels {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        /// The object form.
+        #[derive(Deserialize)]
+        struct Named {
+            ours: String,
+            base: String,
+            theirs: String,
+        }
+        Ok(
+            match ListOr::<[String; 3], Named>::deserialize(deserializer)? {
+                ListOr::List(list) => Labels::List(list),
+                ListOr::Object(Named { ours, base, theirs }) => {
+                    Labels::Named { ours, base, theirs }
+                }
+            },
+        )
+    }
 }
 
 /// The result of a merge, as both bindings return it.

@@ -22,6 +22,7 @@ pub(crate) use base64::{bytes, option_bytes};
 use serde::{Deserialize, Serialize};
 
 use crate::id::PageId;
+use crate::tagged;
 use crate::time::Timestamp;
 
 /// XML namespace of Atom (RFC 4287).
@@ -183,7 +184,7 @@ pub struct Entry {
 }
 
 /// The kinds of wikisync entries.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(
     tag = "type",
     rename_all = "camelCase",
@@ -230,11 +231,11 @@ pub enum EntryKind {
         sha256: String,
         /// The number of bytes (`ws:size`).
         size: u64,
-        /// The bytes, when they travel inside the entry.
-        #[serde(default, with = "base64::option_bytes")]
+        /// The bytes, when they travel inside the entry (may be left out).
+        #[serde(with = "base64::option_bytes")]
         data: Option<Vec<u8>>,
-        /// Where to fetch the bytes, when they travel by reference (`atom:content/@src`).
-        #[serde(default)]
+        /// Where to fetch the bytes, when they travel by reference (`atom:content/@src`; may
+        /// be left out).
         url: Option<String>,
     },
     /// The media file was deleted at the origin (an `at:deleted-entry` with `ws:media`).
@@ -246,6 +247,59 @@ pub enum EntryKind {
         /// Why, if given.
         comment: Option<String>,
     },
+}
+
+/// By hand rather than derived, to keep the bindings small: see `src/tagged.rs` (the rules are
+/// the derive's).
+impl<'de> Deserialize<'de> for EntryKind {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        fn read(tag: &str, f: &mut tagged::Fields) -> Result<EntryKind, serde_json::Error> {
+            Ok(match tag {
+                "page" => EntryKind::Page {
+                    text: f.field("text")?,
+                    media_type: f.field("mediaType")?,
+                },
+                "draft" => EntryKind::Draft {
+                    lock_expires: f.field("lockExpires")?,
+                    conflict_with: f.field("conflictWith")?,
+                },
+                "unlock" => EntryKind::Unlock,
+                "deleted" => EntryKind::Deleted {
+                    when: f.field("when")?,
+                    by: f.field("by")?,
+                    comment: f.field("comment")?,
+                },
+                "media" => EntryKind::Media {
+                    media_type: f.field("mediaType")?,
+                    sha256: f.field("sha256")?,
+                    size: f.field("size")?,
+                    data: f
+                        .take("data")
+                        .map_or(Ok(None), base64::option_bytes::deserialize)?,
+                    url: f.field("url")?,
+                },
+                "mediaDeleted" => EntryKind::MediaDeleted {
+                    when: f.field("when")?,
+                    by: f.field("by")?,
+                    comment: f.field("comment")?,
+                },
+                other => {
+                    return Err(serde::de::Error::unknown_variant(
+                        other,
+                        &[
+                            "page",
+                            "draft",
+                            "unlock",
+                            "deleted",
+                            "media",
+                            "mediaDeleted",
+                        ],
+                    ));
+                }
+            })
+        }
+        tagged::deserialize(deserializer, read)
+    }
 }
 
 /// Why the bytes of a media file are not the ones its entry announced.

@@ -101,7 +101,7 @@ pub enum Resolution {
 }
 
 /// One region of a merge result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(
     tag = "type",
     rename_all = "camelCase",
@@ -117,6 +117,29 @@ pub enum Region {
     },
     /// Both sides changed this region incompatibly.
     Conflict(Conflict),
+}
+
+/// By hand rather than derived, to keep the bindings small: see `src/tagged.rs` (the rules are
+/// the derive's).
+impl<'de> Deserialize<'de> for Region {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        fn read(tag: &str, f: &mut crate::tagged::Fields) -> Result<Region, serde_json::Error> {
+            Ok(match tag {
+                "resolved" => Region::Resolved {
+                    text: f.field("text")?,
+                    resolution: f.field("resolution")?,
+                },
+                "conflict" => Region::Conflict(f.rest()?),
+                other => {
+                    return Err(serde::de::Error::unknown_variant(
+                        other,
+                        &["resolved", "conflict"],
+                    ));
+                }
+            })
+        }
+        crate::tagged::deserialize(deserializer, read)
+    }
 }
 
 /// A conflicting region: the three versions of it, as data.

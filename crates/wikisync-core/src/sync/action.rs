@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::state::{PageState, PendingConflict};
 use crate::entry::{Entry, RevisionRef, SiteId};
+use crate::tagged;
 use crate::time::Timestamp;
 
 /// The result of one input: store `state`, then carry out `actions` in order.
@@ -289,7 +290,7 @@ pub enum ConflictChoice {
 }
 
 /// A message for the local users of a page.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(
     tag = "type",
     rename_all = "camelCase",
@@ -361,6 +362,69 @@ pub enum Notice {
     },
 }
 
+/// By hand rather than derived, to keep the bindings small: see `src/tagged.rs` (the rules are
+/// the derive's).
+impl<'de> Deserialize<'de> for Notice {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        fn read(tag: &str, f: &mut tagged::Fields) -> Result<Notice, serde_json::Error> {
+            Ok(match tag {
+                "editedElsewhere" => Notice::EditedElsewhere {
+                    site: f.field("site")?,
+                    editor: f.field("editor")?,
+                    until: f.field("until")?,
+                },
+                "lockLost" => Notice::LockLost {
+                    site: f.field("site")?,
+                    editor: f.field("editor")?,
+                    until: f.field("until")?,
+                },
+                "mirroredFrom" => Notice::MirroredFrom {
+                    source: f.field("source")?,
+                },
+                "sourceGone" => Notice::SourceGone {
+                    source: f.field("source")?,
+                },
+                "conflict" => Notice::Conflict {
+                    revision: f.field("revision")?,
+                },
+                "mediaTooLarge" => Notice::MediaTooLarge {
+                    size: f.field("size")?,
+                    max: f.field("max")?,
+                },
+                "mediaConflict" => Notice::MediaConflict {
+                    kept: f.field("kept")?,
+                    replaced: f.field("replaced")?,
+                },
+                "editedLocally" => Notice::EditedLocally {
+                    editor: f.field("editor")?,
+                    until: f.field("until")?,
+                },
+                "conflictReported" => Notice::ConflictReported {
+                    site: f.field("site")?,
+                    revision: f.field("revision")?,
+                },
+                other => {
+                    return Err(serde::de::Error::unknown_variant(
+                        other,
+                        &[
+                            "editedElsewhere",
+                            "lockLost",
+                            "mirroredFrom",
+                            "sourceGone",
+                            "conflict",
+                            "mediaTooLarge",
+                            "mediaConflict",
+                            "editedLocally",
+                            "conflictReported",
+                        ],
+                    ));
+                }
+            })
+        }
+        tagged::deserialize(deserializer, read)
+    }
+}
+
 impl Notice {
     /// Whether an administrator should hear of it (the admin page), beyond the readers of the
     /// page: a file over the size limit, concurrent uploads, a vanished source.
@@ -387,7 +451,7 @@ pub struct LocalMediaEdit {
 }
 
 /// What a local media edit did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(
     tag = "type",
     rename_all = "camelCase",
@@ -404,6 +468,32 @@ pub enum MediaChange {
     },
     /// The file was deleted.
     Deleted,
+}
+
+/// By hand rather than derived, to keep the bindings small: see `src/tagged.rs` (the rules are
+/// the derive's).
+impl<'de> Deserialize<'de> for MediaChange {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        fn read(tag: &str, f: &mut tagged::Fields) -> Result<MediaChange, serde_json::Error> {
+            Ok(match tag {
+                "file" => MediaChange::File {
+                    data: match f.take("data") {
+                        Some(data) => crate::entry::bytes::deserialize(data)?,
+                        None => return Err(serde::de::Error::missing_field("data")),
+                    },
+                    media_type: f.field("mediaType")?,
+                },
+                "deleted" => MediaChange::Deleted,
+                other => {
+                    return Err(serde::de::Error::unknown_variant(
+                        other,
+                        &["file", "deleted"],
+                    ));
+                }
+            })
+        }
+        tagged::deserialize(deserializer, read)
+    }
 }
 
 /// A local save, as the host reports it.
@@ -462,7 +552,7 @@ impl LocalEdit {
 }
 
 /// What a local save did to the page.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(
     tag = "type",
     rename_all = "camelCase",
@@ -476,4 +566,26 @@ pub enum Change {
     },
     /// The page was deleted.
     Deleted,
+}
+
+/// By hand rather than derived, to keep the bindings small: see `src/tagged.rs` (the rules are
+/// the derive's).
+impl<'de> Deserialize<'de> for Change {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        fn read(tag: &str, f: &mut tagged::Fields) -> Result<Change, serde_json::Error> {
+            Ok(match tag {
+                "text" => Change::Text {
+                    text: f.field("text")?,
+                },
+                "deleted" => Change::Deleted,
+                other => {
+                    return Err(serde::de::Error::unknown_variant(
+                        other,
+                        &["text", "deleted"],
+                    ));
+                }
+            })
+        }
+        tagged::deserialize(deserializer, read)
+    }
 }

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::entry::{DOKUWIKI_MEDIA_TYPE, SiteId};
 use crate::id::PageId;
+use crate::tagged;
 
 /// Default lock duration: DokuWiki's own edit lock lasts 15 minutes.
 pub const DEFAULT_LOCK_SECONDS: u32 = 15 * 60;
@@ -107,7 +108,7 @@ pub struct NamespaceRule {
 }
 
 /// What this site does for the pages of a namespace.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(
     tag = "type",
     rename_all = "camelCase",
@@ -126,6 +127,30 @@ pub enum Role {
     },
     /// Everyone edits: drafts lock, concurrent edits merge.
     Peer,
+}
+
+/// By hand rather than derived, to keep the bindings small: see `src/tagged.rs` (the rules are
+/// the derive's).
+impl<'de> Deserialize<'de> for Role {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        fn read(tag: &str, f: &mut tagged::Fields) -> Result<Role, serde_json::Error> {
+            Ok(match tag {
+                "source" => Role::Source,
+                "mirror" => Role::Mirror {
+                    source: f.field("source")?,
+                    when_gone: f.field("whenGone")?,
+                },
+                "peer" => Role::Peer,
+                other => {
+                    return Err(serde::de::Error::unknown_variant(
+                        other,
+                        &["source", "mirror", "peer"],
+                    ));
+                }
+            })
+        }
+        tagged::deserialize(deserializer, read)
+    }
 }
 
 /// What a mirror does with its pages when the source goes away without naming a successor.

@@ -15,10 +15,11 @@ use super::{
     handle_source_gone, handle_tick, resolve_conflict,
 };
 use crate::entry::{Entry, SiteId};
+use crate::tagged;
 use crate::time::Timestamp;
 
 /// One input to the sync engine for one page.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(
     tag = "type",
     rename_all = "camelCase",
@@ -56,7 +57,6 @@ pub enum Input {
         /// The namespace whose subscription delivered the entry, when the host knows it
         /// (DokuWiki: the `ns` of the callback URL): an entry for a page outside it is
         /// ignored ([`IgnoreReason::OutsideNamespace`]).
-        #[serde(default)]
         namespace: Option<String>,
     },
     /// See [`handle_tick`].
@@ -92,9 +92,76 @@ pub enum Input {
         local_text: Option<String>,
         /// The text in the editor when the choice was made, if the host has it (it replaces
         /// the refused text kept with a conflict from a local save).
-        #[serde(default)]
         editor_text: Option<String>,
     },
+}
+
+/// By hand rather than derived, to keep the bindings small: see `src/tagged.rs` (the rules are
+/// the derive's).
+impl<'de> Deserialize<'de> for Input {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        fn read(tag: &str, f: &mut tagged::Fields) -> Result<Input, serde_json::Error> {
+            Ok(match tag {
+                "localSave" => Input::LocalSave {
+                    edit: f.field("edit")?,
+                },
+                "saveRequested" => Input::SaveRequested {
+                    change: f.field("change")?,
+                    editor: f.field("editor")?,
+                },
+                "editorOpened" => Input::EditorOpened {
+                    editor: f.field("editor")?,
+                },
+                "editorClosed" => Input::EditorClosed {
+                    editor: f.field("editor")?,
+                },
+                "notification" => Input::Notification {
+                    local_text: f.field("localText")?,
+                    entry: f.field("entry")?,
+                    namespace: f.field("namespace")?,
+                },
+                "tick" => Input::Tick,
+                "sourceGone" => Input::SourceGone {
+                    redirect: f.field("redirect")?,
+                },
+                "announceSourceMove" => Input::AnnounceSourceMove {
+                    new_source: f.field("newSource")?,
+                },
+                "mediaSaved" => Input::MediaSaved {
+                    edit: f.field("edit")?,
+                },
+                "retracted" => Input::Retracted {
+                    item: f.field("item")?,
+                },
+                "republish" => Input::Republish,
+                "resolveConflict" => Input::ResolveConflict {
+                    choice: f.field("choice")?,
+                    local_text: f.field("localText")?,
+                    editor_text: f.field("editorText")?,
+                },
+                other => {
+                    return Err(serde::de::Error::unknown_variant(
+                        other,
+                        &[
+                            "localSave",
+                            "saveRequested",
+                            "editorOpened",
+                            "editorClosed",
+                            "notification",
+                            "tick",
+                            "sourceGone",
+                            "announceSourceMove",
+                            "mediaSaved",
+                            "retracted",
+                            "republish",
+                            "resolveConflict",
+                        ],
+                    ));
+                }
+            })
+        }
+        tagged::deserialize(deserializer, read)
+    }
 }
 
 /// Runs one input through the matching `handle_*` function at time `now`.

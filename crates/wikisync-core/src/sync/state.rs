@@ -11,6 +11,7 @@ use super::version_vector::VersionVector;
 use crate::entry::{RevisionRef, SiteId};
 use crate::id::PageId;
 use crate::merge::Region;
+use crate::tagged::{self, ListOr};
 use crate::time::Timestamp;
 
 /// How many past (version vector, text) snapshots a page keeps for finding merge bases.
@@ -98,15 +99,10 @@ impl Serialize for Releases {
 
 impl<'de> Deserialize<'de> for Releases {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        /// The list form, or the object form written before 0.2.
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Form {
-            List(Vec<Release>),
-            Map(BTreeMap<SiteId, Timestamp>),
-        }
+        // The list form, or the object form written before 0.2.
+        type Form = ListOr<Vec<Release>, BTreeMap<SiteId, Timestamp>>;
         Ok(Releases(match Form::deserialize(deserializer)? {
-            Form::List(list) => {
+            ListOr::List(list) => {
                 let mut map = BTreeMap::new();
                 for r in list {
                     let slot = map.entry(r.site).or_insert(r.at);
@@ -114,7 +110,7 @@ impl<'de> Deserialize<'de> for Releases {
                 }
                 map
             }
-            Form::Map(map) => map,
+            ListOr::Object(map) => map,
         }))
     }
 }
@@ -143,7 +139,7 @@ pub struct Snapshot {
 }
 
 /// Who may edit a page, named after what the state waits for.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 #[serde(
     tag = "type",
     rename_all = "camelCase",
@@ -154,7 +150,6 @@ pub enum LockState {
     #[default]
     Free,
     /// A local editor holds the page; waits for its save, its cancel, or `expires`.
-    #[serde(alias = "awaiting_local_save")]
     AwaitingLocalSave {
         /// The local user editing.
         editor: String,
@@ -167,7 +162,6 @@ pub enum LockState {
     },
     /// An editor at another site holds the page; waits for that site's save, its unlock, or
     /// `expires`.
-    #[serde(alias = "awaiting_remote_save")]
     AwaitingRemoteSave {
         /// The site where the editor is.
         site: SiteId,
@@ -179,9 +173,40 @@ pub enum LockState {
         expires: Timestamp,
         /// The local editor whose lock this session won in a simultaneous start, if any
         /// (told until this session ends).
-        #[serde(default)]
         displaced: Option<String>,
     },
+}
+
+/// By hand rather than derived, to keep the bindings small: see `src/tagged.rs` (the rules are
+/// the derive's). States written before 0.2 name the variants in snake_case.
+impl<'de> Deserialize<'de> for LockState {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        fn read(tag: &str, f: &mut tagged::Fields) -> Result<LockState, serde_json::Error> {
+            Ok(match tag {
+                "free" => LockState::Free,
+                "awaitingLocalSave" | "awaiting_local_save" => LockState::AwaitingLocalSave {
+                    editor: f.field("editor")?,
+                    since: f.field("since")?,
+                    expires: f.field("expires")?,
+                    opened: f.field("opened")?,
+                },
+                "awaitingRemoteSave" | "awaiting_remote_save" => LockState::AwaitingRemoteSave {
+                    site: f.field("site")?,
+                    editor: f.field("editor")?,
+                    since: f.field("since")?,
+                    expires: f.field("expires")?,
+                    displaced: f.field("displaced")?,
+                },
+                other => {
+                    return Err(serde::de::Error::unknown_variant(
+                        other,
+                        &["free", "awaitingLocalSave", "awaitingRemoteSave"],
+                    ));
+                }
+            })
+        }
+        tagged::deserialize(deserializer, read)
+    }
 }
 
 /// A version that could not be merged: kept for the local editor to resolve.
@@ -207,7 +232,7 @@ pub struct PendingConflict {
 }
 
 /// Where a pending conflict came from.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(
     tag = "type",
     rename_all = "camelCase",
@@ -225,6 +250,29 @@ pub enum ConflictOrigin {
         /// The text the editor tried to save (`None`: a deletion).
         text: Option<String>,
     },
+}
+
+/// By hand rather than derived, to keep the bindings small: see `src/tagged.rs` (the rules are
+/// the derive's).
+impl<'de> Deserialize<'de> for ConflictOrigin {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        fn read(tag: &str, f: &mut tagged::Fields) -> Result<ConflictOrigin, serde_json::Error> {
+            Ok(match tag {
+                "remote" => ConflictOrigin::Remote,
+                "localSave" => ConflictOrigin::LocalSave {
+                    editor: f.field("editor")?,
+                    text: f.field("text")?,
+                },
+                other => {
+                    return Err(serde::de::Error::unknown_variant(
+                        other,
+                        &["remote", "localSave"],
+                    ));
+                }
+            })
+        }
+        tagged::deserialize(deserializer, read)
+    }
 }
 
 impl PageState {

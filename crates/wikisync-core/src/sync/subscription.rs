@@ -21,10 +21,11 @@
 use serde::{Deserialize, Serialize};
 
 use super::config::{Role, SiteConfig};
+use crate::tagged;
 use crate::time::Timestamp;
 
 /// What the gateway said about a subscription.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(
     tag = "type",
     rename_all = "camelCase",
@@ -37,7 +38,6 @@ pub enum SubscriptionReport {
         expires: Option<Timestamp>,
         /// The node's last sign of life from its publisher: its newest item or heartbeat
         /// (`None`: the gateway cannot tell, e.g. a node of another service).
-        #[serde(default)]
         source_seen: Option<Timestamp>,
     },
     /// Waiting for its verification of intent.
@@ -56,6 +56,39 @@ pub enum SubscriptionReport {
     NotFound,
     /// The gateway could not be asked, or could not answer.
     Unreachable,
+}
+
+/// By hand rather than derived, to keep the bindings small: see `src/tagged.rs` (the rules are
+/// the derive's).
+impl<'de> Deserialize<'de> for SubscriptionReport {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        fn read(
+            tag: &str,
+            f: &mut tagged::Fields,
+        ) -> Result<SubscriptionReport, serde_json::Error> {
+            Ok(match tag {
+                "active" => SubscriptionReport::Active {
+                    expires: f.field("expires")?,
+                    source_seen: f.field("sourceSeen")?,
+                },
+                "pending" => SubscriptionReport::Pending,
+                "dropped" => SubscriptionReport::Dropped {
+                    reason: f.field("reason")?,
+                    at: f.field("at")?,
+                    redirect: f.field("redirect")?,
+                },
+                "notFound" => SubscriptionReport::NotFound,
+                "unreachable" => SubscriptionReport::Unreachable,
+                other => {
+                    return Err(serde::de::Error::unknown_variant(
+                        other,
+                        &["active", "pending", "dropped", "notFound", "unreachable"],
+                    ));
+                }
+            })
+        }
+        tagged::deserialize(deserializer, read)
+    }
 }
 
 /// Why the gateway dropped a subscription.

@@ -20,6 +20,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::entry::{RevisionRef, SiteId};
+use crate::tagged::ListOr;
 
 /// A version vector: for each site, the newest revision number of that site included; a
 /// missing site means revision 0.
@@ -38,22 +39,17 @@ impl Serialize for VersionVector {
 
 impl<'de> Deserialize<'de> for VersionVector {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        /// The list form, or the object form written before 0.2.
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Form {
-            List(Vec<RevisionRef>),
-            Map(BTreeMap<SiteId, u64>),
-        }
+        // The list form, or the object form written before 0.2.
+        type Form = ListOr<Vec<RevisionRef>, BTreeMap<SiteId, u64>>;
         Ok(match Form::deserialize(deserializer)? {
-            Form::List(refs) => {
+            ListOr::List(refs) => {
                 let mut out = VersionVector::default();
                 for r in &refs {
                     out.raise(&r.site, r.revision);
                 }
                 out
             }
-            Form::Map(map) => VersionVector(map.into_iter().filter(|(_, r)| *r > 0).collect()),
+            ListOr::Object(map) => VersionVector(map.into_iter().filter(|(_, r)| *r > 0).collect()),
         })
     }
 }

@@ -34,6 +34,7 @@ use serde::{Deserialize, Serialize};
 use super::config::{GonePolicy, Role};
 use crate::entry::{Entry, SiteId};
 use crate::node::{NodeRef, UriError, gateway_url};
+use crate::tagged;
 
 /// What this site has for a namespace now (the host's record of it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,7 +54,7 @@ pub struct NamespaceSetup {
 }
 
 /// What the administrator asks for a namespace.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(
     tag = "type",
     rename_all = "camelCase",
@@ -66,8 +67,7 @@ pub enum SetupRequest {
         /// The node to publish to: a node URI, or a gateway's feed URL.
         node: Option<String>,
         /// The gateway to create the node on or to find `node` at (its base URL), when it is
-        /// not the site's own.
-        #[serde(default)]
+        /// not the site's own (may be left out).
         gateway: Option<String>,
     },
     /// Mirror the namespace `source` publishes on `node`.
@@ -76,8 +76,7 @@ pub enum SetupRequest {
         node: String,
         /// The source site.
         source: SiteId,
-        /// What to do with the pages when the source goes away.
-        #[serde(default)]
+        /// What to do with the pages when the source goes away (left out: the default).
         when_gone: GonePolicy,
     },
     /// Edit the namespace together with other sites on `node` (or, for the first peer, on a
@@ -86,8 +85,7 @@ pub enum SetupRequest {
         /// The peers' node: a node URI, or a gateway's feed URL.
         node: Option<String>,
         /// The gateway to create the node on or to find `node` at (its base URL), when it is
-        /// not the site's own.
-        #[serde(default)]
+        /// not the site's own (may be left out).
         gateway: Option<String>,
     },
     /// Hand the source role to `new_source`: this site becomes its mirror on the same node.
@@ -100,11 +98,9 @@ pub enum SetupRequest {
     /// gateway in use). Every page is published there, then the old node is deleted with a
     /// redirect to the new one, which its mirrors follow.
     Relocate {
-        /// The new node.
-        #[serde(default)]
+        /// The new node (may be left out).
         node: Option<String>,
-        /// The gateway of the new node (its base URL).
-        #[serde(default)]
+        /// The gateway of the new node (its base URL; may be left out).
         gateway: Option<String>,
     },
     /// Stop publishing a source namespace and delete its node (mirrors apply their keep or
@@ -122,6 +118,59 @@ pub enum SetupRequest {
         /// The site publishing there, if known.
         source: Option<SiteId>,
     },
+}
+
+/// By hand rather than derived, to keep the bindings small: see `src/tagged.rs` (the rules are
+/// the derive's).
+impl<'de> Deserialize<'de> for SetupRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        fn read(tag: &str, f: &mut tagged::Fields) -> Result<SetupRequest, serde_json::Error> {
+            Ok(match tag {
+                "source" => SetupRequest::Source {
+                    node: f.field("node")?,
+                    gateway: f.field_or_default("gateway")?,
+                },
+                "mirror" => SetupRequest::Mirror {
+                    node: f.field("node")?,
+                    source: f.field("source")?,
+                    when_gone: f.field_or_default("whenGone")?,
+                },
+                "peer" => SetupRequest::Peer {
+                    node: f.field("node")?,
+                    gateway: f.field_or_default("gateway")?,
+                },
+                "moveSource" => SetupRequest::MoveSource {
+                    new_source: f.field("newSource")?,
+                },
+                "relocate" => SetupRequest::Relocate {
+                    node: f.field_or_default("node")?,
+                    gateway: f.field_or_default("gateway")?,
+                },
+                "retire" => SetupRequest::Retire,
+                "remove" => SetupRequest::Remove,
+                "follow" => SetupRequest::Follow {
+                    node: f.field("node")?,
+                    source: f.field("source")?,
+                },
+                other => {
+                    return Err(serde::de::Error::unknown_variant(
+                        other,
+                        &[
+                            "source",
+                            "mirror",
+                            "peer",
+                            "moveSource",
+                            "relocate",
+                            "retire",
+                            "remove",
+                            "follow",
+                        ],
+                    ));
+                }
+            })
+        }
+        tagged::deserialize(deserializer, read)
+    }
 }
 
 /// One step of a namespace change, for the host to carry out in order. Steps after a

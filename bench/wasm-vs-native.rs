@@ -156,7 +156,7 @@ fn main() {
     let page = entry(markup(100 * 1024), 1_795_255_200, "https://b.example/");
     let xml = encode(&page);
     let (base, ours, theirs) = big_merge();
-    let config = SiteConfig::new(SiteId::new("https://a.example/")).rule("", Role::Peer);
+    let config = SiteConfig::new(SiteId::new("https://a.example/")).rule("", Role::peer());
     // A synced 100 KB page, then local saves that alternate between two 100 KB texts: each is
     // a new revision, so the state moves on from call to call (and its merge-base history fills
     // up) as it does on a site.
@@ -168,6 +168,7 @@ fn main() {
             local_text: None,
             entry: Box::new(page.clone()),
             namespace: None,
+            publisher: None,
         },
         now,
     );

@@ -44,8 +44,8 @@
 //! use wikisync_core::sync::{self, Action, LocalEdit, Outcome, PageState, Role, SiteConfig};
 //! use wikisync_core::time::Timestamp;
 //!
-//! let site_a = SiteConfig::new(SiteId::new("https://a.example/")).rule("doc", Role::Peer);
-//! let site_b = SiteConfig::new(SiteId::new("https://b.example/")).rule("doc", Role::Peer);
+//! let site_a = SiteConfig::new(SiteId::new("https://a.example/")).rule("doc", Role::peer());
+//! let site_b = SiteConfig::new(SiteId::new("https://b.example/")).rule("doc", Role::peer());
 //! let page = PageId::clean("doc:Getting Started")?; // DokuWiki's cleanID rules
 //! assert_eq!(page.as_str(), "doc:getting_started");
 //!
@@ -62,7 +62,7 @@
 //! assert_eq!(&received, published);
 //!
 //! // Site B: the notification creates the page, with alice's name and summary.
-//! let applied = sync::handle_notification(&site_b, PageState::new(page), None, &received, Timestamp(1_763_700_002));
+//! let applied = sync::handle_notification(&site_b, PageState::new(page), None, &received, None, Timestamp(1_763_700_002));
 //! assert_eq!(applied.outcome, Outcome::Create);
 //! assert!(matches!(&applied.actions[0],
 //!     Action::WritePage { text, author, .. }

@@ -283,6 +283,7 @@ mod tests {
                 local_text: Some("y".into()),
                 entry: Box::new(entry(EntryKind::Unlock)),
                 namespace: Some("wiki".into()),
+                publisher: Some(site()),
             },
             Input::Tick,
             Input::SourceGone {
@@ -292,6 +293,7 @@ mod tests {
             Input::MediaSaved { edit: media },
             Input::Retracted {
                 item: "urn:x-wikisync:page:wiki:start".into(),
+                publisher: None,
             },
             Input::Republish,
             Input::ResolveConflict {
@@ -379,7 +381,10 @@ mod tests {
                 source: site(),
                 when_gone: GonePolicy::Delete,
             },
-            Role::Peer,
+            Role::peer(),
+            Role::Peer {
+                peers: vec![site()],
+            },
         ]);
         round_trips(&[
             SetupRequest::Source {
@@ -471,7 +476,7 @@ mod tests {
             SubscriptionReport::Unreachable => {}
         }
         match i {
-            Role::Source | Role::Mirror { .. } | Role::Peer => {}
+            Role::Source | Role::Mirror { .. } | Role::Peer { .. } => {}
         }
         match j {
             SetupRequest::Source { .. } | SetupRequest::Mirror { .. } => {}

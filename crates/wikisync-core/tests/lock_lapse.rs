@@ -11,7 +11,7 @@ use wikisync_core::time::Timestamp;
 const LOCK: u32 = 900;
 
 fn peer(site: &str) -> SiteConfig {
-    let mut config = SiteConfig::new(SiteId::new(site)).rule("", Role::Peer);
+    let mut config = SiteConfig::new(SiteId::new(site)).rule("", Role::peer());
     config.lock_seconds = LOCK;
     config
 }
@@ -31,12 +31,15 @@ fn drafts(d: &Decision) -> Vec<Entry> {
         .collect()
 }
 
-/// `entry` arrives at a site (no local text: the page's text plays no part in locks).
+/// `entry` arrives at a site (no local text: the page's text plays no part in locks), its
+/// publisher authenticated as the site that made it.
 fn receive(config: &SiteConfig, state: PageState, entry: Entry, now: i64) -> Decision {
+    let publisher = Some(entry.revision.site.clone());
     let input = Input::Notification {
         local_text: None,
         entry: Box::new(entry),
         namespace: None,
+        publisher,
     };
     handle(config, state, input, Timestamp(now))
 }

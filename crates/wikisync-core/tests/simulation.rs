@@ -30,7 +30,7 @@ fn peers(seed: u64) -> World {
     let sites = names
         .iter()
         .map(|n| {
-            let mut config = SiteConfig::new(SiteId::new(*n)).rule("wiki", Role::Peer);
+            let mut config = SiteConfig::new(SiteId::new(*n)).rule("wiki", Role::peer());
             config.lock_seconds = 120;
             Site::new(config, &page())
         })
@@ -448,6 +448,7 @@ fn run_mirrors(seed: u64) {
         world.sites[2].state.clone(),
         world.sites[2].text.as_deref(),
         site.published.last().expect("the old source published"),
+        None,
         world.ts(),
     );
     assert!(matches!(

@@ -6,7 +6,7 @@ use wikisync_core::sync::*;
 use wikisync_core::time::Timestamp;
 
 fn config(site: &str) -> SiteConfig {
-    SiteConfig::new(SiteId::new(site)).rule("", Role::Peer)
+    SiteConfig::new(SiteId::new(site)).rule("", Role::peer())
 }
 
 fn save(config: &SiteConfig, state: PageState, text: &str, now: i64) -> Decision {
@@ -40,7 +40,7 @@ fn both_sides_record_the_same_conflict_and_a_resolution_dominates() {
     let (a, b) = (config("a"), config("b"));
     let first = save(&a, PageState::new(page()), "x\n", 10);
     let e0 = published(&first);
-    let b0 = handle_notification(&b, PageState::new(page()), None, &e0, Timestamp(11));
+    let b0 = handle_notification(&b, PageState::new(page()), None, &e0, None, Timestamp(11));
     let a1 = save(&a, first.state, "from a\n", 20);
     let b1 = save(&b, b0.state, "from b\n", 21);
     let at_a = handle_notification(
@@ -48,6 +48,7 @@ fn both_sides_record_the_same_conflict_and_a_resolution_dominates() {
         a1.state.clone(),
         Some("from a\n"),
         &published(&b1),
+        None,
         Timestamp(30),
     );
     let at_b = handle_notification(
@@ -55,6 +56,7 @@ fn both_sides_record_the_same_conflict_and_a_resolution_dominates() {
         b1.state.clone(),
         Some("from b\n"),
         &published(&a1),
+        None,
         Timestamp(30),
     );
     assert_eq!(at_a.outcome, Outcome::Conflict);
@@ -73,6 +75,7 @@ fn both_sides_record_the_same_conflict_and_a_resolution_dominates() {
         at_b.state,
         Some("from b\n"),
         &published(&resolved),
+        None,
         Timestamp(41),
     );
     assert_eq!(applied.outcome, Outcome::Update);
@@ -91,6 +94,7 @@ fn a_save_from_an_editor_opened_before_a_remote_change_is_merged() {
         PageState::new(page()),
         None,
         &published(&s0),
+        None,
         Timestamp(12),
     );
     let b1 = save(&b, b0.state, "one\ntwo\nTHREE\n", 13);
@@ -99,6 +103,7 @@ fn a_save_from_an_editor_opened_before_a_remote_change_is_merged() {
         opened.state,
         Some("one\ntwo\nthree\n"),
         &published(&b1),
+        None,
         Timestamp(14),
     );
     assert_eq!(a1.outcome, Outcome::Update);
@@ -124,6 +129,7 @@ fn a_local_save_refused_for_a_conflict_is_resolved_by_the_next_save() {
         PageState::new(page()),
         None,
         &published(&s0),
+        None,
         Timestamp(12),
     );
     let b1 = save(&b, b0.state, "bob's line\n", 13);
@@ -132,6 +138,7 @@ fn a_local_save_refused_for_a_conflict_is_resolved_by_the_next_save() {
         opened.state,
         Some("line\n"),
         &published(&b1),
+        None,
         Timestamp(14),
     );
     let refused = save(&a, a1.state, "alice's line\n", 20);

@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 
 use serde_json::{Value, json};
-use wikisync_core::entry::Entry;
+use wikisync_core::entry::{Entry, SiteId};
 use wikisync_core::sync::*;
 use wikisync_core::time::Timestamp;
 
@@ -61,7 +61,20 @@ fn decisions() {
         let local_text: Option<String> = from(&case["localText"], "localText", &name);
         let entry: Entry = from(&case["entry"], "entry", &name);
         let now: Timestamp = from(&case["now"], "now", &name);
-        let d = handle_notification(&config, state.clone(), local_text.as_deref(), &entry, now);
+        // The authenticated publisher, when the case gives one (missing: the gateway reported none).
+        let publisher: Option<SiteId> = case
+            .get("publisher")
+            .map(|p| from(p, "publisher", &name))
+            .unwrap_or_default();
+        let publisher = publisher.as_ref();
+        let d = handle_notification(
+            &config,
+            state.clone(),
+            local_text.as_deref(),
+            &entry,
+            publisher,
+            now,
+        );
         let want: Outcome = from(&case["expected"]["outcome"], "outcome", &name);
         assert_eq!(d.outcome, want, "{name}: outcome");
         // Idempotence: the same notification again, on the new state and text, changes nothing.
@@ -70,8 +83,14 @@ fn decisions() {
             Action::DeletePage { .. } => None,
             _ => t,
         });
-        let again =
-            handle_notification(&config, d.state.clone(), text_after.as_deref(), &entry, now);
+        let again = handle_notification(
+            &config,
+            d.state.clone(),
+            text_after.as_deref(),
+            &entry,
+            publisher,
+            now,
+        );
         if !matches!(
             entry.kind,
             wikisync_core::entry::EntryKind::Draft {

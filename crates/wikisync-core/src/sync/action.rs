@@ -84,7 +84,8 @@ pub enum IgnoreReason {
     Duplicate,
     /// The entry is older than what is applied (its clock is included in the page's).
     Stale,
-    /// This site is a mirror and the entry does not come from its source.
+    /// This site is a mirror and the entry does not come from its source: its origin, or the
+    /// publisher the gateway authenticated, is another site.
     NotFromSource,
     /// This site is the source of the page: incoming changes are not applied.
     SourceIsAuthoritative,
@@ -122,17 +123,26 @@ pub enum IgnoreReason {
     MediaUnavailable,
     /// A retracted item that announced a lock: locks lapse by themselves.
     LockItem,
+    /// This site is a peer and the gateway authenticated the entry's publisher as a site
+    /// outside the namespace's peer set (see [`Role::Peer`](super::Role::Peer)).
+    NotFromPeer,
+    /// The entry claims another origin site (its revision's site) than the publisher the
+    /// gateway authenticated: a site may only publish its own revisions, locks and unlocks.
+    WrongPublisher,
 }
 
 impl IgnoreReason {
     /// Whether an administrator should hear of it: the entry was not applied for a reason
-    /// that may be a mistake in the set-up (`notFromSource`, `outsideNamespace`, `notSynced`,
+    /// that may be a mistake in the set-up or a site writing what it may not
+    /// (`notFromSource`, `notFromPeer`, `wrongPublisher`, `outsideNamespace`, `notSynced`,
     /// `sourceIsAuthoritative`, `tooLarge`, `mediaUnavailable`), as opposed to the expected
     /// repeats, echoes and lock bookkeeping every site sees all the time.
     pub fn worth_reporting(self) -> bool {
         matches!(
             self,
             IgnoreReason::NotFromSource
+                | IgnoreReason::NotFromPeer
+                | IgnoreReason::WrongPublisher
                 | IgnoreReason::OutsideNamespace
                 | IgnoreReason::NotSynced
                 | IgnoreReason::SourceIsAuthoritative

@@ -5,14 +5,14 @@
 //! use wikisync_core::id::PageId;
 //! use wikisync_core::sync::{GonePolicy, NamespaceRule, Role, SiteConfig};
 //! let config = SiteConfig::new(SiteId::new("https://b.example/"))
-//!     .rule("", Role::Peer)
+//!     .rule("", Role::peer())
 //!     .rule(
 //!         "handbook",
 //!         Role::Mirror { source: SiteId::new("https://a.example/"), when_gone: GonePolicy::Keep },
 //!     );
 //! let page = PageId::clean("handbook:start").unwrap();
 //! assert!(matches!(config.role_for(&page), Some(Role::Mirror { .. })));
-//! assert_eq!(config.role_for(&PageId::clean("notes").unwrap()), Some(&Role::Peer));
+//! assert_eq!(config.role_for(&PageId::clean("notes").unwrap()), Some(&Role::peer()));
 //! ```
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -126,7 +126,37 @@ pub enum Role {
         when_gone: GonePolicy,
     },
     /// Everyone edits: drafts lock, concurrent edits merge.
-    Peer,
+    Peer {
+        /// The peer set: the other sites that may write the namespace's pages. When the
+        /// gateway reports the authenticated publisher of an entry, one outside this set is
+        /// refused ([`IgnoreReason::NotFromPeer`](super::IgnoreReason::NotFromPeer)). Empty
+        /// (the default, and every peer set up before publishers were authenticated): every
+        /// site the gateway lets publish on the node is a peer. Omitted from JSON when empty.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        peers: Vec<SiteId>,
+    },
+}
+
+impl Role {
+    /// A peer whose peer set is every site the gateway lets publish on the node.
+    pub fn peer() -> Role {
+        Role::Peer { peers: Vec::new() }
+    }
+
+    /// Whether `publisher`, authenticated by the gateway, may write pages of this role at a
+    /// site `site`, for a mirror following `source` now: a mirror only its source, a peer
+    /// itself or a site of its peer set (any site when the set is empty). A source admits
+    /// every publisher here because it applies nothing from elsewhere anyway (see
+    /// [`IgnoreReason::SourceIsAuthoritative`](super::IgnoreReason::SourceIsAuthoritative)).
+    pub fn admits(&self, site: &SiteId, source: &SiteId, publisher: &SiteId) -> bool {
+        match self {
+            Role::Source => true,
+            Role::Mirror { .. } => publisher == source,
+            Role::Peer { peers } => {
+                publisher == site || peers.is_empty() || peers.contains(publisher)
+            }
+        }
+    }
 }
 
 /// By hand rather than derived, to keep the bindings small: see `src/tagged.rs` (the rules are
@@ -140,7 +170,9 @@ impl<'de> Deserialize<'de> for Role {
                     source: f.field("source")?,
                     when_gone: f.field("whenGone")?,
                 },
-                "peer" => Role::Peer,
+                "peer" => Role::Peer {
+                    peers: f.field_or_default("peers")?,
+                },
                 other => {
                     return Err(serde::de::Error::unknown_variant(
                         other,
@@ -280,13 +312,13 @@ mod tests {
     fn longest_namespace_wins_and_prefix_must_end_at_colon() {
         let config = SiteConfig::new(SiteId::new("me"))
             .rule("wiki", Role::Source)
-            .rule("wiki:team", Role::Peer);
+            .rule("wiki:team", Role::peer());
         let role = |p: &str| {
             config
                 .role_for(&PageId::clean(p).expect("valid id"))
                 .cloned()
         };
-        assert_eq!(role("wiki:team:x"), Some(Role::Peer));
+        assert_eq!(role("wiki:team:x"), Some(Role::peer()));
         assert_eq!(role("wiki:other"), Some(Role::Source));
         assert_eq!(role("wikipedia:x"), None);
         assert_eq!(role("wiki"), None);

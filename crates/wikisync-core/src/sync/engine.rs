@@ -54,7 +54,7 @@ pub fn handle_local_save(
             };
             return refuse(state, RefuseReason::Mirror, vec![notice]);
         }
-        Some(Role::Source | Role::Peer) => {}
+        Some(Role::Source | Role::Peer { .. }) => {}
     }
     let mut actions = Vec::new();
     match &state.lock {
@@ -194,15 +194,32 @@ fn write_action(
 /// A notification arrived: `entry`, for this page. `local_text` is the page's current text
 /// here (`None`: the page does not exist); if it differs from the synced text, the local
 /// change is merged rather than overwritten.
+///
+/// `publisher` is the site the gateway authenticated as the entry's publisher, when it
+/// reports one (`None`: it does not, and the entry's claimed origin is taken as it is). Given
+/// one, the entry is refused when the publisher may not write the page here (a mirror's
+/// source only: [`IgnoreReason::NotFromSource`]; a peer's peer set only:
+/// [`IgnoreReason::NotFromPeer`]) or when the entry claims another origin site than its
+/// publisher ([`IgnoreReason::WrongPublisher`]). This holds for revisions, media, locks and
+/// unlocks alike; see `docs/sync.md`, "Who may write: the authenticated publisher".
 pub fn handle_notification(
     config: &SiteConfig,
     state: PageState,
     local_text: Option<&str>,
     entry: &Entry,
+    publisher: Option<&SiteId>,
     now: Timestamp,
 ) -> Decision {
     if entry.page != state.page {
         return ignore(state, IgnoreReason::OtherPage);
+    }
+    if let Some(publisher) = publisher {
+        if let Some(reason) = refused_publisher(config, &state, publisher) {
+            return ignore(state, reason);
+        }
+        if entry.revision.site != *publisher {
+            return ignore(state, IgnoreReason::WrongPublisher);
+        }
     }
     if entry.revision.site == config.site {
         return ignore(state, IgnoreReason::OwnEcho);
@@ -211,7 +228,7 @@ pub fn handle_notification(
         None => ignore(state, IgnoreReason::NotSynced),
         Some(Role::Source) => ignore(state, IgnoreReason::SourceIsAuthoritative),
         Some(Role::Mirror { source, .. }) => mirror_notification(config, state, entry, source),
-        Some(Role::Peer) => match &entry.kind {
+        Some(Role::Peer { .. }) => match &entry.kind {
             EntryKind::Draft {
                 lock_expires,
                 conflict_with,
@@ -232,6 +249,27 @@ pub fn handle_notification(
             }
         },
     }
+}
+
+/// Why `publisher` may not write the page here, if it may not: the rule of the page's role
+/// ([`Role::admits`]), a mirror comparing with the source it follows now.
+fn refused_publisher(
+    config: &SiteConfig,
+    state: &PageState,
+    publisher: &SiteId,
+) -> Option<IgnoreReason> {
+    let role = config.role_for(&state.page)?;
+    let source = match role {
+        Role::Mirror { source, .. } => state.followed_source.as_ref().unwrap_or(source),
+        Role::Source | Role::Peer { .. } => &config.site,
+    };
+    if role.admits(&config.site, source, publisher) {
+        return None;
+    }
+    Some(match role {
+        Role::Peer { .. } => IgnoreReason::NotFromPeer,
+        Role::Source | Role::Mirror { .. } => IgnoreReason::NotFromSource,
+    })
 }
 
 fn deleted_by(entry: &Entry) -> (Option<String>, Option<String>) {
@@ -680,10 +718,16 @@ pub fn resolve_conflict(
 /// versions, so that the source can put it back); a source or a peer, for whom the page is
 /// still alive, republishes its current revision, so the node is complete again for sites that
 /// join later. A retracted lock announcement changes nothing (locks lapse by themselves).
+///
+/// `publisher` is the site the gateway authenticated as the retraction's author, when it
+/// reports one. A mirror removes its copy only when its source retracted the item (another
+/// publisher: [`IgnoreReason::NotFromSource`], nothing removed). A source or a peer republishes
+/// whoever retracted: putting its own current revision back takes nothing from anyone.
 pub fn handle_retracted(
     config: &SiteConfig,
     mut state: PageState,
     item: &str,
+    publisher: Option<&SiteId>,
     now: Timestamp,
 ) -> Decision {
     let subject = crate::entry::item_subject(item);
@@ -699,6 +743,12 @@ pub fn handle_retracted(
         return ignore(state, IgnoreReason::NeverSynced);
     }
     let media = matches!(subject, Some(ItemSubject::Media { .. }));
+    // Only a mirror's removal depends on who retracted: see above.
+    if matches!(config.role_for(&state.page), Some(Role::Mirror { .. }))
+        && let Some(reason) = publisher.and_then(|p| refused_publisher(config, &state, p))
+    {
+        return ignore(state, reason);
+    }
     match config.role_for(&state.page) {
         None => ignore(state, IgnoreReason::NotSynced),
         Some(Role::Mirror { .. }) => {
@@ -719,7 +769,7 @@ pub fn handle_retracted(
             state.clock = VersionVector::default();
             decision(Outcome::Delete, state, actions)
         }
-        Some(Role::Source | Role::Peer) => restore(config, state, media, now),
+        Some(Role::Source | Role::Peer { .. }) => restore(config, state, media, now),
     }
 }
 
@@ -736,7 +786,7 @@ pub fn handle_republish(config: &SiteConfig, state: PageState, now: Timestamp) -
             decision(Outcome::Refuse { reason }, state, Vec::new())
         }
         Some(_) if !state.ever_synced() => ignore(state, IgnoreReason::NeverSynced),
-        Some(Role::Source | Role::Peer) => {
+        Some(Role::Source | Role::Peer { .. }) => {
             let media = state.is_media;
             restore(config, state, media, now)
         }

@@ -58,6 +58,10 @@ pub enum Input {
         /// (DokuWiki: the `ns` of the callback URL): an entry for a page outside it is
         /// ignored ([`IgnoreReason::OutsideNamespace`]).
         namespace: Option<String>,
+        /// The entry's publisher as the gateway authenticated it, when it reports one (its
+        /// site id, normalized like every [`SiteId`]); `None`: the gateway reports none and
+        /// the entry's claimed origin is taken as it is. See [`handle_notification`].
+        publisher: Option<SiteId>,
     },
     /// See [`handle_tick`].
     Tick,
@@ -80,6 +84,9 @@ pub enum Input {
     Retracted {
         /// The retracted item's id.
         item: String,
+        /// Who retracted it, as the gateway authenticated them, when it reports it; see
+        /// [`handle_retracted`].
+        publisher: Option<SiteId>,
     },
     /// The namespace moved to another node: publish the current revision there; see
     /// [`handle_republish`].
@@ -119,6 +126,7 @@ impl<'de> Deserialize<'de> for Input {
                     local_text: f.field("localText")?,
                     entry: f.field("entry")?,
                     namespace: f.field("namespace")?,
+                    publisher: f.field("publisher")?,
                 },
                 "tick" => Input::Tick,
                 "sourceGone" => Input::SourceGone {
@@ -132,6 +140,7 @@ impl<'de> Deserialize<'de> for Input {
                 },
                 "retracted" => Input::Retracted {
                     item: f.field("item")?,
+                    publisher: f.field("publisher")?,
                 },
                 "republish" => Input::Republish,
                 "resolveConflict" => Input::ResolveConflict {
@@ -177,6 +186,7 @@ pub fn handle(config: &SiteConfig, state: PageState, input: Input, now: Timestam
             local_text,
             entry,
             namespace,
+            publisher,
         } => {
             if let Some(ns) = namespace
                 && config.namespace_for(&entry.page) != Some(ns.trim_matches(':'))
@@ -188,11 +198,20 @@ pub fn handle(config: &SiteConfig, state: PageState, input: Input, now: Timestam
                     actions: Vec::new(),
                 };
             }
-            handle_notification(config, state, local_text.as_deref(), &entry, now)
+            handle_notification(
+                config,
+                state,
+                local_text.as_deref(),
+                &entry,
+                publisher.as_ref(),
+                now,
+            )
         }
         Input::Tick => handle_tick(config, state, now),
         Input::MediaSaved { edit } => handle_media_saved(config, state, edit, now),
-        Input::Retracted { item } => handle_retracted(config, state, &item, now),
+        Input::Retracted { item, publisher } => {
+            handle_retracted(config, state, &item, publisher.as_ref(), now)
+        }
         Input::Republish => handle_republish(config, state, now),
         Input::SourceGone { redirect } => handle_source_gone(config, state, redirect, now),
         Input::AnnounceSourceMove { new_source } => {

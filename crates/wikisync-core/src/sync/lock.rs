@@ -48,7 +48,7 @@ pub fn handle_editor_opened(
             return refuse(state, RefuseReason::Mirror, vec![notice]);
         }
         Some(Role::Source) => return ignore(state, IgnoreReason::NoPeers),
-        Some(Role::Peer) => {}
+        Some(Role::Peer { .. }) => {}
     }
     let mut actions = Vec::new();
     let expires = Timestamp(now.0.saturating_add(i64::from(config.lock_seconds)));

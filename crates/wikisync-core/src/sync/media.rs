@@ -68,7 +68,7 @@ pub fn handle_media_saved(
             let notice = Notice::MirroredFrom { source };
             return refuse(state, RefuseReason::Mirror, Some(notice));
         }
-        Some(Role::Source | Role::Peer) => {}
+        Some(Role::Source | Role::Peer { .. }) => {}
     }
     if let MediaChange::File { data, .. } = &edit.change {
         let size = byte_len(data);

@@ -12,8 +12,8 @@
 //! use wikisync_core::sync::*;
 //! use wikisync_core::time::Timestamp;
 //!
-//! let a = SiteConfig::new(SiteId::new("https://a.example/")).rule("", Role::Peer);
-//! let b = SiteConfig::new(SiteId::new("https://b.example/")).rule("", Role::Peer);
+//! let a = SiteConfig::new(SiteId::new("https://a.example/")).rule("", Role::peer());
+//! let b = SiteConfig::new(SiteId::new("https://b.example/")).rule("", Role::peer());
 //! let page = PageId::clean("wiki:start").unwrap();
 //!
 //! // Site A: a user saves the page.
@@ -23,12 +23,12 @@
 //! let Some(Action::Publish { entry }) = saved.actions.first() else { panic!() };
 //!
 //! // Site B: the notification arrives; B writes the page.
-//! let applied = handle_notification(&b, PageState::new(page), None, entry, Timestamp(1_700_000_005));
+//! let applied = handle_notification(&b, PageState::new(page), None, entry, None, Timestamp(1_700_000_005));
 //! assert_eq!(applied.outcome, Outcome::Create);
 //! assert!(matches!(&applied.actions[0], Action::WritePage { text, .. } if text == "Hello\n"));
 //!
 //! // The same notification again changes nothing.
-//! let again = handle_notification(&b, applied.state.clone(), Some("Hello\n"), entry, Timestamp(1_700_000_006));
+//! let again = handle_notification(&b, applied.state.clone(), Some("Hello\n"), entry, None, Timestamp(1_700_000_006));
 //! assert_eq!(again.outcome, Outcome::Ignore { reason: IgnoreReason::Duplicate });
 //! assert_eq!(again.state, applied.state);
 //! ```

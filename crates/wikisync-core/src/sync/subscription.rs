@@ -11,7 +11,7 @@
 //! use wikisync_core::entry::SiteId;
 //! use wikisync_core::sync::{Role, SiteConfig, SubscriptionReport, SubscriptionStep, check_subscription};
 //! use wikisync_core::time::Timestamp;
-//! let mut config = SiteConfig::new(SiteId::new("https://b.example/")).rule("wiki", Role::Peer);
+//! let mut config = SiteConfig::new(SiteId::new("https://b.example/")).rule("wiki", Role::peer());
 //! config.lease_seconds = 1_000;
 //! // a lease with less than half of it left is renewed
 //! let report = SubscriptionReport::Active { expires: Some(Timestamp(1_000 + 400)), source_seen: None };

@@ -218,6 +218,7 @@ impl World {
             site.state.clone(),
             site.text.as_deref(),
             &msg.entry,
+            None,
             self.ts(),
         );
         self.carry_out(to, decision);

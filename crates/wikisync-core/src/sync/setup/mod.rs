@@ -499,7 +499,7 @@ pub fn plan_setup(
             }
             plan.use_gateway(&gateway);
             plan.use_node(node.as_ref());
-            plan.push(set_role(Role::Peer));
+            plan.push(set_role(Role::peer()));
             plan.push(SetupStep::Subscribe);
             if node.is_some() {
                 plan.push(SetupStep::FirstSync);
@@ -590,7 +590,7 @@ pub fn plan_setup(
                         when_gone: *when_gone,
                     }
                 }
-                Some(Role::Peer) => Role::Peer,
+                Some(peer @ Role::Peer { .. }) => peer.clone(),
                 _ => return Err(SetupError::NotFollowing),
             };
             plan.leave(Some((&gateway, &node)));

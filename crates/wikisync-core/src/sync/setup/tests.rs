@@ -98,7 +98,7 @@ fn removing_unsubscribes_only_what_is_subscribed() {
         Ok(vec![SetupStep::ForgetRule])
     );
     assert_eq!(
-        plan_setup(Some(&setup(Role::Peer, true)), SetupRequest::Remove),
+        plan_setup(Some(&setup(Role::peer(), true)), SetupRequest::Remove),
         Ok(vec![
             SetupStep::Unsubscribe { node: NODE.into() },
             SetupStep::ForgetRule

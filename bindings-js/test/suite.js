@@ -189,6 +189,8 @@ export function defineSuite({ test, assert, api, vectors, env }) {
     assert.ok(cases.length > 0);
     for (const c of cases) {
       const input = { type: 'notification', localText: c.localText, entry: c.entry };
+      // the authenticated publisher, when the case gives one (missing: the gateway reported none)
+      if ('publisher' in c) input.publisher = c.publisher;
       const d = handle(c.config, PageState.fromJSON(c.state), input, c.now * S);
       assert.deepStrictEqual(d.outcome, c.expected.outcome, `${c.name}: outcome`);
       assert.deepStrictEqual(d.actions, c.expected.actions, `${c.name}: actions`);

@@ -23,6 +23,10 @@ final class SyncVectorsTest extends TestCase
     public function testDecision(array $case): void
     {
         $input = ['type' => 'notification', 'localText' => $case['localText'], 'entry' => $case['entry']];
+        // the authenticated publisher, when the case gives one (missing: the gateway reported none)
+        if (array_key_exists('publisher', $case)) {
+            $input['publisher'] = $case['publisher'];
+        }
         $d = Sync::handle($case['config'], Vectors::state($case['state']), $input, $case['now']);
         $this->assertSame(['actions', 'outcome', 'state'], array_keys(Vectors::canon($d)));
         $this->assertIsString($d['state']);

@@ -115,7 +115,12 @@ export type GonePolicy = 'keep' | 'delete';
 export type Role =
   | { type: 'source' }
   | { type: 'mirror'; source: SiteId; whenGone: GonePolicy }
-  | { type: 'peer' };
+  /**
+   * `peers`: the peer set, the other sites that may write the namespace's pages when the gateway
+   * reports an entry's authenticated publisher (missing or empty: every site the gateway lets
+   * publish on the node).
+   */
+  | { type: 'peer'; peers?: SiteId[] };
 
 /** One namespace rule (`NamespaceRule`); the longest matching namespace wins, `""` matches every page. */
 export interface NamespaceRule {
@@ -243,13 +248,21 @@ export type Input =
       entry: Entry;
       /** The namespace whose subscription delivered the entry. */
       namespace?: string | null;
+      /**
+       * The entry's publisher as the gateway authenticated it (a site id), when it reports one;
+       * missing or null: none reported, the entry's claimed origin is taken as it is.
+       */
+      publisher?: SiteId | null;
     }
   | { type: 'tick' }
   | { type: 'sourceGone'; redirect?: SiteId | null }
   | { type: 'announceSourceMove'; newSource: SiteId }
   | { type: 'mediaSaved'; edit: LocalMediaEdit }
-  /** The item of the page or media file was retracted from its node: `item` is its id (the `ref` of the tombstone). */
-  | { type: 'retracted'; item: string }
+  /**
+   * The item of the page or media file was retracted from its node: `item` is its id (the `ref` of
+   * the tombstone); `publisher`: who retracted it, as the gateway authenticated them, if it says.
+   */
+  | { type: 'retracted'; item: string; publisher?: SiteId | null }
   /** The namespace moved to another node (the `republish` setup step): a source or peer publishes the current revision there. */
   | { type: 'republish' }
   | { type: 'resolveConflict'; choice: ConflictChoice; localText: string | null; editorText?: string | null };
@@ -260,7 +273,7 @@ export type IgnoreReason =
   | 'sourceIsAuthoritative' | 'readOnly' | 'lostTieBreak' | 'sessionEnded' | 'expired'
   | 'nothingLocked' | 'nothingExpired' | 'notAMirror' | 'notLockHolder' | 'renewalNotDue'
   | 'outsideNamespace' | 'neverSynced' | 'noConflict' | 'noPeers' | 'tooLarge'
-  | 'mediaUnavailable' | 'lockItem';
+  | 'mediaUnavailable' | 'lockItem' | 'notFromPeer' | 'wrongPublisher';
 
 /** Why a local action was refused (`RefuseReason`). */
 export type RefuseReason =

@@ -360,7 +360,7 @@ export function defineSuite({ test, assert, api, vectors, env }) {
     for (const other of ['urn:x-wikisync:page:../etc', 'urn:x-wikisync:page:Wiki:Start', 'current', '']) {
       assert.strictEqual(itemSubject(other), null, other);
     }
-    for (const reason of ['notFromSource', 'outsideNamespace', 'notSynced', 'sourceIsAuthoritative', 'tooLarge', 'mediaUnavailable']) {
+    for (const reason of ['notFromSource', 'notFromPeer', 'wrongPublisher', 'outsideNamespace', 'notSynced', 'sourceIsAuthoritative', 'tooLarge', 'mediaUnavailable']) {
       assert.strictEqual(worthReporting(reason), true, reason);
     }
     for (const reason of ['ownEcho', 'duplicate', 'stale', 'lockItem', 'nothingExpired']) {

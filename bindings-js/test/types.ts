@@ -30,7 +30,7 @@ const config: SiteConfig = {
   rules: [
     { namespace: 'handbook', role: { type: 'mirror', source: 'https://b.example/', whenGone: 'keep' } },
     { namespace: 'blog', role: { type: 'source' } },
-    { namespace: '', role: { type: 'peer' } },
+    { namespace: '', role: { type: 'peer', peers: ['https://b.example/'] } },
   ],
   lockSeconds: 900,
   mediaType: 'text/x-dokuwiki',
@@ -150,6 +150,7 @@ const inputs: Input[] = [
   { type: 'editorClosed', editor: 'me' },
   { type: 'notification', localText: null, entry },
   { type: 'notification', localText: 'x', entry, namespace: 'handbook' },
+  { type: 'notification', localText: 'x', entry, publisher: 'https://b.example/' },
   { type: 'tick' },
   { type: 'sourceGone', redirect: null },
   { type: 'announceSourceMove', newSource: 'https://c.example/' },
@@ -157,6 +158,7 @@ const inputs: Input[] = [
   { type: 'mediaSaved', edit: { change: { type: 'file', data: btoa('PNG'), mediaType: 'image/png' }, author: 'me', revision: 3 } },
   { type: 'mediaSaved', edit: { change: { type: 'deleted' }, revision: 4 } },
   { type: 'retracted', item: 'urn:x-wikisync:page:handbook:start' },
+  { type: 'retracted', item: 'urn:x-wikisync:page:handbook:start', publisher: null },
   { type: 'republish' },
 ];
 let state: PageState = newPageState(cleanPageId('Handbook:Start'));

@@ -185,7 +185,9 @@ namespace WikiSync {
 
         /**
          * Runs one input at `$now`: `['outcome' => array, 'state' => string, 'actions' => array]`.
-         * Carry out the actions in order, then store the state.
+         * Carry out the actions in order, then store the state. A `notification` or `retracted`
+         * input may carry `publisher`: the site id the gateway authenticated as the item's
+         * publisher (missing or null: none reported; see docs/sync.md, "Who may write").
          */
         public static function handle(array $config, string $state, array $input, int $now): array {}
 
@@ -254,8 +256,8 @@ namespace WikiSync {
 
         /**
          * Whether an administrator should hear of an `ignore` outcome with this reason
-         * (`notFromSource`, `outsideNamespace`, `notSynced`, `sourceIsAuthoritative`,
-         * `tooLarge`, `mediaUnavailable`), as opposed to the echoes, repeats and lock
+         * (`notFromSource`, `notFromPeer`, `wrongPublisher`, `outsideNamespace`, `notSynced`,
+         * `sourceIsAuthoritative`, `tooLarge`, `mediaUnavailable`), as opposed to the echoes, repeats and lock
          * bookkeeping every site sees. An unknown reason throws
          * `WikiSync\InvalidArgumentException`.
          */

@@ -110,7 +110,7 @@ final class WholeWikiTest extends TestCase
 
     public function testWorthReporting(): void
     {
-        foreach (['notFromSource', 'outsideNamespace', 'notSynced', 'sourceIsAuthoritative', 'tooLarge', 'mediaUnavailable'] as $reason) {
+        foreach (['notFromSource', 'notFromPeer', 'wrongPublisher', 'outsideNamespace', 'notSynced', 'sourceIsAuthoritative', 'tooLarge', 'mediaUnavailable'] as $reason) {
             $this->assertTrue(Sync::worthReporting($reason), $reason);
         }
         foreach (['ownEcho', 'duplicate', 'stale', 'lockItem', 'nothingExpired'] as $reason) {

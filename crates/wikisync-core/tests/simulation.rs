@@ -21,21 +21,32 @@ fn page() -> PageId {
     PageId::clean("wiki:sim").expect("valid page id")
 }
 
+/// Three peers. Odd seeds run behind a gateway that reports each delivery's authenticated
+/// publisher, with each site's peer set naming the other two; even seeds behind one that
+/// reports none.
 fn peers(seed: u64) -> World {
     let names = [
         "https://a.example/",
         "https://b.example/",
         "https://c.example/",
     ];
+    let authenticated = seed % 2 == 1;
     let sites = names
         .iter()
         .map(|n| {
-            let mut config = SiteConfig::new(SiteId::new(*n)).rule("wiki", Role::peer());
+            let peers = names
+                .iter()
+                .filter(|other| *other != n && authenticated)
+                .map(|other| SiteId::new(*other))
+                .collect();
+            let mut config = SiteConfig::new(SiteId::new(*n)).rule("wiki", Role::Peer { peers });
             config.lock_seconds = 120;
             Site::new(config, &page())
         })
         .collect();
-    World::new(sites, seed)
+    let mut world = World::new(sites, seed);
+    world.report_publisher = authenticated;
+    world
 }
 
 /// The state of one peer run, for the assertions.
@@ -332,14 +343,17 @@ fn mirror_world(seed: u64) -> World {
         },
     );
     let source = SiteConfig::new(s).rule("wiki", Role::Source);
-    World::new(
+    let mut world = World::new(
         vec![
             Site::new(source, &page()),
             Site::new(keep, &page()),
             Site::new(delete, &page()),
         ],
         seed,
-    )
+    );
+    // Odd seeds: a gateway that reports each delivery's authenticated publisher.
+    world.report_publisher = seed % 2 == 1;
+    world
 }
 
 fn source_save(world: &mut World, at: usize, change: Change) -> Outcome {
@@ -457,6 +471,40 @@ fn run_mirrors(seed: u64) {
             reason: IgnoreReason::NotFromSource
         }
     ));
+    // With publishers authenticated: the old source is refused as a publisher too, and the new
+    // source cannot pass the old source's entry off as its own delivery.
+    let mirror = &world.sites[2];
+    let old = site.published.last().expect("the old source published");
+    let from_old = handle_notification(
+        &mirror.config,
+        mirror.state.clone(),
+        mirror.text.as_deref(),
+        old,
+        Some(&site.config.site),
+        world.ts(),
+    );
+    assert_eq!(
+        from_old.outcome,
+        Outcome::Ignore {
+            reason: IgnoreReason::NotFromSource
+        },
+        "seed {seed}"
+    );
+    let relayed = handle_notification(
+        &mirror.config,
+        mirror.state.clone(),
+        mirror.text.as_deref(),
+        old,
+        Some(&world.sites[1].config.site),
+        world.ts(),
+    );
+    assert_eq!(
+        relayed.outcome,
+        Outcome::Ignore {
+            reason: IgnoreReason::WrongPublisher
+        },
+        "seed {seed}"
+    );
 
     // The new source goes away: the delete-mirror deletes, a keep-mirror would keep.
     let site = &world.sites[2];

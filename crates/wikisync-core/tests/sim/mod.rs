@@ -70,6 +70,8 @@ impl Site {
 pub struct Message {
     pub to: usize,
     pub entry: Entry,
+    /// The site that published it, as a gateway with site credentials authenticates it.
+    pub publisher: SiteId,
     pub due: i64,
     /// Failed delivery attempts so far (a drop is a failed attempt, retried later).
     pub attempts: u32,
@@ -91,6 +93,9 @@ pub struct World {
     pub drop_percent: u64,
     pub max_delay: i64,
     pub echo_percent: u64,
+    /// Whether deliveries carry their authenticated publisher (a gateway with site
+    /// credentials) or none (an open gateway).
+    pub report_publisher: bool,
 }
 
 impl World {
@@ -106,6 +111,7 @@ impl World {
             drop_percent: 10,
             max_delay: 60,
             echo_percent: 10,
+            report_publisher: false,
         }
     }
 
@@ -113,11 +119,13 @@ impl World {
         Timestamp(self.now)
     }
 
-    fn enqueue(&mut self, to: usize, entry: Entry) {
+    fn enqueue(&mut self, from: usize, to: usize, entry: Entry) {
         let delay = i64::try_from(self.rng.below(self.max_delay.unsigned_abs() + 1)).unwrap_or(0);
+        let publisher = self.sites[from].config.site.clone();
         self.queue.push(Message {
             to,
             entry,
+            publisher,
             due: self.now + delay,
             attempts: 0,
         });
@@ -130,9 +138,9 @@ impl World {
             if to == from && !self.rng.chance(self.echo_percent) {
                 continue;
             }
-            self.enqueue(to, entry.clone());
+            self.enqueue(from, to, entry.clone());
             if self.rng.chance(self.duplicate_percent) {
-                self.enqueue(to, entry.clone());
+                self.enqueue(from, to, entry.clone());
             }
         }
     }
@@ -218,8 +226,19 @@ impl World {
             site.state.clone(),
             site.text.as_deref(),
             &msg.entry,
-            None,
+            self.report_publisher.then_some(&msg.publisher),
             self.ts(),
+        );
+        // Every site here publishes only its own entries: none is refused for its publisher.
+        assert!(
+            !matches!(
+                decision.outcome,
+                Outcome::Ignore {
+                    reason: IgnoreReason::WrongPublisher | IgnoreReason::NotFromPeer
+                }
+            ),
+            "an honest publisher was refused: {:?}",
+            decision.outcome
         );
         self.carry_out(to, decision);
     }
@@ -266,6 +285,7 @@ impl World {
                         self.queue.push(Message {
                             to,
                             entry: entry.clone(),
+                            publisher: self.sites[from].config.site.clone(),
                             due: self.now,
                             attempts: 0,
                         });

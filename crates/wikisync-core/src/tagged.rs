@@ -533,6 +533,36 @@ mod tests {
                 editor: None
             })
         );
+        // The publisher of a notification or retraction: missing or null is none, and a given
+        // one is a site id in its normal form; a peer's missing peer set is empty.
+        let retracted = |publisher| {
+            read::<Input>(json!({"type": "retracted", "item": "i", "publisher": publisher}))
+        };
+        assert_eq!(
+            retracted(json!("HTTPS://A.Example:443")),
+            Ok(Input::Retracted {
+                item: "i".into(),
+                publisher: Some(site())
+            })
+        );
+        assert_eq!(
+            retracted(json!(null)),
+            read::<Input>(json!({"type": "retracted", "item": "i"}))
+        );
+        assert!(matches!(
+            retracted(json!(null)),
+            Ok(Input::Retracted {
+                publisher: None,
+                ..
+            })
+        ));
+        assert_eq!(read::<Role>(json!({"type": "peer"})), Ok(Role::peer()));
+        assert_eq!(
+            read::<Role>(json!({"type": "peer", "peers": ["https://a.example:443"]})),
+            Ok(Role::Peer {
+                peers: vec![site()]
+            })
+        );
         let err = read::<Input>(json!({"type": "editorOpened"})).expect_err("no editor");
         assert_eq!(err, "missing field `editor`");
         let err = read::<MediaChange>(json!({"type": "file", "mediaType": "a/b"})).expect_err("");

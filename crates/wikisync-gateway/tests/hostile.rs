@@ -58,3 +58,58 @@ async fn characters_xml_forbids_are_refused_and_never_reach_subscribers() {
     gw.stop().await;
     rx.stop().await;
 }
+
+#[tokio::test]
+async fn a_whitespace_body_from_the_owner_deletes_nothing() {
+    let gw = Gateway::start_fresh_with(|c| c.tokens = vec!["owner".to_owned()]).await;
+    let auth = [
+        ("authorization", "Bearer owner"),
+        ("content-type", ENTRY_TYPE),
+    ];
+    let publish = |path: String, body: &'static str| {
+        async move { call_with(gw.addr, Method::POST, &path, &auth, body.to_owned()).await }
+    };
+    let first = call_with(
+        gw.addr,
+        Method::POST,
+        "/publish",
+        &auth,
+        entry("urn:1", "kept"),
+    )
+    .await;
+    let uri = first.uri();
+    let node_path = publish_path(Some(&uri));
+    for body in [" ", "\r\n", " \r\n", "\t\n \n"] {
+        publish(node_path.clone(), body).await.assert_error_for(
+            &format!("{body:?}"),
+            400,
+            "blank_body",
+        );
+        publish(format!("{node_path}&item=urn%3A1"), body)
+            .await
+            .assert_error_for(&format!("{body:?} with item="), 400, "blank_body");
+    }
+    // The node and its item are still there.
+    let feed = call(
+        gw.addr,
+        Method::GET,
+        &format!("/items?uri={}", enc(&uri)),
+        None,
+        String::new(),
+    )
+    .await;
+    assert_eq!(feed.status, 200, "{}", feed.body);
+    assert!(feed.body.contains("<title>kept</title>"), "{}", feed.body);
+    // A truly empty body still deletes, as Idavoll's seed says.
+    assert_eq!(publish(node_path.clone(), "").await.uri(), uri);
+    let gone = call(
+        gw.addr,
+        Method::GET,
+        &format!("/items?uri={}", enc(&uri)),
+        None,
+        String::new(),
+    )
+    .await;
+    gone.assert_error(404, "node_not_found");
+    gw.stop().await;
+}

@@ -87,7 +87,15 @@ pub(crate) async fn publish(
     let item = query_param(query.as_deref(), "item").filter(|i| !i.is_empty());
     let store = state.store();
     let now = now_ms();
-    if body.iter().all(u8::is_ascii_whitespace) {
+    // Only a truly empty body deletes (Idavoll: "if there is no content, a node-deletion is
+    // published"); a body of whitespace is a mistake, never a deletion of the whole node.
+    if !body.is_empty() && body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request(
+            "blank_body",
+            "the body holds only whitespace: send an Atom entry to publish, or an empty body (Content-Length: 0) to delete the node or, with item=, retract the item",
+        ));
+    }
+    if body.is_empty() {
         let uri = uri.ok_or_else(|| {
             ApiError::bad_request(
                 "missing_uri",

@@ -4,6 +4,8 @@
 
 mod common;
 
+use std::sync::atomic::Ordering;
+
 use axum::http::Method;
 use common::*;
 
@@ -66,8 +68,8 @@ async fn a_whitespace_body_from_the_owner_deletes_nothing() {
         ("authorization", "Bearer owner"),
         ("content-type", ENTRY_TYPE),
     ];
-    let publish = |path: String, body: &'static str| {
-        async move { call_with(gw.addr, Method::POST, &path, &auth, body.to_owned()).await }
+    let publish = |path: String, body: &'static str| async move {
+        call_with(gw.addr, Method::POST, &path, &auth, body.to_owned()).await
     };
     let first = call_with(
         gw.addr,
@@ -112,4 +114,39 @@ async fn a_whitespace_body_from_the_owner_deletes_nothing() {
     .await;
     gone.assert_error(404, "node_not_found");
     gw.stop().await;
+}
+
+#[tokio::test]
+async fn whether_a_callback_is_subscribed_is_told_only_after_verification() {
+    let gw = Gateway::start_fresh().await;
+    let rx = Receiver::start().await;
+    let subscribed = rx.url("/subscribed");
+    let other = rx.url("/other");
+    let uri = http_create_subscribed(gw.addr, &subscribed).await;
+    // From now on the subscriber confirms nothing: these requests are a stranger's.
+    rx.state.get_status.store(404, Ordering::SeqCst);
+    let mut answers = Vec::new();
+    for callback in [&subscribed, &other] {
+        let sub = http_subscribe(gw.addr, &uri, callback, None).await;
+        sub.assert_error(403, "verification_failed");
+        let unsub = http_unsubscribe(gw.addr, &uri, callback).await;
+        unsub.assert_error(403, "verification_failed");
+        answers.push((sub.body, unsub.body));
+    }
+    assert_eq!(
+        answers[0], answers[1],
+        "a subscribed and an unknown callback get the same answers"
+    );
+    // Each of those four requests was put to the callback before anything was answered.
+    assert_eq!(rx.gets().len(), 1 + 4);
+    // Whoever controls the callback still learns it: it confirms, then hears the state.
+    rx.state.get_status.store(0, Ordering::SeqCst);
+    http_subscribe(gw.addr, &uri, &subscribed, None)
+        .await
+        .assert_error(403, "subscription_exists");
+    http_unsubscribe(gw.addr, &uri, &other)
+        .await
+        .assert_error(403, "no_subscription");
+    gw.stop().await;
+    rx.stop().await;
 }

@@ -281,8 +281,9 @@ struct Checked {
 }
 
 /// What `/subscribe` and `/unsubscribe` share: the request, checked against the store (the node
-/// exists; the callback is not yet subscribed, unless a lease renews it, or is subscribed) and
-/// verified with the callback (with the lease granted, if any, as `hub.lease_seconds`).
+/// exists), verified with the callback (with the lease granted, if any, as
+/// `hub.lease_seconds`), and only then checked for the subscription (not yet subscribed, unless
+/// a lease renews it; or subscribed), so that only the callback's owner learns whether it is.
 async fn checked_request(
     state: &AppState,
     body: Result<Bytes, BytesRejection>,
@@ -301,6 +302,11 @@ async fn checked_request(
     if !store.node_exists(node.clone()).await? {
         return Err(subscription_error(StoreError::NodeNotFound(node)));
     }
+    let pending = (intent == Intent::Subscribe)
+        .then(|| state.begin_intent(&node, &req.callback, req.secret.as_deref(), false));
+    // Verified first: whether a callback is subscribed is told only to whoever controls it
+    // (answering `subscription_exists` or `no_subscription` before would tell anyone).
+    verify(state, &req.callback, intent.mode(), &uri, lease).await?;
     let subscribed = store
         .is_subscribed(node.clone(), req.callback.clone())
         .await?;
@@ -312,9 +318,6 @@ async fn checked_request(
         (Intent::Unsubscribe, false) => return Err(StoreError::NoSubscription.into()),
         _ => {}
     }
-    let pending = (intent == Intent::Subscribe)
-        .then(|| state.begin_intent(&node, &req.callback, req.secret.as_deref(), false));
-    verify(state, &req.callback, intent.mode(), &uri, lease).await?;
     Ok(Checked {
         req,
         uri,

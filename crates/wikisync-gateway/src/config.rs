@@ -22,6 +22,9 @@
 //! | deliveries in flight at once | `--max-concurrent-deliveries` | `WIKISYNC_GATEWAY_MAX_CONCURRENT_DELIVERIES` | `max_concurrent_deliveries` | 256 |
 //! | public base URL of the gateway, for the WebSub `Link: <…/hub>; rel="hub"` | `--public-url` | `WIKISYNC_GATEWAY_PUBLIC_URL` | `public_url` | `http://<listen address>` |
 //! | extra trusted certificates for `https://` callbacks (PEM file: a private CA, or a self-signed callback's own certificate), added to the system's roots | `--callback-ca` | `WIKISYNC_GATEWAY_CALLBACK_CA` | `callback_ca` | none (system roots only) |
+//! | verifications of intent one client address may cause per minute (`/subscribe`, `/unsubscribe`, WebSub (un)subscribe), more: 429 with `Retry-After`; 0 = no limit | `--verify-per-minute` | `WIKISYNC_GATEWAY_VERIFY_PER_MINUTE` | `verify_per_minute` | 30 |
+//! | networks callbacks may use, CIDR (comma-separated in env); when any is given, only these | `--callback-allow` (repeatable) | `WIKISYNC_GATEWAY_CALLBACK_ALLOW` | `callback_allow` | none (every network) |
+//! | networks callbacks may not use, CIDR (deny wins over allow); see [`crate::netpolicy`] | `--callback-deny` (repeatable) | `WIKISYNC_GATEWAY_CALLBACK_DENY` | `callback_deny` | none |
 //! | shutdown grace for in-flight deliveries, ms | `--shutdown-grace-ms` | `WIKISYNC_GATEWAY_SHUTDOWN_GRACE_MS` | `shutdown_grace_ms` | 10000 |
 //!
 //! XMPP mode is selected with `--xmpp-component JID --xmpp-server HOST:PORT --xmpp-secret S`
@@ -48,6 +51,8 @@ use std::time::Duration;
 
 use clap::Parser;
 use serde::Deserialize;
+
+use crate::netpolicy::{CallbackPolicy, Cidr};
 
 /// The resolved configuration of a gateway.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -94,6 +99,13 @@ pub struct Config {
     pub public_url: Option<String>,
     /// A PEM file of certificates trusted for `https://` callbacks besides the system's roots.
     pub callback_ca: Option<PathBuf>,
+    /// Verifications of intent one client address may cause per minute; 0 = no limit (see
+    /// [`crate::http::ratelimit`]).
+    pub verify_per_minute: u32,
+    /// Networks callbacks may use; empty = every network not denied.
+    pub callback_allow: Vec<Cidr>,
+    /// Networks callbacks may not use (see [`crate::netpolicy`]).
+    pub callback_deny: Vec<Cidr>,
     /// XMPP mode settings; `None` = embedded mode (see [`crate::xmpp`]).
     pub xmpp: Option<crate::xmpp::config::XmppConfig>,
 }
@@ -121,6 +133,9 @@ impl Default for Config {
             shutdown_grace: Duration::from_secs(10),
             public_url: None,
             callback_ca: None,
+            verify_per_minute: 30,
+            callback_allow: Vec::new(),
+            callback_deny: Vec::new(),
             xmpp: None,
         }
     }
@@ -160,6 +175,11 @@ const HELP_EXAMPLES: &str = "Examples:
 
   # Trust a private CA (or a self-signed callback's certificate) for https:// callbacks
   wikisync-gateway --callback-ca /etc/wikisync/callback-ca.pem
+
+  # A gateway reachable from the Internet: never call back loopback or link-local addresses
+  # (cloud metadata), fewer verifications per client address
+  wikisync-gateway --callback-deny 127.0.0.0/8,::1/128,169.254.0.0/16,fe80::/10 \\
+      --verify-per-minute 10
 
   # XMPP mode: nodes live on a Prosody/ejabberd pubsub service, the gateway is its component
   wikisync-gateway --service pubsub.example.org --xmpp-component gw.example.org \\
@@ -280,6 +300,29 @@ pub struct Args {
     /// self-signed callback's certificate), besides the system's root store.
     #[arg(long, env = "WIKISYNC_GATEWAY_CALLBACK_CA", value_name = "FILE")]
     pub callback_ca: Option<PathBuf>,
+    /// Verifications of intent (/subscribe, /unsubscribe, WebSub subscribe and unsubscribe) one
+    /// client address may cause per minute; more are 429 with Retry-After; 0 = no limit
+    /// [default: 30].
+    #[arg(long, env = "WIKISYNC_GATEWAY_VERIFY_PER_MINUTE", value_name = "N")]
+    pub verify_per_minute: Option<u32>,
+    /// A network callbacks may use, as CIDR (repeatable; comma-separated in the environment);
+    /// once any is given, callbacks may use only these [default: every network].
+    #[arg(
+        long = "callback-allow",
+        env = "WIKISYNC_GATEWAY_CALLBACK_ALLOW",
+        value_delimiter = ',',
+        value_name = "CIDR"
+    )]
+    pub callback_allow: Vec<Cidr>,
+    /// A network callbacks may not use, as CIDR (repeatable; comma-separated in the
+    /// environment), e.g. 127.0.0.0/8 or 169.254.0.0/16; deny wins over allow [default: none].
+    #[arg(
+        long = "callback-deny",
+        env = "WIKISYNC_GATEWAY_CALLBACK_DENY",
+        value_delimiter = ',',
+        value_name = "CIDR"
+    )]
+    pub callback_deny: Vec<Cidr>,
     /// XMPP mode (see `docs/deploy.md`).
     #[command(flatten)]
     pub xmpp: crate::xmpp::config::XmppArgs,
@@ -309,6 +352,9 @@ struct FileConfig {
     shutdown_grace_ms: Option<u64>,
     public_url: Option<String>,
     callback_ca: Option<PathBuf>,
+    verify_per_minute: Option<u32>,
+    callback_allow: Option<Vec<Cidr>>,
+    callback_deny: Option<Vec<Cidr>>,
     xmpp: Option<crate::xmpp::config::XmppFileConfig>,
 }
 
@@ -410,6 +456,20 @@ fn merge(args: Args, file: FileConfig) -> Result<Config, ConfigError> {
             .or(file.public_url)
             .map(|u| u.trim_end_matches('/').to_owned()),
         callback_ca: args.callback_ca.or(file.callback_ca),
+        verify_per_minute: args
+            .verify_per_minute
+            .or(file.verify_per_minute)
+            .unwrap_or(d.verify_per_minute),
+        callback_allow: if args.callback_allow.is_empty() {
+            file.callback_allow.unwrap_or_default()
+        } else {
+            args.callback_allow
+        },
+        callback_deny: if args.callback_deny.is_empty() {
+            file.callback_deny.unwrap_or_default()
+        } else {
+            args.callback_deny
+        },
         xmpp: crate::xmpp::config::XmppConfig::merge(args.xmpp, file.xmpp)
             .map_err(|e| ConfigError::Invalid(e.to_string()))?,
     };
@@ -440,6 +500,14 @@ impl Config {
         match &self.public_url {
             Some(base) => base.clone(),
             None => format!("http://{}", self.listen),
+        }
+    }
+
+    /// The networks callbacks may and may not use.
+    pub fn callback_policy(&self) -> CallbackPolicy {
+        CallbackPolicy {
+            allow: self.callback_allow.clone(),
+            deny: self.callback_deny.clone(),
         }
     }
 
@@ -530,6 +598,42 @@ mod tests {
         assert_eq!(config.max_body_bytes, 1024 * 1024);
         assert_eq!(config.callback_ca, Some(PathBuf::from("ca.pem")));
         assert!(config.verify);
+        let nets = Args::try_parse_from([
+            "wikisync-gateway",
+            "--callback-deny",
+            "127.0.0.0/8,::1",
+            "--callback-deny",
+            "169.254.0.0/16",
+            "--verify-per-minute",
+            "5",
+        ])
+        .expect("valid flags");
+        let file =
+            parse_file("callback_allow = [\"10.0.0.0/8\"]\ncallback_deny = [\"192.0.2.0/24\"]")
+                .expect("valid file");
+        let config = merge(nets, file).expect("valid");
+        assert_eq!(config.verify_per_minute, 5);
+        assert_eq!(
+            config
+                .callback_deny
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            ["127.0.0.0/8", "::1/128", "169.254.0.0/16"],
+            "flags replace the file's list"
+        );
+        assert_eq!(
+            config.callback_allow.len(),
+            1,
+            "the file's list when no flag"
+        );
+        assert!(
+            Args::try_parse_from(["wikisync-gateway", "--callback-deny", "10.0.0.0/40"]).is_err()
+        );
+        assert!(matches!(
+            Config::from_toml_str("callback_deny = [\"not a network\"]"),
+            Err(ConfigError::Parse(_))
+        ));
     }
 
     #[test]

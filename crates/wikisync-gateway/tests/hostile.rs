@@ -150,3 +150,197 @@ async fn whether_a_callback_is_subscribed_is_told_only_after_verification() {
     gw.stop().await;
     rx.stop().await;
 }
+
+/// `POST /subscribe` of `callback` to `uri` with the given headers.
+async fn subscribe_as(
+    addr: std::net::SocketAddr,
+    uri: &str,
+    callback: &str,
+    headers: &[(&str, &str)],
+) -> Reply {
+    let mut all = vec![("content-type", JSON)];
+    all.extend_from_slice(headers);
+    let body = subscription_json(uri, callback, None);
+    call_with(addr, Method::POST, "/subscribe", &all, body).await
+}
+
+#[tokio::test]
+async fn a_stranger_cannot_tell_why_a_verification_failed() {
+    let gw = Gateway::start_fresh_with(|c| {
+        c.tokens = vec!["publisher".to_owned()];
+        c.verify_per_minute = 0;
+    })
+    .await;
+    let rx = Receiver::start().await;
+    let uri = call_with(
+        gw.addr,
+        Method::POST,
+        "/create",
+        &[("authorization", "Bearer publisher")],
+        String::new(),
+    )
+    .await
+    .uri();
+    // Three different failures: nothing listens on port 9 of loopback in the test environment;
+    // a callback refusing with 405; one answering 200 without the challenge.
+    let unreachable = "http://127.0.0.1:9/x".to_owned();
+    let cases = [
+        (unreachable.clone(), 0, false, "could not be reached"),
+        (rx.url("/refusing"), 405, false, "405"),
+        (rx.url("/wrong"), 0, true, "did not echo"),
+    ];
+    let mut anonymous = Vec::new();
+    for (callback, status, wrong, reason) in &cases {
+        rx.state.get_status.store(*status, Ordering::SeqCst);
+        rx.state.wrong_challenge.store(*wrong, Ordering::SeqCst);
+        for token in ["", "Bearer wrong"] {
+            let headers: Vec<(&str, &str)> = if token.is_empty() {
+                Vec::new()
+            } else {
+                vec![("authorization", token)]
+            };
+            let reply = subscribe_as(gw.addr, &uri, callback, &headers).await;
+            reply.assert_error(403, "verification_failed");
+            assert!(!reply.body.contains(reason), "{}", reply.body);
+            anonymous.push(reply.json()["message"].clone());
+        }
+        // The holder of a publisher token is told why.
+        let told = subscribe_as(
+            gw.addr,
+            &uri,
+            callback,
+            &[("authorization", "Bearer publisher")],
+        )
+        .await;
+        told.assert_error(403, "verification_failed");
+        assert!(told.body.contains(reason), "{}", told.body);
+    }
+    assert!(
+        anonymous.windows(2).all(|w| w[0] == w[1]),
+        "one message for every failure: {anonymous:?}"
+    );
+    gw.stop().await;
+    rx.stop().await;
+}
+
+#[tokio::test]
+async fn verification_attempts_are_rate_limited_per_client_address() {
+    let gw = Gateway::start_fresh_with(|c| c.verify_per_minute = 2).await;
+    let rx = Receiver::start().await;
+    let uri = http_create(gw.addr).await;
+    rx.state.get_status.store(404, Ordering::SeqCst);
+    for n in 0..2 {
+        http_subscribe(gw.addr, &uri, &rx.url(&format!("/{n}")), None)
+            .await
+            .assert_error(403, "verification_failed");
+    }
+    let limited = http_subscribe(gw.addr, &uri, &rx.url("/2"), None).await;
+    limited.assert_error(429, "too_many_requests");
+    let retry: u64 = limited.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=30).contains(&retry), "Retry-After: {retry}");
+    // Unsubscribing and the WebSub hub draw on the same allowance.
+    http_unsubscribe(gw.addr, &uri, &rx.url("/3"))
+        .await
+        .assert_error(429, "too_many_requests");
+    let form = format!(
+        "hub.mode=subscribe&hub.topic={}&hub.callback={}",
+        enc(&uri),
+        enc(&rx.url("/4"))
+    );
+    let hub = call(
+        gw.addr,
+        Method::POST,
+        "/hub",
+        Some("application/x-www-form-urlencoded"),
+        form,
+    )
+    .await;
+    assert_eq!(hub.status, 429, "{}", hub.body);
+    assert!(hub.body.starts_with("too_many_requests: "), "{}", hub.body);
+    assert!(hub.headers.contains_key("retry-after"));
+    // Only the two allowed attempts reached the callback.
+    let paths: Vec<String> = rx
+        .gets()
+        .iter()
+        .map(|g| g.param("hub.mode").unwrap())
+        .collect();
+    assert_eq!(paths, ["subscribe", "subscribe"]);
+    gw.stop().await;
+    rx.stop().await;
+}
+
+#[tokio::test]
+async fn callbacks_in_a_denied_network_are_never_called() {
+    let dir = tempfile::tempdir().unwrap();
+    let rx = Receiver::start().await;
+    let callback = rx.url("/cb");
+    let gw = Gateway::start(socket_config(dir.path())).await;
+    let uri = http_create(gw.addr).await;
+    let reply = http_subscribe(gw.addr, &uri, &callback, Some("s3cret")).await;
+    assert_eq!(reply.status, 204, "{}", reply.body);
+    gw.stop().await;
+    assert_eq!(
+        rx.gets().len(),
+        1,
+        "the verification before the policy changed"
+    );
+
+    // The same gateway, now denying loopback.
+    let deny = |c: &mut wikisync_gateway::config::Config| {
+        c.callback_deny = vec!["127.0.0.0/8".parse().unwrap(), "::1".parse().unwrap()];
+    };
+    let mut config = socket_config(dir.path());
+    deny(&mut config);
+    let gw = Gateway::start(config).await;
+    // A new subscription is refused before any request: by address and by a name resolving
+    // to it, verified or not.
+    let by_name = format!("http://localhost:{}/other", rx.addr.port());
+    for cb in [rx.url("/other"), by_name] {
+        http_subscribe(gw.addr, &uri, &cb, None)
+            .await
+            .assert_error(403, "callback_not_allowed");
+    }
+    let open = Gateway::start_fresh_with(|c| {
+        c.verify = false;
+        deny(c);
+    })
+    .await;
+    let open_uri = http_create(open.addr).await;
+    http_subscribe(open.addr, &open_uri, &rx.url("/nv"), None)
+        .await
+        .assert_error(403, "callback_not_allowed");
+    open.stop().await;
+    // The existing subscription's deliveries are attempted and fail at the connection.
+    http_publish(gw.addr, Some(&uri), entry("urn:1", "x"))
+        .await
+        .uri();
+    let failed = eventually(WAIT, || async {
+        let ts = (wikisync_gateway::time::now_ms() / 1000).to_string();
+        let sig =
+            wikisync_gateway::http::subscription::request_signature("s3cret", &uri, &callback, &ts);
+        let path = format!(
+            "/subscription?uri={}&callback={}&timestamp={ts}",
+            enc(&uri),
+            enc(&callback)
+        );
+        let reply = call_with(
+            gw.addr,
+            Method::GET,
+            &path,
+            &[("x-hub-signature", &sig)],
+            String::new(),
+        )
+        .await;
+        reply.status == 200 && reply.json()["failures"].as_u64().unwrap_or(0) >= 1
+    })
+    .await;
+    assert!(failed, "the delivery to a denied address failed");
+    assert_eq!(rx.gets().len(), 1, "no verification reached the callback");
+    assert!(rx.posts().is_empty(), "no delivery reached the callback");
+    gw.stop().await;
+    rx.stop().await;
+}

@@ -1,11 +1,24 @@
 //! Request checks shared by the Idavoll API and the WebSub hub: bodies, query parameters,
 //! callbacks and secrets.
 
+use std::net::{IpAddr, SocketAddr};
+
+use axum::Extension;
 use axum::body::Bytes;
+use axum::extract::ConnectInfo;
 use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 
 use crate::error::{ApiError, ApiResult};
+
+/// The client's address, as the server records it for every connection (absent when the
+/// router is driven without a socket, as in unit tests).
+pub(crate) type Peer = Option<Extension<ConnectInfo<SocketAddr>>>;
+
+/// The IP address of `peer`, if known.
+pub(crate) fn peer_ip(peer: &Peer) -> Option<IpAddr> {
+    peer.as_ref().map(|Extension(ConnectInfo(addr))| addr.ip())
+}
 
 /// Longest callback URL accepted, in bytes.
 pub const MAX_CALLBACK_LEN: usize = 2048;

@@ -39,6 +39,7 @@
 //! | [`ops`] | operations: `/healthz`, `/metrics`, `/openapi.json` |
 //! | [`state`] | [`AppState`], the publisher tokens and the node URIs of this service |
 //! | [`input`] | request checks both APIs share: bodies, query parameters, callbacks, secrets |
+//! | [`ratelimit`] | verifications of intent per client address (`--verify-per-minute`) |
 //!
 //! The handler modules depend on `state` and `input`, never on each other; this module only
 //! assembles the router.
@@ -47,6 +48,7 @@ pub mod heartbeat;
 pub mod idavoll;
 pub mod input;
 pub mod ops;
+pub mod ratelimit;
 pub mod state;
 pub mod subscription;
 pub mod websub;

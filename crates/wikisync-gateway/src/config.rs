@@ -25,6 +25,9 @@
 //! | verifications of intent one client address may cause per minute (`/subscribe`, `/unsubscribe`, WebSub (un)subscribe), more: 429 with `Retry-After`; 0 = no limit | `--verify-per-minute` | `WIKISYNC_GATEWAY_VERIFY_PER_MINUTE` | `verify_per_minute` | 30 |
 //! | networks callbacks may use, CIDR (comma-separated in env); when any is given, only these | `--callback-allow` (repeatable) | `WIKISYNC_GATEWAY_CALLBACK_ALLOW` | `callback_allow` | none (every network) |
 //! | networks callbacks may not use, CIDR (deny wins over allow); see [`crate::netpolicy`] | `--callback-deny` (repeatable) | `WIKISYNC_GATEWAY_CALLBACK_DENY` | `callback_deny` | none |
+//! | time a connection has to send a request's head (also the longest idle time between requests), ms | `--header-timeout-ms` | `WIKISYNC_GATEWAY_HEADER_TIMEOUT_MS` | `header_timeout_ms` | 10000 |
+//! | connections open at once, in all | `--max-connections` | `WIKISYNC_GATEWAY_MAX_CONNECTIONS` | `max_connections` | 512 |
+//! | connections open at once from one client address (IPv6: per /64); 0 = no limit | `--max-connections-per-ip` | `WIKISYNC_GATEWAY_MAX_CONNECTIONS_PER_IP` | `max_connections_per_ip` | 64 |
 //! | shutdown grace for in-flight deliveries, ms | `--shutdown-grace-ms` | `WIKISYNC_GATEWAY_SHUTDOWN_GRACE_MS` | `shutdown_grace_ms` | 10000 |
 //!
 //! XMPP mode is selected with `--xmpp-component JID --xmpp-server HOST:PORT --xmpp-secret S`
@@ -106,6 +109,12 @@ pub struct Config {
     pub callback_allow: Vec<Cidr>,
     /// Networks callbacks may not use (see [`crate::netpolicy`]).
     pub callback_deny: Vec<Cidr>,
+    /// Time a connection has to send a request's head (see [`crate::server`]).
+    pub header_timeout: Duration,
+    /// Connections open at once, in all.
+    pub max_connections: usize,
+    /// Connections open at once from one client address; 0 = no limit.
+    pub max_connections_per_ip: usize,
     /// XMPP mode settings; `None` = embedded mode (see [`crate::xmpp`]).
     pub xmpp: Option<crate::xmpp::config::XmppConfig>,
 }
@@ -136,6 +145,9 @@ impl Default for Config {
             verify_per_minute: 30,
             callback_allow: Vec::new(),
             callback_deny: Vec::new(),
+            header_timeout: Duration::from_secs(10),
+            max_connections: 512,
+            max_connections_per_ip: 64,
             xmpp: None,
         }
     }
@@ -323,6 +335,22 @@ pub struct Args {
         value_name = "CIDR"
     )]
     pub callback_deny: Vec<Cidr>,
+    /// Time a connection has to send a request's head, in milliseconds; also the longest a
+    /// kept-alive connection may sit idle [default: 10000].
+    #[arg(long, env = "WIKISYNC_GATEWAY_HEADER_TIMEOUT_MS", value_name = "MS")]
+    pub header_timeout_ms: Option<u64>,
+    /// Connections open at once, over all clients; more are answered 503 and closed
+    /// [default: 512].
+    #[arg(long, env = "WIKISYNC_GATEWAY_MAX_CONNECTIONS", value_name = "N")]
+    pub max_connections: Option<usize>,
+    /// Connections open at once from one client address (IPv6: per /64); 0 = no limit, e.g.
+    /// behind a reverse proxy [default: 64].
+    #[arg(
+        long,
+        env = "WIKISYNC_GATEWAY_MAX_CONNECTIONS_PER_IP",
+        value_name = "N"
+    )]
+    pub max_connections_per_ip: Option<usize>,
     /// XMPP mode (see `docs/deploy.md`).
     #[command(flatten)]
     pub xmpp: crate::xmpp::config::XmppArgs,
@@ -355,6 +383,9 @@ struct FileConfig {
     verify_per_minute: Option<u32>,
     callback_allow: Option<Vec<Cidr>>,
     callback_deny: Option<Vec<Cidr>>,
+    header_timeout_ms: Option<u64>,
+    max_connections: Option<usize>,
+    max_connections_per_ip: Option<usize>,
     xmpp: Option<crate::xmpp::config::XmppFileConfig>,
 }
 
@@ -470,6 +501,18 @@ fn merge(args: Args, file: FileConfig) -> Result<Config, ConfigError> {
         } else {
             args.callback_deny
         },
+        header_timeout: args
+            .header_timeout_ms
+            .or(file.header_timeout_ms)
+            .map_or(d.header_timeout, ms),
+        max_connections: args
+            .max_connections
+            .or(file.max_connections)
+            .unwrap_or(d.max_connections),
+        max_connections_per_ip: args
+            .max_connections_per_ip
+            .or(file.max_connections_per_ip)
+            .unwrap_or(d.max_connections_per_ip),
         xmpp: crate::xmpp::config::XmppConfig::merge(args.xmpp, file.xmpp)
             .map_err(|e| ConfigError::Invalid(e.to_string()))?,
     };
@@ -528,10 +571,14 @@ impl Config {
         if self.max_body_bytes == 0
             || self.max_subscriptions_per_node == 0
             || self.max_concurrent_deliveries == 0
+            || self.max_connections == 0
         {
             return invalid(
-                "limits (max_*) must be at least 1 (only max_items_per_node takes 0: no limit)",
+                "limits (max_*) must be at least 1 (only max_items_per_node and max_connections_per_ip take 0: no limit)",
             );
+        }
+        if self.header_timeout.is_zero() {
+            return invalid("header_timeout_ms must be at least 1");
         }
         if self.callback_timeout.is_zero() || self.retry_base.is_zero() {
             return invalid("callback_timeout_ms and retry_base_ms must be at least 1");

@@ -88,6 +88,15 @@ pub fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// The address a client is counted under by the per-address limits: itself, or its /64 for
+/// IPv6 (one host usually holds a whole /64).
+pub fn client_key(ip: IpAddr) -> IpAddr {
+    match canonical(ip) {
+        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !u128::from(u64::MAX)).into()),
+        v4 => v4,
+    }
+}
+
 impl FromStr for Cidr {
     type Err = CidrError;
 

@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 
 use axum::http::Method;
 use common::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// An entry with `inner` inside `<content>` and `attr` as the value of an attribute.
 fn entry_with(id: &str, inner: &str, attr: &str) -> String {
@@ -343,4 +344,151 @@ async fn callbacks_in_a_denied_network_are_never_called() {
     assert!(rx.posts().is_empty(), "no delivery reached the callback");
     gw.stop().await;
     rx.stop().await;
+}
+
+/// A TCP connection to `gw` from the loopback address `from` (127.0.0.x).
+async fn connect_from(gw: std::net::SocketAddr, from: [u8; 4]) -> tokio::net::TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(std::net::SocketAddr::from((from, 0))).unwrap();
+    socket.connect(gw).await.unwrap()
+}
+
+/// A connection that has sent only the start of a request's head.
+async fn slow_connection(gw: std::net::SocketAddr, from: [u8; 4]) -> tokio::net::TcpStream {
+    let mut stream = connect_from(gw, from).await;
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHo")
+        .await
+        .unwrap();
+    stream
+}
+
+/// Everything the server sends on `stream` until it closes it (or `WAIT` passes: `None`).
+async fn read_until_closed(stream: &mut tokio::net::TcpStream) -> Option<String> {
+    let mut got = Vec::new();
+    match tokio::time::timeout(WAIT, stream.read_to_end(&mut got)).await {
+        Ok(Ok(_)) => Some(String::from_utf8_lossy(&got).into_owned()),
+        // A reset after the answer counts as closed too.
+        Ok(Err(_)) => Some(String::from_utf8_lossy(&got).into_owned()),
+        Err(_) => None,
+    }
+}
+
+/// `GET /healthz` over a fresh connection from `from`: the raw answer.
+async fn healthz_from(gw: std::net::SocketAddr, from: [u8; 4]) -> String {
+    let mut stream = connect_from(gw, from).await;
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    read_until_closed(&mut stream).await.expect("an answer")
+}
+
+/// A connection from `from` that was served `GET /healthz` and is kept alive, idle; `None` if
+/// the server refused it.
+async fn kept_alive(gw: std::net::SocketAddr, from: [u8; 4]) -> Option<tokio::net::TcpStream> {
+    let mut stream = connect_from(gw, from).await;
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: gw\r\n\r\n")
+        .await
+        .ok()?;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    while got.len() < 12 {
+        let n = tokio::time::timeout(WAIT, stream.read(&mut buf))
+            .await
+            .ok()?
+            .ok()?;
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&buf[..n]);
+    }
+    got.starts_with(b"HTTP/1.1 200").then_some(stream)
+}
+
+#[tokio::test]
+async fn a_connection_trickling_its_headers_is_closed_after_the_header_timeout() {
+    let gw = Gateway::start_fresh_with(|c| {
+        c.header_timeout = std::time::Duration::from_millis(300);
+    })
+    .await;
+    let mut slow = slow_connection(gw.addr, [127, 0, 0, 1]).await;
+    let mut byte_by_byte = slow_connection(gw.addr, [127, 0, 0, 1]).await;
+    // Keep sending single bytes (never the end of the head) while waiting for the close.
+    let trickle = async {
+        for _ in 0..1000 {
+            if byte_by_byte.write_all(b"x").await.is_err() {
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        false
+    };
+    let (closed, trickled) = tokio::join!(read_until_closed(&mut slow), trickle);
+    assert!(closed.is_some(), "the silent connection was closed");
+    assert!(trickled, "the trickling connection was closed");
+    // The gateway serves others meanwhile and after.
+    assert!(
+        healthz_from(gw.addr, [127, 0, 0, 1])
+            .await
+            .starts_with("HTTP/1.1 200")
+    );
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn a_greedy_client_cannot_take_every_connection() {
+    let gw = Gateway::start_fresh_with(|c| {
+        c.header_timeout = std::time::Duration::from_secs(600);
+        c.max_connections_per_ip = 4;
+        c.max_connections = 6;
+    })
+    .await;
+    let greedy = [127, 0, 0, 1];
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        held.push(slow_connection(gw.addr, greedy).await);
+    }
+    // The greedy address's next connection is turned away at once...
+    let mut refused = connect_from(gw.addr, greedy).await;
+    let answer = read_until_closed(&mut refused).await.expect("closed");
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("too_many_connections"), "{answer}");
+    // ... while another client is served.
+    let other = [127, 0, 0, 2];
+    assert!(
+        healthz_from(gw.addr, other)
+            .await
+            .starts_with("HTTP/1.1 200")
+    );
+    // The limit in all: one slow connection and one idle kept-alive connection from other
+    // addresses fill it (the kept-alive one is retried until it is admitted: the place of the
+    // connection above is given back only once the server has closed it).
+    held.push(slow_connection(gw.addr, [127, 0, 0, 3]).await);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let idle = loop {
+        if let Some(stream) = kept_alive(gw.addr, [127, 0, 0, 4]).await {
+            break stream;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "a sixth connection was never admitted"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    };
+    held.push(idle);
+    let full = healthz_from(gw.addr, other).await;
+    assert!(full.starts_with("HTTP/1.1 503"), "{full}");
+    // Closing one frees its place.
+    drop(held.pop());
+    let served = eventually(WAIT, || async {
+        healthz_from(gw.addr, other)
+            .await
+            .starts_with("HTTP/1.1 200")
+    })
+    .await;
+    assert!(served, "a place was freed when a connection closed");
+    drop(held);
+    gw.stop().await;
 }

@@ -43,7 +43,7 @@ impl RateLimiter {
         if self.per_minute == 0 {
             return Ok(());
         }
-        let key = client.map_or(IpAddr::from([0u8; 16]), key_of);
+        let key = client.map_or(IpAddr::from([0u8; 16]), crate::netpolicy::client_key);
         let capacity = f64::from(self.per_minute);
         let per_sec = capacity / 60.0;
         let mut buckets = self
@@ -68,14 +68,6 @@ impl RateLimiter {
         } else {
             Err(Duration::from_secs_f64((1.0 - bucket.tokens) / per_sec))
         }
-    }
-}
-
-/// The address a client is counted under: itself, or its /64 for IPv6.
-fn key_of(ip: IpAddr) -> IpAddr {
-    match crate::netpolicy::canonical(ip) {
-        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !u128::from(u64::MAX)).into()),
-        v4 => v4,
     }
 }
 

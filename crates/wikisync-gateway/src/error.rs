@@ -227,6 +227,14 @@ impl From<StoreError> for ApiError {
                 "unavailable",
                 "the gateway is shutting down or its store has stopped",
             ),
+            StoreError::DiskFull => {
+                tracing::error!("a write failed: the disk holding the database is full");
+                Self::new(
+                    StatusCode::INSUFFICIENT_STORAGE,
+                    "insufficient_storage",
+                    "the gateway's disk is full, so nothing was written; reads still work, and writes work again once space is freed (see /healthz)",
+                )
+            }
             StoreError::Database(detail) => Self::internal(&detail),
             StoreError::RemoteRefused(detail) => Self::new(
                 StatusCode::BAD_GATEWAY,
@@ -292,5 +300,8 @@ mod tests {
             ApiError::from(StoreError::Unavailable).status(),
             StatusCode::SERVICE_UNAVAILABLE
         );
+        let full = ApiError::from(StoreError::DiskFull);
+        assert_eq!(full.status(), StatusCode::INSUFFICIENT_STORAGE);
+        assert_eq!(full.code(), "insufficient_storage");
     }
 }

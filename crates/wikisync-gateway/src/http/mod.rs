@@ -18,7 +18,7 @@
 //! | `GET /subscription?uri=&callback=&timestamp=` | 200 JSON state of the caller's own subscription | signed with `X-Hub-Signature` under its secret; anything else is one uniform 404; see [`subscription`] |
 //! | `POST /heartbeat?uri=` | 204 | the node's publisher is alive (owner only); see [`heartbeat`] |
 //! | `GET /openapi.json` | 200 OpenAPI 3.1 document of this API | |
-//! | `GET /healthz` | 200 `{"status": "ok", "outbox": n}` (+ `"xmpp"` state in XMPP mode) | 503 when the store has stopped |
+//! | `GET /healthz` | 200 `{"status": "ok", "outbox": n, "disk": {"full": false}}` (+ `"xmpp"` state in XMPP mode; `degraded` while the disk is full) | 503 when the store has stopped |
 //! | `GET /metrics` | 200 Prometheus text | |
 //!
 //! Compatibility notes: like Idavoll, a missing node is 404 on `/publish`, `/delete` and `/items`

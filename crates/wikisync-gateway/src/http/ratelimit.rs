@@ -4,7 +4,7 @@
 //! to scan what the gateway reaches. Every client address has a bucket of `per_minute`
 //! attempts that refills evenly over a minute; an attempt with the bucket empty is
 //! `429 too_many_requests` with `Retry-After`. IPv6 clients are counted per /64 (one host
-//! usually holds a whole /64). Behind a reverse proxy every client has the proxy's address:
+//! usually holds a whole /64). Requests with a valid publisher token are not counted. Behind a reverse proxy every client has the proxy's address:
 //! raise the limit there, or limit at the proxy.
 
 use std::collections::HashMap;

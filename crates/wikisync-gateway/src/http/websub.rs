@@ -228,7 +228,9 @@ async fn hub_request(
             let req = parse_subscription(&state, mode == "subscribe", &params)?;
             // Every such request makes the gateway call the callback (a verification, or a
             // denial): counted per client address, and only to networks it may call.
-            state.count_verification(client)?;
+            if !state.is_authenticated(&headers) {
+                state.count_verification(client)?;
+            }
             state.check_callback_network(&req.callback).await?;
             // A subscription request is `pending` (GET /subscription) until it is verified.
             let pending = req.subscribe.then(|| {

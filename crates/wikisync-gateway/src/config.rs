@@ -26,6 +26,7 @@
 //! | networks callbacks may use, CIDR (comma-separated in env); when any is given, only these | `--callback-allow` (repeatable) | `WIKISYNC_GATEWAY_CALLBACK_ALLOW` | `callback_allow` | none (every network) |
 //! | networks callbacks may not use, CIDR (deny wins over allow); see [`crate::netpolicy`] | `--callback-deny` (repeatable) | `WIKISYNC_GATEWAY_CALLBACK_DENY` | `callback_deny` | none |
 //! | time a connection has to send a request's head (also the longest idle time between requests), ms | `--header-timeout-ms` | `WIKISYNC_GATEWAY_HEADER_TIMEOUT_MS` | `header_timeout_ms` | 10000 |
+//! | time a request's body has to arrive once the gateway starts reading it, ms | `--body-timeout-ms` | `WIKISYNC_GATEWAY_BODY_TIMEOUT_MS` | `body_timeout_ms` | 30000 |
 //! | connections open at once, in all | `--max-connections` | `WIKISYNC_GATEWAY_MAX_CONNECTIONS` | `max_connections` | 512 |
 //! | connections open at once from one client address (IPv6: per /64); 0 = no limit | `--max-connections-per-ip` | `WIKISYNC_GATEWAY_MAX_CONNECTIONS_PER_IP` | `max_connections_per_ip` | 64 |
 //! | shutdown grace for in-flight deliveries, ms | `--shutdown-grace-ms` | `WIKISYNC_GATEWAY_SHUTDOWN_GRACE_MS` | `shutdown_grace_ms` | 10000 |
@@ -111,6 +112,8 @@ pub struct Config {
     pub callback_deny: Vec<Cidr>,
     /// Time a connection has to send a request's head (see [`crate::server`]).
     pub header_timeout: Duration,
+    /// Time a request's body has to arrive (see [`crate::http::deadline`]).
+    pub body_timeout: Duration,
     /// Connections open at once, in all.
     pub max_connections: usize,
     /// Connections open at once from one client address; 0 = no limit.
@@ -146,6 +149,7 @@ impl Default for Config {
             callback_allow: Vec::new(),
             callback_deny: Vec::new(),
             header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
             max_connections: 512,
             max_connections_per_ip: 64,
             xmpp: None,
@@ -339,6 +343,10 @@ pub struct Args {
     /// kept-alive connection may sit idle [default: 10000].
     #[arg(long, env = "WIKISYNC_GATEWAY_HEADER_TIMEOUT_MS", value_name = "MS")]
     pub header_timeout_ms: Option<u64>,
+    /// Time a request's body has to arrive once the gateway starts reading it, in milliseconds;
+    /// later is 408 [default: 30000].
+    #[arg(long, env = "WIKISYNC_GATEWAY_BODY_TIMEOUT_MS", value_name = "MS")]
+    pub body_timeout_ms: Option<u64>,
     /// Connections open at once, over all clients; more are answered 503 and closed
     /// [default: 512].
     #[arg(long, env = "WIKISYNC_GATEWAY_MAX_CONNECTIONS", value_name = "N")]
@@ -384,6 +392,7 @@ struct FileConfig {
     callback_allow: Option<Vec<Cidr>>,
     callback_deny: Option<Vec<Cidr>>,
     header_timeout_ms: Option<u64>,
+    body_timeout_ms: Option<u64>,
     max_connections: Option<usize>,
     max_connections_per_ip: Option<usize>,
     xmpp: Option<crate::xmpp::config::XmppFileConfig>,
@@ -505,6 +514,10 @@ fn merge(args: Args, file: FileConfig) -> Result<Config, ConfigError> {
             .header_timeout_ms
             .or(file.header_timeout_ms)
             .map_or(d.header_timeout, ms),
+        body_timeout: args
+            .body_timeout_ms
+            .or(file.body_timeout_ms)
+            .map_or(d.body_timeout, ms),
         max_connections: args
             .max_connections
             .or(file.max_connections)
@@ -577,8 +590,8 @@ impl Config {
                 "limits (max_*) must be at least 1 (only max_items_per_node and max_connections_per_ip take 0: no limit)",
             );
         }
-        if self.header_timeout.is_zero() {
-            return invalid("header_timeout_ms must be at least 1");
+        if self.header_timeout.is_zero() || self.body_timeout.is_zero() {
+            return invalid("header_timeout_ms and body_timeout_ms must be at least 1");
         }
         if self.callback_timeout.is_zero() || self.retry_base.is_zero() {
             return invalid("callback_timeout_ms and retry_base_ms must be at least 1");

@@ -516,3 +516,35 @@ async fn a_greedy_client_cannot_take_every_connection() {
     drop(held);
     gw.stop().await;
 }
+
+#[tokio::test]
+async fn a_body_that_does_not_arrive_in_time_is_408() {
+    let gw = Gateway::start_fresh_with(|c| {
+        c.body_timeout = std::time::Duration::from_millis(300);
+    })
+    .await;
+    let uri = http_create(gw.addr).await;
+    let mut stream = connect_from(gw.addr, [127, 0, 0, 1]).await;
+    let head = format!(
+        "POST {} HTTP/1.1\r\nHost: gw\r\nContent-Type: {ENTRY_TYPE}\r\nContent-Length: 1000\r\n\r\n<entry",
+        publish_path(Some(&uri))
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let answer = read_until_closed(&mut stream)
+        .await
+        .expect("answered and closed");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("\"error\":\"body_timeout\""), "{answer}");
+    // Nothing was published.
+    let feed = call(
+        gw.addr,
+        Method::GET,
+        &format!("/items?uri={}", enc(&uri)),
+        None,
+        String::new(),
+    )
+    .await;
+    assert_eq!(feed.status, 200, "{}", feed.body);
+    assert!(!feed.body.contains("<entry"), "{}", feed.body);
+    gw.stop().await;
+}

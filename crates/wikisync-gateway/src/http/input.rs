@@ -32,11 +32,18 @@ pub(crate) fn query_param(query: Option<&str>, name: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
-/// The request body, or the error that says why it could not be read (too large: 413).
+/// The request body, or the error that says why it could not be read (too large: 413; not
+/// received within `--body-timeout-ms`: 408).
 pub(crate) fn body_bytes(body: Result<Bytes, BytesRejection>, limit: usize) -> ApiResult<Bytes> {
     body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::body_too_large(limit)
+        } else if super::deadline::is_body_timeout(&e) {
+            ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                "the request body did not arrive in time (--body-timeout-ms); send it at once",
+            )
         } else {
             ApiError::bad_request("bad_body", "the request body could not be read")
         }

@@ -39,11 +39,13 @@
 //! | [`ops`] | operations: `/healthz`, `/metrics`, `/openapi.json` |
 //! | [`state`] | [`AppState`], the publisher tokens and the node URIs of this service |
 //! | [`input`] | request checks both APIs share: bodies, query parameters, callbacks, secrets |
+//! | [`deadline`] | the request body deadline (`--body-timeout-ms`) |
 //! | [`ratelimit`] | verifications of intent per client address (`--verify-per-minute`) |
 //!
 //! The handler modules depend on `state` and `input`, never on each other; this module only
 //! assembles the router.
 
+pub mod deadline;
 pub mod heartbeat;
 pub mod idavoll;
 pub mod input;
@@ -101,6 +103,7 @@ pub fn routes() -> Vec<(&'static str, Method, MethodRouter<AppState>)> {
 /// The router with every endpoint.
 pub fn app(state: AppState) -> Router {
     let limit = state.config().max_body_bytes;
+    let body_timeout = state.config().body_timeout;
     routes()
         .into_iter()
         .fold(Router::new(), |router, (path, _, route)| {
@@ -110,6 +113,10 @@ pub fn app(state: AppState) -> Router {
             ApiError::not_found("no_such_endpoint", "no such endpoint; see /openapi.json")
         })
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            body_timeout,
+            deadline::body_deadline,
+        ))
         .with_state(state)
 }
 

@@ -32,8 +32,8 @@
 //! | [`xmpp`] | XMPP mode: the nodes live on an XEP-0060 service, the gateway is an XEP-0114 component |
 //!
 //! Modules depend on each other without cycles: `http` → `metrics` → `delivery` → `store` →
-//! `uri`, `atom`, `hex`, `time`; `xmpp` → `store`; `config` → `xmpp::config`. Only [`run`] ties
-//! them all together.
+//! `uri`, `atom`, `hex`, `time`; `delivery`, `http` and `server` → `netpolicy`; `xmpp` →
+//! `store`; `config` → `xmpp::config`, `netpolicy`. Only [`run`] ties them all together.
 //!
 //! [`run`] ties them together on a listener until a shutdown future resolves; `main.rs` only
 //! parses the configuration, binds the socket and waits for Ctrl-C or SIGTERM.

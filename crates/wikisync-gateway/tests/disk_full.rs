@@ -1,6 +1,8 @@
 //! A full disk, for real: the gateway's data directory on a small tmpfs that the test fills
 //! with a file (issue 12). Writes are refused with 507, a restart on the full disk works and
-//! serves reads and `/healthz`, and writes work again once the file is removed.
+//! serves reads and `/healthz` (with the write-ahead log left by a stop on the full disk, and
+//! without one, after a stop with room to spare), and writes work again once the file is
+//! removed.
 //!
 //! Mounting a tmpfs needs root (or `CAP_SYS_ADMIN`), as in CI; elsewhere this test fails and
 //! says so rather than pass without having run.
@@ -136,6 +138,53 @@ async fn a_full_disk_refuses_writes_with_507_and_the_gateway_restarts_on_it() {
     let health = healthz(gw.addr).await;
     assert_eq!(health["disk"]["full"], false, "{health}");
     assert_eq!(health["status"], "ok", "{health}");
+    gw.stop().await;
+
+    // Stopped with room to spare, the write-ahead log is folded into the database and removed;
+    // then the disk fills. Starting needs room for the log's index, which there is not: the
+    // gateway serves the database as it is on disk and refuses writes.
+    let wal = data.join(format!("{}-wal", wikisync_gateway::DATABASE_FILE));
+    let folded = wait_for(WAIT, || {
+        std::fs::metadata(&wal).map_or(true, |m| m.len() == 0)
+    })
+    .await;
+    assert!(folded, "the write-ahead log was folded in at the stop");
+    fill(&filler);
+    let gw = Gateway::start(socket_config(&data)).await;
+    let health = healthz(gw.addr).await;
+    assert_eq!(health["disk"]["full"], true, "{health}");
+    let feed = call(
+        gw.addr,
+        Method::GET,
+        &format!("/items?uri={}", enc(&uri)),
+        None,
+        String::new(),
+    )
+    .await;
+    assert_eq!(feed.status, 200, "{}", feed.body);
+    assert!(feed.body.contains("<title>after</title>"), "{}", feed.body);
+    http_publish(gw.addr, Some(&uri), entry("urn:refused", "refused"))
+        .await
+        .assert_error(507, "insufficient_storage");
+    std::fs::remove_file(&filler).unwrap();
+    http_publish(gw.addr, Some(&uri), entry("urn:again", "again"))
+        .await
+        .uri();
+    assert_eq!(healthz(gw.addr).await["disk"]["full"], false);
+    let feed = call(
+        gw.addr,
+        Method::GET,
+        &format!("/items?uri={}", enc(&uri)),
+        None,
+        String::new(),
+    )
+    .await;
+    assert!(feed.body.contains("<title>again</title>"), "{}", feed.body);
+    assert!(
+        !feed.body.contains("<title>refused</title>"),
+        "{}",
+        feed.body
+    );
     gw.stop().await;
     drop(disk);
 }

@@ -92,20 +92,33 @@ impl Db {
     /// Opens the database at `path` (see [`sql::open`]) and starts its threads. After each
     /// commit that queued deliveries, the queues concerned are marked in `signal`.
     pub(crate) fn open(path: &Path, signal: Option<Arc<QueueSignal>>) -> Result<Self, StoreError> {
-        let conn = sql::open(path)?;
-        let wal = open_wal(path)?;
         // A full disk does not stop the start: reads are served, writes refused until there
         // is space again.
-        let disk_full = match sql::probe_write(&conn) {
-            Ok(()) => false,
-            Err(StoreError::DiskFull) => {
-                tracing::error!(
-                    "the disk holding the database is full: serving reads, refusing writes until there is space"
-                );
-                true
+        let full = || {
+            tracing::error!(
+                "the disk holding the database is full: serving reads, refusing writes until there is space"
+            );
+        };
+        let (conn, read_only) = match sql::open(path) {
+            Ok(conn) => (conn, false),
+            // No room even for the write-ahead log's index: read the database as it is on disk
+            // (complete, as the log is empty) until a write finds space to open it properly.
+            Err(StoreError::DiskFull) if wal_is_empty(path) => {
+                (sql::open_read_only_snapshot(path)?, true)
             }
             Err(e) => return Err(e),
         };
+        let wal = open_wal(path)?;
+        let disk_full = read_only
+            || match sql::probe_write(&conn) {
+                Ok(()) => false,
+                Err(StoreError::DiskFull) => true,
+                Err(e) => return Err(e),
+            };
+        if disk_full {
+            full();
+        }
+        let path = path.to_owned();
         let (jobs, rx) = mpsc::channel::<Job>();
         let (synced, to_sync) = mpsc::channel::<Committed>();
         let thread_error =
@@ -116,7 +129,7 @@ impl Db {
             .map_err(thread_error)?;
         std::thread::Builder::new()
             .name("wikisync-store".to_owned())
-            .spawn(move || run_thread(&conn, &rx, &synced))
+            .spawn(move || run_thread(conn, read_only, &path, &rx, &synced))
             .map_err(thread_error)?;
         Ok(Self {
             jobs,
@@ -218,9 +231,46 @@ fn open_wal(path: &Path) -> Result<std::fs::File, StoreError> {
     Ok(wal)
 }
 
+/// Whether the write-ahead log next to the database at `path` is missing or empty (then the
+/// database file alone holds everything).
+fn wal_is_empty(path: &Path) -> bool {
+    let mut name = path.as_os_str().to_owned();
+    name.push("-wal");
+    std::fs::metadata(&name).map_or(true, |m| m.len() == 0)
+}
+
+/// Runs a batch on the read-only snapshot the store falls back to when it started on a full
+/// disk: reads are answered, writes refused with [`StoreError::DiskFull`]; nothing is kept.
+fn run_read_only(conn: &Connection, batch: Vec<Job>) {
+    let begun = conn.execute_batch("BEGIN").map_err(StoreError::from);
+    let mut filled = Filled::default();
+    let finishers: Vec<(bool, Finisher)> = batch
+        .into_iter()
+        .map(|job| (job.durable, (job.work)(conn, &mut filled)))
+        .collect();
+    if begun.is_ok() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    for (durable, finish) in finishers {
+        finish(if durable {
+            Err(StoreError::DiskFull)
+        } else {
+            begun.clone()
+        });
+    }
+}
+
 /// The database thread: one transaction per batch of waiting jobs (group commit), handed to the
-/// sync thread once committed, without waiting for the disk.
-fn run_thread(conn: &Connection, rx: &mpsc::Receiver<Job>, synced: &mpsc::Sender<Committed>) {
+/// sync thread once committed, without waiting for the disk. Started on a read-only snapshot
+/// (`read_only`, a full disk), it opens the database at `path` properly as soon as a write
+/// comes and the disk has room.
+fn run_thread(
+    mut conn: Connection,
+    mut read_only: bool,
+    path: &Path,
+    rx: &mpsc::Receiver<Job>,
+    synced: &mpsc::Sender<Committed>,
+) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -230,6 +280,19 @@ fn run_thread(conn: &Connection, rx: &mpsc::Receiver<Job>, synced: &mpsc::Sender
             }
         }
         let durable = batch.iter().any(|job| job.durable);
+        if read_only
+            && durable
+            && let Ok(writable) = sql::open(path)
+        {
+            tracing::info!("the database is writable again");
+            conn = writable;
+            read_only = false;
+        }
+        if read_only {
+            run_read_only(&conn, batch);
+            continue;
+        }
+        let conn = &conn;
         let mut filled = Filled::default();
         let begun = conn
             .execute_batch("BEGIN IMMEDIATE")

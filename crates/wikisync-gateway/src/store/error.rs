@@ -53,6 +53,12 @@ impl From<rusqlite::Error> for StoreError {
         if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) {
             return Self::DiskFull;
         }
+        // Growing the shared-memory index of the write-ahead log fails on a full disk too.
+        if let rusqlite::Error::SqliteFailure(f, _) = &e
+            && f.extended_code == rusqlite::ffi::SQLITE_IOERR_SHMSIZE
+        {
+            return Self::DiskFull;
+        }
         Self::Database(e.to_string())
     }
 }

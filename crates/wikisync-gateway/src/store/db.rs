@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
@@ -82,14 +83,42 @@ pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 #[derive(Clone, Debug)]
 pub(crate) struct Db {
     jobs: mpsc::Sender<Job>,
+    /// Set when a write failed for lack of disk space, cleared by the next durable job that
+    /// succeeds.
+    disk_full: Arc<AtomicBool>,
 }
 
 impl Db {
     /// Opens the database at `path` (see [`sql::open`]) and starts its threads. After each
     /// commit that queued deliveries, the queues concerned are marked in `signal`.
     pub(crate) fn open(path: &Path, signal: Option<Arc<QueueSignal>>) -> Result<Self, StoreError> {
-        let conn = sql::open(path)?;
+        // A full disk does not stop the start: reads are served, writes refused until there
+        // is space again.
+        let full = || {
+            tracing::error!(
+                "the disk holding the database is full: serving reads, refusing writes until there is space"
+            );
+        };
+        let (conn, read_only) = match sql::open(path) {
+            Ok(conn) => (conn, false),
+            // No room even for the write-ahead log's index: read the database as it is on disk
+            // (complete, as the log is empty) until a write finds space to open it properly.
+            Err(StoreError::DiskFull) if wal_is_empty(path) => {
+                (sql::open_read_only_snapshot(path)?, true)
+            }
+            Err(e) => return Err(e),
+        };
         let wal = open_wal(path)?;
+        let disk_full = read_only
+            || match sql::probe_write(&conn) {
+                Ok(()) => false,
+                Err(StoreError::DiskFull) => true,
+                Err(e) => return Err(e),
+            };
+        if disk_full {
+            full();
+        }
+        let path = path.to_owned();
         let (jobs, rx) = mpsc::channel::<Job>();
         let (synced, to_sync) = mpsc::channel::<Committed>();
         let thread_error =
@@ -100,9 +129,17 @@ impl Db {
             .map_err(thread_error)?;
         std::thread::Builder::new()
             .name("wikisync-store".to_owned())
-            .spawn(move || run_thread(&conn, &rx, &synced))
+            .spawn(move || run_thread(conn, read_only, &path, &rx, &synced))
             .map_err(thread_error)?;
-        Ok(Self { jobs })
+        Ok(Self {
+            jobs,
+            disk_full: Arc::new(AtomicBool::new(disk_full)),
+        })
+    }
+
+    /// Whether the last write failed because the disk is full (and none has succeeded since).
+    pub(crate) fn disk_full(&self) -> bool {
+        self.disk_full.load(Ordering::Relaxed)
     }
 
     /// Runs `f` on the database thread inside a savepoint of the current batch; resolves after
@@ -132,12 +169,19 @@ impl Db {
         F: FnOnce(&Connection, &mut Filled) -> Result<T, StoreError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
+        let disk_full = self.disk_full.clone();
         let job = Job {
             durable,
             work: Box::new(move |conn, filled| {
                 let result = sql::in_savepoint(conn, filled, f);
                 Box::new(move |committed| {
-                    let _ = reply.send(committed.and(result));
+                    let outcome = committed.and(result);
+                    match &outcome {
+                        Err(StoreError::DiskFull) => disk_full.store(true, Ordering::Relaxed),
+                        Ok(_) if durable => disk_full.store(false, Ordering::Relaxed),
+                        _ => {}
+                    }
+                    let _ = reply.send(outcome);
                 })
             }),
         };
@@ -172,7 +216,7 @@ fn open_wal(path: &Path) -> Result<std::fs::File, StoreError> {
         .create(true)
         .truncate(false)
         .open(&name)
-        .map_err(|e| StoreError::Database(format!("cannot open the write-ahead log: {e}")))?;
+        .map_err(|e| StoreError::io("cannot open the write-ahead log", &e))?;
     #[cfg(unix)]
     if let Some(dir) = path.parent() {
         let dir = if dir.as_os_str().is_empty() {
@@ -182,14 +226,51 @@ fn open_wal(path: &Path) -> Result<std::fs::File, StoreError> {
         };
         std::fs::File::open(dir)
             .and_then(|d| d.sync_all())
-            .map_err(|e| StoreError::Database(format!("cannot sync the data directory: {e}")))?;
+            .map_err(|e| StoreError::io("cannot sync the data directory", &e))?;
     }
     Ok(wal)
 }
 
+/// Whether the write-ahead log next to the database at `path` is missing or empty (then the
+/// database file alone holds everything).
+fn wal_is_empty(path: &Path) -> bool {
+    let mut name = path.as_os_str().to_owned();
+    name.push("-wal");
+    std::fs::metadata(&name).map_or(true, |m| m.len() == 0)
+}
+
+/// Runs a batch on the read-only snapshot the store falls back to when it started on a full
+/// disk: reads are answered, writes refused with [`StoreError::DiskFull`]; nothing is kept.
+fn run_read_only(conn: &Connection, batch: Vec<Job>) {
+    let begun = conn.execute_batch("BEGIN").map_err(StoreError::from);
+    let mut filled = Filled::default();
+    let finishers: Vec<(bool, Finisher)> = batch
+        .into_iter()
+        .map(|job| (job.durable, (job.work)(conn, &mut filled)))
+        .collect();
+    if begun.is_ok() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    for (durable, finish) in finishers {
+        finish(if durable {
+            Err(StoreError::DiskFull)
+        } else {
+            begun.clone()
+        });
+    }
+}
+
 /// The database thread: one transaction per batch of waiting jobs (group commit), handed to the
-/// sync thread once committed, without waiting for the disk.
-fn run_thread(conn: &Connection, rx: &mpsc::Receiver<Job>, synced: &mpsc::Sender<Committed>) {
+/// sync thread once committed, without waiting for the disk. Started on a read-only snapshot
+/// (`read_only`, a full disk), it opens the database at `path` properly as soon as a write
+/// comes and the disk has room.
+fn run_thread(
+    mut conn: Connection,
+    mut read_only: bool,
+    path: &Path,
+    rx: &mpsc::Receiver<Job>,
+    synced: &mpsc::Sender<Committed>,
+) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -199,6 +280,19 @@ fn run_thread(conn: &Connection, rx: &mpsc::Receiver<Job>, synced: &mpsc::Sender
             }
         }
         let durable = batch.iter().any(|job| job.durable);
+        if read_only
+            && durable
+            && let Ok(writable) = sql::open(path)
+        {
+            tracing::info!("the database is writable again");
+            conn = writable;
+            read_only = false;
+        }
+        if read_only {
+            run_read_only(&conn, batch);
+            continue;
+        }
+        let conn = &conn;
         let mut filled = Filled::default();
         let begun = conn
             .execute_batch("BEGIN IMMEDIATE")
@@ -242,7 +336,7 @@ fn sync_thread(wal: &std::fs::File, rx: &mpsc::Receiver<Committed>, signal: Opti
         let synced = if group.iter().any(|c| c.durable && c.result.is_ok()) {
             wal.sync_data().map_err(|e| {
                 tracing::error!(error = %e, "cannot sync the write-ahead log");
-                StoreError::Database(format!("cannot sync the write-ahead log: {e}"))
+                StoreError::io("cannot sync the write-ahead log", &e)
             })
         } else {
             Ok(())

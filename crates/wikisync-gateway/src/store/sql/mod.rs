@@ -181,8 +181,51 @@ pub(crate) fn open(path: &Path) -> Result<Connection, StoreError> {
     if !due.is_empty() {
         conn.execute_batch(&format!("BEGIN; {due} COMMIT;"))?;
     }
-    conn.execute_batch(SCHEMA)?;
+    // A database already at this version is only read here: a gateway restarted while its disk
+    // is full must still start (and serve reads) without writing anything.
+    if version != SCHEMA_VERSION {
+        conn.execute_batch(SCHEMA)?;
+    }
     Ok(conn)
+}
+
+/// Opens the database at `path` read-only, as it is on disk, without the write-ahead log or its
+/// index (SQLite's `immutable`): what a gateway started on a full disk serves reads from. Only
+/// complete when the log is empty.
+pub(crate) fn open_read_only_snapshot(path: &Path) -> Result<Connection, StoreError> {
+    let mut uri = String::from("file:");
+    for c in path.to_string_lossy().chars() {
+        match c {
+            '%' => uri.push_str("%25"),
+            '?' => uri.push_str("%3f"),
+            '#' => uri.push_str("%23"),
+            c => uri.push(c),
+        }
+    }
+    uri.push_str("?immutable=1");
+    let conn = Connection::open_with_flags(
+        uri,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_URI,
+    )?;
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version != SCHEMA_VERSION {
+        return Err(StoreError::Database(format!(
+            "the database (schema version {version}) needs migrating, which a full disk does not allow"
+        )));
+    }
+    Ok(conn)
+}
+
+/// Tries a write that changes nothing (the schema version, set to itself): `Err(DiskFull)`
+/// when the disk is full, so that a gateway started on a full disk knows it at once.
+pub(crate) fn probe_write(conn: &Connection) -> Result<(), StoreError> {
+    let probe = conn.execute_batch(&format!(
+        "BEGIN IMMEDIATE; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+    ));
+    if probe.is_err() && !conn.is_autocommit() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    probe.map_err(StoreError::from)
 }
 
 /// Runs `f` inside a savepoint of the current transaction: its writes are kept when it

@@ -222,3 +222,45 @@ fn unreadable_and_non_utf8_input_is_refused() {
     let out = run(&["entry", "--id", "a", "--updated", "yesterday"], b"");
     assert_input_error(&out, "--updated");
 }
+
+#[test]
+fn page_stops_reading_stdin_at_max_bytes() {
+    const LIMIT: usize = 4096;
+    // Far more than the limit and any pipe buffer: a command that read all of it before
+    // checking the size would take all 64 MiB (and hold it in memory).
+    const STREAM: usize = 64 * 1024 * 1024;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wikisync"))
+        .args(["page", "--max-bytes", &LIMIT.to_string(), "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let mut input = child.stdin.take().expect("stdin is piped");
+    let writer = std::thread::spawn(move || {
+        let chunk = vec![b'x'; 64 * 1024];
+        let mut written = 0;
+        while written < STREAM {
+            match input.write(&chunk) {
+                Ok(n) => written += n,
+                Err(e) => {
+                    assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
+                    return written;
+                }
+            }
+        }
+        written
+    });
+    let out = child.wait_with_output().expect("the binary finishes");
+    let written = writer.join().expect("the writer thread");
+    assert_input_error(&out, "invalid entry (too_large)");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("stdin holds more than the limit of 4096 bytes (--max-bytes)"),
+        "{stderr}"
+    );
+    assert!(
+        written < STREAM,
+        "the command read the whole {STREAM}-byte stream before refusing it"
+    );
+}

@@ -175,7 +175,15 @@ async fn start_gateway(bin: &str) -> Gateway {
         .port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let child = Command::new(bin)
-        .args(["--listen", &addr.to_string(), "--no-verify", "--data-dir"])
+        // Every load comes from one address: no per-address connection limit.
+        .args([
+            "--listen",
+            &addr.to_string(),
+            "--no-verify",
+            "--max-connections-per-ip",
+            "0",
+            "--data-dir",
+        ])
         .arg(dir.path())
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())

@@ -16,6 +16,7 @@ use quick_xml::NsReader;
 use quick_xml::escape::{escape, resolve_predefined_entity};
 use quick_xml::events::Event;
 use quick_xml::name::{Namespace, ResolveResult};
+use wikisync_core::entry::is_xml_char;
 
 /// The Atom namespace (RFC 4287).
 pub const ATOM_NS: &str = "http://www.w3.org/2005/Atom";
@@ -46,10 +47,35 @@ pub enum EntryError {
     /// entry, or nothing at all.
     #[error("the body must contain exactly one entry element")]
     NotOneElement,
+    /// The body holds a character XML 1.0 does not allow (a C0 control other than tab, LF and
+    /// CR, U+FFFE or U+FFFF), raw or as a character reference, in text or in an attribute:
+    /// subscribers could not parse it (the check is the core's
+    /// [`wikisync_core::entry::is_xml_char`]).
+    #[error(
+        "the entry holds U+{code:04X} {place}, a character XML 1.0 does not allow; subscribers could not parse it"
+    )]
+    ForbiddenChar {
+        /// The character's code point.
+        code: u32,
+        /// Where: `at byte N`, `as a character reference` or `in an attribute value`.
+        place: String,
+    },
+}
+
+/// The first character of `text` XML 1.0 does not allow, described at `place`.
+fn check_chars(text: &str, place: impl FnOnce(usize) -> String) -> Result<(), EntryError> {
+    match text.char_indices().find(|(_, c)| !is_xml_char(*c)) {
+        Some((at, c)) => Err(EntryError::ForbiddenChar {
+            code: u32::from(c),
+            place: place(at),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Checks that `xml` is exactly one well-formed Atom entry and reads its `atom:id`.
 pub fn scan_entry(xml: &str) -> Result<EntryInfo, EntryError> {
+    check_chars(xml, |at| format!("at byte {at}"))?;
     let mut reader = NsReader::from_str(xml);
     let mut depth = 0usize;
     let mut seen_root = false;
@@ -62,7 +88,11 @@ pub fn scan_entry(xml: &str) -> Result<EntryInfo, EntryError> {
         let is_atom = |ns: &ResolveResult<'_>| matches!(ns, ResolveResult::Bound(Namespace(n)) if *n == ATOM_NS);
         if let Event::Start(start) | Event::Empty(start) = &event {
             for attribute in start.attributes() {
-                attribute.map_err(|e| EntryError::Malformed(e.to_string()))?;
+                let attribute = attribute.map_err(|e| EntryError::Malformed(e.to_string()))?;
+                let value = attribute
+                    .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                    .map_err(|e| EntryError::Malformed(e.to_string()))?;
+                check_chars(&value, |_| "in an attribute value".to_owned())?;
             }
         }
         match event {
@@ -120,6 +150,7 @@ pub fn scan_entry(xml: &str) -> Result<EntryInfo, EntryError> {
                         })?,
                     Err(e) => return Err(EntryError::Malformed(e.to_string())),
                 };
+                check_chars(&resolved, |_| "as a character reference".to_owned())?;
                 if in_id {
                     push(&mut id, &resolved);
                 }
@@ -287,6 +318,60 @@ mod tests {
                 "{xml}"
             );
         }
+    }
+
+    #[test]
+    fn rejects_characters_xml_forbids_raw_referenced_or_in_attributes() {
+        for (xml, code) in [
+            (
+                "<entry xmlns=\"http://www.w3.org/2005/Atom\">a\u{1}</entry>",
+                0x1,
+            ),
+            (
+                "<entry xmlns=\"http://www.w3.org/2005/Atom\">\u{b}</entry>",
+                0xb,
+            ),
+            (
+                "<entry xmlns=\"http://www.w3.org/2005/Atom\">\u{1f}</entry>",
+                0x1f,
+            ),
+            (
+                "<entry xmlns=\"http://www.w3.org/2005/Atom\">\u{fffe}</entry>",
+                0xfffe,
+            ),
+            (
+                "<entry xmlns=\"http://www.w3.org/2005/Atom\"><!-- \u{ffff} --></entry>",
+                0xffff,
+            ),
+            (
+                "<entry xmlns=\"http://www.w3.org/2005/Atom\">&#x1;</entry>",
+                0x1,
+            ),
+            (
+                "<entry xmlns=\"http://www.w3.org/2005/Atom\"><id>&#xFFFE;</id></entry>",
+                0xfffe,
+            ),
+            (
+                "<entry xmlns=\"http://www.w3.org/2005/Atom\" a=\"&#x1;\"/>",
+                0x1,
+            ),
+            (
+                "<entry xmlns=\"http://www.w3.org/2005/Atom\"><x y=\"&#65535;\"/></entry>",
+                0xffff,
+            ),
+            (
+                "<entry xmlns=\"http://www.w3.org/2005/Atom\" a=\"\u{1f}\"/>",
+                0x1f,
+            ),
+        ] {
+            assert!(
+                matches!(scan_entry(xml), Err(EntryError::ForbiddenChar { code: c, .. }) if c == code),
+                "{xml:?}: {:?}",
+                scan_entry(xml)
+            );
+        }
+        let fine = "<entry xmlns=\"http://www.w3.org/2005/Atom\" a=\"&#x9;&#xA;\">\t&#xD;&#xFFFD;\u{10000}</entry>";
+        assert!(scan_entry(fine).is_ok());
     }
 
     #[test]

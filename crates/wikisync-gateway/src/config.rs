@@ -22,6 +22,13 @@
 //! | deliveries in flight at once | `--max-concurrent-deliveries` | `WIKISYNC_GATEWAY_MAX_CONCURRENT_DELIVERIES` | `max_concurrent_deliveries` | 256 |
 //! | public base URL of the gateway, for the WebSub `Link: <…/hub>; rel="hub"` | `--public-url` | `WIKISYNC_GATEWAY_PUBLIC_URL` | `public_url` | `http://<listen address>` |
 //! | extra trusted certificates for `https://` callbacks (PEM file: a private CA, or a self-signed callback's own certificate), added to the system's roots | `--callback-ca` | `WIKISYNC_GATEWAY_CALLBACK_CA` | `callback_ca` | none (system roots only) |
+//! | verifications of intent one client address may cause per minute (`/subscribe`, `/unsubscribe`, WebSub (un)subscribe), more: 429 with `Retry-After`; 0 = no limit | `--verify-per-minute` | `WIKISYNC_GATEWAY_VERIFY_PER_MINUTE` | `verify_per_minute` | 30 |
+//! | networks callbacks may use, CIDR (comma-separated in env); when any is given, only these | `--callback-allow` (repeatable) | `WIKISYNC_GATEWAY_CALLBACK_ALLOW` | `callback_allow` | none (every network) |
+//! | networks callbacks may not use, CIDR (deny wins over allow); see [`crate::netpolicy`] | `--callback-deny` (repeatable) | `WIKISYNC_GATEWAY_CALLBACK_DENY` | `callback_deny` | none |
+//! | time a connection has to send a request's head (also the longest idle time between requests), ms | `--header-timeout-ms` | `WIKISYNC_GATEWAY_HEADER_TIMEOUT_MS` | `header_timeout_ms` | 10000 |
+//! | time a request's body has to arrive once the gateway starts reading it, ms | `--body-timeout-ms` | `WIKISYNC_GATEWAY_BODY_TIMEOUT_MS` | `body_timeout_ms` | 30000 |
+//! | connections open at once, in all | `--max-connections` | `WIKISYNC_GATEWAY_MAX_CONNECTIONS` | `max_connections` | 512 |
+//! | connections open at once from one client address (IPv6: per /64); 0 = no limit | `--max-connections-per-ip` | `WIKISYNC_GATEWAY_MAX_CONNECTIONS_PER_IP` | `max_connections_per_ip` | 64 |
 //! | shutdown grace for in-flight deliveries, ms | `--shutdown-grace-ms` | `WIKISYNC_GATEWAY_SHUTDOWN_GRACE_MS` | `shutdown_grace_ms` | 10000 |
 //!
 //! XMPP mode is selected with `--xmpp-component JID --xmpp-server HOST:PORT --xmpp-secret S`
@@ -48,6 +55,8 @@ use std::time::Duration;
 
 use clap::Parser;
 use serde::Deserialize;
+
+use crate::netpolicy::{CallbackPolicy, Cidr};
 
 /// The resolved configuration of a gateway.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -94,6 +103,21 @@ pub struct Config {
     pub public_url: Option<String>,
     /// A PEM file of certificates trusted for `https://` callbacks besides the system's roots.
     pub callback_ca: Option<PathBuf>,
+    /// Verifications of intent one client address may cause per minute; 0 = no limit (see
+    /// [`crate::http::ratelimit`]).
+    pub verify_per_minute: u32,
+    /// Networks callbacks may use; empty = every network not denied.
+    pub callback_allow: Vec<Cidr>,
+    /// Networks callbacks may not use (see [`crate::netpolicy`]).
+    pub callback_deny: Vec<Cidr>,
+    /// Time a connection has to send a request's head (see [`crate::server`]).
+    pub header_timeout: Duration,
+    /// Time a request's body has to arrive (see [`crate::http::deadline`]).
+    pub body_timeout: Duration,
+    /// Connections open at once, in all.
+    pub max_connections: usize,
+    /// Connections open at once from one client address; 0 = no limit.
+    pub max_connections_per_ip: usize,
     /// XMPP mode settings; `None` = embedded mode (see [`crate::xmpp`]).
     pub xmpp: Option<crate::xmpp::config::XmppConfig>,
 }
@@ -121,6 +145,13 @@ impl Default for Config {
             shutdown_grace: Duration::from_secs(10),
             public_url: None,
             callback_ca: None,
+            verify_per_minute: 30,
+            callback_allow: Vec::new(),
+            callback_deny: Vec::new(),
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            max_connections: 512,
+            max_connections_per_ip: 64,
             xmpp: None,
         }
     }
@@ -160,6 +191,11 @@ const HELP_EXAMPLES: &str = "Examples:
 
   # Trust a private CA (or a self-signed callback's certificate) for https:// callbacks
   wikisync-gateway --callback-ca /etc/wikisync/callback-ca.pem
+
+  # A gateway reachable from the Internet: never call back loopback or link-local addresses
+  # (cloud metadata), fewer verifications per client address
+  wikisync-gateway --callback-deny 127.0.0.0/8,::1/128,169.254.0.0/16,fe80::/10 \\
+      --verify-per-minute 10
 
   # XMPP mode: nodes live on a Prosody/ejabberd pubsub service, the gateway is its component
   wikisync-gateway --service pubsub.example.org --xmpp-component gw.example.org \\
@@ -280,6 +316,49 @@ pub struct Args {
     /// self-signed callback's certificate), besides the system's root store.
     #[arg(long, env = "WIKISYNC_GATEWAY_CALLBACK_CA", value_name = "FILE")]
     pub callback_ca: Option<PathBuf>,
+    /// Verifications of intent (/subscribe, /unsubscribe, WebSub subscribe and unsubscribe) one
+    /// client address may cause per minute; more are 429 with Retry-After; 0 = no limit
+    /// [default: 30].
+    #[arg(long, env = "WIKISYNC_GATEWAY_VERIFY_PER_MINUTE", value_name = "N")]
+    pub verify_per_minute: Option<u32>,
+    /// A network callbacks may use, as CIDR (repeatable; comma-separated in the environment);
+    /// once any is given, callbacks may use only these [default: every network].
+    #[arg(
+        long = "callback-allow",
+        env = "WIKISYNC_GATEWAY_CALLBACK_ALLOW",
+        value_delimiter = ',',
+        value_name = "CIDR"
+    )]
+    pub callback_allow: Vec<Cidr>,
+    /// A network callbacks may not use, as CIDR (repeatable; comma-separated in the
+    /// environment), e.g. 127.0.0.0/8 or 169.254.0.0/16; deny wins over allow [default: none].
+    #[arg(
+        long = "callback-deny",
+        env = "WIKISYNC_GATEWAY_CALLBACK_DENY",
+        value_delimiter = ',',
+        value_name = "CIDR"
+    )]
+    pub callback_deny: Vec<Cidr>,
+    /// Time a connection has to send a request's head, in milliseconds; also the longest a
+    /// kept-alive connection may sit idle [default: 10000].
+    #[arg(long, env = "WIKISYNC_GATEWAY_HEADER_TIMEOUT_MS", value_name = "MS")]
+    pub header_timeout_ms: Option<u64>,
+    /// Time a request's body has to arrive once the gateway starts reading it, in milliseconds;
+    /// later is 408 [default: 30000].
+    #[arg(long, env = "WIKISYNC_GATEWAY_BODY_TIMEOUT_MS", value_name = "MS")]
+    pub body_timeout_ms: Option<u64>,
+    /// Connections open at once, over all clients; more are answered 503 and closed
+    /// [default: 512].
+    #[arg(long, env = "WIKISYNC_GATEWAY_MAX_CONNECTIONS", value_name = "N")]
+    pub max_connections: Option<usize>,
+    /// Connections open at once from one client address (IPv6: per /64); 0 = no limit, e.g.
+    /// behind a reverse proxy [default: 64].
+    #[arg(
+        long,
+        env = "WIKISYNC_GATEWAY_MAX_CONNECTIONS_PER_IP",
+        value_name = "N"
+    )]
+    pub max_connections_per_ip: Option<usize>,
     /// XMPP mode (see `docs/deploy.md`).
     #[command(flatten)]
     pub xmpp: crate::xmpp::config::XmppArgs,
@@ -309,6 +388,13 @@ struct FileConfig {
     shutdown_grace_ms: Option<u64>,
     public_url: Option<String>,
     callback_ca: Option<PathBuf>,
+    verify_per_minute: Option<u32>,
+    callback_allow: Option<Vec<Cidr>>,
+    callback_deny: Option<Vec<Cidr>>,
+    header_timeout_ms: Option<u64>,
+    body_timeout_ms: Option<u64>,
+    max_connections: Option<usize>,
+    max_connections_per_ip: Option<usize>,
     xmpp: Option<crate::xmpp::config::XmppFileConfig>,
 }
 
@@ -410,6 +496,36 @@ fn merge(args: Args, file: FileConfig) -> Result<Config, ConfigError> {
             .or(file.public_url)
             .map(|u| u.trim_end_matches('/').to_owned()),
         callback_ca: args.callback_ca.or(file.callback_ca),
+        verify_per_minute: args
+            .verify_per_minute
+            .or(file.verify_per_minute)
+            .unwrap_or(d.verify_per_minute),
+        callback_allow: if args.callback_allow.is_empty() {
+            file.callback_allow.unwrap_or_default()
+        } else {
+            args.callback_allow
+        },
+        callback_deny: if args.callback_deny.is_empty() {
+            file.callback_deny.unwrap_or_default()
+        } else {
+            args.callback_deny
+        },
+        header_timeout: args
+            .header_timeout_ms
+            .or(file.header_timeout_ms)
+            .map_or(d.header_timeout, ms),
+        body_timeout: args
+            .body_timeout_ms
+            .or(file.body_timeout_ms)
+            .map_or(d.body_timeout, ms),
+        max_connections: args
+            .max_connections
+            .or(file.max_connections)
+            .unwrap_or(d.max_connections),
+        max_connections_per_ip: args
+            .max_connections_per_ip
+            .or(file.max_connections_per_ip)
+            .unwrap_or(d.max_connections_per_ip),
         xmpp: crate::xmpp::config::XmppConfig::merge(args.xmpp, file.xmpp)
             .map_err(|e| ConfigError::Invalid(e.to_string()))?,
     };
@@ -443,6 +559,14 @@ impl Config {
         }
     }
 
+    /// The networks callbacks may and may not use.
+    pub fn callback_policy(&self) -> CallbackPolicy {
+        CallbackPolicy {
+            allow: self.callback_allow.clone(),
+            deny: self.callback_deny.clone(),
+        }
+    }
+
     /// The WebSub hub URL: `<public_url>/hub`, or `http://<listen>/hub`.
     pub fn hub_url(&self) -> String {
         format!("{}/hub", self.public_base())
@@ -460,10 +584,14 @@ impl Config {
         if self.max_body_bytes == 0
             || self.max_subscriptions_per_node == 0
             || self.max_concurrent_deliveries == 0
+            || self.max_connections == 0
         {
             return invalid(
-                "limits (max_*) must be at least 1 (only max_items_per_node takes 0: no limit)",
+                "limits (max_*) must be at least 1 (only max_items_per_node and max_connections_per_ip take 0: no limit)",
             );
+        }
+        if self.header_timeout.is_zero() || self.body_timeout.is_zero() {
+            return invalid("header_timeout_ms and body_timeout_ms must be at least 1");
         }
         if self.callback_timeout.is_zero() || self.retry_base.is_zero() {
             return invalid("callback_timeout_ms and retry_base_ms must be at least 1");
@@ -530,6 +658,42 @@ mod tests {
         assert_eq!(config.max_body_bytes, 1024 * 1024);
         assert_eq!(config.callback_ca, Some(PathBuf::from("ca.pem")));
         assert!(config.verify);
+        let nets = Args::try_parse_from([
+            "wikisync-gateway",
+            "--callback-deny",
+            "127.0.0.0/8,::1",
+            "--callback-deny",
+            "169.254.0.0/16",
+            "--verify-per-minute",
+            "5",
+        ])
+        .expect("valid flags");
+        let file =
+            parse_file("callback_allow = [\"10.0.0.0/8\"]\ncallback_deny = [\"192.0.2.0/24\"]")
+                .expect("valid file");
+        let config = merge(nets, file).expect("valid");
+        assert_eq!(config.verify_per_minute, 5);
+        assert_eq!(
+            config
+                .callback_deny
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            ["127.0.0.0/8", "::1/128", "169.254.0.0/16"],
+            "flags replace the file's list"
+        );
+        assert_eq!(
+            config.callback_allow.len(),
+            1,
+            "the file's list when no flag"
+        );
+        assert!(
+            Args::try_parse_from(["wikisync-gateway", "--callback-deny", "10.0.0.0/40"]).is_err()
+        );
+        assert!(matches!(
+            Config::from_toml_str("callback_deny = [\"not a network\"]"),
+            Err(ConfigError::Parse(_))
+        ));
     }
 
     #[test]

@@ -69,7 +69,6 @@ use hmac::{Hmac, KeyInit, Mac};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use rustls::RootCertStore;
 use rustls::pki_types::CertificateDer;
@@ -78,6 +77,7 @@ use sha2::Sha256;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
+use crate::netpolicy::{CallbackPolicy, PolicyConnector};
 use crate::store::{Delivery, DropReason, EventKind, QueueSignal, Store};
 use crate::time::now_ms;
 
@@ -91,7 +91,7 @@ const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(86_400);
 
 /// The HTTP client used for callbacks: `http://` and `https://` (rustls, TLS 1.2 and 1.3).
-pub type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+pub type HttpClient = Client<HttpsConnector<PolicyConnector>, Full<Bytes>>;
 
 /// A new callback client trusting the system's root certificates (see [`system_roots`]).
 pub fn http_client() -> HttpClient {
@@ -101,6 +101,15 @@ pub fn http_client() -> HttpClient {
 /// A new callback client trusting the system's root certificates plus `extra` (the
 /// `--callback-ca` certificates, e.g. a private CA or a self-signed callback's certificate).
 pub fn http_client_trusting(extra: &[CertificateDer<'static>]) -> HttpClient {
+    http_client_with(extra, Arc::default())
+}
+
+/// A new callback client trusting the system's root certificates plus `extra`, calling only
+/// addresses `policy` permits (see [`crate::netpolicy`]).
+pub fn http_client_with(
+    extra: &[CertificateDer<'static>],
+    policy: Arc<CallbackPolicy>,
+) -> HttpClient {
     let mut roots = system_roots().clone();
     let (_, ignored) = roots.add_parsable_certificates(extra.iter().cloned());
     if ignored > 0 {
@@ -116,10 +125,11 @@ pub fn http_client_trusting(extra: &[CertificateDer<'static>]) -> HttpClient {
         .expect("the ring provider supports TLS 1.2 and 1.3")
         .with_root_certificates(roots)
         .with_no_client_auth();
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    connector.set_connect_timeout(Some(Duration::from_secs(10)));
-    connector.enforce_http(false);
+    let connector = PolicyConnector::new(policy, |connector| {
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(Duration::from_secs(10)));
+        connector.enforce_http(false);
+    });
     let connector = HttpsConnectorBuilder::new()
         .with_tls_config(tls)
         .https_or_http()

@@ -31,6 +31,7 @@ pub struct ApiError {
     code: &'static str,
     message: String,
     allow: Option<&'static str>,
+    retry_after: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -47,6 +48,7 @@ impl ApiError {
             code,
             message: message.into(),
             allow: None,
+            retry_after: None,
         }
     }
 
@@ -80,6 +82,28 @@ impl ApiError {
                 format!("this resource only accepts {allow}"),
             )
         }
+    }
+
+    /// 429 Too Many Requests (`too_many_requests`), with `Retry-After` in whole seconds
+    /// (at least 1).
+    pub fn too_many_requests(what: &str, retry_after: std::time::Duration) -> Self {
+        let secs = retry_after.as_secs_f64().ceil().max(1.0);
+        // At most a minute (one bucket's refill), so the cast cannot truncate.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let secs = secs.min(86_400.0) as u64;
+        Self {
+            retry_after: Some(secs),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                format!("too many {what} from this address; try again in {secs} s"),
+            )
+        }
+    }
+
+    /// The `Retry-After` of a 429, in seconds.
+    pub fn retry_after(&self) -> Option<u64> {
+        self.retry_after
     }
 
     /// 413 Payload Too Large (`body_too_large`).
@@ -163,6 +187,11 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::ALLOW, HeaderValue::from_static(allow));
         }
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         response
     }
 }
@@ -198,6 +227,14 @@ impl From<StoreError> for ApiError {
                 "unavailable",
                 "the gateway is shutting down or its store has stopped",
             ),
+            StoreError::DiskFull => {
+                tracing::error!("a write failed: the disk holding the database is full");
+                Self::new(
+                    StatusCode::INSUFFICIENT_STORAGE,
+                    "insufficient_storage",
+                    "the gateway's disk is full, so nothing was written; reads still work, and writes work again once space is freed (see /healthz)",
+                )
+            }
             StoreError::Database(detail) => Self::internal(&detail),
             StoreError::RemoteRefused(detail) => Self::new(
                 StatusCode::BAD_GATEWAY,
@@ -263,5 +300,8 @@ mod tests {
             ApiError::from(StoreError::Unavailable).status(),
             StatusCode::SERVICE_UNAVAILABLE
         );
+        let full = ApiError::from(StoreError::DiskFull);
+        assert_eq!(full.status(), StatusCode::INSUFFICIENT_STORAGE);
+        assert_eq!(full.code(), "insufficient_storage");
     }
 }

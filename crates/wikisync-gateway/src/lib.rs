@@ -26,6 +26,8 @@
 //! | [`http::subscription`] | `GET /subscription`: a subscriber asks, signed with its secret, where its subscription stands |
 //! | [`http::ops`] | operations: `/healthz`, `/metrics`, `/openapi.json` |
 //! | [`metrics`] | the `/metrics` families in the Prometheus text format |
+//! | [`server`] | the HTTP/1.1 server: header read timeout, connections in all and per client address |
+//! | [`netpolicy`] | which networks callbacks may use (`--callback-allow`, `--callback-deny`), enforced by the callback client's connector |
 //! | [`delivery`] | the outbox worker: ordered, at-least-once, backoff, failure budget, the lease sweep; verification and signatures |
 //! | [`xmpp`] | XMPP mode: the nodes live on an XEP-0060 service, the gateway is an XEP-0114 component |
 //!
@@ -56,6 +58,8 @@ pub mod error;
 pub mod hex;
 pub mod http;
 pub mod metrics;
+pub mod netpolicy;
+pub mod server;
 pub mod store;
 pub mod time;
 pub mod uri;
@@ -126,7 +130,7 @@ pub async fn run(
         Some(path) => delivery::load_callback_ca(path).map_err(RunError::CallbackCa)?,
         None => Vec::new(),
     };
-    let client = delivery::http_client_trusting(&extra_roots);
+    let client = delivery::http_client_with(&extra_roots, Arc::new(config.callback_policy()));
     let metrics = Arc::new(DeliveryMetrics::default());
     if !config.verify {
         tracing::warn!(
@@ -155,11 +159,14 @@ pub async fn run(
         metrics.clone(),
     );
     let grace = config.shutdown_grace;
+    let limits = server::ServerLimits {
+        header_timeout: config.header_timeout,
+        max_connections: config.max_connections,
+        max_connections_per_ip: config.max_connections_per_ip,
+    };
     tracing::info!(listen = %local, service = %config.service, data_dir = %config.data_dir.display(), "wikisync-gateway started");
     let app = http::app(http::AppState::new(store, config, client, metrics));
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let served = server::serve(listener, app, limits, shutdown).await;
     tracing::info!("stopped accepting requests; draining deliveries");
     deliveries.shutdown(grace).await;
     served.map_err(RunError::Serve)

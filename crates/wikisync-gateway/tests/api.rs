@@ -606,7 +606,7 @@ async fn health_and_metrics() {
     assert_eq!(health.status, 200);
     assert_eq!(
         health.json(),
-        serde_json::json!({"status": "ok", "outbox": 0})
+        serde_json::json!({"status": "ok", "outbox": 0, "disk": {"full": false}})
     );
     let metrics = api.send(get("/metrics")).await;
     assert_eq!(metrics.status, 200);

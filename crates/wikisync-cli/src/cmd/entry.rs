@@ -176,19 +176,30 @@ fn parse_time(text: &str, option: &str) -> Result<Timestamp, Failure> {
     })
 }
 
-/// Reads the page text from FILE or stdin, byte-exact, refusing non-UTF-8.
+/// Reads FILE or stdin (`None` or `-`), byte-exact, whole.
 pub(crate) fn read_input(file: Option<&std::path::Path>) -> Result<(Vec<u8>, String), Failure> {
+    read_bounded(file, u64::MAX)
+}
+
+/// Reads FILE or stdin (`None` or `-`), byte-exact, but never more than `max + 1` bytes: the
+/// caller tells an input longer than `max` by the length, and memory stays bounded whatever
+/// the input's size (an endless stream included).
+pub(crate) fn read_bounded(
+    file: Option<&std::path::Path>,
+    max: u64,
+) -> Result<(Vec<u8>, String), Failure> {
     let mut bytes = Vec::new();
     let name = match file {
         None => "stdin".to_owned(),
         Some(path) if path.as_os_str() == "-" => "stdin".to_owned(),
         Some(path) => path.display().to_string(),
     };
+    let limit = max.saturating_add(1);
     let result = match file {
         Some(path) if path.as_os_str() != "-" => {
-            std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut bytes))
+            std::fs::File::open(path).and_then(|f| f.take(limit).read_to_end(&mut bytes))
         }
-        _ => std::io::stdin().lock().read_to_end(&mut bytes),
+        _ => std::io::stdin().lock().take(limit).read_to_end(&mut bytes),
     };
     result.map_err(|e| Failure::input(format!("cannot read {name}: {e}")))?;
     Ok((bytes, name))

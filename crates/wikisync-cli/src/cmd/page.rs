@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use wikisync_core::entry::{DecodeOptions, EntryKind, decode};
 use wikisync_core::hash::sha256_hex;
 
-use crate::cmd::entry::read_input;
+use crate::cmd::entry::read_bounded;
 use crate::exit::{EXIT_NO_TEXT, Failure, Outcome};
 
 /// Arguments of `wikisync page`.
@@ -31,7 +31,7 @@ pub(crate) struct Args {
     /// Print the metadata as JSON instead of the text.
     #[arg(long)]
     json: bool,
-    /// The largest entry accepted, in bytes.
+    /// The largest entry accepted, in bytes (reading stops one byte past it).
     #[arg(long, value_name = "N", default_value_t = DecodeOptions::default().max_bytes)]
     max_bytes: usize,
     /// The file holding the Atom entry, or `-` for stdin [default: stdin].
@@ -41,7 +41,16 @@ pub(crate) struct Args {
 
 /// Runs `wikisync page`.
 pub(crate) fn run(args: Args) -> Outcome {
-    let (bytes, _) = read_input(args.file.as_deref())?;
+    // Read at most one byte more than the limit: a larger input is refused without being
+    // held in memory.
+    let max = u64::try_from(args.max_bytes).unwrap_or(u64::MAX);
+    let (bytes, name) = read_bounded(args.file.as_deref(), max)?;
+    if bytes.len() > args.max_bytes {
+        return Err(Failure::input(format!(
+            "invalid entry (too_large): {name} holds more than the limit of {} bytes (--max-bytes); nothing was parsed",
+            args.max_bytes
+        )));
+    }
     let entry = decode(&bytes, &DecodeOptions::with_max_bytes(args.max_bytes))
         .map_err(|e| Failure::input(format!("invalid entry ({}): {e}", e.code())))?;
     let mut stdout = std::io::stdout().lock();

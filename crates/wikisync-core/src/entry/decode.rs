@@ -804,21 +804,22 @@ fn eof() -> DecodeError {
     DecodeError::Malformed("unexpected end of input".to_owned())
 }
 
-/// Eight bytes at a time: is any of them below 0x20, `&` or `<`? (Exact, by the usual
-/// "has a zero byte" / "has a byte less than n" bit tricks.)
+/// Eight bytes at a time: is any of them below 0x20, `&`, `<` or 0xEF (the lead byte of
+/// U+FFFE and U+FFFF)? (Exact, by the usual "has a zero byte" / "has a byte less than n" bit
+/// tricks.)
 fn has_special(word: u64) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
-    let amp = word ^ (ONES * u64::from(b'&'));
-    let is_amp = amp.wrapping_sub(ONES) & !amp & HIGH;
-    let lt = word ^ (ONES * u64::from(b'<'));
-    let is_lt = lt.wrapping_sub(ONES) & !lt & HIGH;
-    (below_space | is_amp | is_lt) != 0
+    let is = |byte: u8| {
+        let x = word ^ (ONES * u64::from(byte));
+        x.wrapping_sub(ONES) & !x & HIGH
+    };
+    (below_space | is(b'&') | is(b'<') | is(0xEF)) != 0
 }
 
 /// Unescapes character data without markup: resolves references, normalises CR and CRLF to
-/// LF, and refuses control characters XML does not allow. `None` if the span holds markup
+/// LF, and refuses the characters XML does not allow (control characters, U+FFFE, U+FFFF). `None` if the span holds markup
 /// (a `<`), which [`mixed_text`] handles.
 fn unescape(raw: &str) -> Result<Option<String>, DecodeError> {
     let bytes = raw.as_bytes();
@@ -835,6 +836,12 @@ fn unescape(raw: &str) -> Result<Option<String>, DecodeError> {
             }
         }
         let b = bytes[i];
+        // U+FFFE and U+FFFF are EF BF BE / EF BF BF in UTF-8.
+        if b == 0xEF && matches!(bytes.get(i + 1..i + 3), Some([0xBF, 0xBE | 0xBF])) {
+            return Err(DecodeError::Malformed(
+                "a character that XML does not allow (U+FFFE or U+FFFF)".to_owned(),
+            ));
+        }
         if b >= 0x20 && b != b'&' && b != b'<' {
             i += 1;
             continue;
@@ -1124,7 +1131,7 @@ mod tests {
     #[test]
     fn has_special_is_exact() {
         for b in 0..=255u8 {
-            let special = b < 0x20 || b == b'&' || b == b'<';
+            let special = b < 0x20 || b == b'&' || b == b'<' || b == 0xEF;
             for k in 0..8 {
                 let mut word = [b'a'; 8];
                 word[k] = b;
@@ -1152,6 +1159,11 @@ mod tests {
                 "0123456789abcdef&amp;0123456789",
                 "0123456789abcdef&0123456789",
             ),
+            // Other characters led by 0xEF are fine: U+FFFD, fullwidth forms.
+            (
+                "\u{fffd}\u{ff21}0123456789\u{f000}",
+                "\u{fffd}\u{ff21}0123456789\u{f000}",
+            ),
         ];
         for (raw, want) in cases {
             assert_eq!(unescape(raw), Ok(Some(want.to_owned())), "{raw}");
@@ -1166,6 +1178,8 @@ mod tests {
             ("&;", "malformed_xml"),
             ("a & b", "malformed_xml"),
             ("bell \u{7}", "malformed_xml"),
+            ("raw \u{fffe}", "malformed_xml"),
+            ("0123456789\u{ffff}", "malformed_xml"),
         ] {
             assert_eq!(unescape(raw).map_err(|e| e.code()), Err(code), "{raw}");
         }

@@ -311,8 +311,16 @@ fn media_content(out: &mut String, media_type: &str, data: Option<&[u8]>, url: O
 }
 
 /// Whether XML 1.0 can carry `c` at all (its `Char` production; Rust strings hold no
-/// surrogates).
-pub(super) fn is_xml_char(c: char) -> bool {
+/// surrogates): every character but the C0 controls other than tab, LF and CR, U+FFFE and
+/// U+FFFF, whether written raw or as a character reference.
+///
+/// ```
+/// use wikisync_core::entry::is_xml_char;
+///
+/// assert!(is_xml_char('\t') && is_xml_char('é'));
+/// assert!(!is_xml_char('\u{1}') && !is_xml_char('\u{fffe}'));
+/// ```
+pub fn is_xml_char(c: char) -> bool {
     !matches!(c, '\0'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}')
 }
 

@@ -13,7 +13,7 @@ mod error;
 mod feed;
 
 pub use decode::{DecodeOptions, decode};
-pub use encode::encode;
+pub use encode::{encode, is_xml_char};
 pub use error::DecodeError;
 pub use feed::{decode_feed, decode_retraction};
 

@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::input::{body_bytes, check_callback, check_secret, query_param};
+use super::input::{Peer, body_bytes, check_callback, check_secret, peer_ip, query_param};
 use super::state::{AppState, IntentGuard};
 use crate::atom;
 use crate::delivery;
@@ -87,7 +87,15 @@ pub(crate) async fn publish(
     let item = query_param(query.as_deref(), "item").filter(|i| !i.is_empty());
     let store = state.store();
     let now = now_ms();
-    if body.iter().all(u8::is_ascii_whitespace) {
+    // Only a truly empty body deletes (Idavoll: "if there is no content, a node-deletion is
+    // published"); a body of whitespace is a mistake, never a deletion of the whole node.
+    if !body.is_empty() && body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request(
+            "blank_body",
+            "the body holds only whitespace: send an Atom entry to publish, or an empty body (Content-Length: 0) to delete the node or, with item=, retract the item",
+        ));
+    }
+    if body.is_empty() {
         let uri = uri.ok_or_else(|| {
             ApiError::bad_request(
                 "missing_uri",
@@ -217,8 +225,23 @@ fn subscription_error(e: StoreError) -> ApiError {
     }
 }
 
+/// The one answer to a failed verification of intent for a caller without a publisher token:
+/// whether the callback could not be reached, refused, or did not echo is not told (that would
+/// make `/subscribe` a probe of what the gateway reaches); the log has it.
+pub const VERIFICATION_FAILED: &str = "verification of intent failed: the callback did not confirm this request (a GET with hub.challenge must be answered 2xx, echoing the challenge); the gateway's log has the details";
+
+/// Who asked for a verification of intent.
+#[derive(Clone, Copy, Debug)]
+struct Caller {
+    /// The client's address, if known.
+    ip: Option<std::net::IpAddr>,
+    /// Whether it holds a publisher token (then it is told why a verification failed).
+    authenticated: bool,
+}
+
 async fn verify(
     state: &AppState,
+    caller: Caller,
     callback: &str,
     mode: &str,
     topic: &NodeUri,
@@ -226,6 +249,10 @@ async fn verify(
 ) -> ApiResult<()> {
     if !state.config().verify {
         return Ok(());
+    }
+    // Publisher-token holders are trusted (a wiki setting up many namespaces at once).
+    if !caller.authenticated {
+        state.count_verification(caller.ip)?;
     }
     delivery::verify_intent(
         state.client(),
@@ -237,10 +264,16 @@ async fn verify(
     )
     .await
     .map_err(|e| {
-        ApiError::forbidden(
-            "verification_failed",
-            format!("verification of intent failed: {e}"),
-        )
+        tracing::info!(%callback, mode, topic = %topic, client = ?caller.ip, error = %e,
+            "verification of intent failed");
+        if caller.authenticated {
+            ApiError::forbidden(
+                "verification_failed",
+                format!("verification of intent failed: {e}"),
+            )
+        } else {
+            ApiError::forbidden("verification_failed", VERIFICATION_FAILED)
+        }
     })
 }
 
@@ -273,10 +306,12 @@ struct Checked {
 }
 
 /// What `/subscribe` and `/unsubscribe` share: the request, checked against the store (the node
-/// exists; the callback is not yet subscribed, unless a lease renews it, or is subscribed) and
-/// verified with the callback (with the lease granted, if any, as `hub.lease_seconds`).
+/// exists), verified with the callback (with the lease granted, if any, as
+/// `hub.lease_seconds`), and only then checked for the subscription (not yet subscribed, unless
+/// a lease renews it; or subscribed), so that only the callback's owner learns whether it is.
 async fn checked_request(
     state: &AppState,
+    caller: Caller,
     body: Result<Bytes, BytesRejection>,
     intent: Intent,
 ) -> ApiResult<Checked> {
@@ -293,6 +328,13 @@ async fn checked_request(
     if !store.node_exists(node.clone()).await? {
         return Err(subscription_error(StoreError::NodeNotFound(node)));
     }
+    // With or without verification, a callback the gateway may not call is refused here.
+    state.check_callback_network(&req.callback).await?;
+    let pending = (intent == Intent::Subscribe)
+        .then(|| state.begin_intent(&node, &req.callback, req.secret.as_deref(), false));
+    // Verified first: whether a callback is subscribed is told only to whoever controls it
+    // (answering `subscription_exists` or `no_subscription` before would tell anyone).
+    verify(state, caller, &req.callback, intent.mode(), &uri, lease).await?;
     let subscribed = store
         .is_subscribed(node.clone(), req.callback.clone())
         .await?;
@@ -304,9 +346,6 @@ async fn checked_request(
         (Intent::Unsubscribe, false) => return Err(StoreError::NoSubscription.into()),
         _ => {}
     }
-    let pending = (intent == Intent::Subscribe)
-        .then(|| state.begin_intent(&node, &req.callback, req.secret.as_deref(), false));
-    verify(state, &req.callback, intent.mode(), &uri, lease).await?;
     Ok(Checked {
         req,
         uri,
@@ -322,9 +361,15 @@ async fn checked_request(
 /// `{"uri", "callback", "lease_seconds", "expires"}`, and subscribing again renews it.
 pub(crate) async fn subscribe(
     State(state): State<AppState>,
+    peer: Peer,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
-    let checked = checked_request(&state, body, Intent::Subscribe).await?;
+    let caller = Caller {
+        ip: peer_ip(&peer),
+        authenticated: state.is_authenticated(&headers),
+    };
+    let checked = checked_request(&state, caller, body, Intent::Subscribe).await?;
     let now = now_ms();
     let expires_ms = checked
         .lease
@@ -359,9 +404,15 @@ pub(crate) async fn subscribe(
 /// `POST /unsubscribe`: removes a subscription, verified.
 pub(crate) async fn unsubscribe(
     State(state): State<AppState>,
+    peer: Peer,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
-    let checked = checked_request(&state, body, Intent::Unsubscribe).await?;
+    let caller = Caller {
+        ip: peer_ip(&peer),
+        authenticated: state.is_authenticated(&headers),
+    };
+    let checked = checked_request(&state, caller, body, Intent::Unsubscribe).await?;
     state
         .store()
         .unsubscribe(checked.node, checked.req.callback)

@@ -1,11 +1,24 @@
 //! Request checks shared by the Idavoll API and the WebSub hub: bodies, query parameters,
 //! callbacks and secrets.
 
+use std::net::{IpAddr, SocketAddr};
+
+use axum::Extension;
 use axum::body::Bytes;
+use axum::extract::ConnectInfo;
 use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 
 use crate::error::{ApiError, ApiResult};
+
+/// The client's address, as the server records it for every connection (absent when the
+/// router is driven without a socket, as in unit tests).
+pub(crate) type Peer = Option<Extension<ConnectInfo<SocketAddr>>>;
+
+/// The IP address of `peer`, if known.
+pub(crate) fn peer_ip(peer: &Peer) -> Option<IpAddr> {
+    peer.as_ref().map(|Extension(ConnectInfo(addr))| addr.ip())
+}
 
 /// Longest callback URL accepted, in bytes.
 pub const MAX_CALLBACK_LEN: usize = 2048;
@@ -19,11 +32,18 @@ pub(crate) fn query_param(query: Option<&str>, name: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
-/// The request body, or the error that says why it could not be read (too large: 413).
+/// The request body, or the error that says why it could not be read (too large: 413; not
+/// received within `--body-timeout-ms`: 408).
 pub(crate) fn body_bytes(body: Result<Bytes, BytesRejection>, limit: usize) -> ApiResult<Bytes> {
     body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::body_too_large(limit)
+        } else if super::deadline::is_body_timeout(&e) {
+            ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                "the request body did not arrive in time (--body-timeout-ms); send it at once",
+            )
         } else {
             ApiError::bad_request("bad_body", "the request body could not be read")
         }

@@ -18,7 +18,7 @@
 //! | `GET /subscription?uri=&callback=&timestamp=` | 200 JSON state of the caller's own subscription | signed with `X-Hub-Signature` under its secret; anything else is one uniform 404; see [`subscription`] |
 //! | `POST /heartbeat?uri=` | 204 | the node's publisher is alive (owner only); see [`heartbeat`] |
 //! | `GET /openapi.json` | 200 OpenAPI 3.1 document of this API | |
-//! | `GET /healthz` | 200 `{"status": "ok", "outbox": n}` (+ `"xmpp"` state in XMPP mode) | 503 when the store has stopped |
+//! | `GET /healthz` | 200 `{"status": "ok", "outbox": n, "disk": {"full": false}}` (+ `"xmpp"` state in XMPP mode; `degraded` while the disk is full) | 503 when the store has stopped |
 //! | `GET /metrics` | 200 Prometheus text | |
 //!
 //! Compatibility notes: like Idavoll, a missing node is 404 on `/publish`, `/delete` and `/items`
@@ -39,14 +39,18 @@
 //! | [`ops`] | operations: `/healthz`, `/metrics`, `/openapi.json` |
 //! | [`state`] | [`AppState`], the publisher tokens and the node URIs of this service |
 //! | [`input`] | request checks both APIs share: bodies, query parameters, callbacks, secrets |
+//! | [`deadline`] | the request body deadline (`--body-timeout-ms`) |
+//! | [`ratelimit`] | verifications of intent per client address (`--verify-per-minute`) |
 //!
 //! The handler modules depend on `state` and `input`, never on each other; this module only
 //! assembles the router.
 
+pub mod deadline;
 pub mod heartbeat;
 pub mod idavoll;
 pub mod input;
 pub mod ops;
+pub mod ratelimit;
 pub mod state;
 pub mod subscription;
 pub mod websub;
@@ -99,6 +103,7 @@ pub fn routes() -> Vec<(&'static str, Method, MethodRouter<AppState>)> {
 /// The router with every endpoint.
 pub fn app(state: AppState) -> Router {
     let limit = state.config().max_body_bytes;
+    let body_timeout = state.config().body_timeout;
     routes()
         .into_iter()
         .fold(Router::new(), |router, (path, _, route)| {
@@ -108,6 +113,10 @@ pub fn app(state: AppState) -> Router {
             ApiError::not_found("no_such_endpoint", "no such endpoint; see /openapi.json")
         })
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            body_timeout,
+            deadline::body_deadline,
+        ))
         .with_state(state)
 }
 

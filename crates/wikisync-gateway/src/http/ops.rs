@@ -28,11 +28,14 @@ pub(crate) async fn openapi() -> Response {
         .into_response()
 }
 
-/// `GET /healthz`: 200 with the outbox size (and the XMPP state in XMPP mode) while the store
-/// runs, 503 once it has stopped.
+/// `GET /healthz`: 200 with the outbox size, whether the disk is full (and the XMPP state in
+/// XMPP mode) while the store runs, 503 once it has stopped. A full disk makes the status
+/// `degraded`.
 pub(crate) async fn healthz(State(state): State<AppState>) -> ApiResult<Response> {
     let outbox = state.store().outbox_len().await?;
-    let body = match state.store().xmpp_status().await? {
+    let disk_full = state.store().disk_full();
+    let disk = json!({ "full": disk_full });
+    let mut body = match state.store().xmpp_status().await? {
         // XMPP mode: still 200 while the XMPP server is away (publishes are queued durably and
         // sent after reconnecting), but the status says so.
         Some(x) => json!({
@@ -48,6 +51,11 @@ pub(crate) async fn healthz(State(state): State<AppState>) -> ApiResult<Response
         }),
         None => json!({ "status": "ok", "outbox": outbox }),
     };
+    body["disk"] = disk;
+    if disk_full {
+        // Still 200: reads are served; writes get 507 until there is space again.
+        body["status"] = "degraded".into();
+    }
     Ok(Json(body).into_response())
 }
 

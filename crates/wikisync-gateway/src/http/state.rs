@@ -3,6 +3,7 @@
 //! service).
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -12,6 +13,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::input::constant_time_eq;
+use super::ratelimit::RateLimiter;
 use crate::config::Config;
 use crate::delivery::{DeliveryMetrics, HttpClient};
 use crate::error::{ApiError, ApiResult};
@@ -35,6 +37,8 @@ struct Inner {
     /// Subscriptions whose verification of intent is under way, by (node key, callback).
     intents: Mutex<HashMap<(String, String), PendingIntent>>,
     next_intent: AtomicU64,
+    /// Verifications of intent per client address (`--verify-per-minute`).
+    verifications: RateLimiter,
 }
 
 /// A subscription request whose verification of intent is under way (`GET /subscription` says
@@ -91,13 +95,14 @@ impl AppState {
         Self {
             inner: Arc::new(Inner {
                 store,
-                config,
                 client,
                 tokens,
                 delivery_metrics,
                 publishes: AtomicU64::new(0),
                 intents: Mutex::default(),
                 next_intent: AtomicU64::new(0),
+                verifications: RateLimiter::new(config.verify_per_minute),
+                config,
             }),
         }
     }
@@ -182,6 +187,41 @@ impl AppState {
         lock(&self.inner.intents)
             .get(&(node.to_owned(), callback.to_owned()))
             .cloned()
+    }
+
+    /// Whether the request carries a valid publisher token (never with open publishing): such
+    /// a caller is told why a verification of intent failed, anyone else gets one uniform
+    /// answer.
+    pub(crate) fn is_authenticated(&self, headers: &HeaderMap) -> bool {
+        !self.inner.tokens.is_empty() && self.owner(headers).is_ok()
+    }
+
+    /// Counts a verification of intent `client` asks for (`None`: the address is unknown):
+    /// 429 `too_many_requests` beyond `--verify-per-minute`.
+    pub(crate) fn count_verification(&self, client: Option<IpAddr>) -> ApiResult<()> {
+        self.inner
+            .verifications
+            .take(client, std::time::Instant::now())
+            .map_err(|wait| ApiError::too_many_requests("verification requests", wait))
+    }
+
+    /// Checks the callback's address against `--callback-allow` / `--callback-deny`: 403
+    /// `callback_not_allowed` when it has no address the gateway may call.
+    pub(crate) async fn check_callback_network(&self, callback: &str) -> ApiResult<()> {
+        if !self
+            .inner
+            .config
+            .callback_policy()
+            .permits_callback(callback)
+            .await
+        {
+            tracing::info!(%callback, "callback refused: its address is in a network callbacks may not use");
+            return Err(ApiError::forbidden(
+                "callback_not_allowed",
+                "the callback's address is in a network this gateway does not call back (--callback-allow, --callback-deny)",
+            ));
+        }
+        Ok(())
     }
 
     /// The caller's owner id: `None` with open publishing, else the id of a valid bearer token.

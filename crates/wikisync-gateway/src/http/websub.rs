@@ -50,10 +50,10 @@
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::input::{body_bytes, check_callback, check_secret};
+use super::input::{Peer, body_bytes, check_callback, check_secret, peer_ip};
 use super::state::AppState;
 use crate::delivery;
 use crate::error::{ApiError, ApiResult};
@@ -173,6 +173,7 @@ fn parse_subscription(
 /// `POST /hub`: subscribe, unsubscribe or publish ping (see the module docs).
 pub(crate) async fn hub(
     State(state): State<AppState>,
+    peer: Peer,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -180,7 +181,7 @@ pub(crate) async fn hub(
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|accept| accept.to_ascii_lowercase().contains("application/json"));
-    match hub_request(state, headers, body).await {
+    match hub_request(state, peer_ip(&peer), headers, body).await {
         Ok(response) => response,
         Err(e) if wants_json => e.into_response(),
         Err(e) => plain_text_error(&e),
@@ -189,16 +190,23 @@ pub(crate) async fn hub(
 
 /// An error as WebSub asks for it: a plain-text description (`<code>: <message>`).
 fn plain_text_error(e: &ApiError) -> Response {
-    (
+    let mut response = (
         e.status(),
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
         format!("{}: {}\n", e.code(), e.message()),
     )
-        .into_response()
+        .into_response();
+    if let Some(secs) = e.retry_after() {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    response
 }
 
 async fn hub_request(
     state: AppState,
+    client: Option<std::net::IpAddr>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
@@ -218,6 +226,12 @@ async fn hub_request(
     match mode {
         "subscribe" | "unsubscribe" => {
             let req = parse_subscription(&state, mode == "subscribe", &params)?;
+            // Every such request makes the gateway call the callback (a verification, or a
+            // denial): counted per client address, and only to networks it may call.
+            if !state.is_authenticated(&headers) {
+                state.count_verification(client)?;
+            }
+            state.check_callback_network(&req.callback).await?;
             // A subscription request is `pending` (GET /subscription) until it is verified.
             let pending = req.subscribe.then(|| {
                 state.begin_intent(req.node.node(), &req.callback, req.secret.as_deref(), true)

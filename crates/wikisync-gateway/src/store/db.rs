@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
@@ -82,6 +83,9 @@ pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 #[derive(Clone, Debug)]
 pub(crate) struct Db {
     jobs: mpsc::Sender<Job>,
+    /// Set when a write failed for lack of disk space, cleared by the next durable job that
+    /// succeeds.
+    disk_full: Arc<AtomicBool>,
 }
 
 impl Db {
@@ -90,6 +94,18 @@ impl Db {
     pub(crate) fn open(path: &Path, signal: Option<Arc<QueueSignal>>) -> Result<Self, StoreError> {
         let conn = sql::open(path)?;
         let wal = open_wal(path)?;
+        // A full disk does not stop the start: reads are served, writes refused until there
+        // is space again.
+        let disk_full = match sql::probe_write(&conn) {
+            Ok(()) => false,
+            Err(StoreError::DiskFull) => {
+                tracing::error!(
+                    "the disk holding the database is full: serving reads, refusing writes until there is space"
+                );
+                true
+            }
+            Err(e) => return Err(e),
+        };
         let (jobs, rx) = mpsc::channel::<Job>();
         let (synced, to_sync) = mpsc::channel::<Committed>();
         let thread_error =
@@ -102,7 +118,15 @@ impl Db {
             .name("wikisync-store".to_owned())
             .spawn(move || run_thread(&conn, &rx, &synced))
             .map_err(thread_error)?;
-        Ok(Self { jobs })
+        Ok(Self {
+            jobs,
+            disk_full: Arc::new(AtomicBool::new(disk_full)),
+        })
+    }
+
+    /// Whether the last write failed because the disk is full (and none has succeeded since).
+    pub(crate) fn disk_full(&self) -> bool {
+        self.disk_full.load(Ordering::Relaxed)
     }
 
     /// Runs `f` on the database thread inside a savepoint of the current batch; resolves after
@@ -132,12 +156,19 @@ impl Db {
         F: FnOnce(&Connection, &mut Filled) -> Result<T, StoreError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
+        let disk_full = self.disk_full.clone();
         let job = Job {
             durable,
             work: Box::new(move |conn, filled| {
                 let result = sql::in_savepoint(conn, filled, f);
                 Box::new(move |committed| {
-                    let _ = reply.send(committed.and(result));
+                    let outcome = committed.and(result);
+                    match &outcome {
+                        Err(StoreError::DiskFull) => disk_full.store(true, Ordering::Relaxed),
+                        Ok(_) if durable => disk_full.store(false, Ordering::Relaxed),
+                        _ => {}
+                    }
+                    let _ = reply.send(outcome);
                 })
             }),
         };
@@ -172,7 +203,7 @@ fn open_wal(path: &Path) -> Result<std::fs::File, StoreError> {
         .create(true)
         .truncate(false)
         .open(&name)
-        .map_err(|e| StoreError::Database(format!("cannot open the write-ahead log: {e}")))?;
+        .map_err(|e| StoreError::io("cannot open the write-ahead log", &e))?;
     #[cfg(unix)]
     if let Some(dir) = path.parent() {
         let dir = if dir.as_os_str().is_empty() {
@@ -182,7 +213,7 @@ fn open_wal(path: &Path) -> Result<std::fs::File, StoreError> {
         };
         std::fs::File::open(dir)
             .and_then(|d| d.sync_all())
-            .map_err(|e| StoreError::Database(format!("cannot sync the data directory: {e}")))?;
+            .map_err(|e| StoreError::io("cannot sync the data directory", &e))?;
     }
     Ok(wal)
 }
@@ -242,7 +273,7 @@ fn sync_thread(wal: &std::fs::File, rx: &mpsc::Receiver<Committed>, signal: Opti
         let synced = if group.iter().any(|c| c.durable && c.result.is_ok()) {
             wal.sync_data().map_err(|e| {
                 tracing::error!(error = %e, "cannot sync the write-ahead log");
-                StoreError::Database(format!("cannot sync the write-ahead log: {e}"))
+                StoreError::io("cannot sync the write-ahead log", &e)
             })
         } else {
             Ok(())

@@ -31,6 +31,10 @@ pub enum StoreError {
     /// The store thread has stopped (any operation during or after shutdown).
     #[error("the store is not running")]
     Unavailable,
+    /// The disk holding the database is full: nothing was written (any writing operation).
+    /// Reads still work, and writes work again once there is space.
+    #[error("the disk holding the database is full")]
+    DiskFull,
     /// SQLite failed (any operation); the text is for the log, never for clients.
     #[error("database error: {0}")]
     Database(String),
@@ -46,6 +50,21 @@ pub enum StoreError {
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
+        if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) {
+            return Self::DiskFull;
+        }
         Self::Database(e.to_string())
+    }
+}
+
+impl StoreError {
+    /// A file-system error while `doing` something: [`Self::DiskFull`] when the disk is full
+    /// (`ENOSPC`), else [`Self::Database`].
+    pub(crate) fn io(doing: &str, e: &std::io::Error) -> Self {
+        if e.kind() == std::io::ErrorKind::StorageFull {
+            Self::DiskFull
+        } else {
+            Self::Database(format!("{doing}: {e}"))
+        }
     }
 }

@@ -180,6 +180,12 @@ impl Store {
         self.items.clone()
     }
 
+    /// Whether the last write failed because the disk is full (and none has succeeded since):
+    /// reads are served, writes are refused until there is space again.
+    pub fn disk_full(&self) -> bool {
+        self.db.disk_full()
+    }
+
     /// Items dropped since start because a node held more than `max_items_per_node`.
     pub fn items_dropped(&self) -> u64 {
         self.items

@@ -181,8 +181,24 @@ pub(crate) fn open(path: &Path) -> Result<Connection, StoreError> {
     if !due.is_empty() {
         conn.execute_batch(&format!("BEGIN; {due} COMMIT;"))?;
     }
-    conn.execute_batch(SCHEMA)?;
+    // A database already at this version is only read here: a gateway restarted while its disk
+    // is full must still start (and serve reads) without writing anything.
+    if version != SCHEMA_VERSION {
+        conn.execute_batch(SCHEMA)?;
+    }
     Ok(conn)
+}
+
+/// Tries a write that changes nothing (the schema version, set to itself): `Err(DiskFull)`
+/// when the disk is full, so that a gateway started on a full disk knows it at once.
+pub(crate) fn probe_write(conn: &Connection) -> Result<(), StoreError> {
+    let probe = conn.execute_batch(&format!(
+        "BEGIN IMMEDIATE; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+    ));
+    if probe.is_err() && !conn.is_autocommit() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    probe.map_err(StoreError::from)
 }
 
 /// Runs `f` inside a savepoint of the current transaction: its writes are kept when it

@@ -312,6 +312,22 @@ async fn anonymous_tokens_keep_working_without_a_publisher() {
         "{}",
         listed.body
     );
+    // Nobody writes the gateway's publisher element into an entry themselves.
+    let forged = entry("urn:f", "forged").replace(
+        "</entry>",
+        "<publisher xmlns=\"urn:x-wikisync:gateway:1\">https://wiki-a.example.org/</publisher></entry>",
+    );
+    for token in [ANONYMOUS, TOKEN_A] {
+        as_(
+            &api,
+            Some(token),
+            Method::POST,
+            &publish_path(Some(&uri)),
+            &forged,
+        )
+        .await
+        .assert_error_for(token, 400, "reserved_namespace");
+    }
     let feed = as_(
         &api,
         None,

@@ -123,6 +123,16 @@ pub(crate) async fn publish(
         .map_err(|_| ApiError::bad_request("bad_encoding", "the entry is not valid UTF-8"))?;
     let info = atom::scan_entry(text)
         .map_err(|e| ApiError::bad_request("malformed_entry", e.to_string()))?;
+    // What the gateway adds to entries (the authenticated publisher) must come from it alone.
+    if text.contains(atom::GATEWAY_NS) {
+        return Err(ApiError::bad_request(
+            "reserved_namespace",
+            format!(
+                "the entry uses the namespace {}, which only the gateway writes (the publisher it authenticated); leave it out",
+                atom::GATEWAY_NS
+            ),
+        ));
+    }
     let item_id = item.or(info.id).unwrap_or_else(|| "current".to_owned());
     let node = store
         .publish(PublishRequest {

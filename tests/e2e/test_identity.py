@@ -92,6 +92,7 @@ def test_the_source_node_belongs_to_site_a_and_items_name_their_publisher(sites)
     listed = sites.call("GET", "/publishers", TOKEN_A, params={"uri": sites.node})
     assert listed.status_code == 200, listed.text
     assert listed.json()["owner"] == {"site": a.url}
+    assert f"owner: {a.url}" in a.cli("publishers", "docs").stdout
     assert a.put("docs:owned", "by the source\n", "first")
     wait_until(lambda: "docs:owned" in sites.m.page_list("docs") or None, 20, interval=0.3, what="the page on the mirror")
     feed = gw.items(sites.node)
@@ -114,8 +115,8 @@ def test_a_granted_peer_or_a_stranger_cannot_feed_the_mirror_as_the_source(sites
     assert sites.publish_as(None, forged).status_code == 401
 
     # B, granted by A, may publish to A's node: what it publishes is reported as B's
-    granted = sites.call("POST", "/grant", TOKEN_A, params={"uri": sites.node, "site": sites.b_id})
-    assert granted.status_code == 204, granted.text
+    a.cli("grant", "docs", sites.b_id)  # the admin of A, with A's own credential
+    assert f"granted: {sites.b_id}" in a.cli("publishers", "docs").stdout
     assert sites.call("POST", "/grant", TOKEN_B, params={"uri": sites.node, "site": sites.c_id}).status_code == 403
     published = sites.publish_as(TOKEN_B, forged)
     assert published.status_code == 200, published.text
@@ -131,9 +132,12 @@ def test_a_granted_peer_or_a_stranger_cannot_feed_the_mirror_as_the_source(sites
     assert expected in html, re.findall(r"<li><div class=\"li\">.*?</div></li>", html)
 
     # revoked, B is a stranger again
-    revoked = sites.call("POST", "/revoke", TOKEN_A, params={"uri": sites.node, "site": sites.b_id})
-    assert revoked.status_code == 204, revoked.text
+    a.cli("revoke", "docs", sites.b_id)
+    assert "granted:" not in a.cli("publishers", "docs").stdout
     assert sites.publish_as(TOKEN_B, forged).status_code == 403
+    # revoking again is an error the admin reads
+    again = a.cli("revoke", "docs", sites.b_id, check=False)
+    assert again.returncode != 0 and "no_grant" in again.stdout + again.stderr, again
     # the node holds B's item now: give the page back to its source
     assert a.put(page, "the source's text, published again\n", "republished")
 

@@ -295,6 +295,25 @@ mod tests {
 "#;
 
     #[test]
+    fn the_publisher_is_the_last_child_of_the_entry_escaped() {
+        assert_eq!(
+            with_publisher(ENTRY, "http://a.example/?x<y&z"),
+            "<entry xmlns=\"http://www.w3.org/2005/Atom\"><id>urn:uuid:1225c695-cfb8-4ebb-aaaa-80da344efa6a</id><title>T</title><publisher xmlns=\"urn:x-wikisync:gateway:1\">http://a.example/?x&lt;y&amp;z</publisher></entry>"
+        );
+        let prefixed = r#"<a:entry xmlns:a="http://www.w3.org/2005/Atom"><a:id>x</a:id></a:entry>"#;
+        assert_eq!(
+            with_publisher(prefixed, "s"),
+            r#"<a:entry xmlns:a="http://www.w3.org/2005/Atom"><a:id>x</a:id><publisher xmlns="urn:x-wikisync:gateway:1">s</publisher></a:entry>"#
+        );
+        let empty = r#"<entry xmlns="http://www.w3.org/2005/Atom"/>"#;
+        assert_eq!(
+            with_publisher(empty, "s"),
+            empty,
+            "no closing tag: left as it is"
+        );
+    }
+
+    #[test]
     fn reads_the_id_of_a_default_namespace_entry() {
         let info = scan_entry(ENTRY).expect("valid");
         assert_eq!(

@@ -600,7 +600,8 @@ impl Config {
     }
 
     /// The site credentials: (normalized site id, token) for each `SITE_ID=TOKEN` of `sites`
-    /// (split at the first `=`: a site id cannot hold one).
+    /// (split at the first `=`: a site id cannot hold one; the token without surrounding
+    /// whitespace, as bearer tokens are compared).
     pub fn site_credentials(&self) -> Result<Vec<(SiteId, String)>, ConfigError> {
         self.sites
             .iter()
@@ -616,7 +617,7 @@ impl Config {
                         "the token of site '{site}' must not be empty"
                     )));
                 }
-                Ok((site, token.to_owned()))
+                Ok((site, token.trim().to_owned()))
             })
             .collect()
     }
@@ -795,7 +796,7 @@ mod tests {
         let args = Args::try_parse_from([
             "wikisync-gateway",
             "--site",
-            "HTTP://Wiki.Example.org:80=tok=en",
+            "HTTP://Wiki.Example.org:80= tok=en ",
             "--site",
             "siteB=t2",
         ])

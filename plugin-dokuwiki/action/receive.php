@@ -83,7 +83,7 @@ class action_plugin_wikisync_receive extends ActionPlugin
         }
         $publisher = $this->publisher($body, (string)$rule['secret']);
         if ($publisher === false) {
-            $named = (string)($_SERVER['HTTP_X_WIKISYNC_PUBLISHER'] ?? '');
+            $named = substr((string)($_SERVER['HTTP_X_WIKISYNC_PUBLISHER'] ?? ''), 0, 200);
             $health->record('refused', "callback for '$ns' naming publisher '$named' without a valid X-Wikisync-Signature");
             $this->reply(403, ['status' => 'refused', 'reason' => 'bad_publisher_signature']);
             return;

@@ -175,7 +175,7 @@ class cli_plugin_wikisync extends CLIPlugin
                 }
                 return 0;
             case 'flush':
-                $r = $sync->queue->flush(10, 3600.0, $this->progress('sent'));
+                $r = $sync->queue->flush(10, 3600.0, $this->progress('sent'), true);
                 $this->finishProgress();
                 if ($r['error'] !== '') $this->fatal("{$r['sent']} sent, {$r['left']} left: {$r['error']}");
                 $this->success("{$r['sent']} sent, {$r['left']} left");
@@ -280,7 +280,7 @@ class cli_plugin_wikisync extends CLIPlugin
         $t = microtime(true);
         $c = $this->sync->bulk->publishAll($ns, $this->progress('prepared'));
         $this->finishProgress();
-        $r = $this->sync->queue->flush(10, 3600.0, $this->progress('published'));
+        $r = $this->sync->queue->flush(10, 3600.0, $this->progress('published'), true);
         $this->finishProgress();
         $dt = microtime(true) - $t;
         $msg = sprintf('%d pages queued, %d already published, %d refused, %d failed; %d sent, %d left (%.1f s)',

@@ -59,6 +59,15 @@ class cli_plugin_wikisync extends CLIPlugin
         $options->registerOption('gateway', 'Create the new node on this other gateway (its base URL, which the mirrors must reach too).', null, 'url', 'relocate');
         $options->registerOption('token', 'The publisher token for --gateway.', null, 'token', 'relocate');
 
+        $options->registerCommand('grant', 'Let another site publish to the node of a namespace this site owns, with that site\'s own credential (the gateway\'s --site); what it publishes reaches the mirrors as its own.');
+        $options->registerArgument('namespace', 'The namespace.', true, 'grant');
+        $options->registerArgument('site', 'The other site\'s id, as the gateway\'s --site names it.', true, 'grant');
+        $options->registerCommand('revoke', 'Withdraw a site\'s right to publish to the node of a namespace (see grant).');
+        $options->registerArgument('namespace', 'The namespace.', true, 'revoke');
+        $options->registerArgument('site', 'The site\'s id.', true, 'revoke');
+        $options->registerCommand('publishers', 'Show who may publish to the node of a namespace this site owns: its owner and the sites granted.');
+        $options->registerArgument('namespace', 'The namespace.', true, 'publishers');
+
         $options->registerCommand('retire', 'Delete a source namespace\'s node: mirrors keep or delete their copies as configured.');
         $options->registerArgument('namespace', 'The namespace.', true, 'retire');
 
@@ -87,7 +96,7 @@ class cli_plugin_wikisync extends CLIPlugin
         }
         $args = $options->getArgs();
         $expected = ['peer' => 1, 'source' => 1, 'mirror' => 3, 'publish' => 1, 'sync' => 1, 'move' => 2, 'relocate' => 1,
-            'retire' => 1, 'remove' => 1];
+            'retire' => 1, 'remove' => 1, 'grant' => 2, 'revoke' => 2, 'publishers' => 1];
         if (isset($expected[$cmd]) && count($args) > $expected[$cmd]) {
             $this->fatal('too many arguments: options go before the arguments, e.g. "' . $cmd . ' --option value ' . implode(' ', array_slice($args, 0, $expected[$cmd])) . '"');
         }
@@ -141,6 +150,10 @@ class cli_plugin_wikisync extends CLIPlugin
                     . 'its old node is deleted with a redirect, which the mirrors follow');
                 echo $r['node'] . "\n";
                 return 0;
+            case 'grant':
+            case 'revoke':
+            case 'publishers':
+                return $this->publishRights($cmd, $ns, $args[1] ?? '');
             case 'retire':
                 $r = $sync->setup->run($ns, ['type' => 'retire']);
                 if (!$r['ok']) $this->fatal($r['error']);
@@ -162,7 +175,7 @@ class cli_plugin_wikisync extends CLIPlugin
                 }
                 return 0;
             case 'flush':
-                $r = $sync->queue->flush(10, 3600.0, $this->progress('sent'));
+                $r = $sync->queue->flush(10, 3600.0, $this->progress('sent'), true);
                 $this->finishProgress();
                 if ($r['error'] !== '') $this->fatal("{$r['sent']} sent, {$r['left']} left: {$r['error']}");
                 $this->success("{$r['sent']} sent, {$r['left']} left");
@@ -267,7 +280,7 @@ class cli_plugin_wikisync extends CLIPlugin
         $t = microtime(true);
         $c = $this->sync->bulk->publishAll($ns, $this->progress('prepared'));
         $this->finishProgress();
-        $r = $this->sync->queue->flush(10, 3600.0, $this->progress('published'));
+        $r = $this->sync->queue->flush(10, 3600.0, $this->progress('published'), true);
         $this->finishProgress();
         $dt = microtime(true) - $t;
         $msg = sprintf('%d pages queued, %d already published, %d refused, %d failed; %d sent, %d left (%.1f s)',
@@ -341,5 +354,34 @@ class cli_plugin_wikisync extends CLIPlugin
     protected function finishProgress()
     {
         if (function_exists('posix_isatty') && @posix_isatty(STDERR)) fwrite(STDERR, "\n");
+    }
+
+    /**
+     * `grant`, `revoke` and `publishers`: the publish rights of other sites on the node of $ns
+     * (the gateway keeps them; this site must own the node).
+     *
+     * @param string $cmd
+     * @param string $ns
+     * @param string $site
+     * @return int
+     */
+    protected function publishRights($cmd, $ns, $site)
+    {
+        $rule = $this->sync->rules->get($ns);
+        if (!$rule || empty($rule['node'])) $this->fatal("namespace '$ns' is not synced here (no node)");
+        $gw = $this->sync->gateway->forRule($rule);
+        if ($cmd === 'publishers') {
+            $r = $gw->publishers($rule['node']);
+            if (!$r['ok']) $this->fatal($r['error']);
+            $owner = $r['publishers']['owner'] ?? null;
+            echo 'owner: ' . ($owner === null ? '(none: open node)' : ($owner['site'] ?? $owner['token'] ?? '?')) . "\n";
+            foreach ($r['publishers']['granted'] ?? [] as $granted) echo "granted: $granted\n";
+            return 0;
+        }
+        $r = $gw->grant($rule['node'], $site, $cmd === 'grant');
+        if (!$r['ok']) $this->fatal($r['error']);
+        $this->success($cmd === 'grant' ? "$site may now publish to the node of '$ns' (as itself)"
+            : "$site may no longer publish to the node of '$ns'");
+        return 0;
     }
 }

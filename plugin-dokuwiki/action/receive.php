@@ -12,7 +12,10 @@ use dokuwiki\Extension\EventHandler;
  *   on the node it asked for (the core compares node URIs).
  * - POST: accepted only with a valid `X-Hub-Signature: sha256=` HMAC of the body under the
  *   subscription's secret, from the subscribed node (`Referer`), and never twice (a replayed
- *   signature changes nothing). The core decides what the entry does (an entry for a page
+ *   signature changes nothing). A delivery naming its publisher (`X-Wikisync-Publisher`, the
+ *   site the gateway authenticated) must also carry `X-Wikisync-Signature: sha256=` HMAC of
+ *   publisher, "\n", body; the publisher is then handed to the core, which decides whether
+ *   that site may write here. The core decides what the entry does (an entry for a page
  *   outside the namespace it came for is refused by the core).
  */
 class action_plugin_wikisync_receive extends ActionPlugin
@@ -78,6 +81,13 @@ class action_plugin_wikisync_receive extends ActionPlugin
             $this->reply(403, ['status' => 'refused', 'reason' => 'bad_signature']);
             return;
         }
+        $publisher = $this->publisher($body, (string)$rule['secret']);
+        if ($publisher === false) {
+            $named = substr((string)($_SERVER['HTTP_X_WIKISYNC_PUBLISHER'] ?? ''), 0, 200);
+            $health->record('refused', "callback for '$ns' naming publisher '$named' without a valid X-Wikisync-Signature");
+            $this->reply(403, ['status' => 'refused', 'reason' => 'bad_publisher_signature']);
+            return;
+        }
         $referer = (string)($_SERVER['HTTP_REFERER'] ?? '');
         if (!$sync->core->sameNode($referer, (string)$rule['node'])) {
             $health->record('refused', "callback for '$ns' from another node ($referer)");
@@ -93,7 +103,7 @@ class action_plugin_wikisync_receive extends ActionPlugin
             return;
         }
         try {
-            $this->deliver($sync, $ns, $body);
+            $this->deliver($sync, $ns, $body, $publisher);
         } catch (Throwable $e) {
             $health->forgetSignature($signature); // the gateway retries; let that retry in
             $health->record('failure', "callback for '$ns': " . $e->getMessage());
@@ -107,8 +117,9 @@ class action_plugin_wikisync_receive extends ActionPlugin
      * @param helper_plugin_wikisync_sync $sync
      * @param string $ns
      * @param string $body
+     * @param string|null $publisher the site the gateway authenticated as the publisher, if any
      */
-    protected function deliver($sync, $ns, $body)
+    protected function deliver($sync, $ns, $body, $publisher)
     {
         $kind = strtoupper(trim((string)($_SERVER['HTTP_EVENT'] ?? '')));
         $sync->health->recordCallback($ns);
@@ -130,7 +141,7 @@ class action_plugin_wikisync_receive extends ActionPlugin
             return;
         }
         if ($kind === 'RETRACTED') {
-            $this->retracted($sync, $ns, $body);
+            $this->retracted($sync, $ns, $body, $publisher);
             return;
         }
         try {
@@ -141,7 +152,7 @@ class action_plugin_wikisync_receive extends ActionPlugin
             $this->reply(200, ['status' => 'rejected', 'reason' => $sync->core->errorCode($e)]);
             return;
         }
-        $decision = $sync->firstSync->applyEntry($entry, $ns);
+        $decision = $sync->firstSync->applyEntry($entry, $ns, $publisher);
         $outcome = $decision['outcome'];
         if (($outcome['reason'] ?? '') === 'outsideNamespace') {
             // recorded for the admin page with the other ignores worth reporting
@@ -163,8 +174,9 @@ class action_plugin_wikisync_receive extends ActionPlugin
      * @param helper_plugin_wikisync_sync $sync
      * @param string $ns
      * @param string $body the tombstone
+     * @param string|null $publisher the site the gateway authenticated as the retracting one
      */
-    protected function retracted($sync, $ns, $body)
+    protected function retracted($sync, $ns, $body, $publisher)
     {
         try {
             $item = $sync->core->decodeRetraction($body);
@@ -181,11 +193,30 @@ class action_plugin_wikisync_receive extends ActionPlugin
         }
         $media = $subject['type'] === 'media';
         $id = $subject['page'] ?? $subject['media'];
-        $d = $sync->applier->apply($id, ['type' => 'retracted', 'item' => $item], [], $media);
+        $d = $sync->applier->apply($id, ['type' => 'retracted', 'item' => $item, 'publisher' => $publisher], [], $media);
         $sync->health->record('receive');
         $sync->flushBriefly();
         $this->reply(200, ['status' => 'ok', 'page' => $id, 'outcome' => $d['outcome']['type']]
             + (isset($d['outcome']['reason']) ? ['reason' => $d['outcome']['reason']] : []));
+    }
+
+    /**
+     * The publisher the gateway names (`X-Wikisync-Publisher`), checked against
+     * `X-Wikisync-Signature: sha256=<hex HMAC-SHA256(secret, publisher "\n" body)>`: null when
+     * the delivery names none, false when it names one without a valid signature.
+     *
+     * @param string $body
+     * @param string $secret the subscription's secret
+     * @return string|null|false
+     */
+    protected function publisher($body, $secret)
+    {
+        $publisher = trim((string)($_SERVER['HTTP_X_WIKISYNC_PUBLISHER'] ?? ''));
+        if ($publisher === '') return null;
+        $header = trim((string)($_SERVER['HTTP_X_WIKISYNC_SIGNATURE'] ?? ''));
+        if (!preg_match('/^sha256=([0-9a-fA-F]{64})$/', $header, $m)) return false;
+        $expected = hash_hmac('sha256', $publisher . "\n" . $body, $secret);
+        return hash_equals($expected, strtolower($m[1])) ? $publisher : false;
     }
 
     /**

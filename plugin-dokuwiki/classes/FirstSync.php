@@ -80,7 +80,15 @@ class FirstSync
         try {
             // pages come newest first and each decodes oldest first: the last page first
             foreach (array_reverse($r['feeds']) as $feed) {
-                $items = array_merge($items, $this->core->decodeFeed($feed));
+                $decoded = $this->core->decodeFeed($feed);
+                $publishers = self::feedPublishers($feed);
+                if (count($publishers) !== count($decoded)) {
+                    $this->health->record('failure', "pull $ns: the publishers of the items could not be read; taken as unknown");
+                    $publishers = array_fill(0, count($decoded), null);
+                }
+                foreach ($decoded as $i => $item) {
+                    $items[] = $item + ['publisher' => $publishers[$i]];
+                }
             }
         } catch (\WikiSync\Exception $e) {
             $error = "the items of '$ns' are not a feed: " . $e->getMessage();
@@ -129,7 +137,7 @@ class FirstSync
                 $this->health->record('failure', "pull $ns: " . $item['error']['message']);
             } else {
                 try {
-                    $outcome = self::outcomeKey($this->applyEntry($entry, $ns));
+                    $outcome = self::outcomeKey($this->applyEntry($entry, $ns, $item['publisher'] ?? null));
                 } catch (\Throwable $e) {
                     $outcome = 'error:' . $this->core->errorCode($e);
                     $this->health->record('failure', "pull $ns: {$entry['page']}: " . $e->getMessage());
@@ -142,21 +150,60 @@ class FirstSync
         return $count;
     }
 
+    /** The namespace of what the gateway adds to the entries of /items. */
+    const GATEWAY_NS = 'urn:x-wikisync:gateway:1';
+
+    /**
+     * The publisher the gateway names for each entry of a /items feed
+     * (`<publisher xmlns="urn:x-wikisync:gateway:1">SITE</publisher>`, null for none), in the
+     * order the core's decodeFeed() gives the entries: oldest first. Only carries the value
+     * over; the core decides what it allows.
+     *
+     * @param string $feed
+     * @return array (string|null)[]
+     */
+    public static function feedPublishers($feed)
+    {
+        $doc = new \DOMDocument();
+        // no network, no entity expansion: the core has refused a DOCTYPE already
+        if (!@$doc->loadXML($feed, LIBXML_NONET) || !$doc->documentElement) return [];
+        $root = $doc->documentElement;
+        $entries = $root->localName === 'feed' ? iterator_to_array($root->childNodes) : [$root];
+        $out = [];
+        foreach ($entries as $node) {
+            if (!($node instanceof \DOMElement)) continue;
+            $atom = $node->namespaceURI === 'http://www.w3.org/2005/Atom' && $node->localName === 'entry';
+            $tomb = $node->namespaceURI === 'http://purl.org/atompub/tombstones/1.0' && $node->localName === 'deleted-entry';
+            if (!$atom && !$tomb) continue;
+            $publisher = null;
+            foreach ($node->childNodes as $child) {
+                if ($child instanceof \DOMElement && $child->namespaceURI === self::GATEWAY_NS
+                    && $child->localName === 'publisher') {
+                    $publisher = trim($child->textContent);
+                }
+            }
+            $out[] = $publisher === '' ? null : $publisher;
+        }
+        return array_reverse($out);
+    }
+
     /**
      * Applies one entry received for namespace $ns (a callback, or an item of a pull): the
      * page's text is read under its lock, and the core decides.
      *
      * @param array $entry the decoded entry
      * @param string $ns
+     * @param string|null $publisher the site the gateway authenticated as its publisher, if any
+     *                               (the core decides whether it may write here)
      * @return array the decision
      */
-    public function applyEntry(array $entry, $ns)
+    public function applyEntry(array $entry, $ns, $publisher = null)
     {
         $id = $entry['page'];
         $media = in_array($entry['kind']['type'], ['media', 'mediaDeleted'], true);
-        $decision = $this->applier->apply($id, function () use ($id, $entry, $ns, $media) {
+        $decision = $this->applier->apply($id, function () use ($id, $entry, $ns, $media, $publisher) {
             return ['type' => 'notification', 'localText' => $media ? null : $this->wiki->text($id),
-                'entry' => $entry, 'namespace' => $ns];
+                'entry' => $entry, 'namespace' => $ns, 'publisher' => $publisher];
         }, $this->reporting($id), $media);
         $outcome = $decision['outcome'];
         if ($outcome['type'] === 'ignore' && $this->core->ignoreWorthReporting($outcome['reason'])) {

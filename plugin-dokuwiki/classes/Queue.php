@@ -102,17 +102,20 @@ class Queue
 
     /**
      * Sends queued entries in order until the queue is empty, the gateway fails, or the time
-     * is up. Only one request sends at a time (others return at once).
+     * is up. Only one request sends at a time: others return at once ('busy'), or, with
+     * $wait (an admin's command), wait for the one sending to finish and then send what is
+     * left.
      *
      * @param int $timeout seconds per request
      * @param float $budget seconds in total
      * @param callable|null $progress function (int $sent, int $total)
+     * @param bool $wait wait for a flush in progress instead of answering 'busy'
      * @return array sent, left, error
      */
-    public function flush($timeout = 3, $budget = 10.0, $progress = null)
+    public function flush($timeout = 3, $budget = 10.0, $progress = null, $wait = false)
     {
         $fh = fopen($this->dir . '/queue.lock', 'c');
-        if (!flock($fh, LOCK_EX | LOCK_NB)) {
+        if (!flock($fh, $wait ? LOCK_EX : LOCK_EX | LOCK_NB)) {
             fclose($fh);
             return ['sent' => 0, 'left' => $this->length(), 'error' => 'busy'];
         }

@@ -247,6 +247,34 @@ class helper_plugin_wikisync_gateway extends Plugin
     }
 
     /**
+     * Lets $site publish to $node with its own site credential (`POST /grant`; this site must
+     * own the node), or withdraws that right ($grant false: `POST /revoke`).
+     *
+     * @param string $node
+     * @param string $site the other site's id, as the gateway's --site names it
+     * @param bool $grant
+     * @return array result
+     */
+    public function grant($node, $site, $grant = true)
+    {
+        $query = '?uri=' . rawurlencode($node) . '&site=' . rawurlencode($site);
+        return $this->request('POST', ($grant ? '/grant' : '/revoke') . $query, '', '', 15);
+    }
+
+    /**
+     * Who may publish to $node (`GET /publishers`; this site must own it).
+     *
+     * @param string $node
+     * @return array result; on success ['publishers'] holds {"uri", "owner", "granted"}
+     */
+    public function publishers($node)
+    {
+        $r = $this->request('GET', '/publishers?uri=' . rawurlencode($node), '', '', 15);
+        if ($r['ok']) $r['publishers'] = json_decode($r['body'], true);
+        return $r;
+    }
+
+    /**
      * What the gateway says about this site's subscription of $callback to $node, asked with
      * the subscription's secret (`GET /subscription`, signed).
      *

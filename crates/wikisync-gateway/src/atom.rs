@@ -202,6 +202,29 @@ pub fn strip_prolog(xml: &str) -> &str {
     rest
 }
 
+/// The namespace of what the gateway adds to entries it serves (`/items`).
+pub const GATEWAY_NS: &str = "urn:x-wikisync:gateway:1";
+
+/// `entry` with the authenticated site that published it added as its last child,
+/// `<publisher xmlns="urn:x-wikisync:gateway:1">SITE</publisher>` (entry decoders skip
+/// elements of namespaces they do not know); an entry without a closing tag (`<entry/>`) is
+/// returned as it is.
+pub fn with_publisher(entry: &str, publisher: &str) -> String {
+    let entry = strip_prolog(entry).trim_end();
+    let Some(close) = entry.rfind("</") else {
+        return entry.to_owned();
+    };
+    let mut out = String::with_capacity(entry.len() + publisher.len() + 64);
+    out.push_str(&entry[..close]);
+    out.push_str("<publisher xmlns=\"");
+    out.push_str(GATEWAY_NS);
+    out.push_str("\">");
+    out.push_str(&escape(publisher));
+    out.push_str("</publisher>");
+    out.push_str(&entry[close..]);
+    out
+}
+
 /// An Atom feed of `entries`, newest first, as `GET /items` returns it (Idavoll's title
 /// "Retrieved item collection"), with an RFC 5005 `<link rel="next" href="…"/>` to the next
 /// page when there is one.
@@ -270,6 +293,25 @@ mod tests {
     const ENTRY: &str = r#"<?xml version="1.0" encoding="utf-8"?>
 <entry xmlns="http://www.w3.org/2005/Atom"><id>urn:uuid:1225c695-cfb8-4ebb-aaaa-80da344efa6a</id><title>T</title></entry>
 "#;
+
+    #[test]
+    fn the_publisher_is_the_last_child_of_the_entry_escaped() {
+        assert_eq!(
+            with_publisher(ENTRY, "http://a.example/?x<y&z"),
+            "<entry xmlns=\"http://www.w3.org/2005/Atom\"><id>urn:uuid:1225c695-cfb8-4ebb-aaaa-80da344efa6a</id><title>T</title><publisher xmlns=\"urn:x-wikisync:gateway:1\">http://a.example/?x&lt;y&amp;z</publisher></entry>"
+        );
+        let prefixed = r#"<a:entry xmlns:a="http://www.w3.org/2005/Atom"><a:id>x</a:id></a:entry>"#;
+        assert_eq!(
+            with_publisher(prefixed, "s"),
+            r#"<a:entry xmlns:a="http://www.w3.org/2005/Atom"><a:id>x</a:id><publisher xmlns="urn:x-wikisync:gateway:1">s</publisher></a:entry>"#
+        );
+        let empty = r#"<entry xmlns="http://www.w3.org/2005/Atom"/>"#;
+        assert_eq!(
+            with_publisher(empty, "s"),
+            empty,
+            "no closing tag: left as it is"
+        );
+    }
 
     #[test]
     fn reads_the_id_of_a_default_namespace_entry() {

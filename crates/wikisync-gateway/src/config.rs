@@ -8,6 +8,7 @@
 //! | pubsub service JID used in node URIs | `--service` | `WIKISYNC_GATEWAY_SERVICE` | `service` | `pubsub.localhost` |
 //! | skip verification of intent | `--no-verify` | `WIKISYNC_GATEWAY_NO_VERIFY=true` | `no_verify` | `false` (verify) |
 //! | publisher tokens (comma-separated in env) | `--token` (repeatable) | `WIKISYNC_GATEWAY_TOKENS` | `tokens` | none (open publishing) |
+//! | site credentials `SITE_ID=TOKEN` (comma-separated in env): a token bound to a site, whose publishes carry that site as their publisher | `--site` (repeatable) | `WIKISYNC_GATEWAY_SITES` | `sites` | none |
 //! | largest request body, bytes | `--max-body-bytes` | `WIKISYNC_GATEWAY_MAX_BODY_BYTES` | `max_body_bytes` | 1 MiB |
 //! | items kept per node, oldest dropped beyond it (logged, counted in `/metrics`); 0 = all | `--max-items-per-node` | `WIKISYNC_GATEWAY_MAX_ITEMS_PER_NODE` | `max_items_per_node` | 0 (all) |
 //! | subscriptions per node | `--max-subscriptions-per-node` | `WIKISYNC_GATEWAY_MAX_SUBSCRIPTIONS_PER_NODE` | `max_subscriptions_per_node` | 1000 |
@@ -57,6 +58,7 @@ use clap::Parser;
 use serde::Deserialize;
 
 use crate::netpolicy::{CallbackPolicy, Cidr};
+use wikisync_core::entry::SiteId;
 
 /// The resolved configuration of a gateway.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,8 +71,11 @@ pub struct Config {
     pub service: String,
     /// Whether subscribe/unsubscribe requests are verified with a `hub.challenge` GET.
     pub verify: bool,
-    /// Publisher tokens; empty means publishing is open to anyone (Idavoll behaviour).
+    /// Publisher tokens; empty (and no `sites`) means publishing is open to anyone (Idavoll
+    /// behaviour).
     pub tokens: Vec<String>,
+    /// Site credentials as given, `SITE_ID=TOKEN` (see [`Config::site_credentials`]).
+    pub sites: Vec<String>,
     /// Largest accepted request body in bytes (larger: 413).
     pub max_body_bytes: usize,
     /// Items kept per node; publishing more drops the oldest (logged and counted). 0 (the
@@ -130,6 +135,7 @@ impl Default for Config {
             service: "pubsub.localhost".to_owned(),
             verify: true,
             tokens: Vec::new(),
+            sites: Vec::new(),
             max_body_bytes: 1024 * 1024,
             max_items_per_node: 0,
             max_subscriptions_per_node: 1000,
@@ -189,6 +195,11 @@ const HELP_EXAMPLES: &str = "Examples:
   wikisync-gateway --listen 0.0.0.0:8086 --data-dir /var/lib/wikisync-gateway \\
       --token \"$PUBLISHER_TOKEN\" --public-url https://hub.example.org
 
+  # Per-site credentials: each wiki publishes with its own token, and what it publishes is
+  # reported to subscribers as coming from that site (its owner may grant others: POST /grant)
+  wikisync-gateway --site https://wiki-a.example.org/=\"$TOKEN_A\" \\
+      --site https://wiki-b.example.org/=\"$TOKEN_B\"
+
   # Trust a private CA (or a self-signed callback's certificate) for https:// callbacks
   wikisync-gateway --callback-ca /etc/wikisync/callback-ca.pem
 
@@ -213,7 +224,7 @@ const HELP_EXAMPLES: &str = "Examples:
   wikisync-gateway --config /etc/wikisync/gateway.toml   # e.g. listen = \"0.0.0.0:8086\"
 
 Startup warnings: with --no-verify the log says verification of intent is off; without any
---token it warns that publishing is open to anyone. Logging: RUST_LOG (default info), on stderr.";
+--token or --site it warns that publishing is open to anyone. Logging: RUST_LOG (default info), on stderr.";
 
 /// Command-line flags of `wikisync-gateway` (each also settable by environment variable).
 #[derive(Debug, Default, Parser)]
@@ -251,6 +262,16 @@ pub struct Args {
         value_name = "TOKEN"
     )]
     pub tokens: Vec<String>,
+    /// A site credential, SITE_ID=TOKEN (repeatable; comma-separated in the environment): the
+    /// token authenticates that site (normalized like the core's site ids), nodes it creates
+    /// belong to it, and what it publishes carries it as the publisher.
+    #[arg(
+        long = "site",
+        env = "WIKISYNC_GATEWAY_SITES",
+        value_delimiter = ',',
+        value_name = "SITE_ID=TOKEN"
+    )]
+    pub sites: Vec<String>,
     /// Largest request body in bytes [default: 1048576].
     #[arg(long, env = "WIKISYNC_GATEWAY_MAX_BODY_BYTES", value_name = "BYTES")]
     pub max_body_bytes: Option<usize>,
@@ -373,6 +394,7 @@ struct FileConfig {
     service: Option<String>,
     no_verify: Option<bool>,
     tokens: Option<Vec<String>>,
+    sites: Option<Vec<String>>,
     max_body_bytes: Option<usize>,
     max_items_per_node: Option<u32>,
     max_subscriptions_per_node: Option<u32>,
@@ -438,6 +460,11 @@ fn merge(args: Args, file: FileConfig) -> Result<Config, ConfigError> {
             file.tokens.unwrap_or_default()
         } else {
             args.tokens
+        },
+        sites: if args.sites.is_empty() {
+            file.sites.unwrap_or_default()
+        } else {
+            args.sites
         },
         max_body_bytes: args
             .max_body_bytes
@@ -572,6 +599,29 @@ impl Config {
         format!("{}/hub", self.public_base())
     }
 
+    /// The site credentials: (normalized site id, token) for each `SITE_ID=TOKEN` of `sites`
+    /// (split at the first `=`: a site id cannot hold one; the token without surrounding
+    /// whitespace, as bearer tokens are compared).
+    pub fn site_credentials(&self) -> Result<Vec<(SiteId, String)>, ConfigError> {
+        self.sites
+            .iter()
+            .map(|entry| {
+                let (site, token) = entry.split_once('=').ok_or_else(|| {
+                    ConfigError::Invalid(
+                        "a site credential is SITE_ID=TOKEN (an '=' between the site id and its token)".to_owned(),
+                    )
+                })?;
+                let site = crate::http::state::parse_site(site).map_err(ConfigError::Invalid)?;
+                if token.trim().is_empty() {
+                    return Err(ConfigError::Invalid(format!(
+                        "the token of site '{site}' must not be empty"
+                    )));
+                }
+                Ok((site, token.trim().to_owned()))
+            })
+            .collect()
+    }
+
     /// Checks the ranges: non-zero limits, a valid service JID, non-empty tokens.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |m: &str| Err(ConfigError::Invalid(m.to_owned()));
@@ -580,6 +630,12 @@ impl Config {
         }
         if self.tokens.iter().any(|t| t.trim().is_empty()) {
             return invalid("tokens must not be empty");
+        }
+        let sites = self.site_credentials()?;
+        for (i, (_, token)) in sites.iter().enumerate() {
+            if self.tokens.contains(token) || sites[..i].iter().any(|(_, t)| t == token) {
+                return invalid("a site credential's token must be used by no other credential");
+            }
         }
         if self.max_body_bytes == 0
             || self.max_subscriptions_per_node == 0
@@ -733,6 +789,35 @@ mod tests {
         let short = Config::from_toml_str("lease_min_secs = 1\nfailure_budget_secs = 0")
             .expect("short leases and an empty failure budget are valid");
         assert_eq!(short.grant_lease(Some(1)), 1);
+    }
+
+    #[test]
+    fn site_credentials_are_normalized_and_checked() {
+        let args = Args::try_parse_from([
+            "wikisync-gateway",
+            "--site",
+            "HTTP://Wiki.Example.org:80= tok=en ",
+            "--site",
+            "siteB=t2",
+        ])
+        .expect("valid flags");
+        let config = merge(args, FileConfig::default()).expect("valid");
+        let sites = config.site_credentials().expect("valid credentials");
+        assert_eq!(sites[0].0.as_str(), "http://wiki.example.org/");
+        assert_eq!(sites[0].1, "tok=en", "split at the first '='");
+        assert_eq!(sites[1].0.as_str(), "siteB");
+        let file = Config::from_toml_str("sites = [\"siteC=t3\"]").expect("valid file");
+        assert_eq!(
+            file.site_credentials().expect("valid")[0].0.as_str(),
+            "siteC"
+        );
+        for bad in ["siteA", "=tok", "siteA=", "site A=tok"] {
+            let config = Config {
+                sites: vec![bad.to_owned()],
+                ..Config::default()
+            };
+            assert!(config.validate().is_err(), "{bad}");
+        }
     }
 
     #[test]

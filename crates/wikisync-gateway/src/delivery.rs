@@ -605,6 +605,24 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
     format!("sha256={}", crate::hex::lower(&mac.finalize().into_bytes()))
 }
 
+/// The header naming the authenticated site that published (or retracted) a delivered item.
+pub const PUBLISHER_HEADER: &str = "X-Wikisync-Publisher";
+
+/// The header signing the publisher with the body: see [`publisher_signature`].
+pub const PUBLISHER_SIGNATURE_HEADER: &str = "X-Wikisync-Signature";
+
+/// `sha256=<hex>` for `X-Wikisync-Signature`: HMAC-SHA256 keyed with the subscription's secret
+/// over the publisher's site id (UTF-8), one line feed (`\n`), then the body, so that neither
+/// can be changed without the other (`X-Hub-Signature` covers the body alone, as WebSub says).
+pub fn publisher_signature(secret: &str, publisher: &str, body: &[u8]) -> String {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes())
+        .expect("HMAC takes keys of any length");
+    mac.update(publisher.as_bytes());
+    mac.update(b"\n");
+    mac.update(body);
+    format!("sha256={}", crate::hex::lower(&mac.finalize().into_bytes()))
+}
+
 /// The content type of the fat pings sent to WebSub subscribers (the topic's, as `/items`).
 pub const FEED_CONTENT_TYPE: &str = "application/atom+xml;type=feed;charset=utf-8";
 
@@ -673,6 +691,15 @@ fn build_request(
     };
     if let Some(secret) = &d.secret {
         builder = builder.header("X-Hub-Signature", signature(secret, &body));
+    }
+    if let Some(publisher) = &d.publisher {
+        builder = builder.header(PUBLISHER_HEADER, publisher);
+        if let Some(secret) = &d.secret {
+            builder = builder.header(
+                PUBLISHER_SIGNATURE_HEADER,
+                publisher_signature(secret, publisher, &body),
+            );
+        }
     }
     builder
         .body(Full::new(body))
@@ -910,6 +937,14 @@ mod tests {
     }
 
     #[test]
+    fn publisher_signature_covers_publisher_line_feed_body() {
+        let signed = publisher_signature("Jefe", "siteA", b"<entry/>");
+        assert_eq!(signed, signature("Jefe", b"siteA\n<entry/>"));
+        assert_ne!(signed, publisher_signature("Jefe", "siteB", b"<entry/>"));
+        assert_ne!(signed, signature("Jefe", b"<entry/>"));
+    }
+
+    #[test]
     fn signature_matches_rfc_4231_case_2() {
         // RFC 4231 test case 2: key "Jefe", data "what do ya want for nothing?".
         assert_eq!(
@@ -934,6 +969,7 @@ mod tests {
             first_failure_ms: None,
             topic: None,
             created_ms: 0,
+            publisher: None,
         }
     }
 

@@ -206,9 +206,14 @@ impl From<StoreError> for ApiError {
             StoreError::ItemNotFound(item) => {
                 Self::not_found("item_not_found", format!("no item '{item}' in this node"))
             }
-            StoreError::NotOwner => {
-                Self::forbidden("not_owner", "this node belongs to another publisher token")
-            }
+            StoreError::NotOwner => Self::forbidden(
+                "not_owner",
+                "this node belongs to another publisher credential (its owner may grant a site the right to publish: POST /grant)",
+            ),
+            StoreError::NoGrant(site) => Self::not_found(
+                "no_grant",
+                format!("site '{site}' holds no grant on this node"),
+            ),
             StoreError::SubscriptionExists => Self::forbidden(
                 "subscription_exists",
                 "this callback is already subscribed to this node",

@@ -137,9 +137,9 @@ pub async fn run(
             "verification of intent is OFF (--no-verify): anyone can make this gateway POST to any URL; use only on trusted networks"
         );
     }
-    if config.tokens.is_empty() {
+    if config.tokens.is_empty() && config.sites.is_empty() {
         tracing::warn!(
-            "no publisher tokens configured: publishing, creating and deleting nodes is open to anyone (Idavoll behaviour)"
+            "no publisher tokens or site credentials configured: publishing, creating and deleting nodes is open to anyone (Idavoll behaviour)"
         );
     }
     let deliveries = delivery::spawn(

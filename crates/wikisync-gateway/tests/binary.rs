@@ -52,7 +52,7 @@ fn startup_log(args: &[&str]) -> String {
 }
 
 const NO_VERIFY_LINE: &str = "verification of intent is OFF";
-const OPEN_LINE: &str = "no publisher tokens configured";
+const OPEN_LINE: &str = "no publisher tokens or site credentials configured";
 
 #[test]
 fn no_verify_and_open_publishing_are_announced_at_startup() {

@@ -1,9 +1,9 @@
-//! Databases written by earlier gateway versions (schemas 1 to 3) open, migrate and keep
+//! Databases written by earlier gateway versions (schemas 1 to 4) open, migrate and keep
 //! working.
 #![allow(clippy::unwrap_used)]
 
 use wikisync_gateway::store::{
-    DropReason, PublishRequest, Standing, Store, StoreLimits, SubscribeRequest,
+    DropReason, PublishRequest, Standing, Store, StoreError, StoreLimits, SubscribeRequest,
 };
 
 /// The tables of schema 1, as the first gateway version created them.
@@ -88,13 +88,14 @@ async fn schema_1_is_migrated_and_its_outbox_kept() {
             item_id: "j".to_owned(),
             payload: "<entry/>".to_owned(),
             owner: None,
+            publisher: None,
             now_ms: 3,
         })
         .await
         .unwrap();
     assert_eq!(store.outbox_len().await.unwrap(), 3);
     drop(store);
-    assert_eq!(version_of(&path), 4);
+    assert_eq!(version_of(&path), 5);
 }
 
 /// A schema 2 database (WebSub, before leases on /subscribe and remembered drops) with a
@@ -153,7 +154,7 @@ async fn schema_2_is_migrated_and_its_subscriptions_can_be_asked_about_and_dropp
     assert!(state.secret_digest.is_some(), "the secret's digest is kept");
     assert_eq!(store.items("wiki", 10).await.unwrap().len(), 1);
     drop(store);
-    assert_eq!(version_of(&path), 4);
+    assert_eq!(version_of(&path), 5);
 }
 
 /// What schema 3 (leases on /subscribe, remembered drops) added to schema 2.
@@ -173,5 +174,53 @@ async fn schema_3_is_migrated_and_its_nodes_take_heartbeats() {
     store.heartbeat("wiki".to_owned(), None, 7).await.unwrap();
     assert_eq!(store.source_seen("wiki".to_owned()).await.unwrap(), Some(7));
     drop(store);
-    assert_eq!(version_of(&path), 4);
+    assert_eq!(version_of(&path), 5);
+}
+
+/// What schema 4 (heartbeats) added to schema 3.
+const ADDED_IN_4: &str = "
+ALTER TABLE nodes ADD COLUMN heartbeat_ms INTEGER;
+PRAGMA user_version = 4;
+";
+
+#[tokio::test]
+async fn schema_4_is_migrated_and_its_items_get_publishers_and_its_nodes_grants() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("g.sqlite3");
+    let owned = "UPDATE nodes SET owner = 'site:siteA' WHERE id = 'wiki';";
+    old_database(
+        &path,
+        &[TABLES_1, ADDED_IN_2, DATA_2, ADDED_IN_3, ADDED_IN_4, owned],
+    );
+    let store = Store::open(&path, StoreLimits::default(), None).unwrap();
+    let old = store.items("wiki", 10).await.unwrap();
+    assert_eq!(old.len(), 1);
+    assert_eq!(old[0].publisher, None, "an old item's publisher is unknown");
+    let publish = |site: &str| PublishRequest {
+        node: Some("wiki".to_owned()),
+        item_id: "new".to_owned(),
+        payload: "<entry/>".to_owned(),
+        owner: Some(format!("site:{site}")),
+        publisher: Some(site.to_owned()),
+        now_ms: 9,
+    };
+    assert_eq!(
+        store.publish(publish("siteB")).await,
+        Err(StoreError::NotOwner),
+        "not granted yet"
+    );
+    store
+        .grant(
+            "wiki".to_owned(),
+            "siteB".to_owned(),
+            Some("site:siteA".to_owned()),
+            8,
+        )
+        .await
+        .unwrap();
+    store.publish(publish("siteB")).await.unwrap();
+    let items = store.items("wiki", 10).await.unwrap();
+    assert_eq!(items[0].publisher.as_deref(), Some("siteB"));
+    drop(store);
+    assert_eq!(version_of(&path), 5);
 }

@@ -672,6 +672,7 @@ async fn the_source_is_last_seen_at_its_newest_item_or_heartbeat() {
         item_id: "urn:p".to_owned(),
         payload: "<entry/>".to_owned(),
         owner: Some("a".to_owned()),
+        publisher: None,
         now_ms,
     };
     store.publish(publish(2_000)).await.unwrap();

@@ -80,7 +80,12 @@ pub(crate) async fn publish(
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
     let body = body_bytes(body, state.config().max_body_bytes)?;
-    let owner = state.owner(&headers)?;
+    let caller = state.caller(&headers)?;
+    let publisher = caller
+        .as_ref()
+        .and_then(|who| who.site.as_ref())
+        .map(ToString::to_string);
+    let owner = caller.map(|who| who.owner);
     let uri = query_param(query.as_deref(), "uri")
         .map(|u| state.leaf_uri("uri", &u))
         .transpose()?;
@@ -104,7 +109,11 @@ pub(crate) async fn publish(
         })?;
         let node = uri.node().to_owned();
         match item {
-            Some(item) => store.retract(node.clone(), item, owner, now).await?,
+            Some(item) => {
+                store
+                    .retract(node.clone(), item, owner, publisher, now)
+                    .await?;
+            }
             None => store.delete_node(node.clone(), None, owner, now).await?,
         }
         return Ok(state.uri_json(&node).into_response());
@@ -114,6 +123,16 @@ pub(crate) async fn publish(
         .map_err(|_| ApiError::bad_request("bad_encoding", "the entry is not valid UTF-8"))?;
     let info = atom::scan_entry(text)
         .map_err(|e| ApiError::bad_request("malformed_entry", e.to_string()))?;
+    // What the gateway adds to entries (the authenticated publisher) must come from it alone.
+    if text.contains(atom::GATEWAY_NS) {
+        return Err(ApiError::bad_request(
+            "reserved_namespace",
+            format!(
+                "the entry uses the namespace {}, which only the gateway writes (the publisher it authenticated); leave it out",
+                atom::GATEWAY_NS
+            ),
+        ));
+    }
     let item_id = item.or(info.id).unwrap_or_else(|| "current".to_owned());
     let node = store
         .publish(PublishRequest {
@@ -121,6 +140,7 @@ pub(crate) async fn publish(
             item_id,
             payload: text.to_owned(),
             owner,
+            publisher,
             now_ms: now,
         })
         .await?;
@@ -492,7 +512,14 @@ pub(crate) async fn items(
             .finish();
         format!("{}/items?{query}", state.config().public_base())
     });
-    let payloads: Vec<String> = page.items.into_iter().map(|i| i.payload).collect();
+    let payloads: Vec<String> = page
+        .items
+        .into_iter()
+        .map(|i| match &i.publisher {
+            Some(site) => atom::with_publisher(&i.payload, site),
+            None => i.payload,
+        })
+        .collect();
     let feed = atom::items_feed(
         &canonical,
         &atom::rfc3339(now_ms()),

@@ -17,6 +17,9 @@
 //! | `POST /hub` | 202 | WebSub hub, form-encoded `hub.mode` subscribe / unsubscribe / publish; see [`websub`] |
 //! | `GET /subscription?uri=&callback=&timestamp=` | 200 JSON state of the caller's own subscription | signed with `X-Hub-Signature` under its secret; anything else is one uniform 404; see [`subscription`] |
 //! | `POST /heartbeat?uri=` | 204 | the node's publisher is alive (owner only); see [`heartbeat`] |
+//! | `POST /grant?uri=&site=` | 204 | the owner lets a site publish to the node with its own site credential; see [`grants`] |
+//! | `POST /revoke?uri=&site=` | 204 | the owner withdraws a grant (404 `no_grant` if none) |
+//! | `GET /publishers?uri=` | 200 `{"uri", "owner", "granted"}` | owner only |
 //! | `GET /openapi.json` | 200 OpenAPI 3.1 document of this API | |
 //! | `GET /healthz` | 200 `{"status": "ok", "outbox": n, "disk": {"full": false}}` (+ `"xmpp"` state in XMPP mode; `degraded` while the disk is full) | 503 when the store has stopped |
 //! | `GET /metrics` | 200 Prometheus text | |
@@ -36,6 +39,7 @@
 //! | [`websub`] | the WebSub hub, `/hub` |
 //! | [`subscription`] | `GET /subscription`: a subscriber asks where its subscription stands |
 //! | [`heartbeat`] | `POST /heartbeat`: a quiet publisher says it is alive |
+//! | [`grants`] | `POST /grant`, `POST /revoke`, `GET /publishers`: publish rights of other sites |
 //! | [`ops`] | operations: `/healthz`, `/metrics`, `/openapi.json` |
 //! | [`state`] | [`AppState`], the publisher tokens and the node URIs of this service |
 //! | [`input`] | request checks both APIs share: bodies, query parameters, callbacks, secrets |
@@ -46,6 +50,7 @@
 //! assembles the router.
 
 pub mod deadline;
+pub mod grants;
 pub mod heartbeat;
 pub mod idavoll;
 pub mod input;
@@ -61,7 +66,7 @@ use axum::http::Method;
 use axum::routing::{MethodRouter, get, post};
 
 pub use ops::OPENAPI_JSON;
-pub use state::{AppState, owner_id};
+pub use state::{AppState, Identity, owner_id, parse_site, site_owner_id};
 
 use crate::error::ApiError;
 
@@ -91,6 +96,13 @@ pub fn routes() -> Vec<(&'static str, Method, MethodRouter<AppState>)> {
             "/heartbeat",
             Method::POST,
             only_post(post(heartbeat::heartbeat)),
+        ),
+        ("/grant", Method::POST, only_post(post(grants::grant))),
+        ("/revoke", Method::POST, only_post(post(grants::revoke))),
+        (
+            "/publishers",
+            Method::GET,
+            only_get(get(grants::publishers)),
         ),
         ("/list", Method::GET, only_get(get(idavoll::list))),
         ("/items", Method::GET, only_get(get(idavoll::items))),

@@ -18,7 +18,9 @@ use crate::config::Config;
 use crate::delivery::{DeliveryMetrics, HttpClient};
 use crate::error::{ApiError, ApiResult};
 use crate::store::Store;
+use crate::store::sql::nodes::SITE_OWNER_PREFIX;
 use crate::uri::{NodeUri, REMOTE_KEY_PREFIX, is_remote_key};
+use wikisync_core::entry::SiteId;
 
 /// Shared state of the HTTP handlers.
 #[derive(Clone)]
@@ -30,8 +32,8 @@ struct Inner {
     store: Store,
     config: Config,
     client: HttpClient,
-    /// (token, owner id) pairs; the owner id is a hash prefix, never the token.
-    tokens: Vec<(Vec<u8>, String)>,
+    /// Every credential: SHA-256 of its token, and who it authenticates.
+    credentials: Vec<([u8; 32], Identity)>,
     delivery_metrics: Arc<DeliveryMetrics>,
     publishes: AtomicU64,
     /// Subscriptions whose verification of intent is under way, by (node key, callback).
@@ -87,16 +89,29 @@ impl AppState {
         client: HttpClient,
         delivery_metrics: Arc<DeliveryMetrics>,
     ) -> Self {
-        let tokens = config
-            .tokens
-            .iter()
-            .map(|t| (t.as_bytes().to_vec(), owner_id(t)))
-            .collect();
+        let anonymous = config.tokens.iter().map(|t| {
+            let who = Identity {
+                owner: owner_id(t),
+                site: None,
+            };
+            (token_digest(t), who)
+        });
+        // Validated with the configuration: a bad entry here is left out (and was refused at
+        // start by `Config::validate`).
+        let sites = config.site_credentials().unwrap_or_default();
+        let sites = sites.into_iter().map(|(site, t)| {
+            let who = Identity {
+                owner: site_owner_id(&site),
+                site: Some(site),
+            };
+            (token_digest(&t), who)
+        });
+        let credentials = anonymous.chain(sites).collect();
         Self {
             inner: Arc::new(Inner {
                 store,
                 client,
-                tokens,
+                credentials,
                 delivery_metrics,
                 publishes: AtomicU64::new(0),
                 intents: Mutex::default(),
@@ -114,6 +129,53 @@ impl std::fmt::Debug for AppState {
             .field("service", &self.inner.config.service)
             .finish_non_exhaustive()
     }
+}
+
+/// Who a valid credential authenticates.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    /// The owner id recorded for the nodes it creates: [`owner_id`] of an anonymous token,
+    /// [`site_owner_id`] of a site credential.
+    pub owner: String,
+    /// The site of a site credential (`None`: an anonymous token, whose publishes carry no
+    /// publisher).
+    pub site: Option<SiteId>,
+}
+
+/// SHA-256 of a token: all that is kept of it.
+fn token_digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// The owner id recorded for nodes created with the credential of `site`: `site:<site id>`.
+pub fn site_owner_id(site: &SiteId) -> String {
+    format!("{SITE_OWNER_PREFIX}{site}")
+}
+
+/// Most bytes of a site id.
+pub const MAX_SITE_ID_BYTES: usize = 1024;
+
+/// A site id as given (`--site`, `site=` of `/grant`), normalized as the core normalizes site
+/// ids ([`SiteId`]); the error is a sentence: empty, too long, or not printable ASCII without
+/// whitespace and `=` (the id travels in an HTTP header).
+pub fn parse_site(text: &str) -> Result<SiteId, String> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Err(
+            "the site id is empty; give a site id such as https://wiki.example.org/".into(),
+        );
+    }
+    if trimmed.len() > MAX_SITE_ID_BYTES {
+        return Err(format!(
+            "the site id is longer than {MAX_SITE_ID_BYTES} bytes"
+        ));
+    }
+    if !trimmed.bytes().all(|b| b.is_ascii_graphic() && b != b'=') {
+        return Err(
+            "the site id must be printable ASCII without whitespace or '=' (percent-encode other characters); give a site id such as https://wiki.example.org/".into(),
+        );
+    }
+    Ok(SiteId::new(trimmed))
 }
 
 /// The owner id recorded for nodes created with `token`: `token:` + 16 hex digits of its SHA-256.
@@ -193,7 +255,7 @@ impl AppState {
     /// a caller is told why a verification of intent failed, anyone else gets one uniform
     /// answer.
     pub(crate) fn is_authenticated(&self, headers: &HeaderMap) -> bool {
-        !self.inner.tokens.is_empty() && self.owner(headers).is_ok()
+        !self.inner.credentials.is_empty() && self.owner(headers).is_ok()
     }
 
     /// Counts a verification of intent `client` asks for (`None`: the address is unknown):
@@ -226,7 +288,13 @@ impl AppState {
 
     /// The caller's owner id: `None` with open publishing, else the id of a valid bearer token.
     pub(crate) fn owner(&self, headers: &HeaderMap) -> ApiResult<Option<String>> {
-        if self.inner.tokens.is_empty() {
+        Ok(self.caller(headers)?.map(|who| who.owner))
+    }
+
+    /// Who the caller is: `None` with open publishing (no credential configured), else the
+    /// identity of a valid bearer token (401 without one).
+    pub(crate) fn caller(&self, headers: &HeaderMap) -> ApiResult<Option<Identity>> {
+        if self.inner.credentials.is_empty() {
             return Ok(None);
         }
         let given = headers
@@ -239,11 +307,16 @@ impl AppState {
                     "this gateway requires 'Authorization: Bearer <token>' to publish",
                 )
             })?;
-        self.inner
-            .tokens
-            .iter()
-            .find(|(token, _)| constant_time_eq(token, given.as_bytes()))
-            .map(|(_, owner)| Some(owner.clone()))
+        let given = token_digest(given);
+        // Every digest is compared (in constant time), so the time taken does not tell which.
+        let mut found = None;
+        for (digest, who) in &self.inner.credentials {
+            if constant_time_eq(digest, &given) && found.is_none() {
+                found = Some(who.clone());
+            }
+        }
+        found
+            .map(Some)
             .ok_or_else(|| ApiError::unauthorized("the bearer token is not valid"))
     }
 

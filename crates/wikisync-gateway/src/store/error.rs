@@ -12,9 +12,13 @@ pub enum StoreError {
     /// The item does not exist in the node (retract).
     #[error("item '{0}' not found")]
     ItemNotFound(String),
-    /// The node was created with another publisher token (publish, retract, delete).
+    /// The node was created with another credential and the caller holds no grant on it
+    /// (publish, retract: owner or granted site; delete, grant, revoke, publishers: owner).
     #[error("the node belongs to another publisher")]
     NotOwner,
+    /// The site holds no grant on the node (revoke).
+    #[error("site '{0}' holds no grant on this node")]
+    NoGrant(String),
     /// The callback is already subscribed to the node (subscribe).
     #[error("subscription already exists")]
     SubscriptionExists,

@@ -6,10 +6,15 @@
 //!
 //! # Schema
 //!
-//! - `nodes(id, owner, created_ms, heartbeat_ms)`: `owner` identifies the publisher token that
-//!   created the node (a hash, never the token), `NULL` when publishing is open; `heartbeat_ms`
+//! - `nodes(id, owner, created_ms, heartbeat_ms)`: `owner` identifies the credential that
+//!   created the node: `token:<hash prefix>` for an anonymous token (never the token),
+//!   `site:<site id>` for a site credential, `NULL` when publishing is open; `heartbeat_ms`
 //!   is the publisher's last `POST /heartbeat`.
-//! - `items(node, item_id, seq, payload, published_ms)`: the latest payload per item id; `seq`
+//! - `grants(node, site, created_ms)`: the sites (normalized site ids) the node's owner granted
+//!   the right to publish to it and retract its items (`POST /grant`); a site credential's
+//!   owner id is `site:<site id>`.
+//! - `items(node, item_id, seq, payload, published_ms, publisher)`: the latest payload per item
+//!   id and the authenticated site that published it (`NULL`: unknown); `seq`
 //!   orders items (newest = highest) and is the cursor of `/items` pages; every item is kept
 //!   unless `max_items_per_node` is set (then the oldest beyond it are dropped, logged and
 //!   counted).
@@ -26,8 +31,9 @@
 //!   `--dropped-retention-secs` so the subscriber can ask (`GET /subscription`, authenticated
 //!   with the SHA-256 of the secret, which is all that is kept of it). One row per node +
 //!   callback; subscribing again removes it.
-//! - `events(id, node, kind, item_id, payload, redirect, created_ms)`: one row per thing to tell
-//!   subscribers (`item`, `retracted`, `deleted`), shared by all its deliveries.
+//! - `events(id, node, kind, item_id, payload, redirect, created_ms, publisher)`: one row per
+//!   thing to tell subscribers (`item`, `retracted`, `deleted`), shared by all its deliveries;
+//!   `publisher` is the site that published or retracted the item, if known.
 //! - `outbox(id, sub_key, event_id, callback, secret, attempts, next_attempt_ms,
 //!   first_failure_ms, topic)`: one row per (subscriber, event); a subscriber's queue is its rows
 //!   in `id` order. The callback, secret and topic are copied so a node deletion can still be
@@ -38,7 +44,8 @@
 //!   `retract`, `delete`), sent in `id` order and removed once answered.
 //!
 //! Schema version 2 (`PRAGMA user_version`) added the `topic` and `expires_ms` columns, version 3
-//! `last_delivery_ms` and `dropped_subscriptions`, version 4 `heartbeat_ms`; older databases are
+//! `last_delivery_ms` and `dropped_subscriptions`, version 4 `heartbeat_ms`, version 5 the
+//! `publisher` columns and `grants`; older databases are
 //! migrated on open. Every statement is in [`sql`], one submodule per table.
 //!
 //! # Embedded and XMPP nodes
@@ -81,7 +88,7 @@
 //! let entry = r#"<entry xmlns="http://www.w3.org/2005/Atom"><id>urn:x</id></entry>"#;
 //! store
 //!     .publish(PublishRequest { node: Some(node.clone()), item_id: "urn:x".into(),
-//!         payload: entry.into(), owner: None, now_ms: 1 })
+//!         payload: entry.into(), owner: None, publisher: None, now_ms: 1 })
 //!     .await
 //!     .expect("published");
 //! assert_eq!(store.items(&node, 10).await.expect("items")[0].payload, entry);
@@ -242,7 +249,7 @@ impl Store {
         self.change(move |conn, filled, nodes| {
             let node = match req.node {
                 Some(node) => {
-                    sql::nodes::check_owner(conn, &node, req.owner.as_deref())?;
+                    sql::nodes::check_publisher(conn, &node, req.owner.as_deref())?;
                     node
                 }
                 None => create_instant(conn, filled, nodes, req.owner.as_deref(), req.now_ms)?,
@@ -250,6 +257,7 @@ impl Store {
             let item = Item {
                 id: req.item_id,
                 payload: req.payload,
+                publisher: req.publisher,
             };
             let change = NodeChange::Publish {
                 node: &node,
@@ -261,19 +269,22 @@ impl Store {
         .await
     }
 
-    /// Removes an item and queues a retraction for every subscriber.
+    /// Removes an item and queues a retraction for every subscriber. `owner` must own the node
+    /// or be a site granted on it; `publisher` is the retracting site, told to subscribers.
     pub async fn retract(
         &self,
         node: String,
         item_id: String,
         owner: Option<String>,
+        publisher: Option<String>,
         now_ms: i64,
     ) -> Result<(), StoreError> {
         self.change(move |conn, filled, nodes| {
-            sql::nodes::check_owner(conn, &node, owner.as_deref())?;
+            sql::nodes::check_publisher(conn, &node, owner.as_deref())?;
             let change = NodeChange::Retract {
                 node: &node,
                 item_id: &item_id,
+                publisher: publisher.as_deref(),
             };
             nodes.apply(conn, filled, change, now_ms)
         })
@@ -298,6 +309,54 @@ impl Store {
             nodes.apply(conn, filled, change, now_ms)
         })
         .await
+    }
+
+    /// Grants `site` (a normalized site id) the right to publish to `node` and retract its
+    /// items; `owner` must own the node. Granting again changes nothing.
+    pub async fn grant(
+        &self,
+        node: String,
+        site: String,
+        owner: Option<String>,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.db
+            .call(move |conn, _| {
+                sql::nodes::check_owner(conn, &node, owner.as_deref())?;
+                sql::nodes::grant(conn, &node, &site, now_ms)
+            })
+            .await
+    }
+
+    /// Revokes the grant of `site` on `node` ([`StoreError::NoGrant`] if it holds none);
+    /// `owner` must own the node.
+    pub async fn revoke(
+        &self,
+        node: String,
+        site: String,
+        owner: Option<String>,
+    ) -> Result<(), StoreError> {
+        self.db
+            .call(move |conn, _| {
+                sql::nodes::check_owner(conn, &node, owner.as_deref())?;
+                sql::nodes::revoke(conn, &node, &site)
+            })
+            .await
+    }
+
+    /// The owner id of `node` (`None`: open) and the sites granted on it, sorted; `owner`
+    /// must own the node.
+    pub async fn publishers(
+        &self,
+        node: String,
+        owner: Option<String>,
+    ) -> Result<(Option<String>, Vec<String>), StoreError> {
+        self.db
+            .call_lazy(move |conn| {
+                sql::nodes::check_owner(conn, &node, owner.as_deref())?;
+                sql::nodes::publishers(conn, &node)
+            })
+            .await
     }
 
     /// The ids of all nodes of this service, sorted.
@@ -439,7 +498,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         self.db
             .call(move |conn, filled| {
-                sql::nodes::check_owner(conn, &node, owner.as_deref())?;
+                sql::nodes::check_publisher(conn, &node, owner.as_deref())?;
                 let Some(item) = sql::items::last(conn, &node)? else {
                     return Ok(false);
                 };

@@ -64,6 +64,8 @@ pub(crate) enum NodeChange<'a> {
         node: &'a str,
         /// The item.
         item_id: &'a str,
+        /// The authenticated site retracting it, if known.
+        publisher: Option<&'a str>,
     },
     /// Delete `node`, telling its subscribers about `redirect`.
     Delete {
@@ -199,11 +201,15 @@ impl Nodes for Embedded {
                 self.items.put(conn, node, item, now_ms)?;
                 outbox::fan_out_item(conn, filled, node, item, now_ms)
             }
-            NodeChange::Retract { node, item_id } => {
+            NodeChange::Retract {
+                node,
+                item_id,
+                publisher,
+            } => {
                 if !items::remove(conn, node, item_id)? {
                     return Err(StoreError::ItemNotFound(item_id.to_owned()));
                 }
-                outbox::fan_out_retraction(conn, filled, node, item_id, now_ms)
+                outbox::fan_out_retraction(conn, filled, node, item_id, publisher, now_ms)
             }
             NodeChange::Delete { node, redirect } => {
                 outbox::fan_out_deletion(conn, filled, node, redirect, now_ms)?;

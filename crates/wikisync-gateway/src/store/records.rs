@@ -28,8 +28,12 @@ pub struct PublishRequest {
     pub item_id: String,
     /// The Atom entry as received.
     pub payload: String,
-    /// The publisher (token hash), or `None` when publishing is open.
+    /// The caller's owner id (`token:<hash>` or `site:<site id>`), or `None` when publishing
+    /// is open.
     pub owner: Option<String>,
+    /// The authenticated site publishing (a site credential), recorded with the item and told
+    /// to subscribers; `None` for an anonymous token or open publishing.
+    pub publisher: Option<String>,
     /// Now, in Unix milliseconds.
     pub now_ms: i64,
 }
@@ -58,6 +62,8 @@ pub struct Item {
     pub id: String,
     /// The Atom entry.
     pub payload: String,
+    /// The authenticated site that published it (normalized site id), if known.
+    pub publisher: Option<String>,
 }
 
 /// What a delivery tells the subscriber.
@@ -103,6 +109,9 @@ pub struct Delivery {
     pub topic: Option<String>,
     /// When the event happened, Unix ms.
     pub created_ms: i64,
+    /// The authenticated site that published (or retracted) the item, if known: sent as
+    /// `X-Wikisync-Publisher`, signed with `X-Wikisync-Signature`.
+    pub publisher: Option<String>,
 }
 
 /// The head of one subscriber's queue, for the delivery scheduler.

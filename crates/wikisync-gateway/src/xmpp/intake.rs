@@ -138,6 +138,8 @@ fn apply_one(
             let item = Item {
                 id: item.unwrap_or_else(|| "current".to_owned()),
                 payload: stanza::to_text(&payload).map_err(StoreError::Database)?,
+                // Not yet: the publisher's JID is not mapped to a site id in XMPP mode.
+                publisher: None,
             };
             if !ensure_node(&node)? {
                 return Ok(None);
@@ -161,7 +163,7 @@ fn apply_one(
             if !items::remove(conn, &node, &item)? {
                 return Ok(None);
             }
-            outbox::fan_out_retraction(conn, filled, &node, &item, now)?;
+            outbox::fan_out_retraction(conn, filled, &node, &item, None, now)?;
             Ok(None)
         }
         PubsubEvent::Purged { node } => {

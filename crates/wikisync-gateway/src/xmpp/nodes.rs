@@ -113,7 +113,7 @@ impl Nodes for XmppNodes {
                 Some(&item.payload),
                 None,
             ),
-            NodeChange::Retract { node, item_id } => {
+            NodeChange::Retract { node, item_id, .. } => {
                 let known = items::payload(conn, node, item_id)?.is_some()
                     || xmpp_ops::publish_queued(conn, node, item_id)?;
                 if !known {
@@ -238,7 +238,12 @@ fn received_items(answer: &Element) -> Vec<Item> {
     stanza::parse_items(answer)
         .into_iter()
         .filter_map(|(id, payload)| match stanza::to_text(&payload) {
-            Ok(payload) => Some(Item { id, payload }),
+            Ok(payload) => Some(Item {
+                id,
+                payload,
+                // Not yet: the publisher's JID is not mapped to a site id in XMPP mode.
+                publisher: None,
+            }),
             Err(e) => {
                 tracing::warn!(item = id, error = %e, "an item's payload cannot be written out; left out");
                 None

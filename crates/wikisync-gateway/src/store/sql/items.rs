@@ -19,11 +19,19 @@ pub(crate) fn put(
         .prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM items WHERE node = ?1")?
         .query_row([node], |r| r.get(0))?;
     conn.prepare_cached(
-        "INSERT INTO items (node, item_id, seq, payload, published_ms) VALUES (?1, ?2, ?3, ?4, ?5)
+        "INSERT INTO items (node, item_id, seq, payload, published_ms, publisher)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT (node, item_id) DO UPDATE SET seq = excluded.seq, payload = excluded.payload,
-         published_ms = excluded.published_ms",
+         published_ms = excluded.published_ms, publisher = excluded.publisher",
     )?
-    .execute(params![node, item.id, seq, item.payload, now_ms])?;
+    .execute(params![
+        node,
+        item.id,
+        seq,
+        item.payload,
+        now_ms,
+        item.publisher
+    ])?;
     if max_items == 0 || seq <= i64::from(max_items) {
         return Ok(0);
     }
@@ -61,12 +69,14 @@ pub(crate) fn remove(conn: &Connection, node: &str, item_id: &str) -> Result<boo
 pub(crate) fn newest(conn: &Connection, node: &str, max: u32) -> Result<Vec<Item>, StoreError> {
     let items = conn
         .prepare_cached(
-            "SELECT item_id, payload FROM items WHERE node = ?1 ORDER BY seq DESC LIMIT ?2",
+            "SELECT item_id, payload, publisher FROM items WHERE node = ?1
+             ORDER BY seq DESC LIMIT ?2",
         )?
         .query_map(params![node, max], |r| {
             Ok(Item {
                 id: r.get(0)?,
                 payload: r.get(1)?,
+                publisher: r.get(2)?,
             })
         })?
         .collect::<Result<_, _>>()?;
@@ -84,7 +94,7 @@ pub(crate) fn page(
     max_bytes: usize,
 ) -> Result<ItemPage, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT seq, item_id, payload FROM items WHERE node = ?1 AND seq < ?2
+        "SELECT seq, item_id, payload, publisher FROM items WHERE node = ?1 AND seq < ?2
          ORDER BY seq DESC LIMIT ?3",
     )?;
     let limit = i64::from(max) + 1;
@@ -104,6 +114,7 @@ pub(crate) fn page(
         page.items.push(Item {
             id: row.get(1)?,
             payload,
+            publisher: row.get(3)?,
         });
     }
     Ok(page)

@@ -7,7 +7,7 @@
 //!
 //! | module | table |
 //! |---|---|
-//! | [`nodes`] | `nodes` |
+//! | [`nodes`] | `nodes` and `grants` |
 //! | [`items`] | `items` |
 //! | [`subscriptions`] | `subscriptions` |
 //! | [`outbox`] | `events` and `outbox` (the deliveries to HTTP subscribers) |
@@ -29,7 +29,7 @@ use rusqlite::Connection;
 use super::error::StoreError;
 
 /// The schema version this gateway writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 /// The subscriber queues (subscription ids) a transaction added deliveries to.
 #[derive(Debug, Default)]
@@ -70,6 +70,7 @@ CREATE TABLE IF NOT EXISTS items (
     seq INTEGER NOT NULL,
     payload TEXT NOT NULL,
     published_ms INTEGER NOT NULL,
+    publisher TEXT,
     PRIMARY KEY (node, item_id)
 );
 CREATE INDEX IF NOT EXISTS items_by_seq ON items(node, seq);
@@ -109,7 +110,14 @@ CREATE TABLE IF NOT EXISTS events (
     item_id TEXT,
     payload TEXT NOT NULL,
     redirect TEXT,
-    created_ms INTEGER NOT NULL
+    created_ms INTEGER NOT NULL,
+    publisher TEXT
+);
+CREATE TABLE IF NOT EXISTS grants (
+    node TEXT NOT NULL REFERENCES nodes(id) ON DELETE CASCADE,
+    site TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    PRIMARY KEY (node, site)
 );
 CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -125,7 +133,7 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE INDEX IF NOT EXISTS outbox_by_queue ON outbox(sub_key, id);
 CREATE INDEX IF NOT EXISTS outbox_by_event ON outbox(event_id);
 CREATE INDEX IF NOT EXISTS subscriptions_by_lease ON subscriptions(expires_ms) WHERE expires_ms IS NOT NULL;
-PRAGMA user_version = 4;
+PRAGMA user_version = 5;
 ";
 
 /// Brings a version 1 database (before WebSub) to version 2.
@@ -145,6 +153,14 @@ ALTER TABLE subscriptions ADD COLUMN last_delivery_ms INTEGER;
 /// Brings a version 3 database to version 4: nodes remember their publisher's last heartbeat.
 const MIGRATE_3_TO_4: &str = "
 ALTER TABLE nodes ADD COLUMN heartbeat_ms INTEGER;
+";
+
+/// Brings a version 4 database to version 5: items and events remember the site that
+/// published them (`NULL`: unknown, an anonymous token or open publishing); the `grants` table
+/// is created by [`SCHEMA`].
+const MIGRATE_4_TO_5: &str = "
+ALTER TABLE items ADD COLUMN publisher TEXT;
+ALTER TABLE events ADD COLUMN publisher TEXT;
 ";
 
 /// Opens (creating if needed) the database at `path` in WAL mode, migrates an older schema and
@@ -172,6 +188,7 @@ pub(crate) fn open(path: &Path) -> Result<Connection, StoreError> {
         (1, MIGRATE_1_TO_2),
         (2, MIGRATE_2_TO_3),
         (3, MIGRATE_3_TO_4),
+        (4, MIGRATE_4_TO_5),
     ];
     let due: String = migrations
         .iter()

@@ -23,6 +23,78 @@ pub(crate) fn check_owner(
     }
 }
 
+/// Checks that `node` exists and that `owner` may publish to it and retract its items: its
+/// owner, or a site the owner granted it to (`owner` = `site:<site id>`); a node without an
+/// owner is open.
+pub(crate) fn check_publisher(
+    conn: &Connection,
+    node: &str,
+    owner: Option<&str>,
+) -> Result<(), StoreError> {
+    match check_owner(conn, node, owner) {
+        Err(StoreError::NotOwner) => {
+            let site = owner.and_then(|o| o.strip_prefix(SITE_OWNER_PREFIX));
+            match site {
+                Some(site) if is_granted(conn, node, site)? => Ok(()),
+                _ => Err(StoreError::NotOwner),
+            }
+        }
+        other => other,
+    }
+}
+
+/// The prefix of the owner id of a site credential: `site:<normalized site id>`.
+pub(crate) const SITE_OWNER_PREFIX: &str = "site:";
+
+/// Whether `site` holds a grant on `node`.
+pub(crate) fn is_granted(conn: &Connection, node: &str, site: &str) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM grants WHERE node = ?1 AND site = ?2)")?
+        .query_row([node, site], |r| r.get(0))?)
+}
+
+/// Grants `site` the right to publish to `node` (again: nothing changes).
+pub(crate) fn grant(
+    conn: &Connection,
+    node: &str,
+    site: &str,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO grants (node, site, created_ms) VALUES (?1, ?2, ?3)",
+    )?
+    .execute(params![node, site, now_ms])?;
+    Ok(())
+}
+
+/// Revokes the grant of `site` on `node` ([`StoreError::NoGrant`] if it holds none).
+pub(crate) fn revoke(conn: &Connection, node: &str, site: &str) -> Result<(), StoreError> {
+    let removed = conn
+        .prepare_cached("DELETE FROM grants WHERE node = ?1 AND site = ?2")?
+        .execute([node, site])?;
+    if removed == 0 {
+        return Err(StoreError::NoGrant(site.to_owned()));
+    }
+    Ok(())
+}
+
+/// The owner id of `node` and the sites granted publishing on it, sorted.
+pub(crate) fn publishers(
+    conn: &Connection,
+    node: &str,
+) -> Result<(Option<String>, Vec<String>), StoreError> {
+    let owner: Option<String> = conn
+        .prepare_cached("SELECT owner FROM nodes WHERE id = ?1")?
+        .query_row([node], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| StoreError::NodeNotFound(node.to_owned()))?;
+    let sites = conn
+        .prepare_cached("SELECT site FROM grants WHERE node = ?1 ORDER BY site")?
+        .query_map([node], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok((owner, sites))
+}
+
 /// Checks that `node` exists, whoever owns it ([`StoreError::NodeNotFound`] if not); the root
 /// collection (`""`) always does.
 pub(crate) fn check_exists(conn: &Connection, node: &str) -> Result<(), StoreError> {
@@ -126,6 +198,8 @@ pub(crate) fn forget(conn: &Connection, node: &str) -> Result<bool, StoreError> 
     conn.prepare_cached("DELETE FROM items WHERE node = ?1")?
         .execute([node])?;
     conn.prepare_cached("DELETE FROM subscriptions WHERE node = ?1")?
+        .execute([node])?;
+    conn.prepare_cached("DELETE FROM grants WHERE node = ?1")?
         .execute([node])?;
     let removed = conn
         .prepare_cached("DELETE FROM nodes WHERE id = ?1")?

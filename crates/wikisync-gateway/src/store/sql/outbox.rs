@@ -24,6 +24,8 @@ pub(crate) struct NewEvent<'a> {
     pub(crate) redirect: Option<&'a str>,
     /// When, Unix ms.
     pub(crate) now_ms: i64,
+    /// The site that published or retracted the item, if known.
+    pub(crate) publisher: Option<&'a str>,
 }
 
 fn kind_name(kind: EventKind) -> &'static str {
@@ -91,16 +93,19 @@ pub(crate) fn fan_out_item(
         payload: &item.payload,
         redirect: None,
         now_ms,
+        publisher: item.publisher.as_deref(),
     };
     fan_out(conn, filled, &event)
 }
 
-/// Queues the retraction of `item_id` (an RFC 6721 tombstone) for the subscribers of `node`.
+/// Queues the retraction of `item_id` (an RFC 6721 tombstone) by `publisher` (the retracting
+/// site, if known) for the subscribers of `node`.
 pub(crate) fn fan_out_retraction(
     conn: &Connection,
     filled: &mut Filled,
     node: &str,
     item_id: &str,
+    publisher: Option<&str>,
     now_ms: i64,
 ) -> Result<(), StoreError> {
     let tombstone = crate::atom::deleted_entry(item_id, &crate::atom::rfc3339(now_ms));
@@ -111,6 +116,7 @@ pub(crate) fn fan_out_retraction(
         payload: &tombstone,
         redirect: None,
         now_ms,
+        publisher,
     };
     fan_out(conn, filled, &event)
 }
@@ -130,6 +136,7 @@ pub(crate) fn fan_out_deletion(
         payload: "",
         redirect,
         now_ms,
+        publisher: None,
     };
     fan_out(conn, filled, &event)
 }
@@ -155,7 +162,8 @@ pub(crate) fn queue_for(
 
 fn insert_event(conn: &Connection, event: &NewEvent<'_>) -> Result<i64, StoreError> {
     conn.prepare_cached(
-        "INSERT INTO events (node, kind, item_id, payload, redirect, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO events (node, kind, item_id, payload, redirect, created_ms, publisher)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
     .execute(params![
         event.node,
@@ -163,7 +171,8 @@ fn insert_event(conn: &Connection, event: &NewEvent<'_>) -> Result<i64, StoreErr
         event.item_id,
         event.payload,
         event.redirect,
-        event.now_ms
+        event.now_ms,
+        event.publisher
     ])?;
     Ok(conn.last_insert_rowid())
 }
@@ -208,7 +217,7 @@ pub(crate) fn first(
 ) -> Result<Vec<Delivery>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT o.id, o.sub_key, e.node, e.kind, e.item_id, e.payload, e.redirect, o.callback, o.secret,
-                o.attempts, o.next_attempt_ms, o.first_failure_ms, o.topic, e.created_ms
+                o.attempts, o.next_attempt_ms, o.first_failure_ms, o.topic, e.created_ms, e.publisher
          FROM outbox o JOIN events e ON e.id = o.event_id
          WHERE o.sub_key = ?1 ORDER BY o.id LIMIT ?2",
     )?;
@@ -229,6 +238,7 @@ pub(crate) fn first(
                 first_failure_ms: r.get(11)?,
                 topic: r.get(12)?,
                 created_ms: r.get(13)?,
+                publisher: r.get(14)?,
             },
             r.get::<_, String>(3)?,
         ))

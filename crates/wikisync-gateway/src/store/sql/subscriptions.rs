@@ -73,6 +73,7 @@ pub(crate) fn add(
             payload: &last.payload,
             redirect: None,
             now_ms: req.now_ms,
+            publisher: last.publisher.as_deref(),
         };
         outbox::queue_for(
             conn,

@@ -11,8 +11,9 @@
 //     (GET /media-fetch?media=&rev=&sha256=, only when the hash is the file's);
 //   - sets up each configured namespace with the steps the core plans (create or use a node,
 //     record the role, subscribe, fetch the node's items, page by page), answers the gateway's
-//     verification GET, checks the HMAC signature of every callback, runs each notification
-//     and bare retraction through `handle`, and follows a node deleted with a redirect (to a
+//     verification GET, checks the HMAC signature of every callback (and the signed publisher
+//     it names), runs each notification and bare retraction through `handle` with the
+//     publisher the gateway authenticated (callback header or `/items`), and follows a node deleted with a redirect (to a
 //     node on another gateway too: the redirect is then that gateway's feed URL, and the
 //     namespace keeps the gateway for every later call about it);
 //   - publishes through a durable outbox, retrying or dropping what the gateway refuses as the
@@ -26,7 +27,7 @@ import { dirname, join, resolve } from 'node:path';
 import {
   init, cleanPageId, decodeEntry, decodeFeed, encodeEntry, followTarget, handle, isReadOnly, itemSubject,
   namespaceOf, newPageState, nodeRef, notices, planSetup, publishFailure, renderConflict, sameNode,
-  sha256HexBytes, sourceOfItems, verifyMedia, checkMirrorSource, InvalidArgumentError,
+  sha256HexBytes, sourceOfItems, verifyMedia, checkMirrorSource, worthReporting, InvalidArgumentError,
   MediaError, PageState, SetupError, WikiSyncError,
 } from 'wikisync';
 
@@ -222,16 +223,23 @@ export class MirrorSite {
 
   /** Applies the node's items, oldest first, as notifications (first sync and catch-up). */
   async firstSync(namespace, node, gateway = null) {
-    for (const { entry, error } of await this.items(node, gateway)) {
+    for (const { entry, error, publisher } of await this.items(node, gateway)) {
       if (error) this.log(`sync of ${namespace}: an item was refused (${error.code}: ${error.message})`);
-      else await this.applyOrCatchUpLater(namespace, () => this.notify(namespace, entry));
+      else {
+        const d = await this.applyOrCatchUpLater(namespace, () => this.notify(namespace, entry, publisher));
+        // Items the core refuses for a reason an administrator should hear of (the core says which).
+        if (!(d instanceof Error) && d.outcome.type === 'ignore' && worthReporting(d.outcome.reason)) {
+          this.log(`${entry.page}: ignore (${d.outcome.reason})`);
+        }
+      }
     }
   }
 
   /**
    * A node's items, oldest first: every page of the gateway's `/items` (`gateway`: another
    * gateway's base URL, null: this site's), following its `Link: <…>; rel="next"` (pages go
-   * from the newest items to the oldest).
+   * from the newest items to the oldest). Each item carries the `publisher` the gateway names
+   * for it (`<publisher xmlns="urn:x-wikisync:gateway:1">`), null for none.
    */
   async items(node, gateway = null) {
     const pages = [];
@@ -242,7 +250,13 @@ export class MirrorSite {
       const res = await fetch(url, { headers: this.headers(null, url) });
       const feed = await res.text();
       if (!res.ok) throw gatewayError('GET', url, res.status, feed);
-      pages.push(decodeFeed(feed));
+      const decoded = decodeFeed(feed);
+      let publishers = feedPublishers(feed);
+      if (publishers.length !== decoded.length) {
+        this.log(`items of ${node}: the publishers of the items could not be read; taken as unknown`);
+        publishers = decoded.map(() => null);
+      }
+      pages.push(decoded.map((item, i) => ({ ...item, publisher: publishers[i] })));
       url = linkOf(res.headers.get('link'), 'next', url);
     }
     return pages.reverse().flat();
@@ -456,10 +470,14 @@ export class MirrorSite {
     }
   }
 
-  /** A notification delivered by the subscription of `namespace`, to the page or media file it is about. */
-  notify(namespace, entry) {
+  /**
+   * A notification delivered by the subscription of `namespace`, to the page or media file it
+   * is about; `publisher`: the site the gateway authenticated as its publisher (null: none
+   * reported). The core decides whether that site may write here.
+   */
+  notify(namespace, entry, publisher = null) {
     const store = entry.kind.type === 'media' || entry.kind.type === 'mediaDeleted' ? 'media' : 'page';
-    return this.run(store, entry.page, (localText) => ({ type: 'notification', localText, entry, namespace }));
+    return this.run(store, entry.page, (localText) => ({ type: 'notification', localText, entry, namespace, publisher }));
   }
 
   // ---- the outbox: publish in order, retry or drop as the core says ----
@@ -658,12 +676,17 @@ export class MirrorSite {
       this.log(`callback for ${topic}: bad signature, refused`);
       return send(res, 403, { error: 'bad_signature' });
     }
+    const publisher = signedPublisher(this.nodes[namespace].secret, body, req.headers);
+    if (publisher === false) {
+      this.log(`callback for ${topic}: publisher '${String(req.headers['x-wikisync-publisher']).slice(0, 200)}' without a valid X-Wikisync-Signature, refused`);
+      return send(res, 403, { error: 'bad_publisher_signature' });
+    }
     if (req.headers.event === 'DELETED') {
       await this.nodeDeleted(namespace, topic, linkOf(req.headers.link, 'alternate'));
       return send(res, 204);
     }
     if (req.headers.event === 'RETRACTED') {
-      await this.retracted(namespace, body.toString('utf8'));
+      await this.retracted(namespace, body.toString('utf8'), publisher);
       return send(res, 204);
     }
     let entry;
@@ -679,7 +702,7 @@ export class MirrorSite {
     }
     // Media bytes that cannot be had now do not hold up the deliveries behind them: the
     // input fails (nothing written, state not stored) and the next catch-up tries again.
-    const d = await this.applyOrCatchUpLater(namespace, () => this.notify(namespace, entry));
+    const d = await this.applyOrCatchUpLater(namespace, () => this.notify(namespace, entry, publisher));
     if (d instanceof Error) return send(res, 202, { error: d.code });
     this.log(`${entry.page}: ${d.outcome.type}${d.outcome.reason ? ` (${d.outcome.reason})` : ''}`);
     return send(res, 204);
@@ -714,9 +737,10 @@ export class MirrorSite {
 
   /**
    * A bare retraction: the tombstone names only the item (`ref`, its `atom:id`); the core
-   * says what the page or media file it names does.
+   * says what the page or media file it names does (`publisher`: who retracted it, as the
+   * gateway authenticated them; null: not reported).
    */
-  async retracted(namespace, tombstone) {
+  async retracted(namespace, tombstone, publisher = null) {
     const ref = /\bref=(?:"([^"]*)"|'([^']*)')/.exec(tombstone);
     const item = ref ? unescapeXml(ref[1] ?? ref[2]) : '';
     const subject = itemSubject(item);
@@ -726,7 +750,7 @@ export class MirrorSite {
       this.log(`retraction of ${item || '(no item)'} on ${namespace || '(all)'}: not an item of this namespace, ignored`);
       return;
     }
-    const d = await this.run(subject.type === 'media' ? 'media' : 'page', id, () => ({ type: 'retracted', item }));
+    const d = await this.run(subject.type === 'media' ? 'media' : 'page', id, () => ({ type: 'retracted', item, publisher }));
     this.log(`${id}: retracted, ${d.outcome.type}${d.outcome.reason ? ` (${d.outcome.reason})` : ''}`);
   }
 
@@ -818,6 +842,86 @@ function validSignature(secret, body, header) {
   if (!m) return false;
   const want = createHmac('sha256', secret).update(body).digest();
   return timingSafeEqual(want, Buffer.from(m[1], 'hex'));
+}
+
+/**
+ * The publisher a delivery names (`X-Wikisync-Publisher`), checked against
+ * `X-Wikisync-Signature: sha256=<hex HMAC-SHA256(secret, publisher "\n" body)>`: null when it
+ * names none, false when it names one without a valid signature (or the subscription has no
+ * secret to check it with).
+ */
+function signedPublisher(secret, body, headers) {
+  const publisher = (headers['x-wikisync-publisher'] ?? '').trim();
+  if (publisher === '') return null;
+  const m = /^sha256=([0-9a-f]{64})$/i.exec((headers['x-wikisync-signature'] ?? '').trim());
+  if (!secret || !m) return false;
+  const want = createHmac('sha256', secret).update(`${publisher}\n`).update(body).digest();
+  return timingSafeEqual(want, Buffer.from(m[1], 'hex')) ? publisher : false;
+}
+
+const ATOM_NS = 'http://www.w3.org/2005/Atom';
+const TOMBSTONES_NS = 'http://purl.org/atompub/tombstones/1.0';
+const GATEWAY_NS = 'urn:x-wikisync:gateway:1';
+
+/**
+ * The publisher the gateway names in each entry of a `/items` feed (its child
+ * `<publisher xmlns="urn:x-wikisync:gateway:1">`, null for none), oldest first like
+ * `decodeFeed`. A small scanner of the markup (comments, CDATA and processing instructions
+ * skipped, namespaces resolved per element): it only carries the value over; the core has
+ * already refused a feed that is not well-formed or has a DOCTYPE. An empty list when the
+ * markup cannot be followed (the caller then takes every publisher as unknown).
+ */
+export function feedPublishers(feed) {
+  const stack = []; // { name, ns: Map(prefix → uri) }
+  const out = [];
+  let current = null; // { publisher, depth } of the entry being read
+  let text = null; // the text of a gateway publisher element being read
+  const tokens = /<!--[\s\S]*?-->|<!\[CDATA\[[\s\S]*?\]\]>|<\?[\s\S]*?\?>|<\/([^\s>]+)\s*>|<([^\s/>!?]+)((?:\s+[^\s=]+\s*=\s*(?:"[^"]*"|'[^']*'))*)\s*(\/?)>|([^<]+)/g;
+  const lookup = (prefix, own) => {
+    if (own.has(prefix)) return own.get(prefix);
+    for (let i = stack.length - 1; i >= 0; i--) if (stack[i].ns.has(prefix)) return stack[i].ns.get(prefix);
+    return prefix === '' ? '' : null;
+  };
+  let m;
+  let end = 0;
+  while ((m = tokens.exec(feed)) !== null) {
+    if (m.index !== end) return [];
+    end = tokens.lastIndex;
+    const [, close, open, attrs, selfClosing, chars] = m;
+    if (chars !== undefined) {
+      if (text !== null) text += unescapeXml(chars);
+    } else if (open !== undefined) {
+      const ns = new Map();
+      for (const a of attrs.matchAll(/([^\s=]+)\s*=\s*(?:"([^"]*)"|'([^']*)')/g)) {
+        if (a[1] === 'xmlns') ns.set('', unescapeXml(a[2] ?? a[3]));
+        else if (a[1].startsWith('xmlns:')) ns.set(a[1].slice(6), unescapeXml(a[2] ?? a[3]));
+      }
+      const colon = open.indexOf(':');
+      const [prefix, local] = colon < 0 ? ['', open] : [open.slice(0, colon), open.slice(colon + 1)];
+      const uri = lookup(prefix, ns);
+      const depth = stack.length;
+      if (depth <= 1 && ((uri === ATOM_NS && local === 'entry') || (uri === TOMBSTONES_NS && local === 'deleted-entry'))) {
+        current = { publisher: null, depth };
+        if (selfClosing) { out.push(null); current = null; }
+      } else if (current && depth === current.depth + 1 && uri === GATEWAY_NS && local === 'publisher') {
+        text = '';
+        if (selfClosing) { current.publisher = null; text = null; }
+      }
+      if (!selfClosing) stack.push({ name: open, ns });
+    } else if (close !== undefined) {
+      const top = stack.pop();
+      if (!top || top.name !== close) return [];
+      if (text !== null && current && stack.length === current.depth + 1) {
+        current.publisher = text.trim() || null;
+        text = null;
+      } else if (current && stack.length === current.depth) {
+        out.push(current.publisher);
+        current = null;
+      }
+    }
+  }
+  if (end !== feed.length || stack.length) return [];
+  return out.reverse();
 }
 
 async function atomicWrite(path, data) {

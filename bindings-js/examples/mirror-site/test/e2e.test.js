@@ -2,18 +2,19 @@
 // that is not DokuWiki (the `wikisync entry` command line tool plus plain HTTP requests, as
 // curl would send them), then two example sites mirroring media files and following a
 // redirected node, and a source moving its namespace to a second gateway with its mirror
-// following. Needs the binaries: WIKISYNC_GATEWAY_BIN and WIKISYNC_CLI_BIN
+// following; with site credentials, a site granted publish rights on the source's node cannot
+// feed the mirror pages claiming to be the source's. Needs the binaries: WIKISYNC_GATEWAY_BIN and WIKISYNC_CLI_BIN
 // (scripts/test-js builds them and sets both).
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeEntry, decodeFeed, encodeEntry, init, sameNode, sha256HexBytes } from 'wikisync';
-import { MirrorSite } from '../site.js';
+import { MirrorSite, feedPublishers } from '../site.js';
 
 const gatewayBin = process.env.WIKISYNC_GATEWAY_BIN;
 const cliBin = process.env.WIKISYNC_CLI_BIN;
@@ -42,13 +43,13 @@ async function until(what, check, ms = 15_000) {
  * A real gateway in `tmp` (its data in `tmp/<name>`, node URIs of `service`): its URL,
  * `api(method, path, body?, type?)` with the token, `stop()`.
  */
-async function startGateway(tmp, name = 'gateway', service = 'pubsub.localhost') {
+async function startGateway(tmp, name = 'gateway', service = 'pubsub.localhost', extra = []) {
   assert.ok(gatewayBin && cliBin, 'set WIKISYNC_GATEWAY_BIN and WIKISYNC_CLI_BIN (scripts/test-js does)');
   const port = await freePort();
   const gateway = `http://127.0.0.1:${port}`;
   const gw = spawn(gatewayBin, [
     '--listen', `127.0.0.1:${port}`, '--data-dir', join(tmp, name), '--token', TOKEN, '--service', service,
-    '--retry-base-ms', '100', '--retry-max-ms', '500',
+    '--retry-base-ms', '100', '--retry-max-ms', '500', ...extra,
   ], { stdio: ['ignore', 'ignore', 'pipe'] });
   let gwLog = '';
   gw.stderr.on('data', (d) => { gwLog += d; });
@@ -57,9 +58,9 @@ async function startGateway(tmp, name = 'gateway', service = 'pubsub.localhost')
     await new Promise((r) => gw.once('exit', r));
   };
   await until('the gateway', async () => (await fetch(`${gateway}/healthz`).catch(() => null))?.ok);
-  const api = async (method, path, body, type) => {
+  const api = async (method, path, body, type, token = TOKEN) => {
     const res = await fetch(`${gateway}${path}`, {
-      method, body, headers: { authorization: `Bearer ${TOKEN}`, ...(type ? { 'content-type': type } : {}) },
+      method, body, headers: { authorization: `Bearer ${token}`, ...(type ? { 'content-type': type } : {}) },
     });
     const text = await res.text();
     assert.ok(res.ok, `${method} ${path}: ${res.status} ${text}\n${gwLog}`);
@@ -470,4 +471,84 @@ test('first sync pages through /items when the gateway gives Link: rel="next"', 
   }
   // The source check reads the items, then first sync after subscribing: both follow the link.
   assert.deepEqual(asked, ['GET /items', 'GET /items after', 'POST /subscribe', 'GET /items', 'GET /items after']);
+});
+
+test('the publisher the gateway authenticated: a granted site cannot write as the source', async (t) => {
+  await init();
+  const tmp = mkdtempSync(join(tmpdir(), 'wikisync-e2e-publisher-'));
+  // Site credentials: the source, and another site the source grants publish rights on its node.
+  const OTHER = 'https://wiki-c.example/';
+  const [sourceToken, otherToken] = ['source-token', 'other-token'];
+  const { url: gateway, api, stop } = await startGateway(tmp, 'gateway', 'pubsub.localhost',
+    ['--site', `${SOURCE}=${sourceToken}`, '--site', `${OTHER}=${otherToken}`]);
+  const lines = [];
+  let site;
+  t.after(async () => {
+    await site?.stop();
+    await stop();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+  const node = (await api('POST', '/create', undefined, undefined, sourceToken)).uri;
+  await api('POST', `/grant?uri=${encodeURIComponent(node)}&site=${encodeURIComponent(OTHER)}`, undefined, undefined, sourceToken);
+  // Every entry claims to come from the source; `token` says who really publishes it.
+  const publish = async (token, id, rev, text) => {
+    const input = join(tmp, 'page.txt');
+    writeFileSync(input, text);
+    const xml = execFileSync(cliBin, ['entry', '--site', SOURCE, '--id', id, '--rev', String(rev), '--updated', String(rev), input], { encoding: 'utf8' });
+    await api('POST', `/publish?uri=${encodeURIComponent(node)}`, xml, 'application/atom+xml;type=entry', token);
+    return xml;
+  };
+  const file = (id) => join(tmp, 'site', 'pages', ...id.split(':')) + '.txt';
+
+  // Before the mirror starts: its first sync reads both from /items, each with its publisher.
+  await publish(otherToken, 'handbook:forged-early', 100, 'forged early\n');
+  await publish(sourceToken, 'handbook:start', 101, 'from the source\n');
+  const items = await (await fetch(`${gateway}/items?uri=${encodeURIComponent(node)}`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
+  assert.deepEqual(feedPublishers(items), [OTHER, SOURCE]);
+
+  site = new MirrorSite({
+    dir: join(tmp, 'site'), site: 'http://js-site.example/', gateway, token: TOKEN,
+    namespaces: [{ namespace: 'handbook', node, role: { type: 'mirror', source: SOURCE, whenGone: 'keep' } }],
+    log: (line) => lines.push(line),
+  });
+  const siteUrl = await site.start();
+  assert.equal(readFileSync(file('handbook:start'), 'utf8'), 'from the source\n');
+  assert.equal(existsSync(file('handbook:forged-early')), false);
+  assert.ok(lines.includes('handbook:forged-early: ignore (notFromSource)'), lines.join('\n'));
+
+  // Callbacks: the granted site's page claiming the source is refused; the source's own page,
+  // delivered after it on the same node, arrives (the sentinel).
+  await publish(otherToken, 'handbook:forged', 200, 'forged\n');
+  const legit = await publish(sourceToken, 'handbook:later', 201, 'later from the source\n');
+  await until('the source\'s page', () => existsSync(file('handbook:later')));
+  assert.equal(readFileSync(file('handbook:later'), 'utf8'), 'later from the source\n');
+  assert.equal(existsSync(file('handbook:forged')), false);
+  assert.ok(lines.includes('handbook:forged: ignore (notFromSource)'), lines.join('\n'));
+
+  // A publisher header without its signature (or with a wrong one) is refused 403, logged,
+  // though the body's own signature is valid; the page stays as it was.
+  const { secret } = site.nodes.handbook;
+  const changed = legit.replace('later from the source', 'not signed');
+  const hub = `sha256=${createHmac('sha256', secret).update(changed).digest('hex')}`;
+  for (const extra of [{}, { 'x-wikisync-signature': `sha256=${'0'.repeat(64)}` }]) {
+    const res = await fetch(`${siteUrl}/callback`, {
+      method: 'POST', body: changed,
+      headers: { referer: node, 'content-type': 'application/atom+xml', 'x-hub-signature': hub, 'x-wikisync-publisher': SOURCE, ...extra },
+    });
+    assert.equal(res.status, 403);
+    assert.deepEqual(await res.json(), { error: 'bad_publisher_signature' });
+  }
+  assert.ok(lines.some((l) => l.includes(`publisher '${SOURCE}' without a valid X-Wikisync-Signature, refused`)), lines.join('\n'));
+  assert.equal(readFileSync(file('handbook:later'), 'utf8'), 'later from the source\n');
+});
+
+test('feedPublishers reads only the gateway\'s element of each entry, oldest first', () => {
+  const pub = (site) => `<publisher xmlns="urn:x-wikisync:gateway:1">${site}</publisher>`;
+  const feed = `<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>`
+    + `<entry><id>new</id><content><![CDATA[${pub('http://cdata.example/')}]]></content><!-- ${pub('http://comment.example/')} -->${pub('http://a.example/?x&amp;y')}</entry>`
+    + `<at:deleted-entry xmlns:at="http://purl.org/atompub/tombstones/1.0" ref="x" when="2026-01-01T00:00:00Z"/>`
+    + `<a:entry xmlns:a="http://www.w3.org/2005/Atom"><a:id>old</a:id><g:publisher xmlns:g="urn:x-wikisync:gateway:1">http://b.example/</g:publisher><publisher>not the gateway's</publisher></a:entry>`
+    + `</feed>`;
+  assert.deepEqual(feedPublishers(feed), ['http://b.example/', null, 'http://a.example/?x&y']);
+  assert.deepEqual(feedPublishers('<feed xmlns="http://www.w3.org/2005/Atom"><entry></feed>'), []);
 });

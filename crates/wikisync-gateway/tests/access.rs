@@ -441,3 +441,30 @@ async fn a_gateway_with_open_publishing_refuses_to_restrict_a_node() {
     );
     gateway.stop().await;
 }
+
+#[tokio::test]
+async fn subscribers_of_the_root_collection_get_open_nodes_only() {
+    let rx = Receiver::start().await;
+    let gateway = Gateway::start_fresh_with(identities).await;
+    let addr = gateway.addr;
+    let create = |path: &'static str| async move {
+        as_(addr, Some(TOKEN_A), Method::POST, path, None, String::new())
+            .await
+            .uri()
+    };
+    let restricted = create("/create?access=restricted").await;
+    let open = create("/create").await;
+    let reply = http_subscribe(addr, &format!("xmpp:{SERVICE}"), &rx.url("/root"), None).await;
+    assert_eq!(reply.status, 204, "{}", reply.body);
+    // Deliveries to one subscriber keep their order: once the open node's item (published
+    // last) has arrived, the restricted node's would have arrived before it.
+    publish_as(addr, TOKEN_A, &restricted, "restricted-page").await;
+    publish_as(addr, TOKEN_A, &open, "open-page").await;
+    assert!(
+        wait_for(WAIT, || !rx.posts().is_empty()).await,
+        "nothing delivered"
+    );
+    assert_eq!(titles(&rx.posts()), vec!["open-page".to_owned()]);
+    gateway.stop().await;
+    rx.stop().await;
+}

@@ -6,10 +6,13 @@
 //!
 //! # Schema
 //!
-//! - `nodes(id, owner, created_ms, heartbeat_ms)`: `owner` identifies the credential that
+//! - `nodes(id, owner, created_ms, heartbeat_ms, access)`: `owner` identifies the credential that
 //!   created the node: `token:<hash prefix>` for an anonymous token (never the token),
 //!   `site:<site id>` for a site credential, `NULL` when publishing is open; `heartbeat_ms`
-//!   is the publisher's last `POST /heartbeat`.
+//!   is the publisher's last `POST /heartbeat`; `access` is `open` or `restricted` ([`Access`]).
+//! - `readers(node, id, digest, created_ms)`: the reader credentials of a node (`POST
+//!   /readers/grant`): the SHA-256 `digest` of the token (never the token) and its `id`, the
+//!   first 16 hex digits of that digest.
 //! - `grants(node, site, created_ms)`: the sites (normalized site ids) the node's owner granted
 //!   the right to publish to it and retract its items (`POST /grant`); a site credential's
 //!   owner id is `site:<site id>`.
@@ -45,7 +48,7 @@
 //!
 //! Schema version 2 (`PRAGMA user_version`) added the `topic` and `expires_ms` columns, version 3
 //! `last_delivery_ms` and `dropped_subscriptions`, version 4 `heartbeat_ms`, version 5 the
-//! `publisher` columns and `grants`; older databases are
+//! `publisher` columns and `grants`, version 6 `access` and `readers`; older databases are
 //! migrated on open. Every statement is in [`sql`], one submodule per table.
 //!
 //! # Embedded and XMPP nodes

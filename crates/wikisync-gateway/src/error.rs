@@ -214,6 +214,10 @@ impl From<StoreError> for ApiError {
                 "no_grant",
                 format!("site '{site}' holds no grant on this node"),
             ),
+            StoreError::NoReader(id) => Self::not_found(
+                "no_reader",
+                format!("this node has no reader credential '{id}'"),
+            ),
             StoreError::SubscriptionExists => Self::forbidden(
                 "subscription_exists",
                 "this callback is already subscribed to this node",

@@ -1,9 +1,9 @@
-//! Databases written by earlier gateway versions (schemas 1 to 4) open, migrate and keep
+//! Databases written by earlier gateway versions (schemas 1 to 5) open, migrate and keep
 //! working.
 #![allow(clippy::unwrap_used)]
 
 use wikisync_gateway::store::{
-    DropReason, PublishRequest, Standing, Store, StoreError, StoreLimits, SubscribeRequest,
+    Access, DropReason, PublishRequest, Standing, Store, StoreError, StoreLimits, SubscribeRequest,
 };
 
 /// The tables of schema 1, as the first gateway version created them.
@@ -95,7 +95,7 @@ async fn schema_1_is_migrated_and_its_outbox_kept() {
         .unwrap();
     assert_eq!(store.outbox_len().await.unwrap(), 3);
     drop(store);
-    assert_eq!(version_of(&path), 5);
+    assert_eq!(version_of(&path), 6);
 }
 
 /// A schema 2 database (WebSub, before leases on /subscribe and remembered drops) with a
@@ -154,7 +154,7 @@ async fn schema_2_is_migrated_and_its_subscriptions_can_be_asked_about_and_dropp
     assert!(state.secret_digest.is_some(), "the secret's digest is kept");
     assert_eq!(store.items("wiki", 10).await.unwrap().len(), 1);
     drop(store);
-    assert_eq!(version_of(&path), 5);
+    assert_eq!(version_of(&path), 6);
 }
 
 /// What schema 3 (leases on /subscribe, remembered drops) added to schema 2.
@@ -174,7 +174,7 @@ async fn schema_3_is_migrated_and_its_nodes_take_heartbeats() {
     store.heartbeat("wiki".to_owned(), None, 7).await.unwrap();
     assert_eq!(store.source_seen("wiki".to_owned()).await.unwrap(), Some(7));
     drop(store);
-    assert_eq!(version_of(&path), 5);
+    assert_eq!(version_of(&path), 6);
 }
 
 /// What schema 4 (heartbeats) added to schema 3.
@@ -222,5 +222,54 @@ async fn schema_4_is_migrated_and_its_items_get_publishers_and_its_nodes_grants(
     let items = store.items("wiki", 10).await.unwrap();
     assert_eq!(items[0].publisher.as_deref(), Some("siteB"));
     drop(store);
-    assert_eq!(version_of(&path), 5);
+    assert_eq!(version_of(&path), 6);
+}
+
+/// What schema 5 (publishers, grants) added to schema 4.
+const ADDED_IN_5: &str = "
+ALTER TABLE items ADD COLUMN publisher TEXT;
+ALTER TABLE events ADD COLUMN publisher TEXT;
+CREATE TABLE grants (node TEXT NOT NULL REFERENCES nodes(id) ON DELETE CASCADE, site TEXT NOT NULL,
+    created_ms INTEGER NOT NULL, PRIMARY KEY (node, site));
+PRAGMA user_version = 5;
+";
+
+#[tokio::test]
+async fn schema_5_is_migrated_and_its_nodes_stay_open_until_restricted() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("g.sqlite3");
+    let owned = "UPDATE nodes SET owner = 'site:siteA' WHERE id = 'wiki';";
+    old_database(
+        &path,
+        &[
+            TABLES_1, ADDED_IN_2, DATA_2, ADDED_IN_3, ADDED_IN_4, owned, ADDED_IN_5,
+        ],
+    );
+    let store = Store::open(&path, StoreLimits::default(), None).unwrap();
+    let owner = || Some("site:siteA".to_owned());
+    assert_eq!(
+        store.read_policy("wiki".to_owned()).await.unwrap(),
+        None,
+        "an old node stays open"
+    );
+    let (access, readers) = store.readers("wiki".to_owned(), owner()).await.unwrap();
+    assert_eq!((access, readers.len()), (Access::Open, 0));
+    store
+        .set_access("wiki".to_owned(), Access::Restricted, owner())
+        .await
+        .unwrap();
+    store
+        .add_reader("wiki".to_owned(), "r1".to_owned(), [7; 32], owner(), 5)
+        .await
+        .unwrap();
+    let policy = store.read_policy("wiki".to_owned()).await.unwrap().unwrap();
+    assert_eq!(policy.owner.as_deref(), Some("site:siteA"));
+    assert_eq!(policy.readers, vec![[7; 32]]);
+    assert_eq!(
+        store.items("wiki", 10).await.unwrap().len(),
+        1,
+        "items kept"
+    );
+    drop(store);
+    assert_eq!(version_of(&path), 6);
 }

@@ -448,12 +448,26 @@ impl Gateway {
     }
 
     async fn request(&self, method: &str, path: &str, ctype: &str, body: &str) -> (u16, String) {
-        let req = Request::builder()
+        self.request_as(None, method, path, ctype, body).await
+    }
+
+    /// [`Self::request`] with `Authorization: Bearer <token>` when a token is given.
+    async fn request_as(
+        &self,
+        token: Option<&str>,
+        method: &str,
+        path: &str,
+        ctype: &str,
+        body: &str,
+    ) -> (u16, String) {
+        let mut req = Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.url))
-            .header("content-type", ctype)
-            .body(Full::new(Bytes::from(body.to_owned())))
-            .unwrap();
+            .header("content-type", ctype);
+        if let Some(token) = token {
+            req = req.header("authorization", format!("Bearer {token}"));
+        }
+        let req = req.body(Full::new(Bytes::from(body.to_owned()))).unwrap();
         let resp = self.client.request(req).await.unwrap();
         let status = resp.status().as_u16();
         let body = resp.into_body().collect().await.unwrap().to_bytes();
@@ -1634,4 +1648,86 @@ async fn media_files_cross_the_xmpp_service_inline_up_to_the_limit_and_by_refere
         let xml = wikisync_core::entry::encode(&entry);
         media_bytes(&xml);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Prosody or ejabberd and slixmpp: run scripts/test-xmpp"]
+async fn a_restricted_node_is_read_over_http_by_its_readers_only() {
+    let server = Server::start();
+    let gateway =
+        Gateway::start_adjusted(&server, server.comp, tempfile::tempdir().unwrap(), |c| {
+            c.tokens = vec!["owner-token".to_owned()];
+        })
+        .await;
+    gateway.wait_connected(true).await;
+    let owner = Some("owner-token");
+    let (status, body) = gateway
+        .request_as(owner, "POST", "/create?access=restricted", "text/plain", "")
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let uri = serde_json::from_str::<serde_json::Value>(&body).unwrap()["uri"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let e1 = entry("urn:wikisync:page:secret", "Secret", "for readers");
+    let (status, body) = gateway
+        .request_as(
+            owner,
+            "POST",
+            &format!("/publish?uri={}", encode(&uri)),
+            "application/atom+xml;type=entry",
+            &e1,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let items = format!("/items?uri={}", encode(&uri));
+    let (status, body) = gateway.request("GET", &items, "text/plain", "").await;
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("reader_required"), "{body}");
+    let (status, body) = gateway
+        .request_as(Some("stranger"), "GET", &items, "text/plain", "")
+        .await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("not_a_reader"), "{body}");
+    let subscribe = serde_json::json!({ "uri": uri, "callback": "http://127.0.0.1:9/cb" });
+    let (status, body) = gateway
+        .request(
+            "POST",
+            "/subscribe",
+            "application/json",
+            &subscribe.to_string(),
+        )
+        .await;
+    assert_eq!(status, 401, "{body}");
+    let (status, body) = gateway
+        .request_as(
+            owner,
+            "POST",
+            &format!("/readers/grant?uri={}", encode(&uri)),
+            "text/plain",
+            "",
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let reader = serde_json::from_str::<serde_json::Value>(&body).unwrap()["reader"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The item reaches the cache once the service has it: the reader reads it then.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (status, feed) = gateway
+            .request_as(Some(&reader), "GET", &items, "text/plain", "")
+            .await;
+        assert_eq!(status, 200, "{feed}");
+        if feed.contains("urn:wikisync:page:secret") {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the item never reached the reader: {feed}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    gateway.shut_down().await;
 }

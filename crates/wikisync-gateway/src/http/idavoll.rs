@@ -62,13 +62,22 @@ fn check_entry_content_type(headers: &HeaderMap) -> ApiResult<()> {
     Ok(())
 }
 
-/// `POST /create`: a new instant node.
+/// `POST /create[?access=open|restricted]`: a new instant node, open to readers unless
+/// `access=restricted`.
 pub(crate) async fn create(
     State(state): State<AppState>,
     headers: HeaderMap,
+    RawQuery(query): RawQuery,
 ) -> ApiResult<Response> {
     let owner = state.owner(&headers)?;
-    let node = state.store().create_node(owner, now_ms()).await?;
+    let access = query_param(query.as_deref(), "access")
+        .map(|model| super::readers::parse_access(&state, "access", &model))
+        .transpose()?
+        .unwrap_or_default();
+    let node = state
+        .store()
+        .create_node_with(owner, access, now_ms())
+        .await?;
     Ok(state.uri_json(&node).into_response())
 }
 
@@ -332,6 +341,7 @@ struct Checked {
 async fn checked_request(
     state: &AppState,
     caller: Caller,
+    headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
     intent: Intent,
 ) -> ApiResult<Checked> {
@@ -347,6 +357,9 @@ async fn checked_request(
     let store = state.store();
     if !store.node_exists(node.clone()).await? {
         return Err(subscription_error(StoreError::NodeNotFound(node)));
+    }
+    if intent == Intent::Subscribe {
+        state.check_reader(headers, &node).await?;
     }
     // With or without verification, a callback the gateway may not call is refused here.
     state.check_callback_network(&req.callback).await?;
@@ -389,7 +402,7 @@ pub(crate) async fn subscribe(
         ip: peer_ip(&peer),
         authenticated: state.is_authenticated(&headers),
     };
-    let checked = checked_request(&state, caller, body, Intent::Subscribe).await?;
+    let checked = checked_request(&state, caller, &headers, body, Intent::Subscribe).await?;
     let now = now_ms();
     let expires_ms = checked
         .lease
@@ -432,7 +445,7 @@ pub(crate) async fn unsubscribe(
         ip: peer_ip(&peer),
         authenticated: state.is_authenticated(&headers),
     };
-    let checked = checked_request(&state, caller, body, Intent::Unsubscribe).await?;
+    let checked = checked_request(&state, caller, &headers, body, Intent::Unsubscribe).await?;
     state
         .store()
         .unsubscribe(checked.node, checked.req.callback)
@@ -457,6 +470,7 @@ pub const MAX_PAGE_BYTES: usize = 8 * 1024 * 1024;
 /// `Link: <…&after=CURSOR>; rel="next"` and the same link in the feed (RFC 5005).
 pub(crate) async fn items(
     State(state): State<AppState>,
+    headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Response> {
     let uri = query_param(query.as_deref(), "uri")
@@ -468,6 +482,7 @@ pub(crate) async fn items(
             "uri names the root collection; give a node (xmpp:<service>?;node=<id>)",
         ));
     }
+    state.check_reader(&headers, &node).await?;
     let max = match query_param(query.as_deref(), "max_items") {
         None => DEFAULT_PAGE_ITEMS,
         Some(text) => text

@@ -7,7 +7,7 @@
 //!
 //! | endpoint | success | notes |
 //! |---|---|---|
-//! | `POST /create` | 200 `{"uri"}` | new instant node `generic/<uuid>` |
+//! | `POST /create[?access=open\|restricted]` | 200 `{"uri"}` | new instant node `generic/<uuid>`, open unless `access=restricted` |
 //! | `POST /publish[?uri=][&item=]` | 200 `{"uri"}` | body = Atom entry; no `uri`: new instant node; item id = `item`, else the entry's `atom:id`, else `current`; empty body: retract `item`, or delete the node when no `item` is given |
 //! | `POST /delete?uri=` | 204 | optional JSON body `{"redirect_uri": "xmpp:…"}` (or another gateway's feed URL) |
 //! | `GET /list` | 200 `["node", …]` | |
@@ -20,6 +20,10 @@
 //! | `POST /grant?uri=&site=` | 204 | the owner lets a site publish to the node with its own site credential; see [`grants`] |
 //! | `POST /revoke?uri=&site=` | 204 | the owner withdraws a grant (404 `no_grant` if none) |
 //! | `GET /publishers?uri=` | 200 `{"uri", "owner", "granted"}` | owner only |
+//! | `POST /access?uri=&model=open\|restricted` | 204 | the owner sets who may read the node; see [`readers`] |
+//! | `POST /readers/grant?uri=` | 200 `{"uri", "reader", "id"}` | the owner grants a reader credential (the token is shown once) |
+//! | `POST /readers/revoke?uri=&reader=` | 204 | the owner withdraws a reader credential (token or id; 404 `no_reader` if none) |
+//! | `GET /readers?uri=` | 200 `{"uri", "access", "readers"}` | owner only; ids, never tokens |
 //! | `GET /openapi.json` | 200 OpenAPI 3.1 document of this API | |
 //! | `GET /healthz` | 200 `{"status": "ok", "outbox": n, "disk": {"full": false}}` (+ `"xmpp"` state in XMPP mode; `degraded` while the disk is full) | 503 when the store has stopped |
 //! | `GET /metrics` | 200 Prometheus text | |
@@ -40,6 +44,7 @@
 //! | [`subscription`] | `GET /subscription`: a subscriber asks where its subscription stands |
 //! | [`heartbeat`] | `POST /heartbeat`: a quiet publisher says it is alive |
 //! | [`grants`] | `POST /grant`, `POST /revoke`, `GET /publishers`: publish rights of other sites |
+//! | [`readers`] | `POST /access`, `POST /readers/grant`, `POST /readers/revoke`, `GET /readers`: who may read a node |
 //! | [`ops`] | operations: `/healthz`, `/metrics`, `/openapi.json` |
 //! | [`state`] | [`AppState`], the publisher tokens and the node URIs of this service |
 //! | [`input`] | request checks both APIs share: bodies, query parameters, callbacks, secrets |
@@ -56,6 +61,7 @@ pub mod idavoll;
 pub mod input;
 pub mod ops;
 pub mod ratelimit;
+pub mod readers;
 pub mod state;
 pub mod subscription;
 pub mod websub;
@@ -104,6 +110,22 @@ pub fn routes() -> Vec<(&'static str, Method, MethodRouter<AppState>)> {
             Method::GET,
             only_get(get(grants::publishers)),
         ),
+        (
+            "/access",
+            Method::POST,
+            only_post(post(readers::set_access)),
+        ),
+        (
+            "/readers/grant",
+            Method::POST,
+            only_post(post(readers::add_reader)),
+        ),
+        (
+            "/readers/revoke",
+            Method::POST,
+            only_post(post(readers::revoke_reader)),
+        ),
+        ("/readers", Method::GET, only_get(get(readers::readers))),
         ("/list", Method::GET, only_get(get(idavoll::list))),
         ("/items", Method::GET, only_get(get(idavoll::items))),
         ("/healthz", Method::GET, only_get(get(ops::healthz))),

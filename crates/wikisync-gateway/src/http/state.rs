@@ -142,8 +142,17 @@ pub struct Identity {
     pub site: Option<SiteId>,
 }
 
+/// The token of an `Authorization: Bearer <token>` header, if any.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+}
+
 /// SHA-256 of a token: all that is kept of it.
-fn token_digest(token: &str) -> [u8; 32] {
+pub(crate) fn token_digest(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
@@ -297,16 +306,11 @@ impl AppState {
         if self.inner.credentials.is_empty() {
             return Ok(None);
         }
-        let given = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .ok_or_else(|| {
-                ApiError::unauthorized(
-                    "this gateway requires 'Authorization: Bearer <token>' to publish",
-                )
-            })?;
+        let given = bearer(headers).ok_or_else(|| {
+            ApiError::unauthorized(
+                "this gateway requires 'Authorization: Bearer <token>' to publish",
+            )
+        })?;
         let given = token_digest(given);
         // Every digest is compared (in constant time), so the time taken does not tell which.
         let mut found = None;
@@ -318,6 +322,47 @@ impl AppState {
         found
             .map(Some)
             .ok_or_else(|| ApiError::unauthorized("the bearer token is not valid"))
+    }
+
+    /// Whether publishing needs a credential (any `--token` or `--site` configured): only then
+    /// can a node be restricted to readers.
+    pub(crate) fn has_credentials(&self) -> bool {
+        !self.inner.credentials.is_empty()
+    }
+
+    /// Checks that the caller may read `node` (storage key): anyone when the node is open (or
+    /// not stored here: the handler answers for that), else a bearer token that is one of the
+    /// node's reader credentials, its owner's, or a granted site's; 401 `reader_required`
+    /// without one, 403 `not_a_reader` with another.
+    pub(crate) async fn check_reader(&self, headers: &HeaderMap, node: &str) -> ApiResult<()> {
+        let Some(policy) = self.inner.store.read_policy(node.to_owned()).await? else {
+            return Ok(());
+        };
+        let given = bearer(headers).ok_or_else(|| {
+            ApiError::new(
+                axum::http::StatusCode::UNAUTHORIZED,
+                "reader_required",
+                "this node is restricted to readers: send 'Authorization: Bearer <token>' with a reader credential its owner granted (POST /readers), or the credential of its owner or of a site granted publishing",
+            )
+        })?;
+        let given = token_digest(given);
+        // Every digest is compared (in constant time), so the time taken does not tell which.
+        let mut reader = false;
+        for (digest, who) in &self.inner.credentials {
+            reader |=
+                constant_time_eq(digest, &given) && crate::store::is_publisher(&policy, &who.owner);
+        }
+        for digest in &policy.readers {
+            reader |= constant_time_eq(digest, &given);
+        }
+        if reader {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(
+                "not_a_reader",
+                "this node is restricted to readers, and this bearer token is not one of its reader credentials, nor its owner's or a granted site's",
+            ))
+        }
     }
 
     /// Parses a node URI naming a node of this service.

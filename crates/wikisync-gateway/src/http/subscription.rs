@@ -120,6 +120,7 @@ pub(crate) async fn state_of(
         ));
     }
     let (_, node) = state.subscribable_uri("uri", &uri_text)?;
+    state.check_reader(&headers, &node).await?;
     let known = match state
         .store()
         .subscription_state(node.clone(), callback.clone())

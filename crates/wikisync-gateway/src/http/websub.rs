@@ -226,6 +226,9 @@ async fn hub_request(
     match mode {
         "subscribe" | "unsubscribe" => {
             let req = parse_subscription(&state, mode == "subscribe", &params)?;
+            if req.subscribe {
+                state.check_reader(&headers, req.node.node()).await?;
+            }
             // Every such request makes the gateway call the callback (a verification, or a
             // denial): counted per client address, and only to networks it may call.
             if !state.is_authenticated(&headers) {

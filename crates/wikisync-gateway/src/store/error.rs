@@ -19,6 +19,9 @@ pub enum StoreError {
     /// The site holds no grant on the node (revoke).
     #[error("site '{0}' holds no grant on this node")]
     NoGrant(String),
+    /// The node has no reader credential with this id (revoke a reader).
+    #[error("no reader '{0}' on this node")]
+    NoReader(String),
     /// The callback is already subscribed to the node (subscribe).
     #[error("subscription already exists")]
     SubscriptionExists,

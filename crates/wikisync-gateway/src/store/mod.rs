@@ -6,10 +6,13 @@
 //!
 //! # Schema
 //!
-//! - `nodes(id, owner, created_ms, heartbeat_ms)`: `owner` identifies the credential that
+//! - `nodes(id, owner, created_ms, heartbeat_ms, access)`: `owner` identifies the credential that
 //!   created the node: `token:<hash prefix>` for an anonymous token (never the token),
 //!   `site:<site id>` for a site credential, `NULL` when publishing is open; `heartbeat_ms`
-//!   is the publisher's last `POST /heartbeat`.
+//!   is the publisher's last `POST /heartbeat`; `access` is `open` or `restricted` ([`Access`]).
+//! - `readers(node, id, digest, created_ms)`: the reader credentials of a node (`POST
+//!   /readers/grant`): the SHA-256 `digest` of the token (never the token) and its `id`, the
+//!   first 16 hex digits of that digest.
 //! - `grants(node, site, created_ms)`: the sites (normalized site ids) the node's owner granted
 //!   the right to publish to it and retract its items (`POST /grant`); a site credential's
 //!   owner id is `site:<site id>`.
@@ -45,7 +48,7 @@
 //!
 //! Schema version 2 (`PRAGMA user_version`) added the `topic` and `expires_ms` columns, version 3
 //! `last_delivery_ms` and `dropped_subscriptions`, version 4 `heartbeat_ms`, version 5 the
-//! `publisher` columns and `grants`; older databases are
+//! `publisher` columns and `grants`, version 6 `access` and `readers`; older databases are
 //! migrated on open. Every statement is in [`sql`], one submodule per table.
 //!
 //! # Embedded and XMPP nodes
@@ -116,6 +119,7 @@ pub use records::{
     QueueHead, Standing, StoreLimits, SubscribeRequest, Subscribed, SubscriptionState, Swept,
 };
 use sql::Filled;
+pub use sql::readers::{Access, ReadPolicy, Reader, is_publisher};
 pub use sql::subscriptions::secret_digest;
 
 use crate::uri::is_remote_key;
@@ -216,16 +220,105 @@ impl Store {
         Ok(result)
     }
 
-    /// Creates an instant node (`generic/<random uuid>`) owned by `owner`; returns its id.
+    /// Creates an instant node (`generic/<random uuid>`) owned by `owner`, open to readers;
+    /// returns its id.
     pub async fn create_node(
         &self,
         owner: Option<String>,
         now_ms: i64,
     ) -> Result<String, StoreError> {
+        self.create_node_with(owner, Access::Open, now_ms).await
+    }
+
+    /// Creates an instant node (`generic/<random uuid>`) owned by `owner` with the access
+    /// model `access`; returns its id.
+    pub async fn create_node_with(
+        &self,
+        owner: Option<String>,
+        access: Access,
+        now_ms: i64,
+    ) -> Result<String, StoreError> {
         self.change(move |conn, filled, nodes| {
-            create_instant(conn, filled, nodes, owner.as_deref(), now_ms)
+            let node = create_instant(conn, filled, nodes, owner.as_deref(), now_ms)?;
+            sql::readers::set_access(conn, &node, access)?;
+            Ok(node)
         })
         .await
+    }
+
+    /// Sets the access model of `node`; `owner` must own the node.
+    pub async fn set_access(
+        &self,
+        node: String,
+        access: Access,
+        owner: Option<String>,
+    ) -> Result<(), StoreError> {
+        self.db
+            .call(move |conn, _| {
+                sql::nodes::check_owner(conn, &node, owner.as_deref())?;
+                sql::readers::set_access(conn, &node, access)
+            })
+            .await
+    }
+
+    /// Who may read `node` (storage key) when it is restricted; `None` when it is open or not
+    /// stored here.
+    pub async fn read_policy(&self, node: String) -> Result<Option<ReadPolicy>, StoreError> {
+        self.db
+            .call_lazy(move |conn| sql::readers::read_policy(conn, &node))
+            .await
+    }
+
+    /// Records a reader credential (its `id` and the SHA-256 `digest` of its token) of
+    /// `node`; `owner` must own the node.
+    pub async fn add_reader(
+        &self,
+        node: String,
+        id: String,
+        digest: [u8; 32],
+        owner: Option<String>,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.db
+            .call(move |conn, _| {
+                sql::nodes::check_owner(conn, &node, owner.as_deref())?;
+                sql::readers::add_reader(conn, &node, &id, &digest, now_ms)
+            })
+            .await
+    }
+
+    /// Removes the reader credential `id` of `node` ([`StoreError::NoReader`] if none);
+    /// `owner` must own the node.
+    pub async fn remove_reader(
+        &self,
+        node: String,
+        id: String,
+        owner: Option<String>,
+    ) -> Result<(), StoreError> {
+        self.db
+            .call(move |conn, _| {
+                sql::nodes::check_owner(conn, &node, owner.as_deref())?;
+                sql::readers::remove_reader(conn, &node, &id)
+            })
+            .await
+    }
+
+    /// The access model of `node` and its reader credentials (ids, never tokens); `owner`
+    /// must own the node.
+    pub async fn readers(
+        &self,
+        node: String,
+        owner: Option<String>,
+    ) -> Result<(Access, Vec<Reader>), StoreError> {
+        self.db
+            .call_lazy(move |conn| {
+                sql::nodes::check_owner(conn, &node, owner.as_deref())?;
+                Ok((
+                    sql::readers::access(conn, &node)?,
+                    sql::readers::readers(conn, &node)?,
+                ))
+            })
+            .await
     }
 
     /// Stores an item and queues it for every subscriber of the node and of the root; returns

@@ -10,6 +10,7 @@
 //! | [`nodes`] | `nodes` and `grants` |
 //! | [`items`] | `items` |
 //! | [`subscriptions`] | `subscriptions` |
+//! | [`readers`] | `readers` (and the `access` column of `nodes`) |
 //! | [`outbox`] | `events` and `outbox` (the deliveries to HTTP subscribers) |
 //! | [`xmpp_ops`] | `xmpp_ops` (XMPP mode only: the operations waiting for the pubsub service) |
 //!
@@ -19,6 +20,7 @@
 pub(crate) mod items;
 pub(crate) mod nodes;
 pub(crate) mod outbox;
+pub(crate) mod readers;
 pub(crate) mod subscriptions;
 pub(crate) mod xmpp_ops;
 
@@ -29,7 +31,7 @@ use rusqlite::Connection;
 use super::error::StoreError;
 
 /// The schema version this gateway writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 5;
+const SCHEMA_VERSION: i64 = 6;
 
 /// The subscriber queues (subscription ids) a transaction added deliveries to.
 #[derive(Debug, Default)]
@@ -62,7 +64,8 @@ CREATE TABLE IF NOT EXISTS nodes (
     id TEXT PRIMARY KEY NOT NULL,
     owner TEXT,
     created_ms INTEGER NOT NULL,
-    heartbeat_ms INTEGER
+    heartbeat_ms INTEGER,
+    access TEXT NOT NULL DEFAULT 'open'
 );
 CREATE TABLE IF NOT EXISTS items (
     node TEXT NOT NULL REFERENCES nodes(id) ON DELETE CASCADE,
@@ -119,6 +122,13 @@ CREATE TABLE IF NOT EXISTS grants (
     created_ms INTEGER NOT NULL,
     PRIMARY KEY (node, site)
 );
+CREATE TABLE IF NOT EXISTS readers (
+    node TEXT NOT NULL REFERENCES nodes(id) ON DELETE CASCADE,
+    id TEXT NOT NULL,
+    digest BLOB NOT NULL,
+    created_ms INTEGER NOT NULL,
+    PRIMARY KEY (node, id)
+);
 CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     sub_key INTEGER NOT NULL,
@@ -133,7 +143,7 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE INDEX IF NOT EXISTS outbox_by_queue ON outbox(sub_key, id);
 CREATE INDEX IF NOT EXISTS outbox_by_event ON outbox(event_id);
 CREATE INDEX IF NOT EXISTS subscriptions_by_lease ON subscriptions(expires_ms) WHERE expires_ms IS NOT NULL;
-PRAGMA user_version = 5;
+PRAGMA user_version = 6;
 ";
 
 /// Brings a version 1 database (before WebSub) to version 2.
@@ -163,6 +173,12 @@ ALTER TABLE items ADD COLUMN publisher TEXT;
 ALTER TABLE events ADD COLUMN publisher TEXT;
 ";
 
+/// Brings a version 5 database to version 6: nodes get an access model, `open` for every
+/// existing node (what they were); the `readers` table is created by [`SCHEMA`].
+const MIGRATE_5_TO_6: &str = "
+ALTER TABLE nodes ADD COLUMN access TEXT NOT NULL DEFAULT 'open';
+";
+
 /// Opens (creating if needed) the database at `path` in WAL mode, migrates an older schema and
 /// creates what is missing.
 pub(crate) fn open(path: &Path) -> Result<Connection, StoreError> {
@@ -189,6 +205,7 @@ pub(crate) fn open(path: &Path) -> Result<Connection, StoreError> {
         (2, MIGRATE_2_TO_3),
         (3, MIGRATE_3_TO_4),
         (4, MIGRATE_4_TO_5),
+        (5, MIGRATE_5_TO_6),
     ];
     let due: String = migrations
         .iter()

@@ -201,6 +201,8 @@ pub(crate) fn forget(conn: &Connection, node: &str) -> Result<bool, StoreError> 
         .execute([node])?;
     conn.prepare_cached("DELETE FROM grants WHERE node = ?1")?
         .execute([node])?;
+    conn.prepare_cached("DELETE FROM readers WHERE node = ?1")?
+        .execute([node])?;
     let removed = conn
         .prepare_cached("DELETE FROM nodes WHERE id = ?1")?
         .execute([node])?;

@@ -52,8 +52,11 @@ fn parse_kind(s: &str) -> Result<EventKind, StoreError> {
 fn fan_out(conn: &Connection, filled: &mut Filled, event: &NewEvent<'_>) -> Result<(), StoreError> {
     let (node, now_ms) = (event.node, event.now_ms);
     // Subscribers of the root collection get every node of this service, not the nodes of
-    // other services the gateway follows (remote subscriptions): `node = NULL` never matches.
-    let root = (!is_remote_key(node)).then_some("");
+    // other services the gateway follows (remote subscriptions), nor restricted nodes (they
+    // have no reader credential to show for them): `node = NULL` never matches.
+    let restricted =
+        super::readers::access(conn, node).is_ok_and(|a| a == super::readers::Access::Restricted);
+    let root = (!is_remote_key(node) && !restricted).then_some("");
     let any: Option<i64> = conn
         .prepare_cached(
             "SELECT 1 FROM subscriptions WHERE (node = ?1 OR node = ?3)

@@ -75,7 +75,7 @@ pub(crate) async fn set_access(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// `POST /readers?uri=`: the node's owner grants a new reader credential:
+/// `POST /readers/grant?uri=`: the node's owner grants a new reader credential:
 /// `{"uri", "reader": <token, shown this once>, "id"}`.
 pub(crate) async fn add_reader(
     State(state): State<AppState>,
